@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs everything `make test` and `make demo` need, skipping what is already there at the right version.
+# Usage: scripts/install-deps.sh [--browsers]   (--browsers adds Chromium, Firefox and their drivers)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+
+browsers=false
+[ "${1:-}" = "--browsers" ] && browsers=true
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! command -v wasm-pack >/dev/null; then
+  say "cargo install wasm-pack"
+  cargo install --locked wasm-pack
+fi
+
+# wasm-pack test needs wasm-bindgen-test-runner at exactly the wasm-bindgen version in Cargo.lock.
+wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
+  say "cargo install wasm-bindgen-cli $wbg"
+  # --locked can name a dependency version the registry no longer serves; then resolve afresh.
+  cargo install --locked --force wasm-bindgen-cli --version "$wbg" || cargo install --force wasm-bindgen-cli --version "$wbg"
+fi
+
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/esbuild ] || [ ! -d node_modules/playwright-core ] \
+   || [ package.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+if $browsers; then
+  need=()
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v chromedriver >/dev/null || need+=(chromium-driver)
+  command -v firefox-esr >/dev/null || need+=(firefox-esr)
+  if [ ${#need[@]} -gt 0 ]; then
+    say "apt-get install ${need[*]}"
+    sudo_=""; [ "$(id -u)" -ne 0 ] && sudo_="sudo"
+    $sudo_ apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  if ! command -v geckodriver >/dev/null; then
+    say "cargo install geckodriver"
+    cargo install --locked geckodriver
+  fi
+fi

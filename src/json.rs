@@ -1,0 +1,170 @@
+//! A small read-only view of parsed JSON.
+//!
+//! The core reads token responses, JWT claims and stored entries through [`Json`] so that the wasm build can
+//! parse with the engine's own `JSON.parse` (fast, and no JSON parser in the download) while native code and
+//! tests use `serde_json`.
+
+/// The JSON type of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Null,
+    Bool,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+/// Read access to a parsed JSON value.
+pub trait Json: Sized {
+    /// Parses JSON text; `None` when the text is not valid JSON.
+    fn parse(text: &str) -> Option<Self>;
+    /// The value's JSON type.
+    fn kind(&self) -> Kind;
+    /// The member `key` of an object; `None` for other kinds or a missing member.
+    fn get(&self, key: &str) -> Option<Self>;
+    /// The element `index` of an array; `None` for other kinds or out of range.
+    fn index(&self, index: usize) -> Option<Self>;
+    /// The value of a string.
+    fn as_str(&self) -> Option<String>;
+    /// The value of a number.
+    fn as_f64(&self) -> Option<f64>;
+
+    /// `true` for JSON `null`.
+    fn is_null(&self) -> bool {
+        self.kind() == Kind::Null
+    }
+
+    /// Follows an RFC 6901 JSON pointer (`""` is the whole document, `/data/token` a member of a member).
+    fn pointer(&self, pointer: &str) -> Option<Self>
+    where
+        Self: Clone,
+    {
+        if pointer.is_empty() {
+            return Some(self.clone());
+        }
+        let rest = pointer.strip_prefix('/')?;
+        let mut current = self.clone();
+        for raw in rest.split('/') {
+            let key = raw.replace("~1", "/").replace("~0", "~");
+            current = match current.kind() {
+                Kind::Object => current.get(&key)?,
+                Kind::Array => current.index(parse_index(&key)?)?,
+                _ => return None,
+            };
+        }
+        Some(current)
+    }
+}
+
+fn parse_index(key: &str) -> Option<usize> {
+    if key.is_empty() || (key.len() > 1 && key.starts_with('0')) || !key.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    key.parse().ok()
+}
+
+/// Escapes `value` as a JSON string literal, quotes included.
+pub fn quote(value: &str, out: &mut String) {
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(c as usize) >> 4] as char);
+                out.push(HEX[(c as usize) & 15] as char);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Writes a signed integer in decimal without pulling in `core::fmt`.
+pub fn push_int(value: i64, out: &mut String) {
+    if value < 0 {
+        out.push('-');
+    }
+    let mut value = value.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    loop {
+        digits[n] = b'0' + (value % 10) as u8;
+        n += 1;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    while n > 0 {
+        n -= 1;
+        out.push(digits[n] as char);
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Json for serde_json::Value {
+    fn parse(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+    fn kind(&self) -> Kind {
+        match self {
+            Self::Null => Kind::Null,
+            Self::Bool(_) => Kind::Bool,
+            Self::Number(_) => Kind::Number,
+            Self::String(_) => Kind::String,
+            Self::Array(_) => Kind::Array,
+            Self::Object(_) => Kind::Object,
+        }
+    }
+    fn get(&self, key: &str) -> Option<Self> {
+        self.as_object()?.get(key).cloned()
+    }
+    fn index(&self, index: usize) -> Option<Self> {
+        self.as_array()?.get(index).cloned()
+    }
+    fn as_str(&self) -> Option<String> {
+        serde_json::Value::as_str(self).map(str::to_owned)
+    }
+    fn as_f64(&self) -> Option<f64> {
+        serde_json::Value::as_f64(self)
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn pointer_follows_rfc6901() {
+        let doc = json!({"data": {"token": "t", "a/b": 1, "m~n": 2, "list": [10, 20]}});
+        assert_eq!(Json::pointer(&doc, "/data/token").and_then(|v| Json::as_str(&v)), Some("t".into()));
+        assert_eq!(Json::pointer(&doc, "/data/a~1b"), Some(json!(1)));
+        assert_eq!(Json::pointer(&doc, "/data/m~0n"), Some(json!(2)));
+        assert_eq!(Json::pointer(&doc, "/data/list/1"), Some(json!(20)));
+        assert_eq!(Json::pointer(&doc, "/data/list/01"), None);
+        assert_eq!(Json::pointer(&doc, "/data/list/9"), None);
+        assert_eq!(Json::pointer(&doc, "data"), None);
+        assert_eq!(Json::pointer(&doc, ""), Some(doc.clone()));
+        assert_eq!(Json::pointer(&doc, "/data/token/x"), None::<Value>);
+    }
+
+    #[test]
+    fn quote_and_int_round_trip_through_serde() {
+        let mut s = String::new();
+        quote("a\"b\\c\n\u{1}é", &mut s);
+        assert_eq!(serde_json::from_str::<String>(&s).unwrap(), "a\"b\\c\n\u{1}é");
+        for v in [0i64, 7, -42, 1_700_000_000_123, i64::MAX, i64::MIN] {
+            let mut s = String::new();
+            push_int(v, &mut s);
+            assert_eq!(s, v.to_string());
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! The session state machine: restore, decide, refresh (single flight), back off, sign out.
+//!
+//! It performs no I/O. The driver (the wasm glue, or a test) asks [`Session::decide`] what a caller should
+//! do, runs at most one bridge call at a time between [`Session::begin_attempt`] and
+//! [`Session::finish_attempt`], and sets a timer for [`Session::next_wakeup`]. Everything that decides
+//! *when* and *whether* lives here, where `cargo test` drives it with a fake clock.
+
+use std::borrow::Cow;
+
+use crate::error::{Code, Error, ResponseError};
+use crate::json::{push_int, Json};
+use crate::schedule;
+use crate::store::{self, TokenStore};
+use crate::time::{Env, Millis};
+use crate::token::{header_value, parse_token_response, Format, TokenRecord};
+
+/// A token closer than this to its expiry is not sent: it could expire on the way.
+pub const EXPIRY_SAFETY_MS: Millis = 1_000;
+/// A caller without a usable token waits for at most this many failed attempts before it gets the error.
+pub const MAX_CALLER_ATTEMPTS: u32 = 3;
+/// A caller without a usable token waits out a backoff only when it is at most this long.
+pub const MAX_CALLER_WAIT_MS: Millis = 5_000;
+/// Timers stop retrying after this many consecutive failures; later attempts happen only on demand.
+pub const MAX_AUTO_FAILURES: u32 = 8;
+
+/// What the session is configured with.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub format: Format,
+    /// Overrides the header the format implies.
+    pub header: Option<String>,
+    /// Overrides the lifetime-scaled refresh margin (milliseconds).
+    pub refresh_margin_ms: Option<Millis>,
+}
+
+/// The token in use.
+#[derive(Clone, Debug)]
+pub struct Current {
+    pub record: TokenRecord,
+    /// When to refresh; `None` for tokens that never expire.
+    pub refresh_at: Option<Millis>,
+    /// The API answered 401 to this token: do not send it again.
+    pub stale: bool,
+}
+
+impl Current {
+    /// `true` while the token may still be sent.
+    pub fn valid_at(&self, now: Millis) -> bool {
+        !self.stale && self.record.expires_at.map_or(true, |exp| now + EXPIRY_SAFETY_MS < exp)
+    }
+    /// The header name and value that carry this token.
+    pub fn header(&self) -> (&str, String) {
+        (&self.record.header, header_value(&self.record.header, self.record.token.secret()))
+    }
+}
+
+/// What a caller that wants a token should do now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Send this token (header name, header value).
+    Use(String, String),
+    /// Await the refresh in flight, starting one if there is none; then ask again.
+    Refresh,
+    /// Wait until this moment (a short backoff), then ask again.
+    SleepUntil(Millis),
+    /// Give up with this error.
+    Fail(Error),
+}
+
+/// The result of one bridge call, as the driver saw it.
+#[derive(Clone, Debug)]
+pub enum Transport<J> {
+    /// The bridge answered. `body` is `None` when the body was not JSON.
+    Response { status: u16, retry_after_ms: Option<Millis>, body: Option<J> },
+    /// The request failed before a response (DNS, connection refused, CORS, offline).
+    Network,
+    /// No response within the timeout.
+    Timeout,
+}
+
+/// What a finished attempt changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new token is in use.
+    Token,
+    /// The attempt failed; a retry is scheduled (see [`Session::next_wakeup`]).
+    Failed(Error),
+    /// The bridge said the session is over (401/403): signed out, no further automatic calls.
+    Rejected(Error),
+    /// The result belongs to a session that has since been signed out or restarted; nothing changed.
+    Ignored,
+}
+
+/// A sign-in session against one bridge.
+#[derive(Debug)]
+pub struct Session<S> {
+    config: Config,
+    store: S,
+    current: Option<Current>,
+    signed_out: bool,
+    in_flight: bool,
+    /// Bumped by sign-out and restart so that a late bridge answer cannot resurrect a session.
+    epoch: u64,
+    /// Bumped whenever a new token is accepted.
+    generation: u64,
+    failures: u32,
+    /// No attempt before this moment (backoff).
+    gate: Millis,
+    last_error: Option<Error>,
+}
+
+fn signed_out_error() -> Error {
+    Error::new(Code::SignedOut, "signed out: call refresh() or start() after signing in at the bridge")
+}
+
+impl<S: TokenStore> Session<S> {
+    pub fn new(config: Config, store: S) -> Self {
+        Self {
+            config,
+            store,
+            current: None,
+            signed_out: false,
+            in_flight: false,
+            epoch: 0,
+            generation: 0,
+            failures: 0,
+            gate: 0,
+            last_error: None,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+    pub fn current(&self) -> Option<&Current> {
+        self.current.as_ref()
+    }
+    pub fn is_signed_out(&self) -> bool {
+        self.signed_out
+    }
+    pub fn in_flight(&self) -> bool {
+        self.in_flight
+    }
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+    /// Why the last attempt failed, or why the session ended.
+    pub fn last_error(&self) -> Option<Error> {
+        self.last_error.clone()
+    }
+
+    fn install(&mut self, record: TokenRecord, lifetime: Millis, random: f64) {
+        let refresh_at =
+            record.expires_at.map(|exp| schedule::refresh_at(exp, lifetime, self.config.refresh_margin_ms, random));
+        self.current = Some(Current { record, refresh_at, stale: false });
+        self.generation += 1;
+        self.failures = 0;
+        self.gate = 0;
+        self.last_error = None;
+    }
+
+    /// Loads the stored token: restores it if still valid, deletes it if expired or malformed. Returns
+    /// `true` when a token was restored. Leaves the signed-out state: `start()` means "try again".
+    pub fn restore<J: Json>(&mut self, env: &mut impl Env) -> bool {
+        self.signed_out = false;
+        self.failures = 0;
+        self.gate = 0;
+        self.epoch += 1;
+        self.in_flight = false;
+        let now = env.now();
+        if self.current.as_ref().is_some_and(|c| c.valid_at(now)) {
+            return true;
+        }
+        let Some(text) = self.store.load() else { return false };
+        let entry = store::decode::<J>(&text, self.config.header.as_deref());
+        let Some(entry) = entry.filter(|e| e.expires_at.map_or(true, |exp| now + EXPIRY_SAFETY_MS < exp)) else {
+            self.store.remove();
+            return false;
+        };
+        // The original lifetime is not stored; a JWT's iat recovers it, else the remaining time stands in.
+        let issued = crate::jwt::decode_claims_unverified::<J>(entry.token.secret())
+            .ok()
+            .and_then(|c| crate::jwt::numeric_date_ms(&c, "iat"))
+            .filter(|&iat| iat <= now);
+        let lifetime = entry.expires_at.map_or(0, |exp| exp - issued.unwrap_or(now));
+        let header = match &self.config.header {
+            Some(h) => Cow::Owned(h.clone()),
+            None => entry.header,
+        };
+        let format = crate::token::Detected::Custom;
+        let record = TokenRecord { token: entry.token, expires_at: entry.expires_at, scopes: Vec::new(), header, format };
+        self.install(record, lifetime, env.random());
+        true
+    }
+
+    /// What a caller wanting a token should do at `now`, after `caller_failures` attempts it has awaited
+    /// that brought no new token.
+    pub fn decide(&self, now: Millis, caller_failures: u32) -> Decision {
+        if self.signed_out {
+            return Decision::Fail(signed_out_error());
+        }
+        if let Some(c) = self.current.as_ref().filter(|c| c.valid_at(now)) {
+            let fresh = c.refresh_at.map_or(true, |at| now < at);
+            // Inside the margin the caller waits for one refresh, but never on a bridge known to be failing:
+            // the token still works, so it is used and the retry runs in the background.
+            let bridge_failing = caller_failures > 0 || (self.failures > 0 && !self.in_flight);
+            if fresh || bridge_failing {
+                let (name, value) = c.header();
+                return Decision::Use(name.to_owned(), value);
+            }
+            return Decision::Refresh;
+        }
+        let last_error = || {
+            self.last_error.clone().unwrap_or_else(|| Error::new(Code::Network, "no token: the bridge could not be reached"))
+        };
+        if caller_failures >= MAX_CALLER_ATTEMPTS {
+            return Decision::Fail(last_error());
+        }
+        if self.in_flight || now >= self.gate {
+            return Decision::Refresh;
+        }
+        if self.gate - now <= MAX_CALLER_WAIT_MS {
+            return Decision::SleepUntil(self.gate);
+        }
+        Decision::Fail(last_error())
+    }
+
+    /// Claims the single bridge call. Returns the attempt's epoch, or `None` when a call is already in flight
+    /// or the session is signed out (callers then await the flight in progress or fail).
+    pub fn begin_attempt(&mut self) -> Option<u64> {
+        if self.in_flight || self.signed_out {
+            return None;
+        }
+        self.in_flight = true;
+        Some(self.epoch)
+    }
+
+    /// Applies the bridge's answer to the attempt started with `epoch`.
+    pub fn finish_attempt<J: Json + Clone>(&mut self, epoch: u64, env: &mut impl Env, result: Transport<J>) -> Outcome {
+        if epoch != self.epoch || !self.in_flight {
+            return Outcome::Ignored;
+        }
+        self.in_flight = false;
+        let now = env.now();
+        let (error, retry_after) = match result {
+            Transport::Response { status: 200..=299, body, .. } => {
+                let parsed = body
+                    .ok_or(ResponseError::NotJson)
+                    .and_then(|body| parse_token_response(&body, &self.config.format, now))
+                    .and_then(|rec| match rec.expires_at {
+                        Some(exp) if exp <= now + EXPIRY_SAFETY_MS => Err(ResponseError::AlreadyExpired),
+                        _ => Ok(rec),
+                    });
+                match parsed {
+                    Ok(mut record) => {
+                        if let Some(h) = &self.config.header {
+                            record.header = Cow::Owned(h.clone());
+                        }
+                        let lifetime = record.expires_at.map_or(0, |exp| exp - now);
+                        let entry = store::encode(&record.token, record.expires_at, &record.header);
+                        // A store that refuses (quota, private mode) leaves the token in memory only.
+                        self.store.save(&entry);
+                        self.install(record, lifetime, env.random());
+                        return Outcome::Token;
+                    }
+                    Err(e) => (Error::from(e), None),
+                }
+            }
+            Transport::Response { status: 401 | 403, .. } => {
+                let error = Error::new(Code::RefreshRejected, "the bridge refused to issue a token: the session is over");
+                self.end();
+                self.last_error = Some(error.clone());
+                return Outcome::Rejected(error);
+            }
+            Transport::Response { status, retry_after_ms, .. } => {
+                let mut m = String::from("the bridge answered HTTP ");
+                push_int(i64::from(status), &mut m);
+                let honour = matches!(status, 429 | 503);
+                (Error::new(Code::BridgeUnavailable, m), retry_after_ms.filter(|_| honour))
+            }
+            Transport::Network => (Error::new(Code::Network, "the bridge could not be reached"), None),
+            Transport::Timeout => (Error::new(Code::Timeout, "the bridge did not answer in time"), None),
+        };
+        self.failures = self.failures.saturating_add(1);
+        self.gate = now + schedule::backoff_ms(self.failures, env.random(), retry_after);
+        self.last_error = Some(error.clone());
+        Outcome::Failed(error)
+    }
+
+    /// When the driver's timer should next call [`Session::auto_due`]; `None` for no timer.
+    pub fn next_wakeup(&self) -> Option<Millis> {
+        if self.signed_out || self.in_flight {
+            return None;
+        }
+        if self.failures > 0 {
+            return (self.failures < MAX_AUTO_FAILURES && self.current.is_some()).then_some(self.gate);
+        }
+        self.current.as_ref().and_then(|c| c.refresh_at)
+    }
+
+    /// `true` when a timer-driven refresh should start now.
+    pub fn auto_due(&self, now: Millis) -> bool {
+        self.next_wakeup().is_some_and(|at| now >= at)
+    }
+
+    /// The API answered 401 to `token`: stop sending it. A token already replaced is left alone, so many
+    /// concurrent 401s cause one refresh.
+    pub fn reject_token(&mut self, token_header_value: &str) {
+        if let Some(c) = self.current.as_mut() {
+            if header_value(&c.record.header, c.record.token.secret()) == token_header_value {
+                c.stale = true;
+            }
+        }
+    }
+
+    /// Ends the session locally: clears the token, the store and any backoff. Returns the header that
+    /// carried the token, for the revoke call.
+    pub fn sign_out(&mut self) -> Option<(String, String)> {
+        let header = self.current.as_ref().map(|c| {
+            let (n, v) = c.header();
+            (n.to_owned(), v)
+        });
+        self.end();
+        header
+    }
+
+    fn end(&mut self) {
+        self.current = None;
+        self.store.remove();
+        self.signed_out = true;
+        self.in_flight = false;
+        self.epoch += 1;
+        self.failures = 0;
+        self.gate = 0;
+        self.last_error = None;
+    }
+
+    /// Leaves the signed-out state so that the next caller asks the bridge again (explicit `refresh()`).
+    pub fn reactivate(&mut self) {
+        if self.signed_out {
+            self.signed_out = false;
+            self.failures = 0;
+            self.gate = 0;
+        }
+    }
+
+    /// Makes the current token due for refresh now (explicit `refresh()`).
+    pub fn force_due(&mut self) {
+        if let Some(c) = self.current.as_mut() {
+            c.refresh_at = Some(i64::MIN);
+        }
+        self.gate = 0;
+    }
+}

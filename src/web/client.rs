@@ -1,0 +1,508 @@
+//! `AuthClient`: drives the core [`Session`] with fetch, timers, Web Storage and events.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use js_sys::{Array, Function, Object, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+use super::js::{self, error_to_js, get, set, JsJson, WebEnv};
+use crate::error::{Code, Error};
+use crate::schedule::parse_retry_after_seconds;
+use crate::session::{Config, Decision, Outcome, Session, Transport};
+use crate::store::{MemoryStore, TokenStore};
+use crate::time::Millis;
+
+/// Web Storage under one key, falling back to memory for good once the storage refuses or throws.
+struct WebStore {
+    storage: Option<web_sys::Storage>,
+    key: String,
+    memory: MemoryStore,
+}
+
+impl TokenStore for WebStore {
+    fn load(&self) -> Option<String> {
+        match &self.storage {
+            Some(s) => s.get_item(&self.key).ok().flatten(),
+            None => self.memory.load(),
+        }
+    }
+    fn save(&mut self, entry: &str) -> bool {
+        if let Some(s) = &self.storage {
+            if s.set_item(&self.key, entry).is_ok() {
+                return true;
+            }
+            let _ = s.remove_item(&self.key);
+            self.storage = None;
+        }
+        self.memory.save(entry)
+    }
+    fn remove(&mut self) {
+        if let Some(s) = &self.storage {
+            let _ = s.remove_item(&self.key);
+        }
+        self.memory.remove();
+    }
+}
+
+struct Options {
+    token_url: String,
+    revoke_url: String,
+    api_origins: Vec<String>,
+    credentials: JsValue,
+    bridge_headers: Vec<(String, String)>,
+    timeout_ms: u32,
+    auto_refresh: bool,
+}
+
+struct Inner {
+    session: RefCell<Session<WebStore>>,
+    options: Options,
+    /// The bridge call in progress, shared by every caller (single flight).
+    flight: RefCell<Option<Promise>>,
+    timer: RefCell<Option<JsValue>>,
+    timer_callback: Closure<dyn FnMut()>,
+    /// `stop()`/`free()` were called: no timers until `start()`.
+    stopped: Cell<bool>,
+    on_token: js_sys::Set,
+    on_signed_out: js_sys::Set,
+    on_error: js_sys::Set,
+}
+
+/// Keeps a page or worker signed in: refreshes short-lived tokens through the bridging backend before they
+/// expire and attaches them to requests for the configured API origins only.
+#[wasm_bindgen(skip_typescript)]
+pub struct AuthClient {
+    inner: Rc<Inner>,
+}
+
+fn string_option(options: &JsValue, key: &str) -> Result<Option<String>, Error> {
+    let v = get(options, key);
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    v.as_string().map(Some).ok_or_else(|| js::config_error("an option that must be a string is not one"))
+}
+
+fn number_option(options: &JsValue, key: &str) -> Result<Option<f64>, Error> {
+    let v = get(options, key);
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
+        _ => Err(js::config_error("refreshMargin and bridgeTimeout must be non-negative numbers of seconds")),
+    }
+}
+
+/// `https://api.example.com` (or with a trailing `/`) → its origin; anything with a path, query,
+/// credentials or a non-http scheme is refused, so that nobody believes a path prefix is enforced.
+fn normalize_origin(value: &JsValue) -> Result<String, Error> {
+    let bad = || js::config_error("apiOrigins must be origins like 'https://api.example.com' (no path)");
+    let text = value.as_string().ok_or_else(bad)?;
+    let url = web_sys::Url::new(&text).map_err(|_| bad())?;
+    let plain = (url.protocol() == "https:" || url.protocol() == "http:")
+        && url.pathname() == "/"
+        && url.search().is_empty()
+        && url.hash().is_empty()
+        && url.username().is_empty()
+        && url.password().is_empty()
+        && !text.ends_with("/?")
+        && !text.ends_with('#');
+    plain.then(|| url.origin()).ok_or_else(bad)
+}
+
+fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error> {
+    if !options.is_object() {
+        return Err(js::config_error("AuthClient needs an options object with tokenUrl and apiOrigins"));
+    }
+    let token_url = string_option(options, "tokenUrl")?.ok_or_else(|| js::config_error("tokenUrl is required"))?;
+    let revoke_url = string_option(options, "revokeUrl")?.unwrap_or_else(|| token_url.clone());
+    let origins = get(options, "apiOrigins");
+    let origins = origins.dyn_ref::<Array>().ok_or_else(|| js::config_error("apiOrigins must be an array of origins"))?;
+    let api_origins = origins.iter().map(|o| normalize_origin(&o)).collect::<Result<Vec<_>, _>>()?;
+
+    let header = string_option(options, "header")?;
+    if let Some(h) = &header {
+        let token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if h.is_empty() || !h.bytes().all(token_char) {
+            return Err(js::config_error("header must be an HTTP header name"));
+        }
+    }
+    let format = js::format_option(&get(options, "format"))?;
+    let refresh_margin_ms = number_option(options, "refreshMargin")?.map(|s| (s * 1000.0) as Millis);
+    let timeout_ms = number_option(options, "bridgeTimeout")?.map_or(10_000, |s| (s * 1000.0).clamp(1.0, 600_000.0) as u32);
+
+    let key = string_option(options, "storageKey")?.unwrap_or_else(|| "authbridge".into());
+    let storage = match string_option(options, "storage")?.as_deref() {
+        None | Some("session") => js::web_storage("sessionStorage"),
+        Some("local") => js::web_storage("localStorage"),
+        Some("memory") => None,
+        Some(_) => return Err(js::config_error("storage must be 'session', 'local' or 'memory'")),
+    };
+
+    let credentials = get(options, "credentials");
+    let credentials = if credentials.is_undefined() { JsValue::from_str("include") } else { credentials };
+    let mut bridge_headers = Vec::new();
+    let extra = get(options, "bridgeHeaders");
+    if !extra.is_undefined() {
+        let obj = extra.dyn_ref::<Object>().ok_or_else(|| js::config_error("bridgeHeaders must be an object of strings"))?;
+        for entry in Object::entries(obj).iter() {
+            let pair: Array = entry.unchecked_into();
+            match (pair.get(0).as_string(), pair.get(1).as_string()) {
+                (Some(k), Some(v)) => bridge_headers.push((k, v)),
+                _ => return Err(js::config_error("bridgeHeaders must be an object of strings")),
+            }
+        }
+    }
+    let auto = get(options, "autoRefresh");
+    // Timers suit pages and workers; request-scoped runtimes (workerd, Deno Deploy) refresh lazily.
+    let global = js_sys::global();
+    let auto_refresh = auto.as_bool().unwrap_or_else(|| !get(&global, "document").is_undefined() || get(&global, "importScripts").is_function());
+
+    let options = Options { token_url, revoke_url, api_origins, credentials, bridge_headers, timeout_ms, auto_refresh };
+    let config = Config { format, header, refresh_margin_ms };
+    Ok((options, config, WebStore { storage, key, memory: MemoryStore::default() }))
+}
+
+impl Inner {
+    fn now(&self) -> Millis {
+        js::now()
+    }
+
+    fn emit(&self, listeners: &js_sys::Set, payload: &JsValue) {
+        // A listener that throws must not break the client or the other listeners.
+        listeners.for_each(&mut |f, _, _| {
+            if let Some(f) = f.dyn_ref::<Function>() {
+                let _ = f.call1(&JsValue::NULL, payload);
+            }
+        });
+    }
+
+    fn emit_token(&self, source: &str) {
+        if self.on_token.size() == 0 {
+            return;
+        }
+        let event = Object::new();
+        set(&event, "source", &source.into());
+        if let Some(c) = self.session.borrow().current() {
+            set(&event, "expiresAt", &c.record.expires_at.map_or(JsValue::NULL, |t| (t as f64).into()));
+            set(&event, "header", &JsValue::from_str(&c.record.header));
+        }
+        self.emit(&self.on_token, &event);
+    }
+
+    fn emit_signed_out(&self, reason: &str) {
+        let event = Object::new();
+        set(&event, "reason", &reason.into());
+        self.emit(&self.on_signed_out, &event);
+    }
+
+    fn clear_timer(&self) {
+        if let Some(handle) = self.timer.borrow_mut().take() {
+            js::clear_timeout(&handle);
+        }
+    }
+
+    fn reschedule(&self) {
+        self.clear_timer();
+        if !self.options.auto_refresh || self.stopped.get() {
+            return;
+        }
+        if let Some(at) = self.session.borrow().next_wakeup() {
+            // setTimeout holds at most 2^31-1 ms; a longer wait simply re-arms when it fires.
+            let delay = (at - self.now()).clamp(0, i64::from(i32::MAX));
+            let handle = js::set_timeout(self.timer_callback.as_ref().unchecked_ref(), delay as f64);
+            *self.timer.borrow_mut() = Some(handle);
+        }
+    }
+
+    fn on_timer(self: &Rc<Self>) {
+        *self.timer.borrow_mut() = None;
+        if self.session.borrow().auto_due(self.now()) {
+            let _ = self.flight();
+        } else {
+            self.reschedule();
+        }
+    }
+
+    /// The bridge call in flight, starting one if there is none. Resolves (never rejects) when it ends.
+    fn flight(self: &Rc<Self>) -> Promise {
+        if let Some(p) = self.flight.borrow().as_ref() {
+            return p.clone();
+        }
+        let Some(epoch) = self.session.borrow_mut().begin_attempt() else {
+            return Promise::resolve(&JsValue::UNDEFINED);
+        };
+        self.clear_timer();
+        let this = Rc::clone(self);
+        // spawn_local polls on a later microtask, so `self.flight` is set before the body runs.
+        let promise = future_to_promise(async move {
+            let result = this.call_bridge().await;
+            let outcome = this.session.borrow_mut().finish_attempt(epoch, &mut WebEnv, result);
+            *this.flight.borrow_mut() = None;
+            match outcome {
+                Outcome::Token => this.emit_token("bridge"),
+                Outcome::Failed(e) => this.emit(&this.on_error, &error_to_js(&e)),
+                Outcome::Rejected(e) => {
+                    this.emit(&this.on_error, &error_to_js(&e));
+                    this.emit_signed_out("rejected");
+                }
+                Outcome::Ignored => {}
+            }
+            this.reschedule();
+            Ok(JsValue::UNDEFINED)
+        });
+        *self.flight.borrow_mut() = Some(promise.clone());
+        promise
+    }
+
+    fn bridge_init(&self, method: &str, token_header: Option<(String, String)>) -> web_sys::RequestInit {
+        let headers = web_sys::Headers::new().expect_throw("Headers");
+        let _ = headers.set("Accept", "application/json");
+        for (k, v) in &self.options.bridge_headers {
+            let _ = headers.set(k, v);
+        }
+        if let Some((name, value)) = token_header {
+            let _ = headers.set(&name, &value);
+        }
+        let init = web_sys::RequestInit::new();
+        init.set_method(method);
+        init.set_headers(&headers);
+        let _ = js_sys::Reflect::set(&init, &"credentials".into(), &self.options.credentials);
+        init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(self.options.timeout_ms)));
+        init
+    }
+
+    async fn call_bridge(&self) -> Transport<JsJson> {
+        let init = self.bridge_init("POST", None);
+        let signal = init.get_signal();
+        let timed_out = || signal.as_ref().is_some_and(|s| s.aborted());
+        let response = match JsFuture::from(js::global_fetch(&self.options.token_url.as_str().into(), &init)).await {
+            Ok(r) => r.unchecked_into::<web_sys::Response>(),
+            Err(_) if timed_out() => return Transport::Timeout,
+            Err(_) => return Transport::Network,
+        };
+        let status = response.status();
+        let retry_after_ms = response.headers().get("Retry-After").ok().flatten().and_then(|v| {
+            parse_retry_after_seconds(&v).or_else(|| {
+                let at = js_sys::Date::parse(&v);
+                at.is_finite().then(|| (at as Millis - self.now()).max(0))
+            })
+        });
+        let text = match response.text() {
+            Ok(p) => JsFuture::from(p).await,
+            Err(e) => Err(e),
+        };
+        let body = match text {
+            Ok(t) => t.as_string().and_then(|t| js_sys::JSON::parse(&t).ok()).map(JsJson),
+            Err(_) if timed_out() => return Transport::Timeout,
+            Err(_) => return Transport::Network,
+        };
+        Transport::Response { status, retry_after_ms, body }
+    }
+
+    /// Waits until the session has a token to send (refreshing through the single flight), or fails.
+    async fn ensure_token(self: &Rc<Self>) -> Result<(String, String), Error> {
+        let mut failures = 0;
+        loop {
+            let decision = self.session.borrow().decide(self.now(), failures);
+            match decision {
+                Decision::Use(name, value) => return Ok((name, value)),
+                Decision::Fail(e) => return Err(e),
+                Decision::Refresh => {
+                    let generation = self.session.borrow().generation();
+                    let _ = JsFuture::from(self.flight()).await;
+                    if self.session.borrow().generation() == generation {
+                        failures += 1;
+                    }
+                }
+                Decision::SleepUntil(at) => {
+                    let _ = JsFuture::from(js::sleep(at - self.now())).await;
+                }
+            }
+        }
+    }
+
+    fn allowed(&self, url: &str) -> bool {
+        match web_sys::Url::new(url) {
+            Ok(u) => {
+                let origin = u.origin();
+                self.options.api_origins.iter().any(|o| *o == origin)
+            }
+            Err(_) => false,
+        }
+    }
+
+    async fn authed_fetch(self: Rc<Self>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
+        let request: web_sys::Request = js::JsRequest::new(&input, &init)?.unchecked_into();
+        let header = self.session.borrow().current().map(|c| c.record.header.to_string());
+        let header_name = header.unwrap_or_else(|| {
+            self.session.borrow().config().header.clone().unwrap_or_else(|| crate::token::AUTHORIZATION.into())
+        });
+        // Not an API origin, or the caller chose the header itself: the request goes out as given.
+        if !self.allowed(&request.url()) || request.headers().has(&header_name).unwrap_or(false) {
+            return JsFuture::from(js::global_fetch(&request, &JsValue::UNDEFINED)).await;
+        }
+        let (name, value) = self.ensure_token().await.map_err(|e| error_to_js(&e))?;
+        // A streamed body can be sent once only; anything else is cloned so a 401 can be retried.
+        let replayable = !get(&get(&init, "body"), "getReader").is_function();
+        let retry = if replayable { request.clone().ok() } else { None };
+        let _ = request.headers().set(&name, &value);
+        let response = JsFuture::from(js::global_fetch(&request, &JsValue::UNDEFINED)).await?;
+        let status = response.unchecked_ref::<web_sys::Response>().status();
+        let Some(retry) = retry.filter(|_| status == 401) else { return Ok(response) };
+        self.session.borrow_mut().reject_token(&value);
+        let Ok((name, value)) = self.ensure_token().await else { return Ok(response) };
+        let _ = retry.headers().set(&name, &value);
+        JsFuture::from(js::global_fetch(&retry, &JsValue::UNDEFINED)).await
+    }
+
+    async fn sign_out(self: Rc<Self>) {
+        let header = self.session.borrow_mut().sign_out();
+        *self.flight.borrow_mut() = None;
+        self.clear_timer();
+        let init = self.bridge_init("DELETE", header);
+        // The session is already over locally; a failed revoke changes nothing here.
+        let _ = JsFuture::from(js::global_fetch(&self.options.revoke_url.as_str().into(), &init)).await;
+        self.emit_signed_out("signOut");
+    }
+}
+
+#[wasm_bindgen(skip_typescript)]
+impl AuthClient {
+    /// Creates a client. Throws an `AuthbridgeError` with code `invalid_config` on bad options.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<AuthClient, JsValue> {
+        let (options, config, store) = parse_options(&options).map_err(|e| error_to_js(&e))?;
+        let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
+            let weak = weak.clone();
+            Inner {
+                session: RefCell::new(Session::new(config, store)),
+                options,
+                flight: RefCell::new(None),
+                timer: RefCell::new(None),
+                timer_callback: Closure::new(move || {
+                    if let Some(inner) = weak.upgrade() {
+                        inner.on_timer();
+                    }
+                }),
+                stopped: Cell::new(false),
+                on_token: js_sys::Set::new(&JsValue::UNDEFINED),
+                on_signed_out: js_sys::Set::new(&JsValue::UNDEFINED),
+                on_error: js_sys::Set::new(&JsValue::UNDEFINED),
+            }
+        });
+        Ok(AuthClient { inner })
+    }
+
+    /// Restores a stored token if still valid, otherwise asks the bridge; schedules the refresh.
+    /// Resolves `true` when signed in, `false` when the bridge says there is no session.
+    pub fn start(&self) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        inner.stopped.set(false);
+        *inner.flight.borrow_mut() = None;
+        let restored = inner.session.borrow_mut().restore::<JsJson>(&mut WebEnv);
+        if restored {
+            inner.emit_token("storage");
+        }
+        inner.reschedule();
+        future_to_promise(async move {
+            match inner.ensure_token().await {
+                Ok(_) => Ok(JsValue::TRUE),
+                Err(e) if matches!(e.code, Code::SignedOut | Code::RefreshRejected) => Ok(JsValue::FALSE),
+                Err(e) => Err(error_to_js(&e)),
+            }
+        })
+    }
+
+    /// A token valid for at least the refresh margin, refreshing first if needed.
+    #[wasm_bindgen(js_name = accessToken)]
+    pub fn access_token(&self) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            inner.ensure_token().await.map_err(|e| error_to_js(&e))?;
+            let session = inner.session.borrow();
+            let token = session.current().map(|c| c.record.token.secret().to_owned());
+            token.map(JsValue::from).ok_or_else(|| error_to_js(&Error::new(Code::SignedOut, "no token")))
+        })
+    }
+
+    /// Like `fetch()`; attaches the token only for the configured API origins and retries once on 401.
+    pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
+        future_to_promise(Rc::clone(&self.inner).authed_fetch(input, init))
+    }
+
+    /// The current token's decoded claims, or `null` (opaque token, or none).
+    pub fn claims(&self) -> JsValue {
+        let session = self.inner.session.borrow();
+        session
+            .current()
+            .and_then(|c| crate::jwt::decode_claims_unverified::<JsJson>(c.record.token.secret()).ok())
+            .map_or(JsValue::NULL, |c| c.0)
+    }
+
+    /// The current token's expiry in epoch milliseconds, or `null`.
+    #[wasm_bindgen(js_name = expiresAt)]
+    pub fn expires_at(&self) -> JsValue {
+        let session = self.inner.session.borrow();
+        session.current().and_then(|c| c.record.expires_at).map_or(JsValue::NULL, |t| (t as f64).into())
+    }
+
+    /// Forces one refresh (joining one already in flight). Also leaves the signed-out state.
+    pub fn refresh(&self) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let generation = {
+                let mut session = inner.session.borrow_mut();
+                session.reactivate();
+                session.force_due();
+                session.generation()
+            };
+            let _ = JsFuture::from(inner.flight()).await;
+            let session = inner.session.borrow();
+            match session.current() {
+                Some(c) if session.generation() != generation => Ok(c.record.token.secret().into()),
+                _ => Err(error_to_js(&session.last_error().unwrap_or_else(|| {
+                    Error::new(Code::SignedOut, "signed out: the refresh did not produce a token")
+                }))),
+            }
+        })
+    }
+
+    /// Revokes at the bridge (`DELETE revokeUrl`), clears storage and timers, emits `signedOut`.
+    #[wasm_bindgen(js_name = signOut)]
+    pub fn sign_out(&self) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            inner.sign_out().await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Adds a listener; returns a function that removes it.
+    pub fn on(&self, event: &str, listener: Function) -> Result<Function, JsValue> {
+        let set = match event {
+            "token" => &self.inner.on_token,
+            "signedOut" => &self.inner.on_signed_out,
+            "error" => &self.inner.on_error,
+            _ => return Err(error_to_js(&js::config_error("event must be 'token', 'signedOut' or 'error'"))),
+        };
+        set.add(&listener);
+        Ok(js::off_fn(set, &listener))
+    }
+
+    /// Stops the refresh timer; tokens are still refreshed lazily on access.
+    pub fn stop(&self) {
+        self.inner.stopped.set(true);
+        self.inner.clear_timer();
+    }
+}
+
+impl Drop for AuthClient {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,161 @@
+//! JavaScript bindings and conversions shared by the exports.
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::error::{Code, Error};
+use crate::json::{Json, Kind};
+use crate::time::{Env, Millis};
+use crate::token::{CustomFormat, Format};
+
+#[wasm_bindgen]
+extern "C" {
+    // The global functions, not `Window`'s methods: they exist in workers, workerd and Deno too.
+    #[wasm_bindgen(js_name = fetch)]
+    pub fn global_fetch(input: &JsValue, init: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub fn set_timeout(handler: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub fn clear_timeout(handle: &JsValue);
+
+    /// `new Request(input, init)`, which accepts a string, a URL or a Request, as `fetch` does.
+    #[wasm_bindgen(js_name = Request)]
+    pub type JsRequest;
+    #[wasm_bindgen(constructor, catch, js_class = "Request")]
+    pub fn new(input: &JsValue, init: &JsValue) -> Result<JsRequest, JsValue>;
+}
+
+#[wasm_bindgen(inline_js = "export function offFn(set, fn) { return () => { set.delete(fn); }; }")]
+extern "C" {
+    /// A function that removes `f` from `set`; made in JS so that no closure outlives the client.
+    #[wasm_bindgen(js_name = offFn)]
+    pub fn off_fn(set: &js_sys::Set, f: &Function) -> Function;
+}
+
+/// A parsed JS value seen through the core's [`Json`] trait.
+#[derive(Clone, Debug)]
+pub struct JsJson(pub JsValue);
+
+impl Json for JsJson {
+    fn parse(text: &str) -> Option<Self> {
+        js_sys::JSON::parse(text).ok().map(JsJson)
+    }
+    fn kind(&self) -> Kind {
+        let v = &self.0;
+        if v.is_string() {
+            Kind::String
+        } else if v.as_f64().is_some() {
+            Kind::Number
+        } else if v.as_bool().is_some() {
+            Kind::Bool
+        } else if v.is_null() || v.is_undefined() {
+            Kind::Null
+        } else if Array::is_array(v) {
+            Kind::Array
+        } else if v.is_object() {
+            Kind::Object
+        } else {
+            // Functions, symbols, bigints: nothing JSON can hold.
+            Kind::Null
+        }
+    }
+    fn get(&self, key: &str) -> Option<Self> {
+        if self.kind() != Kind::Object {
+            return None;
+        }
+        let v = Reflect::get(&self.0, &JsValue::from_str(key)).ok()?;
+        // Inherited members such as `constructor` are functions: not data.
+        (!v.is_undefined() && !v.is_function()).then_some(JsJson(v))
+    }
+    fn index(&self, index: usize) -> Option<Self> {
+        let array = self.0.dyn_ref::<Array>()?;
+        (index < array.length() as usize).then(|| JsJson(array.get(index as u32)))
+    }
+    fn as_str(&self) -> Option<String> {
+        self.0.as_string()
+    }
+    fn as_f64(&self) -> Option<f64> {
+        self.0.as_f64()
+    }
+}
+
+/// The browser's clock and `Math.random`.
+pub struct WebEnv;
+
+impl Env for WebEnv {
+    fn now(&self) -> Millis {
+        js_sys::Date::now() as Millis
+    }
+    fn random(&mut self) -> f64 {
+        js_sys::Math::random()
+    }
+}
+
+pub fn now() -> Millis {
+    js_sys::Date::now() as Millis
+}
+
+/// `obj[key] = value`, ignoring the impossible failure on a plain object.
+pub fn set(obj: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+/// `obj[key]`, `undefined` when absent or when reading throws.
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if !obj.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// An `Error` with `name = 'AuthbridgeError'` and the stable `code`.
+pub fn error_to_js(e: &Error) -> JsValue {
+    let err = js_sys::Error::new(&e.message);
+    err.set_name("AuthbridgeError");
+    set(&err, "code", &e.code.as_str().into());
+    err.into()
+}
+
+pub fn config_error(message: &'static str) -> Error {
+    Error::new(Code::InvalidConfig, message)
+}
+
+/// Reads the `format` option: a name or `{ token, expiresIn?, expiresAt? }`.
+pub fn format_option(value: &JsValue) -> Result<Format, Error> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Format::Auto);
+    }
+    if let Some(name) = value.as_string() {
+        return Format::from_name(&name)
+            .ok_or_else(|| config_error("format must be 'auto', 'oauth2', 'point', 'wazo', 'static' or { token, expiresIn?, expiresAt? }"));
+    }
+    let pointer = |key: &str| -> Result<Option<String>, Error> {
+        let v = get(value, key);
+        if v.is_undefined() {
+            return Ok(None);
+        }
+        match v.as_string() {
+            Some(p) if p.is_empty() || p.starts_with('/') => Ok(Some(p)),
+            _ => Err(config_error("format pointers must be JSON pointers such as '/data/token'")),
+        }
+    };
+    let token = pointer("token")?.ok_or_else(|| config_error("a custom format needs a `token` JSON pointer"))?;
+    Ok(Format::Custom(CustomFormat { token, expires_in: pointer("expiresIn")?, expires_at: pointer("expiresAt")? }))
+}
+
+/// A promise that resolves after `ms` milliseconds, using `resolve` itself as the timer callback.
+pub fn sleep(ms: Millis) -> Promise {
+    let ms = ms.clamp(0, i64::from(i32::MAX)) as f64;
+    Promise::new(&mut |resolve, _| {
+        set_timeout(&resolve, ms);
+    })
+}
+
+/// `globalThis[name]` when it is a usable Web Storage; `None` where it is missing or access throws
+/// (workers, edge runtimes, sandboxed frames, disabled storage).
+pub fn web_storage(name: &str) -> Option<web_sys::Storage> {
+    let storage = Reflect::get(&js_sys::global(), &JsValue::from_str(name)).ok()?;
+    // Duck-typed: `instanceof Storage` would throw where the class does not exist (workerd).
+    get(&storage, "getItem").is_function().then(|| storage.unchecked_into())
+}
