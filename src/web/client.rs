@@ -371,7 +371,7 @@ impl Inner {
     }
 }
 
-#[wasm_bindgen(skip_typescript)]
+#[wasm_bindgen]
 impl AuthClient {
     /// Creates a client. Throws an `AuthbridgeError` with code `invalid_config` on bad options.
     #[wasm_bindgen(constructor)]

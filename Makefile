@@ -1,0 +1,56 @@
+# authbridge: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+CHROMEDRIVER ?= /usr/bin/chromedriver
+WITH_BRIDGE := node tests/support/with-bridge.mjs --
+
+.PHONY: all deps deps-browsers pkg demo test test-native test-chrome test-firefox test-js fuzz clean
+
+all: pkg
+
+deps:
+	@scripts/install-deps.sh
+
+deps-browsers:
+	@scripts/install-deps.sh --browsers
+
+## pkg: build the npm package into pkg/ (wasm-pack + npm binaryen + pkg-template/)
+pkg: deps
+	node scripts/build-pkg.mjs
+
+## demo: build the package and serve www/ on 127.0.0.1
+demo: pkg
+	node scripts/serve-demo.mjs
+
+## test: every suite: native core, wasm in headless Chromium and Firefox, the built package in Node and Chromium
+test: deps-browsers
+	$(MAKE) --no-print-directory test-native
+	$(MAKE) --no-print-directory test-chrome
+	$(MAKE) --no-print-directory test-firefox
+	$(MAKE) --no-print-directory pkg
+	$(MAKE) --no-print-directory test-js
+
+test-native:
+	cargo test --all-targets
+
+test-chrome:
+	CHROMEDRIVER=$(CHROMEDRIVER) $(WITH_BRIDGE) wasm-pack test --headless --chrome
+
+test-firefox:
+	$(WITH_BRIDGE) wasm-pack test --headless --firefox --geckodriver "$$(command -v geckodriver)"
+
+test-js:
+	node --test --test-concurrency=1 tests/js/
+
+## fuzz: cargo-fuzz targets on nightly (not part of `make test`); FUZZ_RUNS per target
+FUZZ_RUNS ?= 2000000
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+	for t in jwt_decode token_response stored_entry; do \
+	  cargo +nightly fuzz run $$t -- -runs=$(FUZZ_RUNS) -max_len=4096 || exit 1; \
+	done
+
+clean:
+	rm -rf target pkg

@@ -1,0 +1,281 @@
+//! Browser tests (wasm-bindgen-test in headless Chromium and Firefox): the exported JS API against the test
+//! bridge (`tests/support/bridge.mjs`), whose URL is compiled in from `AUTHBRIDGE_TEST_BRIDGE`.
+#![cfg(target_arch = "wasm32")]
+
+use authbridge::web::{decode_jwt, decode_jwt_header, parse_token_response_js, AuthClient};
+use js_sys::{Array, Object, Promise, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const POINT_SEED: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJwb2ludHwtb1BIbllUaEc2NFVGX0ZCMV8yNmwiLCJpYXQiOjE2NDUxMzc2MDcsImV4cCI6MTY0NTE0MTIwN30.8eIpFc01hpj0Mid325kvJlouQi8aLTBw93q3whwRtpM";
+
+#[wasm_bindgen(inline_js = r#"
+export function stubFetch(passPrefix) {
+  const real = globalThis.fetch;
+  const seen = [];
+  globalThis.fetch = (input, init) => {
+    const req = new Request(input, init);
+    if (req.url.startsWith(passPrefix)) return real(input, init);
+    seen.push([req.url, req.headers.get('authorization')]);
+    return Promise.resolve(new Response('{}'));
+  };
+  return { seen, restore() { globalThis.fetch = real; } };
+}
+export function jsonOf(response) { return response.json(); }
+export function statusOf(response) { return response.status; }
+export function stats(bridge, key) { return fetch(`${bridge}/stats?key=${key}`).then((r) => r.json()); }
+export function post(url) { return fetch(url, { method: 'POST' }); }
+export function allSettled(promises) { return Promise.all(promises); }
+export function storageItem(kind, key) { return globalThis[kind].getItem(key); }
+export function setStorageItem(kind, key, value) { globalThis[kind].setItem(key, value); }
+"#)]
+extern "C" {
+    type Stub;
+    #[wasm_bindgen(js_name = stubFetch)]
+    fn stub_fetch(pass_prefix: &str) -> Stub;
+    #[wasm_bindgen(method, getter)]
+    fn seen(this: &Stub) -> Array;
+    #[wasm_bindgen(method)]
+    fn restore(this: &Stub);
+    #[wasm_bindgen(js_name = jsonOf)]
+    fn json_of(response: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = statusOf)]
+    fn status_of(response: &JsValue) -> u16;
+    fn stats(bridge: &str, key: &str) -> Promise;
+    fn post(url: &str) -> Promise;
+    #[wasm_bindgen(js_name = allSettled)]
+    fn all(promises: &Array) -> Promise;
+    #[wasm_bindgen(js_name = storageItem)]
+    fn storage_item(kind: &str, key: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = setStorageItem)]
+    fn set_storage_item(kind: &str, key: &str, value: &str);
+}
+
+fn bridge() -> &'static str {
+    option_env!("AUTHBRIDGE_TEST_BRIDGE").expect("run through tests/support/with-bridge.mjs (make test)")
+}
+
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &(*k).into(), v).unwrap();
+    }
+    o.into()
+}
+
+fn field(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &key.into()).unwrap()
+}
+
+fn code_of(e: &JsValue) -> String {
+    field(e, "code").as_string().unwrap_or_default()
+}
+
+async fn wait(p: Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(p).await
+}
+
+fn key(name: &str) -> String {
+    format!("{name}-{}", js_sys::Math::random().to_bits())
+}
+
+fn client(scenario: &str, key: &str, extra: &[(&str, JsValue)]) -> AuthClient {
+    let origins = Array::of1(&bridge().into());
+    let mut pairs = vec![
+        ("tokenUrl", JsValue::from(format!("{}/token/{scenario}?key={key}", bridge()))),
+        ("apiOrigins", origins.into()),
+        ("storageKey", JsValue::from(key)),
+    ];
+    pairs.extend(extra.iter().cloned());
+    AuthClient::new(obj(&pairs)).expect("valid options")
+}
+
+#[wasm_bindgen_test]
+fn decodes_seed_tokens_and_utf8() {
+    let header = decode_jwt_header(POINT_SEED.into()).unwrap();
+    assert_eq!(JSON::stringify(&header).unwrap(), r#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = decode_jwt(POINT_SEED.into()).unwrap();
+    assert_eq!(field(&claims, "exp").as_f64(), Some(1_645_141_207.0));
+    // {"name":"José","n":[1,true,null]}
+    let utf8 = "eyJhbGciOiJub25lIn0.eyJuYW1lIjoiSm9zw6kiLCJuIjpbMSx0cnVlLG51bGxdfQ.";
+    let claims = decode_jwt(utf8.into()).unwrap();
+    assert_eq!(JSON::stringify(&claims).unwrap(), r#"{"name":"José","n":[1,true,null]}"#);
+}
+
+#[wasm_bindgen_test]
+fn bad_tokens_throw_typed_errors() {
+    let cases: [(JsValue, &str); 7] = [
+        (JsValue::NULL, "must be a string"),
+        (JsValue::from(42), "must be a string"),
+        (Object::new().into(), "must be a string"),
+        ("abc".into(), "missing part #2"),
+        ("a.b.c.d".into(), "too many parts: a JWT has exactly 3"),
+        ("e30.e30 .x".into(), "whitespace inside the token"),
+        ("e30.WzFd.x".into(), "part #2 is not a JSON object"),
+    ];
+    for (input, message) in cases {
+        let e = decode_jwt(input).unwrap_err();
+        assert_eq!(code_of(&e), "invalid_token");
+        assert_eq!(field(&e, "message").as_string().unwrap(), message);
+        assert!(e.is_instance_of::<js_sys::Error>());
+    }
+}
+
+#[wasm_bindgen_test]
+fn parses_each_provider_response() {
+    let cases = [
+        (r#"{"access_token":"a","refresh_token":"RT","expires_in":3600}"#, "oauth2", "Authorization"),
+        (r#"{"accessToken":{"token":"Bearer p","expiresIn":86400}}"#, "point", "Authorization"),
+        (r#"{"data":{"token":"w","refresh_token":"RT","expires_at":"2099-01-01T00:00:00.000000"}}"#, "wazo", "X-Auth-Token"),
+        (r#"{"token":"afp_1","scopes":["a"]}"#, "static", "Authorization"),
+    ];
+    for (body, format, header) in cases {
+        let parsed = parse_token_response_js(body.into(), JsValue::UNDEFINED);
+        // 2099 is beyond the 400-day plausibility window: a typed error, not a wrong date.
+        if format == "wazo" {
+            assert_eq!(code_of(&parsed.unwrap_err()), "invalid_response");
+            continue;
+        }
+        let parsed = parsed.unwrap();
+        assert_eq!(field(&parsed, "format").as_string().unwrap(), format);
+        assert_eq!(field(&parsed, "header").as_string().unwrap(), header);
+        assert!(!JSON::stringify(&parsed).unwrap().as_string().unwrap().contains("RT"));
+    }
+    let e = parse_token_response_js(r#"{"access_token":"a","expires_in":0}"#.into(), "oauth2".into()).unwrap_err();
+    assert_eq!(code_of(&e), "invalid_response");
+}
+
+#[wasm_bindgen_test]
+async fn all_four_formats_end_to_end_with_session_storage() {
+    for (scenario, header) in [("oauth2", "authorization"), ("point", "authorization"), ("wazo", "xAuthToken"), ("static", "authorization")] {
+        let k = key(scenario);
+        let auth = client(scenario, &k, &[]);
+        assert_eq!(wait(auth.start()).await.unwrap(), JsValue::TRUE);
+        let token = wait(auth.access_token()).await.unwrap().as_string().unwrap();
+        let url = format!("{}/api/echo?key={k}", bridge());
+        let echo = wait(json_of(&wait(auth.fetch(url.into(), JsValue::UNDEFINED)).await.unwrap())).await.unwrap();
+        let expected = if header == "xAuthToken" { token.clone() } else { format!("Bearer {token}") };
+        assert_eq!(field(&echo, header).as_string(), Some(expected), "{scenario}");
+
+        // sessionStorage holds exactly {token, expiresAt, header}: no refresh token, no raw response.
+        let stored = storage_item("sessionStorage", &k).expect("stored");
+        let parsed = JSON::parse(&stored).unwrap();
+        let keys: Vec<String> = Object::keys(&parsed.unchecked_into::<Object>()).iter().filter_map(|k| k.as_string()).collect();
+        assert_eq!(keys, ["token", "expiresAt", "header"], "{scenario}");
+        assert!(!stored.contains("RT-"), "{scenario}: {stored}");
+
+        wait(auth.sign_out()).await.unwrap();
+        assert_eq!(storage_item("sessionStorage", &k), None);
+        let s = wait(stats(bridge(), &k)).await.unwrap();
+        assert_eq!(field(&s, "calls").as_f64(), Some(1.0));
+        assert_eq!(Array::from(&field(&s, "revokes")).length(), 1);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn restore_from_storage_and_evict_bad_entries() {
+    let k = key("restore");
+    let first = client("oauth2", &k, &[]);
+    wait(first.start()).await.unwrap();
+    let token = wait(first.access_token()).await.unwrap();
+    first.stop();
+    drop(first);
+    let second = client("oauth2", &k, &[]);
+    wait(second.start()).await.unwrap();
+    assert_eq!(wait(second.access_token()).await.unwrap(), token, "restored without a bridge call");
+    let s = wait(stats(bridge(), &k)).await.unwrap();
+    assert_eq!(field(&s, "calls").as_f64(), Some(1.0));
+
+    for bad in ["garbage", r#"{"token":"t","expiresAt":1,"header":"Authorization"}"#, r#"{"token":"t","expiresAt":null,"header":"Cookie"}"#] {
+        let k = key("evict");
+        set_storage_item("localStorage", &k, bad);
+        let auth = client("oauth2", &k, &[("storage", "local".into())]);
+        wait(auth.start()).await.unwrap();
+        let stored = storage_item("localStorage", &k).unwrap();
+        assert!(stored != bad && stored.contains("expiresAt"), "{bad} was replaced by a fresh entry");
+        wait(auth.sign_out()).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_thousand_concurrent_callers_make_one_bridge_call() {
+    let k = key("flight");
+    let auth = client("oauth2", &k, &[("storage", "memory".into())]);
+    let calls = Array::new();
+    let url = format!("{}/api/echo?key={k}", bridge());
+    for i in 0..1000 {
+        let p = if i % 2 == 0 { auth.access_token() } else { auth.fetch(url.as_str().into(), JsValue::UNDEFINED) };
+        calls.push(&p);
+    }
+    wait(all(&calls)).await.unwrap();
+    let s = wait(stats(bridge(), &k)).await.unwrap();
+    assert_eq!(field(&s, "calls").as_f64(), Some(1.0));
+}
+
+#[wasm_bindgen_test]
+async fn token_goes_only_to_allowlisted_origins() {
+    let k = key("allow");
+    let auth = client("oauth2", &k, &[("apiOrigins", Array::of1(&"https://api.example.com".into()).into())]);
+    let stub = stub_fetch(bridge());
+    let token = wait(auth.access_token()).await.unwrap().as_string().unwrap();
+    let targets = [
+        ("https://api.example.com/a", true),
+        ("https://api.example.com:443/b", true),
+        ("https://api.example.com.evil.test/c", false),
+        ("https://api.example.com:8443/d", false),
+        ("http://api.example.com/e", false),
+        ("//api.example.com.evil.test/f", false),
+        ("//api.example.com/g", false), // the test page is http: this is http://api.example.com
+        ("/relative/h", false),
+        ("https://evil.test/?https://api.example.com", false),
+    ];
+    for (url, _) in targets {
+        wait(auth.fetch(url.into(), JsValue::UNDEFINED)).await.unwrap();
+    }
+    let e = wait(auth.fetch("https://api.example.com@evil.test/x".into(), JsValue::UNDEFINED)).await.unwrap_err();
+    assert!(e.is_instance_of::<js_sys::TypeError>(), "credentials in a URL are refused before sending");
+    let seen = stub.seen();
+    stub.restore();
+    assert_eq!(seen.length() as usize, targets.len());
+    for (i, (url, gets_token)) in targets.iter().enumerate() {
+        let entry = Array::from(&seen.get(i as u32));
+        let auth_header = entry.get(1).as_string();
+        let expected = gets_token.then(|| format!("Bearer {token}"));
+        assert_eq!(auth_header, expected, "{url}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_401_refreshes_once_and_retries_once() {
+    let k = key("retry");
+    let auth = client("oauth2", &k, &[]);
+    wait(auth.start()).await.unwrap();
+    wait(post(&format!("{}/token/oauth2?key={k}", bridge()))).await.unwrap();
+    let init = obj(&[("method", "POST".into()), ("body", "payload".into())]);
+    let r = wait(auth.fetch(format!("{}/api/latest?key={k}", bridge()).into(), init)).await.unwrap();
+    assert_eq!(status_of(&r), 200);
+    let r = wait(auth.fetch(format!("{}/api/always401?key={k}", bridge()).into(), JsValue::UNDEFINED)).await.unwrap();
+    assert_eq!(status_of(&r), 401);
+    let s = wait(stats(bridge(), &k)).await.unwrap();
+    assert_eq!(field(&s, "calls").as_f64(), Some(4.0), "start, server rotation, one refresh per 401");
+    wait(auth.sign_out()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn rejection_signs_out_without_loops() {
+    let k = key("reject");
+    let auth = client("reject", &k, &[("autoRefresh", true.into())]);
+    assert_eq!(wait(auth.start()).await.unwrap(), JsValue::FALSE);
+    let e = wait(auth.access_token()).await.unwrap_err();
+    assert_eq!(code_of(&e), "signed_out");
+    JsFuture::from(Promise::new(&mut |r, _| {
+        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&r, 300).unwrap();
+    }))
+    .await
+    .unwrap();
+    let s = wait(stats(bridge(), &k)).await.unwrap();
+    assert_eq!(field(&s, "calls").as_f64(), Some(1.0));
+}
