@@ -20,9 +20,11 @@ deps-browsers:
 pkg: deps
 	node scripts/build-pkg.mjs
 
-## demo: build the package and serve www/ on 127.0.0.1
+## demo: build the package and the reference bridge; serve the live demo on 127.0.0.1:$(DEMO_PORT)
+DEMO_PORT ?= 8080
 demo: pkg
-	node scripts/serve-demo.mjs
+	cargo build -p authbridge-bridge
+	target/debug/authbridge-bridge --addr 127.0.0.1:$(DEMO_PORT)
 
 ## test: every suite: native core, wasm in headless Chromium and Firefox, the built package in Node and Chromium
 test: deps-browsers
@@ -33,7 +35,7 @@ test: deps-browsers
 	$(MAKE) --no-print-directory test-js
 
 test-native:
-	cargo test --all-targets
+	cargo test --workspace --all-targets
 
 test-chrome:
 	CHROMEDRIVER=$(CHROMEDRIVER) $(WITH_BRIDGE) wasm-pack test --headless --chrome
