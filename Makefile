@@ -44,6 +44,7 @@ test-firefox:
 	$(WITH_BRIDGE) wasm-pack test --headless --firefox --geckodriver "$$(command -v geckodriver)"
 
 test-js:
+	cargo build -p authbridge-bridge
 	node --test --test-concurrency=1 tests/js/
 
 ## fuzz: cargo-fuzz targets on nightly (not part of `make test`); FUZZ_RUNS per target

@@ -46,11 +46,18 @@ pub struct Current {
 impl Current {
     /// `true` while the token may still be sent.
     pub fn valid_at(&self, now: Millis) -> bool {
-        !self.stale && self.record.expires_at.map_or(true, |exp| now + EXPIRY_SAFETY_MS < exp)
+        !self.stale
+            && self
+                .record
+                .expires_at
+                .map_or(true, |exp| now + EXPIRY_SAFETY_MS < exp)
     }
     /// The header name and value that carry this token.
     pub fn header(&self) -> (&str, String) {
-        (&self.record.header, header_value(&self.record.header, self.record.token.secret()))
+        (
+            &self.record.header,
+            header_value(&self.record.header, self.record.token.secret()),
+        )
     }
 }
 
@@ -71,7 +78,11 @@ pub enum Decision {
 #[derive(Clone, Debug)]
 pub enum Transport<J> {
     /// The bridge answered. `body` is `None` when the body was not JSON.
-    Response { status: u16, retry_after_ms: Option<Millis>, body: Option<J> },
+    Response {
+        status: u16,
+        retry_after_ms: Option<Millis>,
+        body: Option<J>,
+    },
     /// The request failed before a response (DNS, connection refused, CORS, offline).
     Network,
     /// No response within the timeout.
@@ -110,7 +121,10 @@ pub struct Session<S> {
 }
 
 fn signed_out_error() -> Error {
-    Error::new(Code::SignedOut, "signed out: call refresh() or start() after signing in at the bridge")
+    Error::new(
+        Code::SignedOut,
+        "signed out: call refresh() or start() after signing in at the bridge",
+    )
 }
 
 impl<S: TokenStore> Session<S> {
@@ -159,9 +173,14 @@ impl<S: TokenStore> Session<S> {
     }
 
     fn install(&mut self, record: TokenRecord, lifetime: Millis, random: f64) {
-        let refresh_at =
-            record.expires_at.map(|exp| schedule::refresh_at(exp, lifetime, self.config.refresh_margin_ms, random));
-        self.current = Some(Current { record, refresh_at, stale: false });
+        let refresh_at = record
+            .expires_at
+            .map(|exp| schedule::refresh_at(exp, lifetime, self.config.refresh_margin_ms, random));
+        self.current = Some(Current {
+            record,
+            refresh_at,
+            stale: false,
+        });
         self.generation += 1;
         self.failures = 0;
         self.gate = 0;
@@ -180,9 +199,14 @@ impl<S: TokenStore> Session<S> {
         if self.current.as_ref().is_some_and(|c| c.valid_at(now)) {
             return true;
         }
-        let Some(text) = self.store.load() else { return false };
+        let Some(text) = self.store.load() else {
+            return false;
+        };
         let entry = store::decode::<J>(&text, self.config.header.as_deref());
-        let Some(entry) = entry.filter(|e| e.expires_at.map_or(true, |exp| now + EXPIRY_SAFETY_MS < exp)) else {
+        let Some(entry) = entry.filter(|e| {
+            e.expires_at
+                .map_or(true, |exp| now + EXPIRY_SAFETY_MS < exp)
+        }) else {
             self.store.remove();
             return false;
         };
@@ -191,13 +215,21 @@ impl<S: TokenStore> Session<S> {
             .ok()
             .and_then(|c| crate::jwt::numeric_date_ms(&c, "iat"))
             .filter(|&iat| iat <= now);
-        let lifetime = entry.expires_at.map_or(0, |exp| exp - issued.unwrap_or(now));
+        let lifetime = entry
+            .expires_at
+            .map_or(0, |exp| exp - issued.unwrap_or(now));
         let header = match &self.config.header {
             Some(h) => Cow::Owned(h.clone()),
             None => entry.header,
         };
         let format = crate::token::Detected::Custom;
-        let record = TokenRecord { token: entry.token, expires_at: entry.expires_at, scopes: Vec::new(), header, format };
+        let record = TokenRecord {
+            token: entry.token,
+            expires_at: entry.expires_at,
+            scopes: Vec::new(),
+            header,
+            format,
+        };
         self.install(record, lifetime, env.random());
         true
     }
@@ -220,7 +252,9 @@ impl<S: TokenStore> Session<S> {
             return Decision::Refresh;
         }
         let last_error = || {
-            self.last_error.clone().unwrap_or_else(|| Error::new(Code::Network, "no token: the bridge could not be reached"))
+            self.last_error.clone().unwrap_or_else(|| {
+                Error::new(Code::Network, "no token: the bridge could not be reached")
+            })
         };
         if caller_failures >= MAX_CALLER_ATTEMPTS {
             return Decision::Fail(last_error());
@@ -245,19 +279,30 @@ impl<S: TokenStore> Session<S> {
     }
 
     /// Applies the bridge's answer to the attempt started with `epoch`.
-    pub fn finish_attempt<J: Json + Clone>(&mut self, epoch: u64, env: &mut impl Env, result: Transport<J>) -> Outcome {
+    pub fn finish_attempt<J: Json + Clone>(
+        &mut self,
+        epoch: u64,
+        env: &mut impl Env,
+        result: Transport<J>,
+    ) -> Outcome {
         if epoch != self.epoch || !self.in_flight {
             return Outcome::Ignored;
         }
         self.in_flight = false;
         let now = env.now();
         let (error, retry_after) = match result {
-            Transport::Response { status: 200..=299, body, .. } => {
+            Transport::Response {
+                status: 200..=299,
+                body,
+                ..
+            } => {
                 let parsed = body
                     .ok_or(ResponseError::NotJson)
                     .and_then(|body| parse_token_response(&body, &self.config.format, now))
                     .and_then(|rec| match rec.expires_at {
-                        Some(exp) if exp <= now + EXPIRY_SAFETY_MS => Err(ResponseError::AlreadyExpired),
+                        Some(exp) if exp <= now + EXPIRY_SAFETY_MS => {
+                            Err(ResponseError::AlreadyExpired)
+                        }
                         _ => Ok(rec),
                     });
                 match parsed {
@@ -275,20 +320,38 @@ impl<S: TokenStore> Session<S> {
                     Err(e) => (Error::from(e), None),
                 }
             }
-            Transport::Response { status: 401 | 403, .. } => {
-                let error = Error::new(Code::RefreshRejected, "the bridge refused to issue a token: the session is over");
+            Transport::Response {
+                status: 401 | 403, ..
+            } => {
+                let error = Error::new(
+                    Code::RefreshRejected,
+                    "the bridge refused to issue a token: the session is over",
+                );
                 self.end();
                 self.last_error = Some(error.clone());
                 return Outcome::Rejected(error);
             }
-            Transport::Response { status, retry_after_ms, .. } => {
+            Transport::Response {
+                status,
+                retry_after_ms,
+                ..
+            } => {
                 let mut m = String::from("the bridge answered HTTP ");
                 push_int(i64::from(status), &mut m);
                 let honour = matches!(status, 429 | 503);
-                (Error::new(Code::BridgeUnavailable, m), retry_after_ms.filter(|_| honour))
+                (
+                    Error::new(Code::BridgeUnavailable, m),
+                    retry_after_ms.filter(|_| honour),
+                )
             }
-            Transport::Network => (Error::new(Code::Network, "the bridge could not be reached"), None),
-            Transport::Timeout => (Error::new(Code::Timeout, "the bridge did not answer in time"), None),
+            Transport::Network => (
+                Error::new(Code::Network, "the bridge could not be reached"),
+                None,
+            ),
+            Transport::Timeout => (
+                Error::new(Code::Timeout, "the bridge did not answer in time"),
+                None,
+            ),
         };
         self.failures = self.failures.saturating_add(1);
         self.gate = now + schedule::backoff_ms(self.failures, env.random(), retry_after);
@@ -302,7 +365,8 @@ impl<S: TokenStore> Session<S> {
             return None;
         }
         if self.failures > 0 {
-            return (self.failures < MAX_AUTO_FAILURES && self.current.is_some()).then_some(self.gate);
+            return (self.failures < MAX_AUTO_FAILURES && self.current.is_some())
+                .then_some(self.gate);
         }
         self.current.as_ref().and_then(|c| c.refresh_at)
     }

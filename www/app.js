@@ -106,24 +106,27 @@ function startLive(config) {
       autoRefresh: true,
     });
     auth.on('token', (e) => { log(`token from ${e.source}, ${e.header}, expires ${e.expiresAt ? relative(e.expiresAt) : 'never'}`, 'ok'); render(); });
-    auth.on('signedOut', (e) => { log(`signed out (${e.reason})`, 'warn'); render(); });
+    auth.on('signedOut', (e) => { $('state').dataset.in = '0'; log(`signed out (${e.reason})`, 'warn'); render(); });
     auth.on('error', (e) => log(`${e.code}: ${e.message}`, 'error'));
     return p;
   }
   function render() {
     const exp = auth?.expiresAt();
-    $('state').innerHTML = auth && (exp === null ? auth.claims() !== undefined : exp > Date.now()) && $('state').dataset.in === '1' ? '<span class="badge ok">signed in</span>' : '<span class="badge bad">signed out</span>';
+    const signedIn = auth && $('state').dataset.in === '1' && (exp === null || exp > Date.now());
+    $('state').innerHTML = signedIn ? '<span class="badge ok">signed in</span>' : '<span class="badge bad">signed out</span>';
     $('expires').textContent = exp == null ? (auth ? 'never (static token)' : '—') : when(exp);
     $('liveClaims').textContent = pretty(auth?.claims() ?? null);
     $('header').textContent = config.providers[$('provider').value].header;
   }
   clearInterval(timer);
   timer = setInterval(() => {
-    const exp = auth?.expiresAt();
-    $('countdown').textContent = exp ? `refresh due before ${relative(exp)} expiry` : '—';
+    const next = auth?.nextRefreshAt();
+    $('countdown').textContent = next ? relative(Math.max(next, Date.now())) : auth?.expiresAt() === null ? 'never (no expiry)' : '—';
+    if (auth) $('expires').textContent = auth.expiresAt() == null ? 'never (static token)' : when(auth.expiresAt());
   }, 500);
 
-  $('signin').onclick = async () => {
+  $('signinForm').onsubmit = async (event) => {
+    event.preventDefault();
     const provider = $('provider').value;
     const res = await fetch('/session', {
       method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf() },

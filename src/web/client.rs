@@ -83,7 +83,9 @@ fn string_option(options: &JsValue, key: &str) -> Result<Option<String>, Error> 
     if v.is_undefined() {
         return Ok(None);
     }
-    v.as_string().map(Some).ok_or_else(|| js::config_error("an option that must be a string is not one"))
+    v.as_string()
+        .map(Some)
+        .ok_or_else(|| js::config_error("an option that must be a string is not one"))
 }
 
 fn number_option(options: &JsValue, key: &str) -> Result<Option<f64>, Error> {
@@ -93,14 +95,17 @@ fn number_option(options: &JsValue, key: &str) -> Result<Option<f64>, Error> {
     }
     match v.as_f64() {
         Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
-        _ => Err(js::config_error("refreshMargin and bridgeTimeout must be non-negative numbers of seconds")),
+        _ => Err(js::config_error(
+            "refreshMargin and bridgeTimeout must be non-negative numbers of seconds",
+        )),
     }
 }
 
 /// `https://api.example.com` (or with a trailing `/`) → its origin; anything with a path, query,
 /// credentials or a non-http scheme is refused, so that nobody believes a path prefix is enforced.
 fn normalize_origin(value: &JsValue) -> Result<String, Error> {
-    let bad = || js::config_error("apiOrigins must be origins like 'https://api.example.com' (no path)");
+    let bad =
+        || js::config_error("apiOrigins must be origins like 'https://api.example.com' (no path)");
     let text = value.as_string().ok_or_else(bad)?;
     let url = web_sys::Url::new(&text).map_err(|_| bad())?;
     let plain = (url.protocol() == "https:" || url.protocol() == "http:")
@@ -116,13 +121,21 @@ fn normalize_origin(value: &JsValue) -> Result<String, Error> {
 
 fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error> {
     if !options.is_object() {
-        return Err(js::config_error("AuthClient needs an options object with tokenUrl and apiOrigins"));
+        return Err(js::config_error(
+            "AuthClient needs an options object with tokenUrl and apiOrigins",
+        ));
     }
-    let token_url = string_option(options, "tokenUrl")?.ok_or_else(|| js::config_error("tokenUrl is required"))?;
+    let token_url = string_option(options, "tokenUrl")?
+        .ok_or_else(|| js::config_error("tokenUrl is required"))?;
     let revoke_url = string_option(options, "revokeUrl")?.unwrap_or_else(|| token_url.clone());
     let origins = get(options, "apiOrigins");
-    let origins = origins.dyn_ref::<Array>().ok_or_else(|| js::config_error("apiOrigins must be an array of origins"))?;
-    let api_origins = origins.iter().map(|o| normalize_origin(&o)).collect::<Result<Vec<_>, _>>()?;
+    let origins = origins
+        .dyn_ref::<Array>()
+        .ok_or_else(|| js::config_error("apiOrigins must be an array of origins"))?;
+    let api_origins = origins
+        .iter()
+        .map(|o| normalize_origin(&o))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let header = string_option(options, "header")?;
     if let Some(h) = &header {
@@ -132,39 +145,77 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
         }
     }
     let format = js::format_option(&get(options, "format"))?;
-    let refresh_margin_ms = number_option(options, "refreshMargin")?.map(|s| (s * 1000.0) as Millis);
-    let timeout_ms = number_option(options, "bridgeTimeout")?.map_or(10_000, |s| (s * 1000.0).clamp(1.0, 600_000.0) as u32);
+    let refresh_margin_ms =
+        number_option(options, "refreshMargin")?.map(|s| (s * 1000.0) as Millis);
+    let timeout_ms = number_option(options, "bridgeTimeout")?
+        .map_or(10_000, |s| (s * 1000.0).clamp(1.0, 600_000.0) as u32);
 
     let key = string_option(options, "storageKey")?.unwrap_or_else(|| "authbridge".into());
     let storage = match string_option(options, "storage")?.as_deref() {
         None | Some("session") => js::web_storage("sessionStorage"),
         Some("local") => js::web_storage("localStorage"),
         Some("memory") => None,
-        Some(_) => return Err(js::config_error("storage must be 'session', 'local' or 'memory'")),
+        Some(_) => {
+            return Err(js::config_error(
+                "storage must be 'session', 'local' or 'memory'",
+            ))
+        }
     };
 
     let credentials = get(options, "credentials");
-    let credentials = if credentials.is_undefined() { JsValue::from_str("include") } else { credentials };
+    let credentials = if credentials.is_undefined() {
+        JsValue::from_str("include")
+    } else {
+        credentials
+    };
     let mut bridge_headers = Vec::new();
     let extra = get(options, "bridgeHeaders");
     if !extra.is_undefined() {
-        let obj = extra.dyn_ref::<Object>().ok_or_else(|| js::config_error("bridgeHeaders must be an object of strings"))?;
+        let obj = extra
+            .dyn_ref::<Object>()
+            .ok_or_else(|| js::config_error("bridgeHeaders must be an object of strings"))?;
         for entry in Object::entries(obj).iter() {
             let pair: Array = entry.unchecked_into();
             match (pair.get(0).as_string(), pair.get(1).as_string()) {
                 (Some(k), Some(v)) => bridge_headers.push((k, v)),
-                _ => return Err(js::config_error("bridgeHeaders must be an object of strings")),
+                _ => {
+                    return Err(js::config_error(
+                        "bridgeHeaders must be an object of strings",
+                    ))
+                }
             }
         }
     }
     let auto = get(options, "autoRefresh");
     // Timers suit pages and workers; request-scoped runtimes (workerd, Deno Deploy) refresh lazily.
     let global = js_sys::global();
-    let auto_refresh = auto.as_bool().unwrap_or_else(|| !get(&global, "document").is_undefined() || get(&global, "importScripts").is_function());
+    let auto_refresh = auto.as_bool().unwrap_or_else(|| {
+        !get(&global, "document").is_undefined() || get(&global, "importScripts").is_function()
+    });
 
-    let options = Options { token_url, revoke_url, api_origins, credentials, bridge_headers, timeout_ms, auto_refresh };
-    let config = Config { format, header, refresh_margin_ms };
-    Ok((options, config, WebStore { storage, key, memory: MemoryStore::default() }))
+    let options = Options {
+        token_url,
+        revoke_url,
+        api_origins,
+        credentials,
+        bridge_headers,
+        timeout_ms,
+        auto_refresh,
+    };
+    let config = Config {
+        format,
+        header,
+        refresh_margin_ms,
+    };
+    Ok((
+        options,
+        config,
+        WebStore {
+            storage,
+            key,
+            memory: MemoryStore::default(),
+        },
+    ))
 }
 
 impl Inner {
@@ -188,7 +239,13 @@ impl Inner {
         let event = Object::new();
         set(&event, "source", &source.into());
         if let Some(c) = self.session.borrow().current() {
-            set(&event, "expiresAt", &c.record.expires_at.map_or(JsValue::NULL, |t| (t as f64).into()));
+            set(
+                &event,
+                "expiresAt",
+                &c.record
+                    .expires_at
+                    .map_or(JsValue::NULL, |t| (t as f64).into()),
+            );
             set(&event, "header", &JsValue::from_str(&c.record.header));
         }
         self.emit(&self.on_token, &event);
@@ -214,7 +271,8 @@ impl Inner {
         if let Some(at) = self.session.borrow().next_wakeup() {
             // setTimeout holds at most 2^31-1 ms; a longer wait simply re-arms when it fires.
             let delay = (at - self.now()).clamp(0, i64::from(i32::MAX));
-            let handle = js::set_timeout(self.timer_callback.as_ref().unchecked_ref(), delay as f64);
+            let handle =
+                js::set_timeout(self.timer_callback.as_ref().unchecked_ref(), delay as f64);
             *self.timer.borrow_mut() = Some(handle);
         }
     }
@@ -241,7 +299,10 @@ impl Inner {
         // spawn_local polls on a later microtask, so `self.flight` is set before the body runs.
         let promise = future_to_promise(async move {
             let result = this.call_bridge().await;
-            let outcome = this.session.borrow_mut().finish_attempt(epoch, &mut WebEnv, result);
+            let outcome = this
+                .session
+                .borrow_mut()
+                .finish_attempt(epoch, &mut WebEnv, result);
             *this.flight.borrow_mut() = None;
             match outcome {
                 Outcome::Token => this.emit_token("bridge"),
@@ -259,7 +320,11 @@ impl Inner {
         promise
     }
 
-    fn bridge_init(&self, method: &str, token_header: Option<(String, String)>) -> web_sys::RequestInit {
+    fn bridge_init(
+        &self,
+        method: &str,
+        token_header: Option<(String, String)>,
+    ) -> web_sys::RequestInit {
         let headers = web_sys::Headers::new().expect_throw("Headers");
         let _ = headers.set("Accept", "application/json");
         for (k, v) in &self.options.bridge_headers {
@@ -272,7 +337,9 @@ impl Inner {
         init.set_method(method);
         init.set_headers(&headers);
         let _ = js_sys::Reflect::set(&init, &"credentials".into(), &self.options.credentials);
-        init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(self.options.timeout_ms)));
+        init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(
+            self.options.timeout_ms,
+        )));
         init
     }
 
@@ -280,28 +347,45 @@ impl Inner {
         let init = self.bridge_init("POST", None);
         let signal = init.get_signal();
         let timed_out = || signal.as_ref().is_some_and(|s| s.aborted());
-        let response = match JsFuture::from(js::global_fetch(&self.options.token_url.as_str().into(), &init)).await {
+        let response = match JsFuture::from(js::global_fetch(
+            &self.options.token_url.as_str().into(),
+            &init,
+        ))
+        .await
+        {
             Ok(r) => r.unchecked_into::<web_sys::Response>(),
             Err(_) if timed_out() => return Transport::Timeout,
             Err(_) => return Transport::Network,
         };
         let status = response.status();
-        let retry_after_ms = response.headers().get("Retry-After").ok().flatten().and_then(|v| {
-            parse_retry_after_seconds(&v).or_else(|| {
-                let at = js_sys::Date::parse(&v);
-                at.is_finite().then(|| (at as Millis - self.now()).max(0))
-            })
-        });
+        let retry_after_ms = response
+            .headers()
+            .get("Retry-After")
+            .ok()
+            .flatten()
+            .and_then(|v| {
+                parse_retry_after_seconds(&v).or_else(|| {
+                    let at = js_sys::Date::parse(&v);
+                    at.is_finite().then(|| (at as Millis - self.now()).max(0))
+                })
+            });
         let text = match response.text() {
             Ok(p) => JsFuture::from(p).await,
             Err(e) => Err(e),
         };
         let body = match text {
-            Ok(t) => t.as_string().and_then(|t| js_sys::JSON::parse(&t).ok()).map(JsJson),
+            Ok(t) => t
+                .as_string()
+                .and_then(|t| js_sys::JSON::parse(&t).ok())
+                .map(JsJson),
             Err(_) if timed_out() => return Transport::Timeout,
             Err(_) => return Transport::Network,
         };
-        Transport::Response { status, retry_after_ms, body }
+        Transport::Response {
+            status,
+            retry_after_ms,
+            body,
+        }
     }
 
     /// Waits until the session has a token to send (refreshing through the single flight), or fails.
@@ -336,11 +420,24 @@ impl Inner {
         }
     }
 
-    async fn authed_fetch(self: Rc<Self>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
+    async fn authed_fetch(
+        self: Rc<Self>,
+        input: JsValue,
+        init: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let request: web_sys::Request = js::JsRequest::new(&input, &init)?.unchecked_into();
-        let header = self.session.borrow().current().map(|c| c.record.header.to_string());
+        let header = self
+            .session
+            .borrow()
+            .current()
+            .map(|c| c.record.header.to_string());
         let header_name = header.unwrap_or_else(|| {
-            self.session.borrow().config().header.clone().unwrap_or_else(|| crate::token::AUTHORIZATION.into())
+            self.session
+                .borrow()
+                .config()
+                .header
+                .clone()
+                .unwrap_or_else(|| crate::token::AUTHORIZATION.into())
         });
         // Not an API origin, or the caller chose the header itself: the request goes out as given.
         if !self.allowed(&request.url()) || request.headers().has(&header_name).unwrap_or(false) {
@@ -349,13 +446,21 @@ impl Inner {
         let (name, value) = self.ensure_token().await.map_err(|e| error_to_js(&e))?;
         // A streamed body can be sent once only; anything else is cloned so a 401 can be retried.
         let replayable = !get(&get(&init, "body"), "getReader").is_function();
-        let retry = if replayable { request.clone().ok() } else { None };
+        let retry = if replayable {
+            request.clone().ok()
+        } else {
+            None
+        };
         let _ = request.headers().set(&name, &value);
         let response = JsFuture::from(js::global_fetch(&request, &JsValue::UNDEFINED)).await?;
         let status = response.unchecked_ref::<web_sys::Response>().status();
-        let Some(retry) = retry.filter(|_| status == 401) else { return Ok(response) };
+        let Some(retry) = retry.filter(|_| status == 401) else {
+            return Ok(response);
+        };
         self.session.borrow_mut().reject_token(&value);
-        let Ok((name, value)) = self.ensure_token().await else { return Ok(response) };
+        let Ok((name, value)) = self.ensure_token().await else {
+            return Ok(response);
+        };
         let _ = retry.headers().set(&name, &value);
         JsFuture::from(js::global_fetch(&retry, &JsValue::UNDEFINED)).await
     }
@@ -366,7 +471,11 @@ impl Inner {
         self.clear_timer();
         let init = self.bridge_init("DELETE", header);
         // The session is already over locally; a failed revoke changes nothing here.
-        let _ = JsFuture::from(js::global_fetch(&self.options.revoke_url.as_str().into(), &init)).await;
+        let _ = JsFuture::from(js::global_fetch(
+            &self.options.revoke_url.as_str().into(),
+            &init,
+        ))
+        .await;
         self.emit_signed_out("signOut");
     }
 }
@@ -412,7 +521,9 @@ impl AuthClient {
         future_to_promise(async move {
             match inner.ensure_token().await {
                 Ok(_) => Ok(JsValue::TRUE),
-                Err(e) if matches!(e.code, Code::SignedOut | Code::RefreshRejected) => Ok(JsValue::FALSE),
+                Err(e) if matches!(e.code, Code::SignedOut | Code::RefreshRejected) => {
+                    Ok(JsValue::FALSE)
+                }
                 Err(e) => Err(error_to_js(&e)),
             }
         })
@@ -425,8 +536,12 @@ impl AuthClient {
         future_to_promise(async move {
             inner.ensure_token().await.map_err(|e| error_to_js(&e))?;
             let session = inner.session.borrow();
-            let token = session.current().map(|c| c.record.token.secret().to_owned());
-            token.map(JsValue::from).ok_or_else(|| error_to_js(&Error::new(Code::SignedOut, "no token")))
+            let token = session
+                .current()
+                .map(|c| c.record.token.secret().to_owned());
+            token
+                .map(JsValue::from)
+                .ok_or_else(|| error_to_js(&Error::new(Code::SignedOut, "no token")))
         })
     }
 
@@ -440,7 +555,9 @@ impl AuthClient {
         let session = self.inner.session.borrow();
         session
             .current()
-            .and_then(|c| crate::jwt::decode_claims_unverified::<JsJson>(c.record.token.secret()).ok())
+            .and_then(|c| {
+                crate::jwt::decode_claims_unverified::<JsJson>(c.record.token.secret()).ok()
+            })
             .map_or(JsValue::NULL, |c| c.0)
     }
 
@@ -448,7 +565,20 @@ impl AuthClient {
     #[wasm_bindgen(js_name = expiresAt)]
     pub fn expires_at(&self) -> JsValue {
         let session = self.inner.session.borrow();
-        session.current().and_then(|c| c.record.expires_at).map_or(JsValue::NULL, |t| (t as f64).into())
+        session
+            .current()
+            .and_then(|c| c.record.expires_at)
+            .map_or(JsValue::NULL, |t| (t as f64).into())
+    }
+
+    /// When the next timer-driven refresh is due, in epoch milliseconds; `null` when none is scheduled.
+    #[wasm_bindgen(js_name = nextRefreshAt)]
+    pub fn next_refresh_at(&self) -> JsValue {
+        self.inner
+            .session
+            .borrow()
+            .next_wakeup()
+            .map_or(JsValue::NULL, |t| (t as f64).into())
     }
 
     /// Forces one refresh (joining one already in flight). Also leaves the signed-out state.
@@ -466,7 +596,10 @@ impl AuthClient {
             match session.current() {
                 Some(c) if session.generation() != generation => Ok(c.record.token.secret().into()),
                 _ => Err(error_to_js(&session.last_error().unwrap_or_else(|| {
-                    Error::new(Code::SignedOut, "signed out: the refresh did not produce a token")
+                    Error::new(
+                        Code::SignedOut,
+                        "signed out: the refresh did not produce a token",
+                    )
                 }))),
             }
         })
@@ -488,7 +621,11 @@ impl AuthClient {
             "token" => &self.inner.on_token,
             "signedOut" => &self.inner.on_signed_out,
             "error" => &self.inner.on_error,
-            _ => return Err(error_to_js(&js::config_error("event must be 'token', 'signedOut' or 'error'"))),
+            _ => {
+                return Err(error_to_js(&js::config_error(
+                    "event must be 'token', 'signedOut' or 'error'",
+                )))
+            }
         };
         set.add(&listener);
         Ok(js::off_fn(set, &listener))

@@ -137,11 +137,18 @@ pub fn format_option(value: &JsValue) -> Result<Format, Error> {
         }
         match v.as_string() {
             Some(p) if p.is_empty() || p.starts_with('/') => Ok(Some(p)),
-            _ => Err(config_error("format pointers must be JSON pointers such as '/data/token'")),
+            _ => Err(config_error(
+                "format pointers must be JSON pointers such as '/data/token'",
+            )),
         }
     };
-    let token = pointer("token")?.ok_or_else(|| config_error("a custom format needs a `token` JSON pointer"))?;
-    Ok(Format::Custom(CustomFormat { token, expires_in: pointer("expiresIn")?, expires_at: pointer("expiresAt")? }))
+    let token = pointer("token")?
+        .ok_or_else(|| config_error("a custom format needs a `token` JSON pointer"))?;
+    Ok(Format::Custom(CustomFormat {
+        token,
+        expires_in: pointer("expiresIn")?,
+        expires_at: pointer("expiresAt")?,
+    }))
 }
 
 /// A promise that resolves after `ms` milliseconds, using `resolve` itself as the timer callback.
@@ -157,5 +164,7 @@ pub fn sleep(ms: Millis) -> Promise {
 pub fn web_storage(name: &str) -> Option<web_sys::Storage> {
     let storage = Reflect::get(&js_sys::global(), &JsValue::from_str(name)).ok()?;
     // Duck-typed: `instanceof Storage` would throw where the class does not exist (workerd).
-    get(&storage, "getItem").is_function().then(|| storage.unchecked_into())
+    get(&storage, "getItem")
+        .is_function()
+        .then(|| storage.unchecked_into())
 }
