@@ -22,6 +22,9 @@ pub const MAX_CALLER_ATTEMPTS: u32 = 3;
 pub const MAX_CALLER_WAIT_MS: Millis = 5_000;
 /// Timers stop retrying after this many consecutive failures; later attempts happen only on demand.
 pub const MAX_AUTO_FAILURES: u32 = 8;
+/// While the backoff is long, callers that need a token may still probe the bridge this often, so that a
+/// healed bridge is noticed within seconds, not at the end of a minute-long backoff. `Retry-After` is obeyed.
+pub const DEMAND_PROBE_INTERVAL_MS: Millis = 2_000;
 
 /// What the session is configured with.
 #[derive(Clone, Debug, Default)]
@@ -117,6 +120,10 @@ pub struct Session<S> {
     failures: u32,
     /// No attempt before this moment (backoff).
     gate: Millis,
+    /// When the last attempt ended.
+    last_attempt: Millis,
+    /// No attempt at all before this moment (the bridge's `Retry-After`).
+    retry_after_until: Millis,
     last_error: Option<Error>,
 }
 
@@ -139,6 +146,8 @@ impl<S: TokenStore> Session<S> {
             generation: 0,
             failures: 0,
             gate: 0,
+            last_attempt: Millis::MIN,
+            retry_after_until: 0,
             last_error: None,
         }
     }
@@ -184,6 +193,7 @@ impl<S: TokenStore> Session<S> {
         self.generation += 1;
         self.failures = 0;
         self.gate = 0;
+        self.retry_after_until = 0;
         self.last_error = None;
     }
 
@@ -265,6 +275,11 @@ impl<S: TokenStore> Session<S> {
         if self.gate - now <= MAX_CALLER_WAIT_MS {
             return Decision::SleepUntil(self.gate);
         }
+        if now >= self.retry_after_until
+            && now.saturating_sub(self.last_attempt) >= DEMAND_PROBE_INTERVAL_MS
+        {
+            return Decision::Refresh;
+        }
         Decision::Fail(last_error())
     }
 
@@ -290,6 +305,7 @@ impl<S: TokenStore> Session<S> {
         }
         self.in_flight = false;
         let now = env.now();
+        self.last_attempt = now;
         let (error, retry_after) = match result {
             Transport::Response {
                 status: 200..=299,
@@ -355,6 +371,8 @@ impl<S: TokenStore> Session<S> {
         };
         self.failures = self.failures.saturating_add(1);
         self.gate = now + schedule::backoff_ms(self.failures, env.random(), retry_after);
+        self.retry_after_until =
+            retry_after.map_or(0, |wait| now + wait.clamp(0, schedule::MAX_RETRY_AFTER_MS));
         self.last_error = Some(error.clone());
         Outcome::Failed(error)
     }

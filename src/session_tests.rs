@@ -527,3 +527,42 @@ fn custom_format_from_config() {
     );
     assert_eq!(s.current().unwrap().record.expires_at, Some(T0 + 100_000));
 }
+
+#[test]
+fn callers_probe_a_failing_bridge_every_two_seconds_but_obey_retry_after() {
+    let mut env = FakeEnv::new(&[1.0]);
+    let mut s = session();
+    // Seven failures in a row: the backoff ceiling is now 60 s.
+    for _ in 0..7 {
+        attempt(&mut s, &mut env, status(500, None));
+        env.now += 61_000;
+    }
+    attempt(&mut s, &mut env, status(500, None));
+    let failed_at = env.now;
+    assert!(
+        matches!(s.decide(failed_at + 1_999, 0), Decision::Fail(e) if e.code == Code::BridgeUnavailable)
+    );
+    assert_eq!(
+        s.decide(failed_at + DEMAND_PROBE_INTERVAL_MS, 0),
+        Decision::Refresh
+    );
+    // The bridge healed: the probe brings a token at once.
+    env.now = failed_at + DEMAND_PROBE_INTERVAL_MS;
+    assert_eq!(
+        attempt(&mut s, &mut env, ok(oauth("healed", 60))),
+        Outcome::Token
+    );
+
+    // A Retry-After of a minute is obeyed by callers too.
+    let mut s = session();
+    attempt(&mut s, &mut env, status(503, Some(60_000)));
+    assert!(
+        matches!(s.decide(env.now + 30_000, 0), Decision::Fail(_)),
+        "no probe inside Retry-After"
+    );
+    assert_eq!(
+        s.decide(env.now + 59_000, 0),
+        Decision::SleepUntil(env.now + 60_000)
+    );
+    assert_eq!(s.decide(env.now + 60_000, 0), Decision::Refresh);
+}

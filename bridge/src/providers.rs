@@ -189,7 +189,7 @@ async fn point_me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
                 .as_str()
                 .is_some_and(|s| s.starts_with("point|")) =>
         {
-            Json(json!({"provider": "point", "sub": claims["sub"], "exp": claims["exp"]}))
+            Json(json!({"provider": "point", "sub": claims["sub"], "exp": claims["exp"], "jti": claims["jti"]}))
                 .into_response()
         }
         Ok(_) => unauthorized("not a Point token"),

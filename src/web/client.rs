@@ -336,7 +336,9 @@ impl Inner {
         let init = web_sys::RequestInit::new();
         init.set_method(method);
         init.set_headers(&headers);
-        let _ = js_sys::Reflect::set(&init, &"credentials".into(), &self.options.credentials);
+        if !self.options.credentials.is_undefined() {
+            let _ = js_sys::Reflect::set(&init, &"credentials".into(), &self.options.credentials);
+        }
         init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(
             self.options.timeout_ms,
         )));
