@@ -47,8 +47,8 @@ test-js:
 	cargo build -p authbridge-bridge
 	node --test --test-concurrency=1 tests/js/
 
-## fuzz: cargo-fuzz targets on nightly (not part of `make test`); FUZZ_RUNS per target
-FUZZ_RUNS ?= 2000000
+## fuzz: cargo-fuzz targets on nightly (not part of `make test`); FUZZ_RUNS per target, ~10 million in all
+FUZZ_RUNS ?= 3400000
 fuzz:
 	@command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 	for t in jwt_decode token_response stored_entry; do \

@@ -27,9 +27,7 @@ fn unpad(input: &[u8]) -> Option<&[u8]> {
 /// The decoded length of `input`, checking its alphabet and padding without decoding.
 pub fn decoded_len(input: &str) -> Option<usize> {
     let data = unpad(input.as_bytes())?;
-    data.iter()
-        .all(|&b| value(b).is_some())
-        .then_some(data.len() * 3 / 4)
+    data.iter().all(|&b| value(b).is_some()).then_some(data.len() * 3 / 4)
 }
 
 /// Decodes base64url with or without `=` padding; `None` on any character outside the alphabet.
@@ -83,9 +81,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_alphabet_length_and_padding() {
-        for bad in [
-            "+/==", "Zm9v+", "Z", "Zm9vY", "Zg=", "Zg===", "Z===", "=", "Zg==Zg==", "Zm 9v", "Zé",
-        ] {
+        for bad in ["+/==", "Zm9v+", "Z", "Zm9vY", "Zg=", "Zg===", "Z===", "=", "Zg==Zg==", "Zm 9v", "Zé"] {
             assert_eq!(decode(bad), None, "{bad}");
         }
     }

@@ -60,35 +60,15 @@ impl JwtError {
             Self::MissingPart(p) => {
                 by_part!(p, "missing part #1", "missing part #2", "missing part #3")
             }
-            Self::EmptyPart(p) => by_part!(
-                p,
-                "part #1 is empty",
-                "part #2 is empty",
-                "part #3 is empty"
-            ),
+            Self::EmptyPart(p) => by_part!(p, "part #1 is empty", "part #2 is empty", "part #3 is empty"),
             Self::InvalidBase64(p) => {
-                by_part!(
-                    p,
-                    "invalid base64 in part #1",
-                    "invalid base64 in part #2",
-                    "invalid base64 in part #3"
-                )
+                by_part!(p, "invalid base64 in part #1", "invalid base64 in part #2", "invalid base64 in part #3")
             }
             Self::InvalidUtf8(p) => {
-                by_part!(
-                    p,
-                    "invalid UTF-8 in part #1",
-                    "invalid UTF-8 in part #2",
-                    "invalid UTF-8 in part #3"
-                )
+                by_part!(p, "invalid UTF-8 in part #1", "invalid UTF-8 in part #2", "invalid UTF-8 in part #3")
             }
             Self::InvalidJson(p) => {
-                by_part!(
-                    p,
-                    "invalid JSON in part #1",
-                    "invalid JSON in part #2",
-                    "invalid JSON in part #3"
-                )
+                by_part!(p, "invalid JSON in part #1", "invalid JSON in part #2", "invalid JSON in part #3")
             }
             Self::NotAnObject(p) => by_part!(
                 p,
@@ -126,20 +106,14 @@ pub enum ResponseError {
     /// `auto` found none of the known shapes.
     Unrecognized,
     /// A field is wrong; `field` is its path, e.g. `accessToken.expiresIn` or a custom JSON pointer.
-    Field {
-        field: Cow<'static, str>,
-        problem: Problem,
-    },
+    Field { field: Cow<'static, str>, problem: Problem },
     /// The token expired before it arrived (or expires within a second).
     AlreadyExpired,
 }
 
 impl ResponseError {
     pub(crate) fn field(field: impl Into<Cow<'static, str>>, problem: Problem) -> Self {
-        Self::Field {
-            field: field.into(),
-            problem,
-        }
+        Self::Field { field: field.into(), problem }
     }
 
     /// A lowercase message naming the field at fault.
@@ -212,10 +186,7 @@ pub struct Error {
 
 impl Error {
     pub fn new(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 }
 

@@ -58,10 +58,7 @@ pub trait Json: Sized {
 }
 
 fn parse_index(key: &str) -> Option<usize> {
-    if key.is_empty()
-        || (key.len() > 1 && key.starts_with('0'))
-        || !key.bytes().all(|b| b.is_ascii_digit())
-    {
+    if key.is_empty() || (key.len() > 1 && key.starts_with('0')) || !key.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     key.parse().ok()
@@ -148,10 +145,7 @@ mod tests {
     #[test]
     fn pointer_follows_rfc6901() {
         let doc = json!({"data": {"token": "t", "a/b": 1, "m~n": 2, "list": [10, 20]}});
-        assert_eq!(
-            Json::pointer(&doc, "/data/token").and_then(|v| Json::as_str(&v)),
-            Some("t".into())
-        );
+        assert_eq!(Json::pointer(&doc, "/data/token").and_then(|v| Json::as_str(&v)), Some("t".into()));
         assert_eq!(Json::pointer(&doc, "/data/a~1b"), Some(json!(1)));
         assert_eq!(Json::pointer(&doc, "/data/m~0n"), Some(json!(2)));
         assert_eq!(Json::pointer(&doc, "/data/list/1"), Some(json!(20)));
@@ -166,10 +160,7 @@ mod tests {
     fn quote_and_int_round_trip_through_serde() {
         let mut s = String::new();
         quote("a\"b\\c\n\u{1}é", &mut s);
-        assert_eq!(
-            serde_json::from_str::<String>(&s).unwrap(),
-            "a\"b\\c\n\u{1}é"
-        );
+        assert_eq!(serde_json::from_str::<String>(&s).unwrap(), "a\"b\\c\n\u{1}é");
         for v in [0i64, 7, -42, 1_700_000_000_123, i64::MAX, i64::MIN] {
             let mut s = String::new();
             push_int(v, &mut s);

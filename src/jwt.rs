@@ -123,10 +123,7 @@ mod tests {
         let t = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJwb2ludHwtb1BIbllUaEc2NFVGX0ZCMV8yNmwiLCJpYXQiOjE2NDUxMzc2MDcsImV4cCI6MTY0NTE0MTIwN30.8eIpFc01hpj0Mid325kvJlouQi8aLTBw93q3whwRtpM";
         let jwt = decode_unverified::<Value>(t).unwrap();
         assert_eq!(jwt.header, json!({"alg": "HS256", "typ": "JWT"}));
-        assert_eq!(
-            jwt.claims,
-            json!({"sub": "point|-oPHnYThG64UF_FB1_26l", "iat": 1645137607, "exp": 1645141207})
-        );
+        assert_eq!(jwt.claims, json!({"sub": "point|-oPHnYThG64UF_FB1_26l", "iat": 1645137607, "exp": 1645141207}));
         assert_eq!(numeric_date_ms(&jwt.claims, "exp"), Some(1_645_141_207_000));
     }
 
@@ -135,10 +132,7 @@ mod tests {
         let t = "eyJraWQiOiIxMjM0NSIsInR5cCI6IkpXVCIsImFsZyI6IlJTMjU2In0.eyJhdWQiOiJ0ZXN0LXRlbmFudCIsInN1YiI6InhwcHN8MTIyMyIsImVtYWlsX3ZlcmlmaWVkIjp0cnVlLCJ1c2VyX2lkIjoiMTIyMyIsImF1dGhfdGltZSI6MTcwODcxNTYwMiwiaXNzIjoiaHR0cHM6XC9cL3NlY3VyZXRva2VuLmdvb2dsZS5jb21cL3Rlc3QtdGVuYW50IiwiZXhwIjoxNzA4NzE5LCJpYXQiOjE3MDg3MTUsImVtYWlsIjoidGVzdHVzZXJAdGVuYW50LmNvbSJ9.dGVzdA==";
         let jwt = decode_unverified::<Value>(t).unwrap();
         assert_eq!(jwt.header["kid"], "12345");
-        assert_eq!(
-            jwt.claims["iss"],
-            "https://securetoken.google.com/test-tenant"
-        );
+        assert_eq!(jwt.claims["iss"], "https://securetoken.google.com/test-tenant");
         assert_eq!(jwt.claims["email_verified"], true);
     }
 
@@ -157,10 +151,7 @@ mod tests {
         let padded = format!("{unpadded}==");
         for part in [unpadded, padded] {
             let token = format!("{part}.{part}.sig");
-            assert_eq!(
-                decode_claims_unverified::<Value>(&token).unwrap(),
-                json!({"a": 1})
-            );
+            assert_eq!(decode_claims_unverified::<Value>(&token).unwrap(), json!({"a": 1}));
         }
     }
 
@@ -170,51 +161,21 @@ mod tests {
         assert_eq!(err(""), "part #1 is empty");
         assert_eq!(err("abc"), "missing part #2");
         assert_eq!(err(&format!("{obj}.{obj}")), "missing part #3");
-        assert_eq!(
-            err(&format!("{obj}.{obj}.s.x")),
-            "too many parts: a JWT has exactly 3"
-        );
-        assert_eq!(
-            err(&format!("{obj}.{obj} .s")),
-            "whitespace inside the token"
-        );
-        assert_eq!(
-            err(&format!("\n{obj}.{obj}.s")),
-            "whitespace inside the token"
-        );
+        assert_eq!(err(&format!("{obj}.{obj}.s.x")), "too many parts: a JWT has exactly 3");
+        assert_eq!(err(&format!("{obj}.{obj} .s")), "whitespace inside the token");
+        assert_eq!(err(&format!("\n{obj}.{obj}.s")), "whitespace inside the token");
         assert_eq!(err(&format!(".{obj}.s")), "part #1 is empty");
         assert_eq!(err(&format!("{obj}..s")), "part #2 is empty");
         assert_eq!(err(&format!("a+b.{obj}.s")), "invalid base64 in part #1");
         assert_eq!(err(&format!("{obj}.a/b.s")), "invalid base64 in part #2");
-        assert_eq!(
-            err(&format!("{obj}.{obj}.a*b")),
-            "invalid base64 in part #3"
-        );
+        assert_eq!(err(&format!("{obj}.{obj}.a*b")), "invalid base64 in part #3");
         assert_eq!(err(&format!("{obj}.abcde.s")), "invalid base64 in part #2");
-        assert_eq!(
-            err(&format!("{obj}.{}.s", b64(b"{nope"))),
-            "invalid JSON in part #2"
-        );
-        assert_eq!(
-            err(&format!("{}.{obj}.s", b64(b"[1]"))),
-            "part #1 is not a JSON object"
-        );
-        assert_eq!(
-            err(&format!("{obj}.{}.s", b64(b"null"))),
-            "part #2 is not a JSON object"
-        );
-        assert_eq!(
-            err(&format!("{obj}.{}.s", b64(b"\"str\""))),
-            "part #2 is not a JSON object"
-        );
-        assert_eq!(
-            err(&format!("{obj}.{}.s", b64(&[b'"', 0xff, b'"']))),
-            "invalid UTF-8 in part #2"
-        );
-        assert_eq!(
-            err(&format!("{obj}.{}=.s", b64(br#"{"a":1}"#))),
-            "invalid base64 in part #2"
-        );
+        assert_eq!(err(&format!("{obj}.{}.s", b64(b"{nope"))), "invalid JSON in part #2");
+        assert_eq!(err(&format!("{}.{obj}.s", b64(b"[1]"))), "part #1 is not a JSON object");
+        assert_eq!(err(&format!("{obj}.{}.s", b64(b"null"))), "part #2 is not a JSON object");
+        assert_eq!(err(&format!("{obj}.{}.s", b64(b"\"str\""))), "part #2 is not a JSON object");
+        assert_eq!(err(&format!("{obj}.{}.s", b64(&[b'"', 0xff, b'"']))), "invalid UTF-8 in part #2");
+        assert_eq!(err(&format!("{obj}.{}=.s", b64(br#"{"a":1}"#))), "invalid base64 in part #2");
     }
 
     #[test]

@@ -43,10 +43,7 @@ pub(crate) mod test_support {
         const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
             for i in 0..=chunk.len() {
                 out.push(A[(n >> (18 - 6 * i)) as usize & 63] as char);
             }
@@ -56,10 +53,6 @@ pub(crate) mod test_support {
 
     /// An unsigned-but-well-formed JWT with this header and these claims.
     pub fn jwt(header: &Value, claims: &Value) -> String {
-        format!(
-            "{}.{}.c2ln",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        )
+        format!("{}.{}.c2ln", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()))
     }
 }

@@ -23,12 +23,7 @@ pub fn margin_ms(lifetime: Millis, configured: Option<Millis>) -> Millis {
 
 /// The moment to refresh a token: `margin` before expiry, plus up to half a margin of jitter (from
 /// `random` in `[0, 1)`) so that clients given tokens in the same second spread their refreshes out.
-pub fn refresh_at(
-    expires_at: Millis,
-    lifetime: Millis,
-    configured: Option<Millis>,
-    random: f64,
-) -> Millis {
+pub fn refresh_at(expires_at: Millis, lifetime: Millis, configured: Option<Millis>, random: f64) -> Millis {
     let margin = margin_ms(lifetime, configured);
     let jitter = (random.clamp(0.0, 1.0) * (margin / 2) as f64) as Millis;
     expires_at - margin - jitter
@@ -70,17 +65,12 @@ mod tests {
 
     #[test]
     fn refresh_window_bounds() {
-        for (lifetime, lo, hi) in [
-            (30_000, 21_000, 24_000),
-            (3_600_000, 3_150_000, 3_300_000),
-            (86_400_000, 85_950_000, 86_100_000),
-        ] {
+        for (lifetime, lo, hi) in
+            [(30_000, 21_000, 24_000), (3_600_000, 3_150_000, 3_300_000), (86_400_000, 85_950_000, 86_100_000)]
+        {
             let earliest = refresh_at(lifetime, lifetime, None, 0.999_999);
             let latest = refresh_at(lifetime, lifetime, None, 0.0);
-            assert!(
-                earliest >= lo && earliest <= lo + 1,
-                "{lifetime}: {earliest}"
-            );
+            assert!(earliest >= lo && earliest <= lo + 1, "{lifetime}: {earliest}");
             assert_eq!(latest, hi, "{lifetime}");
         }
     }
@@ -101,13 +91,7 @@ mod tests {
     fn retry_after_seconds() {
         assert_eq!(parse_retry_after_seconds(" 120 "), Some(120_000));
         assert_eq!(parse_retry_after_seconds("0"), Some(0));
-        for bad in [
-            "",
-            "-1",
-            "1.5",
-            "Wed, 21 Oct 2015 07:28:00 GMT",
-            "9999999999",
-        ] {
+        for bad in ["", "-1", "1.5", "Wed, 21 Oct 2015 07:28:00 GMT", "9999999999"] {
             assert_eq!(parse_retry_after_seconds(bad), None, "{bad}");
         }
     }

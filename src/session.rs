@@ -10,12 +10,14 @@ use std::borrow::Cow;
 use crate::error::{Code, Error, ResponseError};
 use crate::json::{push_int, Json};
 use crate::schedule;
-use crate::store::{self, TokenStore};
+use crate::store::{self, StoredEntry, TokenStore};
 use crate::time::{Env, Millis};
-use crate::token::{header_value, parse_token_response, Format, TokenRecord};
+use crate::token::{header_value, parse_token_response_skewed, Format, TokenRecord};
 
 /// A token closer than this to its expiry is not sent: it could expire on the way.
 pub const EXPIRY_SAFETY_MS: Millis = 1_000;
+/// Clock differences below this are the `Date` header's one-second precision, not skew.
+pub const MIN_CLOCK_SKEW_MS: Millis = 2_000;
 /// A caller without a usable token waits for at most this many failed attempts before it gets the error.
 pub const MAX_CALLER_ATTEMPTS: u32 = 3;
 /// A caller without a usable token waits out a backoff only when it is at most this long.
@@ -25,6 +27,10 @@ pub const MAX_AUTO_FAILURES: u32 = 8;
 /// While the backoff is long, callers that need a token may still probe the bridge this often, so that a
 /// healed bridge is noticed within seconds, not at the end of a minute-long backoff. `Retry-After` is obeyed.
 pub const DEMAND_PROBE_INTERVAL_MS: Millis = 2_000;
+
+fn valid_entry(e: &StoredEntry, now: Millis) -> bool {
+    e.expires_at.map_or(true, |exp| now + EXPIRY_SAFETY_MS < exp)
+}
 
 /// What the session is configured with.
 #[derive(Clone, Debug, Default)]
@@ -49,18 +55,11 @@ pub struct Current {
 impl Current {
     /// `true` while the token may still be sent.
     pub fn valid_at(&self, now: Millis) -> bool {
-        !self.stale
-            && self
-                .record
-                .expires_at
-                .map_or(true, |exp| now + EXPIRY_SAFETY_MS < exp)
+        !self.stale && self.record.expires_at.map_or(true, |exp| now + EXPIRY_SAFETY_MS < exp)
     }
     /// The header name and value that carry this token.
     pub fn header(&self) -> (&str, String) {
-        (
-            &self.record.header,
-            header_value(&self.record.header, self.record.token.secret()),
-        )
+        (&self.record.header, header_value(&self.record.header, self.record.token.secret()))
     }
 }
 
@@ -80,12 +79,8 @@ pub enum Decision {
 /// The result of one bridge call, as the driver saw it.
 #[derive(Clone, Debug)]
 pub enum Transport<J> {
-    /// The bridge answered. `body` is `None` when the body was not JSON.
-    Response {
-        status: u16,
-        retry_after_ms: Option<Millis>,
-        body: Option<J>,
-    },
+    /// The bridge answered. `body` is `None` when the body was not JSON; `date` is its `Date` header.
+    Response { status: u16, retry_after_ms: Option<Millis>, date: Option<Millis>, body: Option<J> },
     /// The request failed before a response (DNS, connection refused, CORS, offline).
     Network,
     /// No response within the timeout.
@@ -124,14 +119,13 @@ pub struct Session<S> {
     last_attempt: Millis,
     /// No attempt at all before this moment (the bridge's `Retry-After`).
     retry_after_until: Millis,
+    /// Server clock minus local clock, from the bridge's `Date` header (0 when within the header's precision).
+    clock_offset: Millis,
     last_error: Option<Error>,
 }
 
 fn signed_out_error() -> Error {
-    Error::new(
-        Code::SignedOut,
-        "signed out: call refresh() or start() after signing in at the bridge",
-    )
+    Error::new(Code::SignedOut, "signed out: call refresh() or start() after signing in at the bridge")
 }
 
 impl<S: TokenStore> Session<S> {
@@ -148,6 +142,7 @@ impl<S: TokenStore> Session<S> {
             gate: 0,
             last_attempt: Millis::MIN,
             retry_after_until: 0,
+            clock_offset: 0,
             last_error: None,
         }
     }
@@ -182,14 +177,9 @@ impl<S: TokenStore> Session<S> {
     }
 
     fn install(&mut self, record: TokenRecord, lifetime: Millis, random: f64) {
-        let refresh_at = record
-            .expires_at
-            .map(|exp| schedule::refresh_at(exp, lifetime, self.config.refresh_margin_ms, random));
-        self.current = Some(Current {
-            record,
-            refresh_at,
-            stale: false,
-        });
+        let refresh_at =
+            record.expires_at.map(|exp| schedule::refresh_at(exp, lifetime, self.config.refresh_margin_ms, random));
+        self.current = Some(Current { record, refresh_at, stale: false });
         self.generation += 1;
         self.failures = 0;
         self.gate = 0;
@@ -209,39 +199,87 @@ impl<S: TokenStore> Session<S> {
         if self.current.as_ref().is_some_and(|c| c.valid_at(now)) {
             return true;
         }
-        let Some(text) = self.store.load() else {
-            return false;
-        };
-        let entry = store::decode::<J>(&text, self.config.header.as_deref());
-        let Some(entry) = entry.filter(|e| {
-            e.expires_at
-                .map_or(true, |exp| now + EXPIRY_SAFETY_MS < exp)
-        }) else {
-            self.store.remove();
-            return false;
-        };
+        let Some(text) = self.store.load() else { return false };
+        let entry = store::decode::<J>(&text, self.config.header.as_deref()).filter(|e| valid_entry(e, now));
+        match entry {
+            Some(entry) => {
+                self.install_entry::<J>(entry, now, env.random());
+                true
+            }
+            None => {
+                self.store.remove();
+                false
+            }
+        }
+    }
+
+    fn install_entry<J: Json>(&mut self, entry: StoredEntry, now: Millis, random: f64) {
         // The original lifetime is not stored; a JWT's iat recovers it, else the remaining time stands in.
         let issued = crate::jwt::decode_claims_unverified::<J>(entry.token.secret())
             .ok()
             .and_then(|c| crate::jwt::numeric_date_ms(&c, "iat"))
+            .map(|iat| iat - self.clock_offset)
             .filter(|&iat| iat <= now);
-        let lifetime = entry
-            .expires_at
-            .map_or(0, |exp| exp - issued.unwrap_or(now));
+        let lifetime = entry.expires_at.map_or(0, |exp| exp - issued.unwrap_or(now));
         let header = match &self.config.header {
             Some(h) => Cow::Owned(h.clone()),
             None => entry.header,
         };
         let format = crate::token::Detected::Custom;
-        let record = TokenRecord {
-            token: entry.token,
-            expires_at: entry.expires_at,
-            scopes: Vec::new(),
-            header,
-            format,
+        let record =
+            TokenRecord { token: entry.token, expires_at: entry.expires_at, scopes: Vec::new(), header, format };
+        self.install(record, lifetime, random);
+    }
+
+    /// Takes a token another tab or worker obtained (or wrote to shared storage), if it is valid and better
+    /// than the current one. Returns `true` when adopted. A refresh this tab is waiting to make is then moot.
+    pub fn adopt<J: Json>(&mut self, entry: StoredEntry, env: &mut impl Env) -> bool {
+        let now = env.now();
+        if self.signed_out || !valid_entry(&entry, now) {
+            return false;
+        }
+        let better = match self.current.as_ref().filter(|c| c.valid_at(now)) {
+            None => true,
+            Some(c) => {
+                c.record.token != entry.token
+                    && entry.expires_at.map_or(true, |e| c.record.expires_at.is_some_and(|ce| e > ce))
+            }
         };
-        self.install(record, lifetime, env.random());
-        true
+        if better {
+            self.store.save(&store::encode(&entry.token, entry.expires_at, &entry.header));
+            self.install_entry::<J>(entry, now, env.random());
+        }
+        better
+    }
+
+    /// The current token as a stored entry, for sharing with other tabs.
+    pub fn entry(&self, now: Millis) -> Option<StoredEntry> {
+        let c = self.current.as_ref().filter(|c| c.valid_at(now))?;
+        Some(StoredEntry {
+            token: c.record.token.clone(),
+            expires_at: c.record.expires_at,
+            header: c.record.header.clone(),
+        })
+    }
+
+    /// Server clock minus local clock, as last measured.
+    pub fn clock_offset(&self) -> Millis {
+        self.clock_offset
+    }
+
+    /// Releases the bridge call claimed by [`Session::begin_attempt`] without making it (a peer delivered a
+    /// token meanwhile, or the platform is offline).
+    pub fn abandon_attempt(&mut self, epoch: u64) {
+        if epoch == self.epoch {
+            self.in_flight = false;
+        }
+    }
+
+    /// Clears the backoff so that the next caller or timer may call the bridge at once (the network is back).
+    pub fn clear_backoff(&mut self) {
+        self.gate = 0;
+        self.retry_after_until = 0;
+        self.last_attempt = Millis::MIN;
     }
 
     /// What a caller wanting a token should do at `now`, after `caller_failures` attempts it has awaited
@@ -262,9 +300,9 @@ impl<S: TokenStore> Session<S> {
             return Decision::Refresh;
         }
         let last_error = || {
-            self.last_error.clone().unwrap_or_else(|| {
-                Error::new(Code::Network, "no token: the bridge could not be reached")
-            })
+            self.last_error
+                .clone()
+                .unwrap_or_else(|| Error::new(Code::Network, "no token: the bridge could not be reached"))
         };
         if caller_failures >= MAX_CALLER_ATTEMPTS {
             return Decision::Fail(last_error());
@@ -275,9 +313,7 @@ impl<S: TokenStore> Session<S> {
         if self.gate - now <= MAX_CALLER_WAIT_MS {
             return Decision::SleepUntil(self.gate);
         }
-        if now >= self.retry_after_until
-            && now.saturating_sub(self.last_attempt) >= DEMAND_PROBE_INTERVAL_MS
-        {
+        if now >= self.retry_after_until && now.saturating_sub(self.last_attempt) >= DEMAND_PROBE_INTERVAL_MS {
             return Decision::Refresh;
         }
         Decision::Fail(last_error())
@@ -294,31 +330,25 @@ impl<S: TokenStore> Session<S> {
     }
 
     /// Applies the bridge's answer to the attempt started with `epoch`.
-    pub fn finish_attempt<J: Json + Clone>(
-        &mut self,
-        epoch: u64,
-        env: &mut impl Env,
-        result: Transport<J>,
-    ) -> Outcome {
+    pub fn finish_attempt<J: Json + Clone>(&mut self, epoch: u64, env: &mut impl Env, result: Transport<J>) -> Outcome {
         if epoch != self.epoch || !self.in_flight {
             return Outcome::Ignored;
         }
         self.in_flight = false;
         let now = env.now();
         self.last_attempt = now;
+        if let Transport::Response { date: Some(date), .. } = &result {
+            // The header is truncated to the second: its midpoint is the best estimate.
+            let offset = date + 500 - now;
+            self.clock_offset = if offset.abs() < MIN_CLOCK_SKEW_MS { 0 } else { offset };
+        }
         let (error, retry_after) = match result {
-            Transport::Response {
-                status: 200..=299,
-                body,
-                ..
-            } => {
+            Transport::Response { status: 200..=299, body, .. } => {
                 let parsed = body
                     .ok_or(ResponseError::NotJson)
-                    .and_then(|body| parse_token_response(&body, &self.config.format, now))
+                    .and_then(|body| parse_token_response_skewed(&body, &self.config.format, now, self.clock_offset))
                     .and_then(|rec| match rec.expires_at {
-                        Some(exp) if exp <= now + EXPIRY_SAFETY_MS => {
-                            Err(ResponseError::AlreadyExpired)
-                        }
+                        Some(exp) if exp <= now + EXPIRY_SAFETY_MS => Err(ResponseError::AlreadyExpired),
                         _ => Ok(rec),
                     });
                 match parsed {
@@ -336,43 +366,25 @@ impl<S: TokenStore> Session<S> {
                     Err(e) => (Error::from(e), None),
                 }
             }
-            Transport::Response {
-                status: 401 | 403, ..
-            } => {
-                let error = Error::new(
-                    Code::RefreshRejected,
-                    "the bridge refused to issue a token: the session is over",
-                );
+            Transport::Response { status: 401 | 403, .. } => {
+                let error =
+                    Error::new(Code::RefreshRejected, "the bridge refused to issue a token: the session is over");
                 self.end();
                 self.last_error = Some(error.clone());
                 return Outcome::Rejected(error);
             }
-            Transport::Response {
-                status,
-                retry_after_ms,
-                ..
-            } => {
+            Transport::Response { status, retry_after_ms, .. } => {
                 let mut m = String::from("the bridge answered HTTP ");
                 push_int(i64::from(status), &mut m);
                 let honour = matches!(status, 429 | 503);
-                (
-                    Error::new(Code::BridgeUnavailable, m),
-                    retry_after_ms.filter(|_| honour),
-                )
+                (Error::new(Code::BridgeUnavailable, m), retry_after_ms.filter(|_| honour))
             }
-            Transport::Network => (
-                Error::new(Code::Network, "the bridge could not be reached"),
-                None,
-            ),
-            Transport::Timeout => (
-                Error::new(Code::Timeout, "the bridge did not answer in time"),
-                None,
-            ),
+            Transport::Network => (Error::new(Code::Network, "the bridge could not be reached"), None),
+            Transport::Timeout => (Error::new(Code::Timeout, "the bridge did not answer in time"), None),
         };
         self.failures = self.failures.saturating_add(1);
         self.gate = now + schedule::backoff_ms(self.failures, env.random(), retry_after);
-        self.retry_after_until =
-            retry_after.map_or(0, |wait| now + wait.clamp(0, schedule::MAX_RETRY_AFTER_MS));
+        self.retry_after_until = retry_after.map_or(0, |wait| now + wait.clamp(0, schedule::MAX_RETRY_AFTER_MS));
         self.last_error = Some(error.clone());
         Outcome::Failed(error)
     }
@@ -383,8 +395,7 @@ impl<S: TokenStore> Session<S> {
             return None;
         }
         if self.failures > 0 {
-            return (self.failures < MAX_AUTO_FAILURES && self.current.is_some())
-                .then_some(self.gate);
+            return (self.failures < MAX_AUTO_FAILURES && self.current.is_some()).then_some(self.gate);
         }
         self.current.as_ref().and_then(|c| c.refresh_at)
     }

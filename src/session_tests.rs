@@ -19,11 +19,7 @@ struct FakeEnv {
 
 impl FakeEnv {
     fn new(dice: &[f64]) -> Self {
-        Self {
-            now: T0,
-            dice: dice.to_vec(),
-            rolls: 0,
-        }
+        Self { now: T0, dice: dice.to_vec(), rolls: 0 }
     }
 }
 
@@ -43,19 +39,11 @@ fn session() -> Session<MemoryStore> {
 }
 
 fn ok(body: Value) -> Transport<Value> {
-    Transport::Response {
-        status: 200,
-        retry_after_ms: None,
-        body: Some(body),
-    }
+    Transport::Response { status: 200, retry_after_ms: None, date: None, body: Some(body) }
 }
 
 fn status(code: u16, retry_after_ms: Option<Millis>) -> Transport<Value> {
-    Transport::Response {
-        status: code,
-        retry_after_ms,
-        body: None,
-    }
+    Transport::Response { status: code, retry_after_ms, date: None, body: None }
 }
 
 fn oauth(token: &str, expires_in: i64) -> Value {
@@ -90,10 +78,7 @@ fn single_flight_one_bridge_call_for_a_thousand_callers() {
         }
     }
     assert_eq!((bridge_calls, waiting), (1, 999));
-    assert_eq!(
-        s.finish_attempt(0, &mut env, ok(oauth("tok-1", 3600))),
-        Outcome::Token
-    );
+    assert_eq!(s.finish_attempt(0, &mut env, ok(oauth("tok-1", 3600))), Outcome::Token);
     for _ in 0..1000 {
         assert_eq!(use_value(s.decide(env.now, 0)), "Bearer tok-1");
     }
@@ -101,30 +86,18 @@ fn single_flight_one_bridge_call_for_a_thousand_callers() {
 
 #[test]
 fn refresh_times_for_30s_1h_and_24h_tokens() {
-    for (lifetime_s, earliest, latest) in [
-        (30, 21_000, 24_000),
-        (3600, 3_150_000, 3_300_000),
-        (86_400, 85_950_000, 86_100_000),
-    ] {
+    for (lifetime_s, earliest, latest) in
+        [(30, 21_000, 24_000), (3600, 3_150_000, 3_300_000), (86_400, 85_950_000, 86_100_000)]
+    {
         let mut env = FakeEnv::new(&[0.0, 0.37, 0.999]);
         let mut s = session();
         let mut times = Vec::new();
         for cycle in 0..6 {
             let issued = env.now;
-            assert_eq!(
-                attempt(
-                    &mut s,
-                    &mut env,
-                    ok(oauth(&format!("t{cycle}"), lifetime_s))
-                ),
-                Outcome::Token
-            );
+            assert_eq!(attempt(&mut s, &mut env, ok(oauth(&format!("t{cycle}"), lifetime_s))), Outcome::Token);
             let at = s.next_wakeup().unwrap();
             let offset = at - issued;
-            assert!(
-                (earliest..=latest).contains(&offset),
-                "{lifetime_s}s token refreshes {offset} ms after issue"
-            );
+            assert!((earliest..=latest).contains(&offset), "{lifetime_s}s token refreshes {offset} ms after issue");
             // Before the refresh point the token is used without a bridge call; at it, a refresh is due.
             assert!(!s.auto_due(at - 1));
             assert!(matches!(s.decide(at - 1, 0), Decision::Use(..)));
@@ -133,11 +106,7 @@ fn refresh_times_for_30s_1h_and_24h_tokens() {
             times.push(offset);
             env.now = at;
         }
-        println!(
-            "{lifetime_s:>6} s token: refresh at {:?} ms after issue (expiry at {} ms)",
-            times,
-            lifetime_s * 1000
-        );
+        println!("{lifetime_s:>6} s token: refresh at {:?} ms after issue (expiry at {} ms)", times, lifetime_s * 1000);
     }
 }
 
@@ -164,43 +133,20 @@ fn jitter_spreads_clients_issued_in_the_same_second() {
 fn static_tokens_never_schedule_a_refresh() {
     let mut env = FakeEnv::new(&[0.5]);
     let mut s = session();
-    attempt(
-        &mut s,
-        &mut env,
-        ok(json!({"token": "afp_123", "scopes": ["a"]})),
-    );
+    attempt(&mut s, &mut env, ok(json!({"token": "afp_123", "scopes": ["a"]})));
     assert_eq!(s.next_wakeup(), None);
-    assert_eq!(
-        use_value(s.decide(T0 + 10 * 365 * 86_400_000, 0)),
-        "Bearer afp_123"
-    );
+    assert_eq!(use_value(s.decide(T0 + 10 * 365 * 86_400_000, 0)), "Bearer afp_123");
 }
 
 #[test]
 fn wazo_tokens_use_x_auth_token_and_configured_header_overrides() {
     let mut env = FakeEnv::new(&[0.5]);
     let mut s = session();
-    attempt(
-        &mut s,
-        &mut env,
-        ok(json!({"data": {"token": "w-1", "expires_at": "2023-11-14T23:13:20.000000"}})),
-    );
-    assert_eq!(
-        s.decide(T0, 0),
-        Decision::Use("X-Auth-Token".into(), "w-1".into())
-    );
-    let mut s = Session::new(
-        Config {
-            header: Some("X-Api-Key".into()),
-            ..Config::default()
-        },
-        MemoryStore::default(),
-    );
+    attempt(&mut s, &mut env, ok(json!({"data": {"token": "w-1", "expires_at": "2023-11-14T23:13:20.000000"}})));
+    assert_eq!(s.decide(T0, 0), Decision::Use("X-Auth-Token".into(), "w-1".into()));
+    let mut s = Session::new(Config { header: Some("X-Api-Key".into()), ..Config::default() }, MemoryStore::default());
     attempt(&mut s, &mut env, ok(oauth("o-1", 60)));
-    assert_eq!(
-        s.decide(T0, 0),
-        Decision::Use("X-Api-Key".into(), "o-1".into())
-    );
+    assert_eq!(s.decide(T0, 0), Decision::Use("X-Api-Key".into(), "o-1".into()));
 }
 
 #[test]
@@ -212,25 +158,16 @@ fn storage_holds_only_the_access_token_after_every_operation() {
             let v: Value = serde_json::from_str(text).unwrap();
             let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
             assert_eq!(keys, ["expiresAt", "header", "token"]);
-            assert!(
-                !text.contains("RT-never-stored") && !text.contains("refresh"),
-                "{text}"
-            );
+            assert!(!text.contains("RT-never-stored") && !text.contains("refresh"), "{text}");
         }
     };
     attempt(&mut s, &mut env, ok(oauth("a1", 60)));
     check(&s);
-    assert_eq!(
-        s.store().peek(),
-        Some(r#"{"token":"a1","expiresAt":1700000060000,"header":"Authorization"}"#)
-    );
+    assert_eq!(s.store().peek(), Some(r#"{"token":"a1","expiresAt":1700000060000,"header":"Authorization"}"#));
     env.now += 50_000;
     attempt(&mut s, &mut env, status(500, None));
     check(&s);
-    assert!(
-        s.store().peek().unwrap().contains("a1"),
-        "a failed refresh keeps the valid token"
-    );
+    assert!(s.store().peek().unwrap().contains("a1"), "a failed refresh keeps the valid token");
     env.now += 5_000;
     attempt(&mut s, &mut env, ok(oauth("a2", 60)));
     check(&s);
@@ -242,10 +179,7 @@ fn storage_holds_only_the_access_token_after_every_operation() {
 #[test]
 fn restore_keeps_valid_entries_and_evicts_expired_or_malformed_ones() {
     let mut env = FakeEnv::new(&[0.0]);
-    let valid = format!(
-        r#"{{"token":"keep","expiresAt":{},"header":"Authorization"}}"#,
-        T0 + 600_000
-    );
+    let valid = format!(r#"{{"token":"keep","expiresAt":{},"header":"Authorization"}}"#, T0 + 600_000);
     let mut s = session();
     s.store_mut().save(&valid);
     assert!(s.restore::<Value>(&mut env));
@@ -254,27 +188,14 @@ fn restore_keeps_valid_entries_and_evicts_expired_or_malformed_ones() {
     assert_eq!(s.next_wakeup(), Some(T0 + 480_000));
 
     // A JWT's iat recovers the real lifetime (1 h → 5 min margin).
-    let t = jwt(
-        &json!({"alg": "HS256"}),
-        &json!({"iat": T0 / 1000 - 3000, "exp": T0 / 1000 + 600}),
-    );
+    let t = jwt(&json!({"alg": "HS256"}), &json!({"iat": T0 / 1000 - 3000, "exp": T0 / 1000 + 600}));
     let mut s = session();
-    s.store_mut().save(&format!(
-        r#"{{"token":"{t}","expiresAt":{},"header":"Authorization"}}"#,
-        T0 + 600_000
-    ));
+    s.store_mut().save(&format!(r#"{{"token":"{t}","expiresAt":{},"header":"Authorization"}}"#, T0 + 600_000));
     assert!(s.restore::<Value>(&mut env));
     assert_eq!(s.next_wakeup(), Some(T0 + 300_000));
 
-    let expired = format!(
-        r#"{{"token":"old","expiresAt":{},"header":"Authorization"}}"#,
-        T0 - 1
-    );
-    for bad in [
-        expired.as_str(),
-        "garbage",
-        r#"{"token":"t","expiresAt":null,"header":"Set-Cookie"}"#,
-    ] {
+    let expired = format!(r#"{{"token":"old","expiresAt":{},"header":"Authorization"}}"#, T0 - 1);
+    for bad in [expired.as_str(), "garbage", r#"{"token":"t","expiresAt":null,"header":"Set-Cookie"}"#] {
         let mut s = session();
         s.store_mut().save(bad);
         assert!(!s.restore::<Value>(&mut env), "{bad}");
@@ -292,34 +213,21 @@ fn backoff_schedule_is_bounded_and_honours_retry_after() {
     let mut gates = Vec::new();
     for _ in 0..MAX_AUTO_FAILURES {
         let out = attempt(&mut s, &mut env, status(500, Some(999_000)));
-        assert_eq!(
-            out,
-            Outcome::Failed(crate::Error::new(
-                Code::BridgeUnavailable,
-                "the bridge answered HTTP 500"
-            ))
-        );
+        assert_eq!(out, Outcome::Failed(crate::Error::new(Code::BridgeUnavailable, "the bridge answered HTTP 500")));
         let Some(at) = s.next_wakeup() else { break };
         gates.push(at - env.now);
         env.now = at;
     }
     // Full jitter with the dice at 1.0 shows the ceilings; Retry-After is ignored for a 500.
     assert_eq!(gates, [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000]);
-    assert_eq!(
-        s.next_wakeup(),
-        None,
-        "timers stop after {MAX_AUTO_FAILURES} failures"
-    );
+    assert_eq!(s.next_wakeup(), None, "timers stop after {MAX_AUTO_FAILURES} failures");
     // The token stayed in use throughout.
     assert!(matches!(s.decide(env.now, 1), Decision::Use(..)));
 
     let mut s = session();
     attempt(&mut s, &mut env, ok(oauth("t", 3600)));
-    for (code, retry, expect) in [
-        (503, Some(30_000), 30_000),
-        (429, Some(45_000), 45_000),
-        (502, Some(45_000), 4_000),
-    ] {
+    for (code, retry, expect) in [(503, Some(30_000), 30_000), (429, Some(45_000), 45_000), (502, Some(45_000), 4_000)]
+    {
         attempt(&mut s, &mut env, status(code, retry));
         assert_eq!(s.next_wakeup().unwrap() - env.now, expect, "{code}");
     }
@@ -332,9 +240,7 @@ fn failed_refresh_with_a_valid_token_changes_nothing_visible() {
     attempt(&mut s, &mut env, ok(oauth("still-good", 600)));
     env.now = s.next_wakeup().unwrap();
     assert_eq!(s.decide(env.now, 0), Decision::Refresh);
-    assert!(
-        matches!(attempt(&mut s, &mut env, Transport::Network), Outcome::Failed(e) if e.code == Code::Network)
-    );
+    assert!(matches!(attempt(&mut s, &mut env, Transport::Network), Outcome::Failed(e) if e.code == Code::Network));
     // The caller that waited gets the old token; so do new callers while the bridge is failing.
     assert_eq!(use_value(s.decide(env.now, 1)), "Bearer still-good");
     assert_eq!(use_value(s.decide(env.now, 0)), "Bearer still-good");
@@ -344,9 +250,7 @@ fn failed_refresh_with_a_valid_token_changes_nothing_visible() {
 fn without_a_token_callers_wait_out_short_backoffs_then_fail() {
     let mut env = FakeEnv::new(&[0.5]);
     let mut s = session();
-    assert!(
-        matches!(attempt(&mut s, &mut env, Transport::Timeout), Outcome::Failed(e) if e.code == Code::Timeout)
-    );
+    assert!(matches!(attempt(&mut s, &mut env, Transport::Timeout), Outcome::Failed(e) if e.code == Code::Timeout));
     assert_eq!(s.decide(env.now, 1), Decision::SleepUntil(env.now + 500));
     env.now += 500;
     assert_eq!(s.decide(env.now, 1), Decision::Refresh);
@@ -388,14 +292,7 @@ fn invalid_and_already_expired_responses_are_retryable_failures() {
     let mut env = FakeEnv::new(&[0.5]);
     let mut s = session();
     let cases = [
-        (
-            Transport::Response {
-                status: 200,
-                retry_after_ms: None,
-                body: None,
-            },
-            "response is not JSON",
-        ),
+        (Transport::Response { status: 200, retry_after_ms: None, date: None, body: None }, "response is not JSON"),
         (
             ok(json!({"access_token": "t", "expires_in": -3})),
             "field `expires_in` is not a positive lifetime of at most 400 days",
@@ -404,17 +301,8 @@ fn invalid_and_already_expired_responses_are_retryable_failures() {
             ok(json!({"data": {"token": "w", "expires_at": "2022-01-01T00:00:00.000000"}})),
             "the token in the response has already expired",
         ),
-        (
-            ok(json!("<html>")),
-            crate::ResponseError::Unrecognized
-                .message()
-                .into_owned()
-                .leak(),
-        ),
-        (
-            ok(json!({"token": "two words"})),
-            "field `token` is empty or not a valid header value",
-        ),
+        (ok(json!("<html>")), crate::ResponseError::Unrecognized.message().into_owned().leak()),
+        (ok(json!({"token": "two words"})), "field `token` is empty or not a valid header value"),
     ];
     for (i, (result, message)) in cases.into_iter().enumerate() {
         match attempt(&mut s, &mut env, result) {
@@ -424,11 +312,7 @@ fn invalid_and_already_expired_responses_are_retryable_failures() {
             other => panic!("{other:?}"),
         }
         assert_eq!(s.failures(), i as u32 + 1);
-        env.now = s
-            .decide(env.now, 0)
-            .clone()
-            .sleep_target()
-            .unwrap_or(env.now + 60_000);
+        env.now = s.decide(env.now, 0).clone().sleep_target().unwrap_or(env.now + 60_000);
     }
 }
 
@@ -447,10 +331,7 @@ fn a_late_answer_cannot_resurrect_a_signed_out_session() {
     let mut s = session();
     let epoch = s.begin_attempt().unwrap();
     assert_eq!(s.sign_out(), None);
-    assert_eq!(
-        s.finish_attempt(epoch, &mut env, ok(oauth("late", 60))),
-        Outcome::Ignored
-    );
+    assert_eq!(s.finish_attempt(epoch, &mut env, ok(oauth("late", 60))), Outcome::Ignored);
     assert!(s.current().is_none());
     assert_eq!(s.store().peek(), None);
 }
@@ -460,10 +341,7 @@ fn sign_out_returns_the_header_for_the_revoke_call() {
     let mut env = FakeEnv::new(&[0.5]);
     let mut s = session();
     attempt(&mut s, &mut env, ok(oauth("bye", 60)));
-    assert_eq!(
-        s.sign_out(),
-        Some(("Authorization".into(), "Bearer bye".into()))
-    );
+    assert_eq!(s.sign_out(), Some(("Authorization".into(), "Bearer bye".into())));
     assert!(s.is_signed_out());
 }
 
@@ -490,10 +368,7 @@ fn expiring_token_is_never_handed_out() {
     attempt(&mut s, &mut env, ok(oauth("short", 30)));
     let exp = T0 + 30_000;
     attempt_fail_until(&mut s, &mut env, exp);
-    assert!(!matches!(
-        s.decide(exp - EXPIRY_SAFETY_MS, 1),
-        Decision::Use(..)
-    ));
+    assert!(!matches!(s.decide(exp - EXPIRY_SAFETY_MS, 1), Decision::Use(..)));
     assert!(!matches!(s.decide(exp + 5, 1), Decision::Use(..)));
 }
 
@@ -514,17 +389,8 @@ fn custom_format_from_config() {
         expires_in: Some("/ttl".into()),
         expires_at: None,
     });
-    let mut s = Session::new(
-        Config {
-            format,
-            ..Config::default()
-        },
-        MemoryStore::default(),
-    );
-    assert_eq!(
-        attempt(&mut s, &mut env, ok(json!({"jwt": "c", "ttl": 100}))),
-        Outcome::Token
-    );
+    let mut s = Session::new(Config { format, ..Config::default() }, MemoryStore::default());
+    assert_eq!(attempt(&mut s, &mut env, ok(json!({"jwt": "c", "ttl": 100}))), Outcome::Token);
     assert_eq!(s.current().unwrap().record.expires_at, Some(T0 + 100_000));
 }
 
@@ -539,30 +405,78 @@ fn callers_probe_a_failing_bridge_every_two_seconds_but_obey_retry_after() {
     }
     attempt(&mut s, &mut env, status(500, None));
     let failed_at = env.now;
-    assert!(
-        matches!(s.decide(failed_at + 1_999, 0), Decision::Fail(e) if e.code == Code::BridgeUnavailable)
-    );
-    assert_eq!(
-        s.decide(failed_at + DEMAND_PROBE_INTERVAL_MS, 0),
-        Decision::Refresh
-    );
+    assert!(matches!(s.decide(failed_at + 1_999, 0), Decision::Fail(e) if e.code == Code::BridgeUnavailable));
+    assert_eq!(s.decide(failed_at + DEMAND_PROBE_INTERVAL_MS, 0), Decision::Refresh);
     // The bridge healed: the probe brings a token at once.
     env.now = failed_at + DEMAND_PROBE_INTERVAL_MS;
-    assert_eq!(
-        attempt(&mut s, &mut env, ok(oauth("healed", 60))),
-        Outcome::Token
-    );
+    assert_eq!(attempt(&mut s, &mut env, ok(oauth("healed", 60))), Outcome::Token);
 
     // A Retry-After of a minute is obeyed by callers too.
     let mut s = session();
     attempt(&mut s, &mut env, status(503, Some(60_000)));
-    assert!(
-        matches!(s.decide(env.now + 30_000, 0), Decision::Fail(_)),
-        "no probe inside Retry-After"
-    );
-    assert_eq!(
-        s.decide(env.now + 59_000, 0),
-        Decision::SleepUntil(env.now + 60_000)
-    );
+    assert!(matches!(s.decide(env.now + 30_000, 0), Decision::Fail(_)), "no probe inside Retry-After");
+    assert_eq!(s.decide(env.now + 59_000, 0), Decision::SleepUntil(env.now + 60_000));
     assert_eq!(s.decide(env.now + 60_000, 0), Decision::Refresh);
+}
+
+#[test]
+fn a_skewed_client_clock_is_corrected_from_the_date_header() {
+    for skew in [-600_000i64, 600_000] {
+        // Local clock = server clock + skew.
+        let mut env = FakeEnv::new(&[0.5]);
+        let mut s = session();
+        let server_now = T0 - skew;
+        let token = jwt(&json!({"alg": "HS256"}), &json!({"iat": server_now / 1000, "exp": server_now / 1000 + 30}));
+        let epoch = s.begin_attempt().unwrap();
+        let result = Transport::Response {
+            status: 200,
+            retry_after_ms: None,
+            date: Some(server_now),
+            body: Some(json!({"access_token": token})),
+        };
+        assert_eq!(s.finish_attempt(epoch, &mut env, result), Outcome::Token, "skew {skew}");
+        assert_eq!(s.clock_offset(), -skew + 500);
+        // Expiry on the local clock: 30 s from now, less the Date header's half-second precision.
+        let exp = s.current().unwrap().record.expires_at.unwrap();
+        assert_eq!(exp, T0 + 30_000 - 500, "skew {skew}");
+        let at = s.next_wakeup().unwrap();
+        assert!((T0 + 20_000..T0 + 24_000).contains(&at), "skew {skew}: refresh {} ms after issue", at - T0);
+    }
+    // Without the Date header the same token, seen by a client 10 minutes fast, looks expired: a typed error.
+    let mut env = FakeEnv::new(&[0.5]);
+    let mut s = session();
+    let token = jwt(&json!({"alg": "HS256"}), &json!({"exp": (T0 - 600_000) / 1000 + 30}));
+    assert!(matches!(
+        attempt(&mut s, &mut env, ok(json!({"access_token": token}))),
+        Outcome::Failed(e) if e.code == Code::InvalidResponse
+    ));
+}
+
+#[test]
+fn tokens_from_peers_are_adopted_only_when_better() {
+    use crate::store::StoredEntry;
+    use crate::token::AccessToken;
+    let entry = |t: &str, exp: Millis| StoredEntry {
+        token: AccessToken::new(t.into()).unwrap(),
+        expires_at: Some(exp),
+        header: "Authorization".into(),
+    };
+    let mut env = FakeEnv::new(&[0.5]);
+    let mut s = session();
+    // A tab waiting to refresh gets a peer's token: its own refresh becomes moot.
+    let epoch = s.begin_attempt().unwrap();
+    assert!(s.adopt::<Value>(entry("peer-1", T0 + 60_000), &mut env));
+    s.abandon_attempt(epoch);
+    assert!(!s.in_flight());
+    assert_eq!(use_value(s.decide(T0, 0)), "Bearer peer-1");
+    assert_eq!(s.store().peek(), Some(r#"{"token":"peer-1","expiresAt":1700000060000,"header":"Authorization"}"#));
+    // Older, equal or expired tokens are ignored.
+    assert!(!s.adopt::<Value>(entry("peer-0", T0 + 30_000), &mut env));
+    assert!(!s.adopt::<Value>(entry("peer-1", T0 + 60_000), &mut env));
+    assert!(!s.adopt::<Value>(entry("dead", T0 - 1), &mut env));
+    assert!(s.adopt::<Value>(entry("peer-2", T0 + 90_000), &mut env));
+    assert_eq!(s.entry(T0).unwrap().token.secret(), "peer-2");
+    // Nothing is adopted once signed out.
+    s.sign_out();
+    assert!(!s.adopt::<Value>(entry("peer-3", T0 + 120_000), &mut env));
 }

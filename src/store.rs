@@ -97,11 +97,7 @@ pub fn decode<J: Json>(text: &str, configured_header: Option<&str>) -> Option<St
     } else {
         return None;
     };
-    Some(StoredEntry {
-        token,
-        expires_at,
-        header,
-    })
+    Some(StoredEntry { token, expires_at, header })
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -115,15 +111,8 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let text = encode(
-            &tok("abc.def.ghi"),
-            Some(1_700_000_000_000),
-            "Authorization",
-        );
-        assert_eq!(
-            text,
-            r#"{"token":"abc.def.ghi","expiresAt":1700000000000,"header":"Authorization"}"#
-        );
+        let text = encode(&tok("abc.def.ghi"), Some(1_700_000_000_000), "Authorization");
+        assert_eq!(text, r#"{"token":"abc.def.ghi","expiresAt":1700000000000,"header":"Authorization"}"#);
         let e = decode::<Value>(&text, None).unwrap();
         assert_eq!(
             (e.token.secret(), e.expires_at, &*e.header),
@@ -154,10 +143,6 @@ mod tests {
         ] {
             assert_eq!(decode::<Value>(bad, None), None, "{bad}");
         }
-        assert!(decode::<Value>(
-            r#"{"token":"t","expiresAt":1,"header":"X-Api"}"#,
-            Some("X-Api")
-        )
-        .is_some());
+        assert!(decode::<Value>(r#"{"token":"t","expiresAt":1,"header":"X-Api"}"#, Some("X-Api")).is_some());
     }
 }

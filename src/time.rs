@@ -75,10 +75,7 @@ impl Cursor<'_> {
 /// Accepts `YYYY-MM-DDTHH:MM[:SS[.fraction]]` with `T` or a space, then `Z`, `±HH:MM`, `±HHMM`, `±HH` or
 /// nothing. A timestamp without a zone is taken as UTC, as Wazo's `expires_at` is.
 pub fn parse_iso8601(text: &str) -> Option<Millis> {
-    let mut c = Cursor {
-        s: text.as_bytes(),
-        i: 0,
-    };
+    let mut c = Cursor { s: text.as_bytes(), i: 0 };
     let year = i64::from(c.digits(4)?);
     c.eat(b"-").then_some(())?;
     let month = c.digits(2)?;
@@ -165,14 +162,8 @@ mod tests {
         assert_eq!(parse_iso8601("2022-01-01T01:30:00+01:30"), Some(jan1));
         assert_eq!(parse_iso8601("2021-12-31T19:00:00-0500"), Some(jan1));
         assert_eq!(parse_iso8601("2021-12-31T19:00:00-05"), Some(jan1));
-        assert_eq!(
-            parse_iso8601("2022-01-01T00:00:01.250999Z"),
-            Some(jan1 + 1_250)
-        );
-        assert_eq!(
-            parse_iso8601("2024-02-29T12:00:00Z"),
-            Some(1_709_208_000_000)
-        );
+        assert_eq!(parse_iso8601("2022-01-01T00:00:01.250999Z"), Some(jan1 + 1_250));
+        assert_eq!(parse_iso8601("2024-02-29T12:00:00Z"), Some(1_709_208_000_000));
     }
 
     #[test]

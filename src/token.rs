@@ -23,8 +23,7 @@ pub struct AccessToken(String);
 impl AccessToken {
     /// Wraps a token after checking that it can travel in an HTTP header.
     pub fn new(token: String) -> Option<Self> {
-        (!token.is_empty() && token.bytes().all(|b| (0x21..=0x7e).contains(&b)))
-            .then_some(Self(token))
+        (!token.is_empty() && token.bytes().all(|b| (0x21..=0x7e).contains(&b))).then_some(Self(token))
     }
     /// The token itself.
     pub fn secret(&self) -> &str {
@@ -156,19 +155,13 @@ fn object<J: Json>(obj: &J, key: &'static str) -> Result<J> {
 fn string_at<J: Json>(value: Option<J>, field: &Cow<'static, str>) -> Result<Option<String>> {
     match value {
         None => Ok(None),
-        Some(v) => v
-            .as_str()
-            .map(Some)
-            .ok_or_else(|| ResponseError::field(field.clone(), Problem::WrongType)),
+        Some(v) => v.as_str().map(Some).ok_or_else(|| ResponseError::field(field.clone(), Problem::WrongType)),
     }
 }
 
 fn token_at<J: Json>(value: Option<J>, field: impl Into<Cow<'static, str>>) -> Result<String> {
     let field = field.into();
-    string_at(value, &field)?.ok_or(ResponseError::Field {
-        field,
-        problem: Problem::Missing,
-    })
+    string_at(value, &field)?.ok_or(ResponseError::Field { field, problem: Problem::Missing })
 }
 
 fn lifetime_at<J: Json>(
@@ -195,10 +188,7 @@ fn timestamp_at<J: Json>(
     let Some(v) = value else { return Ok(None) };
     let at = match v.kind() {
         Kind::String => v.as_str().as_deref().and_then(parse_iso8601),
-        Kind::Number => v
-            .as_f64()
-            .filter(|s| s.is_finite() && s.abs() < 1e14)
-            .map(|s| (s * 1000.0) as Millis),
+        Kind::Number => v.as_f64().filter(|s| s.is_finite() && s.abs() < 1e14).map(|s| (s * 1000.0) as Millis),
         _ => return field_err(field, Problem::WrongType),
     };
     match at {
@@ -212,19 +202,11 @@ fn scopes_from<J: Json>(obj: &J, field: &'static str) -> Result<Vec<String>> {
         return Ok(Vec::new());
     };
     match v.kind() {
-        Kind::String => Ok(v
-            .as_str()
-            .unwrap_or_default()
-            .split_ascii_whitespace()
-            .map(str::to_owned)
-            .collect()),
+        Kind::String => Ok(v.as_str().unwrap_or_default().split_ascii_whitespace().map(str::to_owned).collect()),
         Kind::Array => {
             let mut out = Vec::new();
             while let Some(item) = v.index(out.len()) {
-                out.push(
-                    item.as_str()
-                        .ok_or_else(|| ResponseError::field(field, Problem::WrongType))?,
-                );
+                out.push(item.as_str().ok_or_else(|| ResponseError::field(field, Problem::WrongType))?);
             }
             Ok(out)
         }
@@ -300,11 +282,7 @@ fn read<J: Json + Clone>(body: &J, format: &Format, received: Millis) -> Result<
             Ok(Raw {
                 token,
                 token_field: "accessToken.token".into(),
-                expires_at: lifetime_at(
-                    member(&inner, "expiresIn"),
-                    "accessToken.expiresIn",
-                    received,
-                )?,
+                expires_at: lifetime_at(member(&inner, "expiresIn"), "accessToken.expiresIn", received)?,
                 scopes: Vec::new(),
                 format: Detected::Point,
             })
@@ -371,24 +349,26 @@ fn read<J: Json + Clone>(body: &J, format: &Format, received: Millis) -> Result<
 /// Reads a bridge response in `format`, received at `received` (epoch ms).
 ///
 /// The expiry is the earlier of the response's own lifetime and the JWT `exp` claim, when the token is a JWT.
-pub fn parse_token_response<J: Json + Clone>(
+pub fn parse_token_response<J: Json + Clone>(body: &J, format: &Format, received: Millis) -> Result<TokenRecord> {
+    parse_token_response_skewed(body, format, received, 0)
+}
+
+/// Like [`parse_token_response`] for a client whose clock is `clock_offset` ms behind the server's
+/// (server time = local time + offset). Absolute times in the response (JWT `exp`, Wazo `expires_at`) are on the
+/// server's clock; the record's `expires_at` is converted to the local clock, which is what the session compares
+/// it with.
+pub fn parse_token_response_skewed<J: Json + Clone>(
     body: &J,
     format: &Format,
     received: Millis,
+    clock_offset: Millis,
 ) -> Result<TokenRecord> {
-    let raw = read(body, format, received)?;
-    let expires_at = earlier(raw.expires_at, jwt_exp::<J>(&raw.token, received));
-    let token = AccessToken::new(raw.token).ok_or(ResponseError::Field {
-        field: raw.token_field,
-        problem: Problem::BadToken,
-    })?;
-    Ok(TokenRecord {
-        token,
-        expires_at,
-        scopes: raw.scopes,
-        header: raw.format.header().into(),
-        format: raw.format,
-    })
+    let server_received = received + clock_offset;
+    let raw = read(body, format, server_received)?;
+    let expires_at = earlier(raw.expires_at, jwt_exp::<J>(&raw.token, server_received)).map(|at| at - clock_offset);
+    let token = AccessToken::new(raw.token)
+        .ok_or(ResponseError::Field { field: raw.token_field, problem: Problem::BadToken })?;
+    Ok(TokenRecord { token, expires_at, scopes: raw.scopes, header: raw.format.header().into(), format: raw.format })
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -412,8 +392,7 @@ mod tests {
 
     #[test]
     fn point_seed_response_strips_bearer_and_takes_earlier_expiry() {
-        let body =
-            json!({"accessToken": {"token": format!("Bearer {POINT_JWT}"), "expiresIn": 86400}});
+        let body = json!({"accessToken": {"token": format!("Bearer {POINT_JWT}"), "expiresIn": 86400}});
         for format in [Format::Point, Format::Auto] {
             let rec = parse(body.clone(), format).unwrap();
             assert_eq!(rec.token.secret(), POINT_JWT);
@@ -423,16 +402,10 @@ mod tests {
             assert_eq!(rec.expires_at, Some(1_645_141_207_000));
         }
         let fresh = jwt_exp_at(NOW / 1000 + 90_000);
-        let rec = parse(
-            json!({"accessToken": {"token": format!("bearer {fresh}"), "expiresIn": 86400}}),
-            Format::Auto,
-        )
-        .unwrap();
+        let rec = parse(json!({"accessToken": {"token": format!("bearer {fresh}"), "expiresIn": 86400}}), Format::Auto)
+            .unwrap();
         assert_eq!(rec.expires_at, Some(NOW + 86_400_000));
-        assert_eq!(
-            header_value(&rec.header, rec.token.secret()),
-            format!("Bearer {fresh}")
-        );
+        assert_eq!(header_value(&rec.header, rec.token.secret()), format!("Bearer {fresh}"));
     }
 
     #[test]
@@ -441,36 +414,25 @@ mod tests {
         let rec = parse(body, Format::Auto).unwrap();
         assert_eq!(rec.format, Detected::OAuth2);
         assert_eq!(rec.expires_at, Some(NOW + 3_600_000));
-        assert!(
-            !format!("{rec:?}").contains("AMf-"),
-            "refresh token must not be in the record"
-        );
-        assert!(
-            !format!("{rec:?}").contains("opaque-abc"),
-            "Debug must redact the access token"
-        );
+        assert!(!format!("{rec:?}").contains("AMf-"), "refresh token must not be in the record");
+        assert!(!format!("{rec:?}").contains("opaque-abc"), "Debug must redact the access token");
     }
 
     #[test]
     fn oauth2_rfc6749_fields() {
-        let rec = parse(json!({"access_token": "a", "token_type": "bearer", "expires_in": 60, "scope": "read  write"}), Format::OAuth2).unwrap();
+        let rec = parse(
+            json!({"access_token": "a", "token_type": "bearer", "expires_in": 60, "scope": "read  write"}),
+            Format::OAuth2,
+        )
+        .unwrap();
         assert_eq!(rec.scopes, vec!["read", "write"]);
         assert_eq!(rec.expires_at, Some(NOW + 60_000));
         assert_eq!(
-            msg(
-                json!({"access_token": "a", "token_type": "mac"}),
-                Format::OAuth2
-            ),
+            msg(json!({"access_token": "a", "token_type": "mac"}), Format::OAuth2),
             "field `token_type` is not Bearer"
         );
-        assert_eq!(
-            msg(json!({"token_type": "Bearer"}), Format::OAuth2),
-            "missing field `access_token`"
-        );
-        assert_eq!(
-            msg(json!({"access_token": 5}), Format::OAuth2),
-            "field `access_token` has the wrong type"
-        );
+        assert_eq!(msg(json!({"token_type": "Bearer"}), Format::OAuth2), "missing field `access_token`");
+        assert_eq!(msg(json!({"access_token": 5}), Format::OAuth2), "field `access_token` has the wrong type");
         assert_eq!(
             msg(json!({"access_token": ""}), Format::OAuth2),
             "field `access_token` is empty or not a valid header value"
@@ -479,11 +441,7 @@ mod tests {
             msg(json!({"access_token": "a\r\nX: y"}), Format::OAuth2),
             "field `access_token` is empty or not a valid header value"
         );
-        let no_expiry = parse(
-            json!({"access_token": "a", "expires_in": null}),
-            Format::OAuth2,
-        )
-        .unwrap();
+        let no_expiry = parse(json!({"access_token": "a", "expires_in": null}), Format::OAuth2).unwrap();
         assert_eq!(no_expiry.expires_at, None);
     }
 
@@ -491,27 +449,18 @@ mod tests {
     fn bad_lifetimes_are_typed_errors() {
         for bad in [json!(-1), json!(0), json!(1e300), json!(400 * 86_400 + 1)] {
             assert_eq!(
-                msg(
-                    json!({"access_token": "a", "expires_in": bad}),
-                    Format::Auto
-                ),
+                msg(json!({"access_token": "a", "expires_in": bad}), Format::Auto),
                 "field `expires_in` is not a positive lifetime of at most 400 days"
             );
         }
         for bad in [json!("3600"), json!(true), json!([1])] {
             assert_eq!(
-                msg(
-                    json!({"access_token": "a", "expires_in": bad}),
-                    Format::Auto
-                ),
+                msg(json!({"access_token": "a", "expires_in": bad}), Format::Auto),
                 "field `expires_in` has the wrong type"
             );
         }
         assert_eq!(
-            msg(
-                json!({"accessToken": {"token": "t", "expiresIn": -5}}),
-                Format::Auto
-            ),
+            msg(json!({"accessToken": {"token": "t", "expiresIn": -5}}), Format::Auto),
             "field `accessToken.expiresIn` is not a positive lifetime of at most 400 days"
         );
     }
@@ -520,31 +469,16 @@ mod tests {
     fn jwt_exp_earlier_than_expires_in_wins_and_later_does_not() {
         let soon = jwt_exp_at(NOW / 1000 + 30);
         assert_eq!(
-            parse(
-                json!({"access_token": soon, "expires_in": 3600}),
-                Format::Auto
-            )
-            .unwrap()
-            .expires_at,
+            parse(json!({"access_token": soon, "expires_in": 3600}), Format::Auto).unwrap().expires_at,
             Some(NOW + 30_000)
         );
         let late = jwt_exp_at(NOW / 1000 + 7200);
         assert_eq!(
-            parse(
-                json!({"access_token": late, "expires_in": 3600}),
-                Format::Auto
-            )
-            .unwrap()
-            .expires_at,
+            parse(json!({"access_token": late, "expires_in": 3600}), Format::Auto).unwrap().expires_at,
             Some(NOW + 3_600_000)
         );
         let absurd = jwt_exp_at(NOW / 1000 + 1_000 * 86_400);
-        assert_eq!(
-            parse(json!({"access_token": absurd}), Format::Auto)
-                .unwrap()
-                .expires_at,
-            None
-        );
+        assert_eq!(parse(json!({"access_token": absurd}), Format::Auto).unwrap().expires_at, None);
     }
 
     #[test]
@@ -555,10 +489,7 @@ mod tests {
         assert_eq!(rec.header, "X-Auth-Token");
         assert_eq!(rec.expires_at, Some(1_640_995_200_000));
         assert_eq!(rec.scopes, vec!["confd.#"]);
-        assert_eq!(
-            header_value(&rec.header, rec.token.secret()),
-            "88204f50-0fe8-4163-a90f-9ff867468997"
-        );
+        assert_eq!(header_value(&rec.header, rec.token.secret()), "88204f50-0fe8-4163-a90f-9ff867468997");
         assert!(!format!("{rec:?}").contains("353fefa1"));
         // utc_expires_at wins over the server-local expires_at.
         let rec = parse(
@@ -568,49 +499,29 @@ mod tests {
         .unwrap();
         assert_eq!(rec.expires_at, Some(NOW));
         assert_eq!(
-            msg(
-                json!({"data": {"token": "t", "expires_at": "tomorrow"}}),
-                Format::Wazo
-            ),
+            msg(json!({"data": {"token": "t", "expires_at": "tomorrow"}}), Format::Wazo),
             "field `data.expires_at` is not a valid timestamp within 400 days"
         );
         assert_eq!(
-            msg(
-                json!({"data": {"token": "t", "expires_at": "2999-01-01T00:00:00"}}),
-                Format::Wazo
-            ),
+            msg(json!({"data": {"token": "t", "expires_at": "2999-01-01T00:00:00"}}), Format::Wazo),
             "field `data.expires_at` is not a valid timestamp within 400 days"
         );
-        assert_eq!(
-            msg(json!({"data": "x"}), Format::Wazo),
-            "field `data` has the wrong type"
-        );
-        assert_eq!(
-            msg(json!({"data": {}}), Format::Wazo),
-            "missing field `data.token`"
-        );
+        assert_eq!(msg(json!({"data": "x"}), Format::Wazo), "field `data` has the wrong type");
+        assert_eq!(msg(json!({"data": {}}), Format::Wazo), "missing field `data.token`");
     }
 
     #[test]
     fn static_airfocus_tokens_never_expire() {
-        let rec = parse(
-            json!({"token": "afp_0123456789abcdef", "scopes": ["workspace:read", "item:write"]}),
-            Format::Auto,
-        )
-        .unwrap();
+        let rec =
+            parse(json!({"token": "afp_0123456789abcdef", "scopes": ["workspace:read", "item:write"]}), Format::Auto)
+                .unwrap();
         assert_eq!((rec.format, rec.expires_at), (Detected::Static, None));
         assert_eq!(rec.scopes, vec!["workspace:read", "item:write"]);
         assert_eq!(rec.header, "Authorization");
-        assert_eq!(
-            parse(json!("afp_x"), Format::Auto).unwrap_err(),
-            ResponseError::Unrecognized
-        );
+        assert_eq!(parse(json!("afp_x"), Format::Auto).unwrap_err(), ResponseError::Unrecognized);
         let bare = parse(json!("afp_x"), Format::Static).unwrap();
         assert_eq!(bare.token.secret(), "afp_x");
-        assert_eq!(
-            msg(json!({"token": "a", "scopes": [1]}), Format::Static),
-            "field `scopes` has the wrong type"
-        );
+        assert_eq!(msg(json!({"token": "a", "scopes": [1]}), Format::Static), "field `scopes` has the wrong type");
     }
 
     #[test]
@@ -621,55 +532,40 @@ mod tests {
             expires_at: None,
         });
         let rec = parse(json!({"result": {"jwt": "t", "ttl": 120}}), f.clone()).unwrap();
-        assert_eq!(
-            (rec.token.secret(), rec.expires_at, rec.format),
-            ("t", Some(NOW + 120_000), Detected::Custom)
-        );
-        assert_eq!(
-            msg(json!({"result": {}}), f.clone()),
-            "missing field `/result/jwt`"
-        );
+        assert_eq!((rec.token.secret(), rec.expires_at, rec.format), ("t", Some(NOW + 120_000), Detected::Custom));
+        assert_eq!(msg(json!({"result": {}}), f.clone()), "missing field `/result/jwt`");
         assert_eq!(
             msg(json!({"result": {"jwt": "t", "ttl": 0}}), f),
             "field `/result/ttl` is not a positive lifetime of at most 400 days"
         );
-        let g = Format::Custom(CustomFormat {
-            token: "/t".into(),
-            expires_in: None,
-            expires_at: Some("/at".into()),
-        });
-        assert_eq!(
-            parse(json!({"t": "x", "at": NOW / 1000 + 10}), g.clone())
-                .unwrap()
-                .expires_at,
-            Some(NOW + 10_000)
-        );
-        assert_eq!(
-            parse(json!({"t": "x", "at": "2023-11-14T22:13:30Z"}), g)
-                .unwrap()
-                .expires_at,
-            Some(NOW + 10_000)
-        );
+        let g = Format::Custom(CustomFormat { token: "/t".into(), expires_in: None, expires_at: Some("/at".into()) });
+        assert_eq!(parse(json!({"t": "x", "at": NOW / 1000 + 10}), g.clone()).unwrap().expires_at, Some(NOW + 10_000));
+        assert_eq!(parse(json!({"t": "x", "at": "2023-11-14T22:13:30Z"}), g).unwrap().expires_at, Some(NOW + 10_000));
+    }
+
+    #[test]
+    fn server_clock_times_are_converted_to_the_local_clock() {
+        // The client clock is 10 minutes fast: server time = local - 600 s.
+        let offset = -600_000;
+        let exp = jwt_exp_at((NOW + offset) / 1000 + 3600);
+        let rec = parse_token_response_skewed(&json!({"access_token": exp}), &Format::Auto, NOW, offset).unwrap();
+        assert_eq!(rec.expires_at, Some(NOW + 3_600_000), "an hour from now on the local clock");
+        // expires_in is relative to receipt: unaffected.
+        let rec =
+            parse_token_response_skewed(&json!({"access_token": "a", "expires_in": 60}), &Format::Auto, NOW, offset)
+                .unwrap();
+        assert_eq!(rec.expires_at, Some(NOW + 60_000));
+        // Wazo's absolute expires_at, client 10 minutes slow.
+        let body = json!({"data": {"token": "w", "expires_at": "2023-11-14T22:23:20"}});
+        let rec = parse_token_response_skewed(&body, &Format::Wazo, NOW - 600_000, 600_000).unwrap();
+        assert_eq!(rec.expires_at, Some(NOW + 600_000 - 600_000));
     }
 
     #[test]
     fn unrecognised_shapes() {
-        for body in [
-            json!({}),
-            json!([]),
-            json!(null),
-            json!(5),
-            json!("str"),
-            json!({"tokens": "x"}),
-        ] {
-            assert_eq!(
-                parse(body, Format::Auto).unwrap_err(),
-                ResponseError::Unrecognized
-            );
+        for body in [json!({}), json!([]), json!(null), json!(5), json!("str"), json!({"tokens": "x"})] {
+            assert_eq!(parse(body, Format::Auto).unwrap_err(), ResponseError::Unrecognized);
         }
-        assert_eq!(
-            msg(json!({"accessToken": "x"}), Format::Point),
-            "field `accessToken` has the wrong type"
-        );
+        assert_eq!(msg(json!({"accessToken": "x"}), Format::Point), "field `accessToken` has the wrong type");
     }
 }

@@ -16,19 +16,13 @@ use common::*;
 #[wasm_bindgen_test]
 fn decodes_seed_tokens_and_utf8() {
     let header = decode_jwt_header(POINT_SEED.into()).unwrap();
-    assert_eq!(
-        JSON::stringify(&header).unwrap(),
-        r#"{"alg":"HS256","typ":"JWT"}"#
-    );
+    assert_eq!(JSON::stringify(&header).unwrap(), r#"{"alg":"HS256","typ":"JWT"}"#);
     let claims = decode_jwt(POINT_SEED.into()).unwrap();
     assert_eq!(field(&claims, "exp").as_f64(), Some(1_645_141_207.0));
     // {"name":"José","n":[1,true,null]}
     let utf8 = "eyJhbGciOiJub25lIn0.eyJuYW1lIjoiSm9zw6kiLCJuIjpbMSx0cnVlLG51bGxdfQ.";
     let claims = decode_jwt(utf8.into()).unwrap();
-    assert_eq!(
-        JSON::stringify(&claims).unwrap(),
-        r#"{"name":"José","n":[1,true,null]}"#
-    );
+    assert_eq!(JSON::stringify(&claims).unwrap(), r#"{"name":"José","n":[1,true,null]}"#);
 }
 
 #[wasm_bindgen_test]
@@ -53,26 +47,14 @@ fn bad_tokens_throw_typed_errors() {
 #[wasm_bindgen_test]
 fn parses_each_provider_response() {
     let cases = [
-        (
-            r#"{"access_token":"a","refresh_token":"RT","expires_in":3600}"#,
-            "oauth2",
-            "Authorization",
-        ),
-        (
-            r#"{"accessToken":{"token":"Bearer p","expiresIn":86400}}"#,
-            "point",
-            "Authorization",
-        ),
+        (r#"{"access_token":"a","refresh_token":"RT","expires_in":3600}"#, "oauth2", "Authorization"),
+        (r#"{"accessToken":{"token":"Bearer p","expiresIn":86400}}"#, "point", "Authorization"),
         (
             r#"{"data":{"token":"w","refresh_token":"RT","expires_at":"2099-01-01T00:00:00.000000"}}"#,
             "wazo",
             "X-Auth-Token",
         ),
-        (
-            r#"{"token":"afp_1","scopes":["a"]}"#,
-            "static",
-            "Authorization",
-        ),
+        (r#"{"token":"afp_1","scopes":["a"]}"#, "static", "Authorization"),
     ];
     for (body, format, header) in cases {
         let parsed = parse_token_response_js(body.into(), JsValue::UNDEFINED);
@@ -84,62 +66,31 @@ fn parses_each_provider_response() {
         let parsed = parsed.unwrap();
         assert_eq!(field(&parsed, "format").as_string().unwrap(), format);
         assert_eq!(field(&parsed, "header").as_string().unwrap(), header);
-        assert!(!JSON::stringify(&parsed)
-            .unwrap()
-            .as_string()
-            .unwrap()
-            .contains("RT"));
+        assert!(!JSON::stringify(&parsed).unwrap().as_string().unwrap().contains("RT"));
     }
-    let e = parse_token_response_js(
-        r#"{"access_token":"a","expires_in":0}"#.into(),
-        "oauth2".into(),
-    )
-    .unwrap_err();
+    let e = parse_token_response_js(r#"{"access_token":"a","expires_in":0}"#.into(), "oauth2".into()).unwrap_err();
     assert_eq!(code_of(&e), "invalid_response");
 }
 
 #[wasm_bindgen_test]
 async fn all_four_formats_end_to_end_with_session_storage() {
-    for (scenario, header) in [
-        ("oauth2", "authorization"),
-        ("point", "authorization"),
-        ("wazo", "xAuthToken"),
-        ("static", "authorization"),
-    ] {
+    for (scenario, header) in
+        [("oauth2", "authorization"), ("point", "authorization"), ("wazo", "xAuthToken"), ("static", "authorization")]
+    {
         let k = key(scenario);
         let auth = client(scenario, &k, &[]);
         assert_eq!(wait(auth.start()).await.unwrap(), JsValue::TRUE);
-        let token = wait(auth.access_token())
-            .await
-            .unwrap()
-            .as_string()
-            .unwrap();
+        let token = wait(auth.access_token()).await.unwrap().as_string().unwrap();
         let url = format!("{}/api/echo?key={k}", bridge());
-        let echo = wait(json_of(
-            &wait(auth.fetch(url.into(), JsValue::UNDEFINED))
-                .await
-                .unwrap(),
-        ))
-        .await
-        .unwrap();
-        let expected = if header == "xAuthToken" {
-            token.clone()
-        } else {
-            format!("Bearer {token}")
-        };
-        assert_eq!(
-            field(&echo, header).as_string(),
-            Some(expected),
-            "{scenario}"
-        );
+        let echo = wait(json_of(&wait(auth.fetch(url.into(), JsValue::UNDEFINED)).await.unwrap())).await.unwrap();
+        let expected = if header == "xAuthToken" { token.clone() } else { format!("Bearer {token}") };
+        assert_eq!(field(&echo, header).as_string(), Some(expected), "{scenario}");
 
         // sessionStorage holds exactly {token, expiresAt, header}: no refresh token, no raw response.
         let stored = storage_item("sessionStorage", &k).expect("stored");
         let parsed = JSON::parse(&stored).unwrap();
-        let keys: Vec<String> = Object::keys(&parsed.unchecked_into::<Object>())
-            .iter()
-            .filter_map(|k| k.as_string())
-            .collect();
+        let keys: Vec<String> =
+            Object::keys(&parsed.unchecked_into::<Object>()).iter().filter_map(|k| k.as_string()).collect();
         assert_eq!(keys, ["token", "expiresAt", "header"], "{scenario}");
         assert!(!stored.contains("RT-"), "{scenario}: {stored}");
 
@@ -161,11 +112,7 @@ async fn restore_from_storage_and_evict_bad_entries() {
     drop(first);
     let second = client("oauth2", &k, &[]);
     wait(second.start()).await.unwrap();
-    assert_eq!(
-        wait(second.access_token()).await.unwrap(),
-        token,
-        "restored without a bridge call"
-    );
+    assert_eq!(wait(second.access_token()).await.unwrap(), token, "restored without a bridge call");
     let s = wait(stats(bridge(), &k)).await.unwrap();
     assert_eq!(field(&s, "calls").as_f64(), Some(1.0));
 
@@ -179,10 +126,7 @@ async fn restore_from_storage_and_evict_bad_entries() {
         let auth = client("oauth2", &k, &[("storage", "local".into())]);
         wait(auth.start()).await.unwrap();
         let stored = storage_item("localStorage", &k).unwrap();
-        assert!(
-            stored != bad && stored.contains("expiresAt"),
-            "{bad} was replaced by a fresh entry"
-        );
+        assert!(stored != bad && stored.contains("expiresAt"), "{bad} was replaced by a fresh entry");
         wait(auth.sign_out()).await.unwrap();
     }
 }
@@ -194,11 +138,7 @@ async fn a_thousand_concurrent_callers_make_one_bridge_call() {
     let calls = Array::new();
     let url = format!("{}/api/echo?key={k}", bridge());
     for i in 0..1000 {
-        let p = if i % 2 == 0 {
-            auth.access_token()
-        } else {
-            auth.fetch(url.as_str().into(), JsValue::UNDEFINED)
-        };
+        let p = if i % 2 == 0 { auth.access_token() } else { auth.fetch(url.as_str().into(), JsValue::UNDEFINED) };
         calls.push(&p);
     }
     wait(all(&calls)).await.unwrap();
@@ -209,20 +149,9 @@ async fn a_thousand_concurrent_callers_make_one_bridge_call() {
 #[wasm_bindgen_test]
 async fn token_goes_only_to_allowlisted_origins() {
     let k = key("allow");
-    let auth = client(
-        "oauth2",
-        &k,
-        &[(
-            "apiOrigins",
-            Array::of1(&"https://api.example.com".into()).into(),
-        )],
-    );
+    let auth = client("oauth2", &k, &[("apiOrigins", Array::of1(&"https://api.example.com".into()).into())]);
     let stub = stub_fetch(bridge());
-    let token = wait(auth.access_token())
-        .await
-        .unwrap()
-        .as_string()
-        .unwrap();
+    let token = wait(auth.access_token()).await.unwrap().as_string().unwrap();
     let targets = [
         ("https://api.example.com/a", true),
         ("https://api.example.com:443/b", true),
@@ -235,20 +164,10 @@ async fn token_goes_only_to_allowlisted_origins() {
         ("https://evil.test/?https://api.example.com", false),
     ];
     for (url, _) in targets {
-        wait(auth.fetch(url.into(), JsValue::UNDEFINED))
-            .await
-            .unwrap();
+        wait(auth.fetch(url.into(), JsValue::UNDEFINED)).await.unwrap();
     }
-    let e = wait(auth.fetch(
-        "https://api.example.com@evil.test/x".into(),
-        JsValue::UNDEFINED,
-    ))
-    .await
-    .unwrap_err();
-    assert!(
-        e.is_instance_of::<js_sys::TypeError>(),
-        "credentials in a URL are refused before sending"
-    );
+    let e = wait(auth.fetch("https://api.example.com@evil.test/x".into(), JsValue::UNDEFINED)).await.unwrap_err();
+    assert!(e.is_instance_of::<js_sys::TypeError>(), "credentials in a URL are refused before sending");
     let seen = stub.seen();
     stub.restore();
     assert_eq!(seen.length() as usize, targets.len());
@@ -265,27 +184,14 @@ async fn a_401_refreshes_once_and_retries_once() {
     let k = key("retry");
     let auth = client("oauth2", &k, &[]);
     wait(auth.start()).await.unwrap();
-    wait(post(&format!("{}/token/oauth2?key={k}", bridge())))
-        .await
-        .unwrap();
+    wait(post(&format!("{}/token/oauth2?key={k}", bridge()))).await.unwrap();
     let init = obj(&[("method", "POST".into()), ("body", "payload".into())]);
-    let r = wait(auth.fetch(format!("{}/api/latest?key={k}", bridge()).into(), init))
-        .await
-        .unwrap();
+    let r = wait(auth.fetch(format!("{}/api/latest?key={k}", bridge()).into(), init)).await.unwrap();
     assert_eq!(status_of(&r), 200);
-    let r = wait(auth.fetch(
-        format!("{}/api/always401?key={k}", bridge()).into(),
-        JsValue::UNDEFINED,
-    ))
-    .await
-    .unwrap();
+    let r = wait(auth.fetch(format!("{}/api/always401?key={k}", bridge()).into(), JsValue::UNDEFINED)).await.unwrap();
     assert_eq!(status_of(&r), 401);
     let s = wait(stats(bridge(), &k)).await.unwrap();
-    assert_eq!(
-        field(&s, "calls").as_f64(),
-        Some(4.0),
-        "start, server rotation, one refresh per 401"
-    );
+    assert_eq!(field(&s, "calls").as_f64(), Some(4.0), "start, server rotation, one refresh per 401");
     wait(auth.sign_out()).await.unwrap();
 }
 
@@ -297,10 +203,7 @@ async fn rejection_signs_out_without_loops() {
     let e = wait(auth.access_token()).await.unwrap_err();
     assert_eq!(code_of(&e), "signed_out");
     JsFuture::from(Promise::new(&mut |r, _| {
-        web_sys::window()
-            .unwrap()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&r, 300)
-            .unwrap();
+        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&r, 300).unwrap();
     }))
     .await
     .unwrap();

@@ -22,28 +22,14 @@ pub fn uuid_v4() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 /// An opaque, stable id for a user name, so that no personal information reaches the provider
 /// (the Point seed asks for exactly that).
 pub fn opaque_user_id(username: &str) -> String {
     let digest = Sha256::digest(username.as_bytes());
-    format!(
-        "u{}",
-        digest
-            .iter()
-            .take(10)
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
+    format!("u{}", digest.iter().take(10).map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 /// Compares secrets in time independent of where they differ.
@@ -73,33 +59,22 @@ pub enum JwtRejection {
 /// Verifies an HS256 JWT's signature and `exp` (seconds) against `now_s`; returns its claims.
 pub fn verify_hs256(secret: &[u8], token: &str, now_s: i64) -> Result<Value, JwtRejection> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(JwtRejection::Malformed);
     };
-    let header: Value = URL_SAFE_NO_PAD
-        .decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(JwtRejection::Malformed)?;
+    let header: Value =
+        URL_SAFE_NO_PAD.decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(JwtRejection::Malformed)?;
     if header["alg"] != "HS256" {
         return Err(JwtRejection::BadSignature);
     }
-    let signature = URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| JwtRejection::Malformed)?;
+    let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtRejection::Malformed)?;
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(h.as_bytes());
     mac.update(b".");
     mac.update(p.as_bytes());
-    mac.verify_slice(&signature)
-        .map_err(|_| JwtRejection::BadSignature)?;
-    let claims: Value = URL_SAFE_NO_PAD
-        .decode(p)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(JwtRejection::Malformed)?;
+    mac.verify_slice(&signature).map_err(|_| JwtRejection::BadSignature)?;
+    let claims: Value =
+        URL_SAFE_NO_PAD.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(JwtRejection::Malformed)?;
     match claims["exp"].as_i64() {
         Some(exp) if now_s < exp => Ok(claims),
         _ => Err(JwtRejection::Expired),
@@ -116,16 +91,10 @@ mod tests {
         let t = sign_hs256(b"k", &json!({"sub": "a", "exp": 100}));
         assert_eq!(verify_hs256(b"k", &t, 99).unwrap()["sub"], "a");
         assert_eq!(verify_hs256(b"k", &t, 100), Err(JwtRejection::Expired));
-        assert_eq!(
-            verify_hs256(b"other", &t, 0),
-            Err(JwtRejection::BadSignature)
-        );
+        assert_eq!(verify_hs256(b"other", &t, 0), Err(JwtRejection::BadSignature));
         let mut tampered = t.clone();
         tampered.replace_range(t.len() - 3.., "AAA");
-        assert_eq!(
-            verify_hs256(b"k", &tampered, 0),
-            Err(JwtRejection::BadSignature)
-        );
+        assert_eq!(verify_hs256(b"k", &tampered, 0), Err(JwtRejection::BadSignature));
         assert_eq!(verify_hs256(b"k", "a.b", 0), Err(JwtRejection::Malformed));
     }
 
@@ -138,9 +107,7 @@ mod tests {
         assert_eq!(opaque_user_id("ada"), opaque_user_id("ada"));
         assert!(!opaque_user_id("ada@example.com").contains("ada"));
         assert!(
-            constant_time_eq(b"abc", b"abc")
-                && !constant_time_eq(b"abc", b"abd")
-                && !constant_time_eq(b"a", b"ab")
+            constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd") && !constant_time_eq(b"a", b"ab")
         );
     }
 }

@@ -21,15 +21,7 @@ pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
+    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
 }
 
 /// Day number of the `n`-th Sunday of a month (n = 1, 2…).
@@ -100,61 +92,36 @@ mod tests {
     #[test]
     fn rounds_up_to_midnight_eastern() {
         // Summer (EDT, UTC-4): issued 2026-07-10 15:00 UTC → +24 h = 07-11 11:00 EDT → midnight 07-12 = 04:00 UTC.
-        assert_eq!(
-            refresh_token_expiry(utc(2026, 7, 10, 15, 0)),
-            utc(2026, 7, 12, 4, 0)
-        );
+        assert_eq!(refresh_token_expiry(utc(2026, 7, 10, 15, 0)), utc(2026, 7, 12, 4, 0));
         // Winter (EST, UTC-5): issued 2026-01-10 03:00 UTC (01-09 22:00 EST) → 01-10 22:00 EST → 01-11 05:00 UTC.
-        assert_eq!(
-            refresh_token_expiry(utc(2026, 1, 10, 3, 0)),
-            utc(2026, 1, 11, 5, 0)
-        );
+        assert_eq!(refresh_token_expiry(utc(2026, 1, 10, 3, 0)), utc(2026, 1, 11, 5, 0));
         // Exactly midnight after 24 h stays.
-        assert_eq!(
-            refresh_token_expiry(utc(2026, 1, 10, 5, 0)),
-            utc(2026, 1, 11, 5, 0)
-        );
+        assert_eq!(refresh_token_expiry(utc(2026, 1, 10, 5, 0)), utc(2026, 1, 11, 5, 0));
     }
 
     #[test]
     fn across_the_spring_forward() {
         // Issued Friday 2026-03-06 12:00 EST (17:00 UTC); +24 h = Saturday 03-07 12:00 EST → midnight starting
         // Sunday 03-08 is still EST (the switch is at 02:00): 05:00 UTC.
-        assert_eq!(
-            refresh_token_expiry(utc(2026, 3, 6, 17, 0)),
-            utc(2026, 3, 8, 5, 0)
-        );
+        assert_eq!(refresh_token_expiry(utc(2026, 3, 6, 17, 0)), utc(2026, 3, 8, 5, 0));
         // Issued Saturday 03-07 12:00 EST; +24 h = Sunday 03-08 13:00 EDT → midnight Monday 03-09 EDT = 04:00 UTC.
-        assert_eq!(
-            refresh_token_expiry(utc(2026, 3, 7, 17, 0)),
-            utc(2026, 3, 9, 4, 0)
-        );
+        assert_eq!(refresh_token_expiry(utc(2026, 3, 7, 17, 0)), utc(2026, 3, 9, 4, 0));
     }
 
     #[test]
     fn across_the_fall_back() {
         // Issued Saturday 2026-10-31 10:00 EDT (14:00 UTC); +24 h = Sunday 11-01 09:00 EST → midnight Monday 11-02
         // EST = 05:00 UTC: this day had 25 hours.
-        assert_eq!(
-            refresh_token_expiry(utc(2026, 10, 31, 14, 0)),
-            utc(2026, 11, 2, 5, 0)
-        );
+        assert_eq!(refresh_token_expiry(utc(2026, 10, 31, 14, 0)), utc(2026, 11, 2, 5, 0));
         // Issued Friday 10-30 10:00 EDT; +24 h = Saturday 10-31 10:00 EDT → midnight Sunday 11-01 EDT = 04:00 UTC.
-        assert_eq!(
-            refresh_token_expiry(utc(2026, 10, 30, 14, 0)),
-            utc(2026, 11, 1, 4, 0)
-        );
+        assert_eq!(refresh_token_expiry(utc(2026, 10, 30, 14, 0)), utc(2026, 11, 1, 4, 0));
         // Always at least 24 h, at most 48 h.
         let mut t = utc(2026, 1, 1, 0, 0);
         while t < utc(2027, 1, 1, 0, 0) {
             let e = refresh_token_expiry(t);
             assert!(e >= t + 86_400 && e < t + 2 * 86_400, "{t}");
             let local = e + offset(e);
-            assert_eq!(
-                local.rem_euclid(86_400),
-                0,
-                "{t} → {e} is not midnight local"
-            );
+            assert_eq!(local.rem_euclid(86_400), 0, "{t} → {e} is not midnight local");
             t += 3 * 3600 + 17 * 60;
         }
     }

@@ -34,9 +34,7 @@ pub fn json_body(bytes: &[u8]) -> Option<Value> {
 
 /// Unix time in seconds.
 pub fn now_s() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Server configuration (flags or environment; see `main.rs`).
@@ -71,10 +69,7 @@ impl Default for Config {
             token_lifetime: 30,
             point_lifetime: 30,
             point_api_key: "pk_demo_server_side_only".into(),
-            users: vec![
-                ("ada".into(), "lovelace".into()),
-                ("grace".into(), "hopper".into()),
-            ],
+            users: vec![("ada".into(), "lovelace".into()), ("grace".into(), "hopper".into())],
             secure_cookies: false,
             allowed_origins: Vec::new(),
             upstream: None,
@@ -94,14 +89,13 @@ pub struct AppState {
     pub mock: Mutex<providers::MockState>,
     pub sessions: Mutex<bridge::Sessions>,
     pub upstream: upstream::Upstream,
-    /// Injected faults per provider token endpoint: (status, remaining count).
-    faults: Mutex<HashMap<String, (u16, u32)>>,
+    /// Injected faults per provider token endpoint: (status or 0 for "answer normally", remaining count, delay).
+    faults: Mutex<HashMap<String, (u16, u32, u64)>>,
 }
 
 impl AppState {
     pub fn new(cfg: Config, own_url: &str) -> Arc<Self> {
-        let upstream =
-            upstream::Upstream::new(cfg.upstream.clone().unwrap_or_else(|| own_url.to_owned()));
+        let upstream = upstream::Upstream::new(cfg.upstream.clone().unwrap_or_else(|| own_url.to_owned()));
         Arc::new(Self {
             secret: crypto::random_hex(32).into_bytes(),
             cfg,
@@ -113,28 +107,24 @@ impl AppState {
     }
 
     pub fn check_password(&self, user: &str, pass: &str) -> bool {
-        self.cfg
-            .users
-            .iter()
-            .any(|(u, p)| u == user && crypto::constant_time_eq(p.as_bytes(), pass.as_bytes()))
+        self.cfg.users.iter().any(|(u, p)| u == user && crypto::constant_time_eq(p.as_bytes(), pass.as_bytes()))
     }
 
     /// An injected failure for `provider`'s token endpoint, if one is pending.
-    pub fn fault(&self, provider: &str) -> Option<Response> {
-        let mut faults = self.faults.lock().unwrap();
-        let (status, left) = faults.get_mut(provider)?;
-        if *left == 0 {
-            return None;
-        }
-        *left -= 1;
-        let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        Some(
-            (
-                status,
-                Json(json!({"error": "injected", "message": "fault injected by a test"})),
-            )
-                .into_response(),
-        )
+    /// Status 0 only delays the answer (a slow provider).
+    pub async fn fault(&self, provider: &str) -> Option<Response> {
+        let (status, delay) = {
+            let mut faults = self.faults.lock().unwrap();
+            let (status, left, delay) = faults.get_mut(provider)?;
+            if *left == 0 {
+                return None;
+            }
+            *left -= 1;
+            (*status, *delay)
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        let status = StatusCode::from_u16(status).ok()?;
+        Some((status, Json(json!({"error": "injected", "message": "fault injected by a test"}))).into_response())
     }
 }
 
@@ -143,11 +133,7 @@ fn redact(path: &str) -> String {
     let mut out = Vec::new();
     let mut hide_next = false;
     for seg in path.split('/') {
-        out.push(if hide_next && !seg.is_empty() {
-            "[redacted]"
-        } else {
-            seg
-        });
+        out.push(if hide_next && !seg.is_empty() { "[redacted]" } else { seg });
         hide_next = seg == "access_token" || seg == "token";
     }
     out.join("/")
@@ -168,11 +154,7 @@ async fn log_requests(State(state): State<Arc<AppState>>, req: Request, next: Ne
     resp
 }
 
-async fn static_file(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    req: Request,
-) -> Response {
+async fn static_file(State(state): State<Arc<AppState>>, headers: HeaderMap, req: Request) -> Response {
     let path = req.uri().path();
     let (dir, rel) = match path.strip_prefix("/pkg/") {
         Some(rel) => (&state.cfg.pkg_dir, rel),
@@ -206,12 +188,7 @@ async fn static_file(
     );
     h.insert("x-content-type-options", "nosniff".parse().unwrap());
     if bridge::cookie(&headers, bridge::CSRF_COOKIE).is_none() {
-        h.insert(
-            header::SET_COOKIE,
-            bridge::csrf_cookie(&state, &bridge::new_csrf())
-                .parse()
-                .unwrap(),
-        );
+        h.insert(header::SET_COOKIE, bridge::csrf_cookie(&state, &bridge::new_csrf()).parse().unwrap());
     }
     resp
 }
@@ -229,12 +206,8 @@ async fn demo_config(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
     }))
     .into_response();
     if bridge::cookie(&headers, bridge::CSRF_COOKIE).is_none() {
-        resp.headers_mut().insert(
-            header::SET_COOKIE,
-            bridge::csrf_cookie(&state, &bridge::new_csrf())
-                .parse()
-                .unwrap(),
-        );
+        resp.headers_mut()
+            .insert(header::SET_COOKIE, bridge::csrf_cookie(&state, &bridge::new_csrf()).parse().unwrap());
     }
     resp
 }
@@ -242,38 +215,26 @@ async fn demo_config(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
 /// `GET /test/stats`: token-endpoint calls per provider (test hooks only).
 async fn test_stats(State(state): State<Arc<AppState>>) -> Response {
     let calls: HashMap<&str, u64> = state.mock.lock().unwrap().token_calls.clone();
-    Json(json!({"tokenCalls": calls, "sessions": state.sessions.lock().unwrap().0.len()}))
-        .into_response()
+    Json(json!({"tokenCalls": calls, "sessions": state.sessions.lock().unwrap().0.len()})).into_response()
 }
 
-/// `POST /test/fault` `{provider, status, count}`: the next `count` token calls to `provider` fail.
+/// `POST /test/fault` `{provider, status, count, delayMs?}`: the next `count` token calls to `provider` fail
+/// with `status` after `delayMs` (status 0: they succeed, after the delay).
 async fn test_fault(State(state): State<Arc<AppState>>, Json(body): Json<Value>) -> Response {
-    let (Some(p), Some(status), Some(n)) = (
-        body["provider"].as_str(),
-        body["status"].as_u64(),
-        body["count"].as_u64(),
-    ) else {
+    let (Some(p), Some(status), Some(n)) = (body["provider"].as_str(), body["status"].as_u64(), body["count"].as_u64())
+    else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    state
-        .faults
-        .lock()
-        .unwrap()
-        .insert(p.to_owned(), (status as u16, n as u32));
+    let delay = body["delayMs"].as_u64().unwrap_or(0);
+    state.faults.lock().unwrap().insert(p.to_owned(), (status as u16, n as u32, delay));
     StatusCode::NO_CONTENT.into_response()
 }
 
 /// `POST /test/expire-refresh` `{provider}`: every refresh token of the provider expires now (stands in for
 /// midnight Eastern / a deleted Wazo refresh token).
 async fn test_expire_refresh(State(state): State<Arc<AppState>>) -> Response {
-    let tokens: Vec<String> = state
-        .sessions
-        .lock()
-        .unwrap()
-        .0
-        .values()
-        .filter_map(|s| s.refresh_token_for_tests())
-        .collect();
+    let tokens: Vec<String> =
+        state.sessions.lock().unwrap().0.values().filter_map(|s| s.refresh_token_for_tests()).collect();
     for t in tokens {
         providers::expire_ps_refresh(&state, &t);
         providers::wazo_forget_refresh(&state, &t);
@@ -283,10 +244,8 @@ async fn test_expire_refresh(State(state): State<Arc<AppState>>) -> Response {
 
 /// The whole application.
 pub fn app(state: Arc<AppState>) -> Router {
-    let mut router = Router::new()
-        .merge(providers::routes())
-        .merge(bridge::routes())
-        .route("/demo/config", get(demo_config));
+    let mut router =
+        Router::new().merge(providers::routes()).merge(bridge::routes()).route("/demo/config", get(demo_config));
     if state.cfg.test_hooks {
         router = router
             .route("/test/stats", get(test_stats))
@@ -310,9 +269,7 @@ pub async fn serve(
     let state = AppState::new(cfg, &url);
     let router = app(state.clone());
     let handle = tokio::spawn(async move {
-        let _ = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let _ = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     });
     Ok((url, state, handle))
 }
@@ -321,18 +278,9 @@ pub async fn serve(
 mod tests {
     #[test]
     fn redacts_tokens_in_paths() {
-        assert_eq!(
-            super::redact("/users/u1/access_token/eyJabc"),
-            "/users/u1/access_token/[redacted]"
-        );
-        assert_eq!(
-            super::redact("/api/auth/0.1/token/abc-def"),
-            "/api/auth/0.1/token/[redacted]"
-        );
+        assert_eq!(super::redact("/users/u1/access_token/eyJabc"), "/users/u1/access_token/[redacted]");
+        assert_eq!(super::redact("/api/auth/0.1/token/abc-def"), "/api/auth/0.1/token/[redacted]");
         assert_eq!(super::redact("/auth/point/token"), "/auth/point/token");
-        assert_eq!(
-            super::redact("/users/u1/access_token"),
-            "/users/u1/access_token"
-        );
+        assert_eq!(super::redact("/users/u1/access_token"), "/users/u1/access_token");
     }
 }

@@ -14,9 +14,7 @@ use std::time::Duration;
 use authbridge_bridge::{serve, Config};
 
 fn usage(message: &str) -> ! {
-    eprintln!(
-        "authbridge-bridge: {message}\nsee the doc comment of bridge/src/main.rs for the flags"
-    );
+    eprintln!("authbridge-bridge: {message}\nsee the doc comment of bridge/src/main.rs for the flags");
     std::process::exit(2)
 }
 
@@ -28,32 +26,20 @@ fn main() {
 
     // Environment first, flags override.
     let mut pairs: Vec<(String, Option<String>)> = std::env::vars()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("AUTHBRIDGE_")
-                .map(|f| (f.to_lowercase().replace('_', "-"), Some(v)))
-        })
+        .filter_map(|(k, v)| k.strip_prefix("AUTHBRIDGE_").map(|f| (f.to_lowercase().replace('_', "-"), Some(v))))
         .collect();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        let Some(flag) = a.strip_prefix("--") else {
-            usage(&format!("unexpected argument {a}"))
-        };
+        let Some(flag) = a.strip_prefix("--") else { usage(&format!("unexpected argument {a}")) };
         let (name, inline) = match flag.split_once('=') {
             Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
             None => (flag.to_owned(), None),
         };
-        let boolean = matches!(
-            name.as_str(),
-            "secure-cookies" | "test-hooks" | "quiet" | "help"
-        );
+        let boolean = matches!(name.as_str(), "secure-cookies" | "test-hooks" | "quiet" | "help");
         let value = if boolean {
             inline
         } else {
-            Some(
-                inline
-                    .or_else(|| args.next())
-                    .unwrap_or_else(|| usage(&format!("--{name} needs a value"))),
-            )
+            Some(inline.or_else(|| args.next()).unwrap_or_else(|| usage(&format!("--{name} needs a value"))))
         };
         pairs.push((name, value));
     }
@@ -97,11 +83,8 @@ fn main() {
     }
     cfg.point_lifetime = point_lifetime.unwrap_or(cfg.token_lifetime);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     runtime.block_on(async move {
         let shutdown = async move {
             let deadline = async {
@@ -121,16 +104,9 @@ fn main() {
         println!("\n  authbridge demo and reference bridge: {url}/");
         println!(
             "  demo users: {}",
-            cfg.users
-                .iter()
-                .map(|(u, p)| format!("{u} / {p}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            cfg.users.iter().map(|(u, p)| format!("{u} / {p}")).collect::<Vec<_>>().join(", ")
         );
-        println!(
-            "  access tokens live {} s (Point {} s); Ctrl-C to stop\n",
-            cfg.token_lifetime, cfg.point_lifetime
-        );
+        println!("  access tokens live {} s (Point {} s); Ctrl-C to stop\n", cfg.token_lifetime, cfg.point_lifetime);
         let _ = handle.await;
     });
 }

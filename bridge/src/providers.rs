@@ -19,9 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::crypto::{
-    constant_time_eq, opaque_user_id, random_hex, sign_hs256, uuid_v4, verify_hs256,
-};
+use crate::crypto::{constant_time_eq, opaque_user_id, random_hex, sign_hs256, uuid_v4, verify_hs256};
 use crate::{eastern, json_body, now_s, AppState};
 
 /// What the mock providers remember.
@@ -67,13 +65,7 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 fn count(state: &AppState, provider: &'static str) {
-    *state
-        .mock
-        .lock()
-        .unwrap()
-        .token_calls
-        .entry(provider)
-        .or_default() += 1;
+    *state.mock.lock().unwrap().token_calls.entry(provider).or_default() += 1;
 }
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -81,20 +73,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         // Point Database
         .route("/users/{user_id}", post(point_create_user))
         .route("/users/{user_id}/access_token", post(point_access_token))
-        .route(
-            "/users/{user_id}/access_token/{token}",
-            delete(point_revoke),
-        )
+        .route("/users/{user_id}/access_token/{token}", delete(point_revoke))
         .route("/api/point/me", get(point_me))
         // pointservices
-        .route(
-            "/user-management-services-ws/oauth2/002/signInWithPassword",
-            post(ps_sign_in),
-        )
-        .route(
-            "/user-management-services-ws/oauth2/002/refreshIdToken",
-            post(ps_refresh),
-        )
+        .route("/user-management-services-ws/oauth2/002/signInWithPassword", post(ps_sign_in))
+        .route("/user-management-services-ws/oauth2/002/refreshIdToken", post(ps_refresh))
         .route("/api/pointservices/me", get(ps_me))
         // airfocus (the key dialog of the app, as an API)
         .route("/airfocus/api-keys", post(airfocus_create_key))
@@ -109,8 +92,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 // ---- Point Database ----
 
 fn point_api_key_ok(state: &AppState, headers: &HeaderMap) -> bool {
-    bearer(headers)
-        .is_some_and(|k| constant_time_eq(k.as_bytes(), state.cfg.point_api_key.as_bytes()))
+    bearer(headers).is_some_and(|k| constant_time_eq(k.as_bytes(), state.cfg.point_api_key.as_bytes()))
 }
 
 async fn point_create_user(
@@ -121,12 +103,7 @@ async fn point_create_user(
     if !point_api_key_ok(&state, &headers) {
         return unauthorized("invalid apiKey");
     }
-    state
-        .mock
-        .lock()
-        .unwrap()
-        .point_users
-        .insert(user_id.clone());
+    state.mock.lock().unwrap().point_users.insert(user_id.clone());
     Json(json!({"user": {
         "id": user_id, "email": null, "birthday": null, "height": null, "weight": null, "gender": null,
         "pronoun": null, "expectation": null, "firstName": null, "timezone": null
@@ -140,18 +117,14 @@ async fn point_access_token(
     headers: HeaderMap,
 ) -> Response {
     count(&state, "point");
-    if let Some(resp) = state.fault("point") {
+    if let Some(resp) = state.fault("point").await {
         return resp;
     }
     if !point_api_key_ok(&state, &headers) {
         return unauthorized("invalid apiKey");
     }
     if !state.mock.lock().unwrap().point_users.contains(&user_id) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "user_not_found",
-            "create the user first",
-        );
+        return error(StatusCode::NOT_FOUND, "user_not_found", "create the user first");
     }
     let iat = now_s();
     let life = state.cfg.point_lifetime;
@@ -159,8 +132,7 @@ async fn point_access_token(
         &state.secret,
         &json!({"sub": format!("point|{user_id}"), "iat": iat, "exp": iat + life, "jti": random_hex(8)}),
     );
-    Json(json!({"accessToken": {"token": format!("Bearer {token}"), "expiresIn": life}}))
-        .into_response()
+    Json(json!({"accessToken": {"token": format!("Bearer {token}"), "expiresIn": life}})).into_response()
 }
 
 async fn point_revoke(
@@ -184,11 +156,7 @@ async fn point_me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
         return unauthorized("token revoked");
     }
     match verify_hs256(&state.secret, token, now_s()) {
-        Ok(claims)
-            if claims["sub"]
-                .as_str()
-                .is_some_and(|s| s.starts_with("point|")) =>
-        {
+        Ok(claims) if claims["sub"].as_str().is_some_and(|s| s.starts_with("point|")) => {
             Json(json!({"provider": "point", "sub": claims["sub"], "exp": claims["exp"], "jti": claims["jti"]}))
                 .into_response()
         }
@@ -202,28 +170,22 @@ async fn point_me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
 async fn ps_sign_in(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
     count(&state, "pointservices");
     let Some(body) = json_body(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "JSON body required",
-        );
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "JSON body required");
     };
     let (Some(user), Some(pass)) = (body["username"].as_str(), body["password"].as_str()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "username and password required",
-        );
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "username and password required");
     };
     if !state.check_password(user, pass) {
         return unauthorized("invalid username or password");
     }
     let refresh = format!("AMf-{}", random_hex(24));
     let now = now_s();
-    state.mock.lock().unwrap().ps_refresh.insert(
-        refresh.clone(),
-        (user.to_owned(), eastern::refresh_token_expiry(now)),
-    );
+    state
+        .mock
+        .lock()
+        .unwrap()
+        .ps_refresh
+        .insert(refresh.clone(), (user.to_owned(), eastern::refresh_token_expiry(now)));
     Json(ps_tokens(&state, user, Some(&refresh))).into_response()
 }
 
@@ -248,22 +210,16 @@ fn ps_tokens(state: &AppState, user: &str, refresh: Option<&str>) -> Value {
 
 async fn ps_refresh(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
     count(&state, "pointservices");
-    if let Some(resp) = state.fault("pointservices") {
+    if let Some(resp) = state.fault("pointservices").await {
         return resp;
     }
     let parsed = json_body(&body);
     let Some(refresh) = parsed.as_ref().and_then(|b| b["refresh_token"].as_str()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "refresh_token required",
-        );
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token required");
     };
     let entry = state.mock.lock().unwrap().ps_refresh.get(refresh).cloned();
     match entry {
-        Some((user, exp)) if now_s() < exp => {
-            Json(ps_tokens(&state, &user, Some(refresh))).into_response()
-        }
+        Some((user, exp)) if now_s() < exp => Json(ps_tokens(&state, &user, Some(refresh))).into_response(),
         Some(_) => {
             state.mock.lock().unwrap().ps_refresh.remove(refresh);
             unauthorized("refresh token expired: sign in again")
@@ -278,7 +234,8 @@ async fn ps_me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
     };
     match verify_hs256(&state.secret, token, now_s()) {
         Ok(c) if c["iss"].as_str().is_some_and(|i| i.contains("securetoken")) => {
-            Json(json!({"provider": "pointservices", "sub": c["sub"], "email": c["email"], "exp": c["exp"]})).into_response()
+            Json(json!({"provider": "pointservices", "sub": c["sub"], "email": c["email"], "exp": c["exp"]}))
+                .into_response()
         }
         Ok(_) => unauthorized("not a pointservices token"),
         Err(e) => unauthorized(&format!("{e:?}").to_lowercase()),
@@ -305,22 +262,11 @@ async fn airfocus_create_key(
     };
     let _ = pass;
     let scopes: Vec<String> = json_body(&body)
-        .and_then(|b| {
-            b["scopes"].as_array().map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
-            })
-        })
+        .and_then(|b| b["scopes"].as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()))
         .unwrap_or_else(|| vec!["workspace:read".into()]);
     let id = random_hex(6);
     let token = format!("afp_{}", random_hex(20));
-    state
-        .mock
-        .lock()
-        .unwrap()
-        .airfocus_keys
-        .insert(id.clone(), (token.clone(), user, scopes.clone()));
+    state.mock.lock().unwrap().airfocus_keys.insert(id.clone(), (token.clone(), user, scopes.clone()));
     Json(json!({"id": id, "token": token, "scopes": scopes})).into_response()
 }
 
@@ -347,14 +293,9 @@ async fn airfocus_me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
         return unauthorized("missing bearer token");
     };
     let mock = state.mock.lock().unwrap();
-    match mock
-        .airfocus_keys
-        .values()
-        .find(|(t, _, _)| constant_time_eq(t.as_bytes(), token.as_bytes()))
-    {
+    match mock.airfocus_keys.values().find(|(t, _, _)| constant_time_eq(t.as_bytes(), token.as_bytes())) {
         Some((_, user, scopes)) => {
-            Json(json!({"provider": "airfocus", "user": opaque_user_id(user), "scopes": scopes}))
-                .into_response()
+            Json(json!({"provider": "airfocus", "user": opaque_user_id(user), "scopes": scopes})).into_response()
         }
         None => unauthorized("unknown or deleted API key"),
     }
@@ -365,36 +306,20 @@ async fn airfocus_me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
 fn wazo_time(unix_s: i64) -> String {
     let (y, m, d) = eastern::civil_from_days(unix_s.div_euclid(86_400));
     let s = unix_s.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000000",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000000", s / 3600, s / 60 % 60, s % 60)
 }
 
-async fn wazo_token(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
+async fn wazo_token(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     count(&state, "wazo");
-    if let Some(resp) = state.fault("wazo") {
+    if let Some(resp) = state.fault("wazo").await {
         return resp;
     }
     let body = json_body(&body).unwrap_or_else(|| json!({}));
-    let expiration = body["expiration"]
-        .as_i64()
-        .unwrap_or(state.cfg.token_lifetime)
-        .clamp(1, 86_400 * 10);
+    let expiration = body["expiration"].as_i64().unwrap_or(state.cfg.token_lifetime).clamp(1, 86_400 * 10);
     let client_id = body["client_id"].as_str();
     let user = if let Some(refresh) = body["refresh_token"].as_str() {
         let Some(client_id) = client_id else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "client_id required",
-            );
+            return error(StatusCode::BAD_REQUEST, "invalid_request", "client_id required");
         };
         match state.mock.lock().unwrap().wazo_refresh.get(refresh) {
             Some((user, bound)) if bound == client_id => user.clone(),
@@ -409,8 +334,7 @@ async fn wazo_token(
     let token = uuid_v4();
     let now = now_s();
     let mut mock = state.mock.lock().unwrap();
-    mock.wazo_tokens
-        .insert(token.clone(), (user.clone(), now + expiration));
+    mock.wazo_tokens.insert(token.clone(), (user.clone(), now + expiration));
     let mut data = json!({
         "token": token, "expires_at": wazo_time(now + expiration), "utc_expires_at": wazo_time(now + expiration),
         "issued_at": wazo_time(now), "utc_issued_at": wazo_time(now), "auth_id": opaque_user_id(&user),
@@ -418,28 +342,17 @@ async fn wazo_token(
     });
     if body["access_type"] == "offline" && body["refresh_token"].is_null() {
         let Some(client_id) = client_id else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "client_id required",
-            );
+            return error(StatusCode::BAD_REQUEST, "invalid_request", "client_id required");
         };
         let refresh = uuid_v4();
-        mock.wazo_refresh
-            .insert(refresh.clone(), (user, client_id.to_owned()));
+        mock.wazo_refresh.insert(refresh.clone(), (user, client_id.to_owned()));
         data["refresh_token"] = json!(refresh);
     }
     Json(json!({"data": data})).into_response()
 }
 
 async fn wazo_revoke(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
-    let removed = state
-        .mock
-        .lock()
-        .unwrap()
-        .wazo_tokens
-        .remove(&token)
-        .is_some();
+    let removed = state.mock.lock().unwrap().wazo_tokens.remove(&token).is_some();
     if removed {
         StatusCode::NO_CONTENT.into_response()
     } else {
@@ -458,7 +371,10 @@ async fn wazo_me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
     };
     let mock = state.mock.lock().unwrap();
     match mock.wazo_tokens.get(token) {
-        Some((user, exp)) if now_s() < *exp => Json(json!({"provider": "wazo", "auth_id": opaque_user_id(user), "expires_at": wazo_time(*exp)})).into_response(),
+        Some((user, exp)) if now_s() < *exp => {
+            Json(json!({"provider": "wazo", "auth_id": opaque_user_id(user), "expires_at": wazo_time(*exp)}))
+                .into_response()
+        }
         Some(_) => unauthorized("token expired"),
         // A refresh token is not an access token: always 401, as the seed says.
         None => unauthorized("invalid token"),

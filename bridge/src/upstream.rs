@@ -26,10 +26,7 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(base: String) -> Self {
-        Self {
-            base,
-            client: Client::builder(TokioExecutor::new()).build_http(),
-        }
+        Self { base, client: Client::builder(TokioExecutor::new()).build_http() }
     }
 
     /// Sends `body` as JSON (if any) with `headers`; returns the status and the JSON body (`Null` if none).
@@ -40,10 +37,7 @@ impl Upstream {
         headers: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), UpstreamError> {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("accept", "*/*");
+        let mut req = Request::builder().method(method).uri(format!("{}{path}", self.base)).header("accept", "*/*");
         for (k, v) in headers {
             req = req.header(*k, v);
         }
@@ -54,26 +48,13 @@ impl Upstream {
             }
             None => Bytes::new(),
         };
-        let req = req
-            .body(Full::new(bytes))
-            .map_err(|_| UpstreamError::Unreachable)?;
+        let req = req.body(Full::new(bytes)).map_err(|_| UpstreamError::Unreachable)?;
         let fut = async {
-            let resp = self
-                .client
-                .request(req)
-                .await
-                .map_err(|_| UpstreamError::Unreachable)?;
+            let resp = self.client.request(req).await.map_err(|_| UpstreamError::Unreachable)?;
             let status = resp.status();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|_| UpstreamError::Unreachable)?
-                .to_bytes();
+            let body = resp.into_body().collect().await.map_err(|_| UpstreamError::Unreachable)?.to_bytes();
             Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
         };
-        tokio::time::timeout(Duration::from_secs(5), fut)
-            .await
-            .map_err(|_| UpstreamError::Timeout)?
+        tokio::time::timeout(Duration::from_secs(5), fut).await.map_err(|_| UpstreamError::Timeout)?
     }
 }

@@ -55,6 +55,13 @@ struct Options {
     bridge_headers: Vec<(String, String)>,
     timeout_ms: u32,
     auto_refresh: bool,
+    /// Web Lock and BroadcastChannel name shared by every context of the origin using this storage key.
+    shared_name: String,
+    /// `storage: 'local'`: other tabs' writes arrive as `storage` events too.
+    local_storage: bool,
+    /// A page or a worker: it has peers to coordinate with. Server runtimes have none, and an open
+    /// BroadcastChannel would keep a Node or Deno process alive.
+    browser_like: bool,
 }
 
 struct Inner {
@@ -69,6 +76,22 @@ struct Inner {
     on_token: js_sys::Set,
     on_signed_out: js_sys::Set,
     on_error: js_sys::Set,
+    /// The BroadcastChannel to the other tabs and workers (`null` where it does not exist).
+    channel: JsValue,
+    /// Kept alive for the channel's `onmessage`.
+    _channel_callback: Closure<dyn FnMut(JsValue)>,
+    event_callback: Closure<dyn FnMut(String, JsValue)>,
+    /// Removes the lifecycle listeners.
+    unlisten: RefCell<Option<Function>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        js::close_channel(&self.channel);
+        if let Some(off) = self.unlisten.borrow_mut().take() {
+            let _ = off.call0(&JsValue::NULL);
+        }
+    }
 }
 
 /// Keeps a page or worker signed in: refreshes short-lived tokens through the bridging backend before they
@@ -83,9 +106,7 @@ fn string_option(options: &JsValue, key: &str) -> Result<Option<String>, Error> 
     if v.is_undefined() {
         return Ok(None);
     }
-    v.as_string()
-        .map(Some)
-        .ok_or_else(|| js::config_error("an option that must be a string is not one"))
+    v.as_string().map(Some).ok_or_else(|| js::config_error("an option that must be a string is not one"))
 }
 
 fn number_option(options: &JsValue, key: &str) -> Result<Option<f64>, Error> {
@@ -95,17 +116,14 @@ fn number_option(options: &JsValue, key: &str) -> Result<Option<f64>, Error> {
     }
     match v.as_f64() {
         Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
-        _ => Err(js::config_error(
-            "refreshMargin and bridgeTimeout must be non-negative numbers of seconds",
-        )),
+        _ => Err(js::config_error("refreshMargin and bridgeTimeout must be non-negative numbers of seconds")),
     }
 }
 
 /// `https://api.example.com` (or with a trailing `/`) → its origin; anything with a path, query,
 /// credentials or a non-http scheme is refused, so that nobody believes a path prefix is enforced.
 fn normalize_origin(value: &JsValue) -> Result<String, Error> {
-    let bad =
-        || js::config_error("apiOrigins must be origins like 'https://api.example.com' (no path)");
+    let bad = || js::config_error("apiOrigins must be origins like 'https://api.example.com' (no path)");
     let text = value.as_string().ok_or_else(bad)?;
     let url = web_sys::Url::new(&text).map_err(|_| bad())?;
     let plain = (url.protocol() == "https:" || url.protocol() == "http:")
@@ -121,21 +139,14 @@ fn normalize_origin(value: &JsValue) -> Result<String, Error> {
 
 fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error> {
     if !options.is_object() {
-        return Err(js::config_error(
-            "AuthClient needs an options object with tokenUrl and apiOrigins",
-        ));
+        return Err(js::config_error("AuthClient needs an options object with tokenUrl and apiOrigins"));
     }
-    let token_url = string_option(options, "tokenUrl")?
-        .ok_or_else(|| js::config_error("tokenUrl is required"))?;
+    let token_url = string_option(options, "tokenUrl")?.ok_or_else(|| js::config_error("tokenUrl is required"))?;
     let revoke_url = string_option(options, "revokeUrl")?.unwrap_or_else(|| token_url.clone());
     let origins = get(options, "apiOrigins");
-    let origins = origins
-        .dyn_ref::<Array>()
-        .ok_or_else(|| js::config_error("apiOrigins must be an array of origins"))?;
-    let api_origins = origins
-        .iter()
-        .map(|o| normalize_origin(&o))
-        .collect::<Result<Vec<_>, _>>()?;
+    let origins =
+        origins.dyn_ref::<Array>().ok_or_else(|| js::config_error("apiOrigins must be an array of origins"))?;
+    let api_origins = origins.iter().map(|o| normalize_origin(&o)).collect::<Result<Vec<_>, _>>()?;
 
     let header = string_option(options, "header")?;
     if let Some(h) = &header {
@@ -145,54 +156,49 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
         }
     }
     let format = js::format_option(&get(options, "format"))?;
-    let refresh_margin_ms =
-        number_option(options, "refreshMargin")?.map(|s| (s * 1000.0) as Millis);
-    let timeout_ms = number_option(options, "bridgeTimeout")?
-        .map_or(10_000, |s| (s * 1000.0).clamp(1.0, 600_000.0) as u32);
+    let refresh_margin_ms = number_option(options, "refreshMargin")?.map(|s| (s * 1000.0) as Millis);
+    let timeout_ms =
+        number_option(options, "bridgeTimeout")?.map_or(10_000, |s| (s * 1000.0).clamp(1.0, 600_000.0) as u32);
 
     let key = string_option(options, "storageKey")?.unwrap_or_else(|| "authbridge".into());
-    let storage = match string_option(options, "storage")?.as_deref() {
+    let storage_name = string_option(options, "storage")?;
+    let local_storage = storage_name.as_deref() == Some("local");
+    let storage = match storage_name.as_deref() {
         None | Some("session") => js::web_storage("sessionStorage"),
         Some("local") => js::web_storage("localStorage"),
         Some("memory") => None,
-        Some(_) => {
-            return Err(js::config_error(
-                "storage must be 'session', 'local' or 'memory'",
-            ))
-        }
+        Some(_) => return Err(js::config_error("storage must be 'session', 'local' or 'memory'")),
     };
 
+    // Pages and workers send the bridge's session cookie; server runtimes have no cookie jar (and some
+    // refuse the `credentials` field), so there it is left unset.
+    let global = js_sys::global();
+    let browser_like = !get(&global, "document").is_undefined() || get(&global, "importScripts").is_function();
     let credentials = get(options, "credentials");
-    let credentials = if credentials.is_undefined() {
-        JsValue::from_str("include")
-    } else {
-        credentials
-    };
+    let credentials =
+        if credentials.is_undefined() && browser_like { JsValue::from_str("include") } else { credentials };
     let mut bridge_headers = Vec::new();
     let extra = get(options, "bridgeHeaders");
     if !extra.is_undefined() {
-        let obj = extra
-            .dyn_ref::<Object>()
-            .ok_or_else(|| js::config_error("bridgeHeaders must be an object of strings"))?;
+        let obj =
+            extra.dyn_ref::<Object>().ok_or_else(|| js::config_error("bridgeHeaders must be an object of strings"))?;
         for entry in Object::entries(obj).iter() {
             let pair: Array = entry.unchecked_into();
             match (pair.get(0).as_string(), pair.get(1).as_string()) {
                 (Some(k), Some(v)) => bridge_headers.push((k, v)),
-                _ => {
-                    return Err(js::config_error(
-                        "bridgeHeaders must be an object of strings",
-                    ))
-                }
+                _ => return Err(js::config_error("bridgeHeaders must be an object of strings")),
             }
         }
     }
     let auto = get(options, "autoRefresh");
     // Timers suit pages and workers; request-scoped runtimes (workerd, Deno Deploy) refresh lazily.
-    let global = js_sys::global();
-    let auto_refresh = auto.as_bool().unwrap_or_else(|| {
-        !get(&global, "document").is_undefined() || get(&global, "importScripts").is_function()
-    });
+    let auto_refresh = auto.as_bool().unwrap_or(browser_like);
 
+    let shared_name = {
+        let mut n = String::from("authbridge:");
+        n.push_str(&key);
+        n
+    };
     let options = Options {
         token_url,
         revoke_url,
@@ -201,21 +207,12 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
         bridge_headers,
         timeout_ms,
         auto_refresh,
+        shared_name,
+        local_storage,
+        browser_like,
     };
-    let config = Config {
-        format,
-        header,
-        refresh_margin_ms,
-    };
-    Ok((
-        options,
-        config,
-        WebStore {
-            storage,
-            key,
-            memory: MemoryStore::default(),
-        },
-    ))
+    let config = Config { format, header, refresh_margin_ms };
+    Ok((options, config, WebStore { storage, key, memory: MemoryStore::default() }))
 }
 
 impl Inner {
@@ -239,13 +236,7 @@ impl Inner {
         let event = Object::new();
         set(&event, "source", &source.into());
         if let Some(c) = self.session.borrow().current() {
-            set(
-                &event,
-                "expiresAt",
-                &c.record
-                    .expires_at
-                    .map_or(JsValue::NULL, |t| (t as f64).into()),
-            );
+            set(&event, "expiresAt", &c.record.expires_at.map_or(JsValue::NULL, |t| (t as f64).into()));
             set(&event, "header", &JsValue::from_str(&c.record.header));
         }
         self.emit(&self.on_token, &event);
@@ -271,18 +262,94 @@ impl Inner {
         if let Some(at) = self.session.borrow().next_wakeup() {
             // setTimeout holds at most 2^31-1 ms; a longer wait simply re-arms when it fires.
             let delay = (at - self.now()).clamp(0, i64::from(i32::MAX));
-            let handle =
-                js::set_timeout(self.timer_callback.as_ref().unchecked_ref(), delay as f64);
+            let handle = js::set_timeout(self.timer_callback.as_ref().unchecked_ref(), delay as f64);
             *self.timer.borrow_mut() = Some(handle);
         }
     }
 
+    /// A timer fired (perhaps late: sleep, background throttling) or the page came back: refresh if due.
+    /// Offline, nothing happens until `online` fires, so no retries are burnt.
     fn on_timer(self: &Rc<Self>) {
         *self.timer.borrow_mut() = None;
+        if js::is_offline() {
+            return;
+        }
         if self.session.borrow().auto_due(self.now()) {
             let _ = self.flight();
         } else {
             self.reschedule();
+        }
+    }
+
+    fn on_event(self: &Rc<Self>, kind: &str, event: JsValue) {
+        match kind {
+            "online" => {
+                self.session.borrow_mut().clear_backoff();
+                let stale = self.session.borrow().current().is_some_and(|c| !c.valid_at(self.now()));
+                if stale && self.options.auto_refresh && !self.stopped.get() {
+                    let _ = self.flight();
+                } else {
+                    self.on_timer();
+                }
+            }
+            "visibilitychange" if js::is_hidden() => {}
+            "visibilitychange" | "pageshow" | "focus" => self.on_timer(),
+            "storage" if self.options.local_storage => {
+                let key = get(&event, "key").as_string();
+                let value = get(&event, "newValue").as_string();
+                if key.as_deref() == Some(&self.options.shared_name["authbridge:".len()..]) {
+                    if let Some(v) = value {
+                        self.adopt(&v, "storage");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A message from another tab or worker on the BroadcastChannel.
+    fn on_message(self: &Rc<Self>, message: JsValue) {
+        match get(&message, "type").as_string().as_deref() {
+            Some("token") => {
+                if let Some(entry) = get(&message, "entry").as_string() {
+                    self.adopt(&entry, "peer");
+                }
+            }
+            Some("signedOut") => {
+                if !self.session.borrow().is_signed_out() {
+                    self.session.borrow_mut().sign_out();
+                    self.clear_timer();
+                    self.emit_signed_out("peer");
+                }
+            }
+            Some("ask") => self.share_token(),
+            _ => {}
+        }
+    }
+
+    fn adopt(self: &Rc<Self>, entry: &str, source: &str) {
+        let header = self.session.borrow().config().header.clone();
+        let Some(entry) = crate::store::decode::<JsJson>(entry, header.as_deref()) else { return };
+        let adopted = self.session.borrow_mut().adopt::<JsJson>(entry, &mut WebEnv);
+        if adopted {
+            self.emit_token(source);
+            self.reschedule();
+        }
+    }
+
+    fn message(kind: &str) -> Object {
+        let m = Object::new();
+        set(&m, "type", &kind.into());
+        m
+    }
+
+    /// Sends the current token to the other tabs and workers.
+    fn share_token(&self) {
+        let entry = self.session.borrow().entry(self.now());
+        if let Some(e) = entry {
+            let m = Self::message("token");
+            set(&m, "entry", &crate::store::encode(&e.token, e.expires_at, &e.header).into());
+            js::post(&self.channel, &m);
         }
     }
 
@@ -296,23 +363,44 @@ impl Inner {
         };
         self.clear_timer();
         let this = Rc::clone(self);
-        // spawn_local polls on a later microtask, so `self.flight` is set before the body runs.
-        let promise = future_to_promise(async move {
-            let result = this.call_bridge().await;
-            let outcome = this
-                .session
-                .borrow_mut()
-                .finish_attempt(epoch, &mut WebEnv, result);
-            *this.flight.borrow_mut() = None;
-            match outcome {
-                Outcome::Token => this.emit_token("bridge"),
-                Outcome::Failed(e) => this.emit(&this.on_error, &error_to_js(&e)),
-                Outcome::Rejected(e) => {
-                    this.emit(&this.on_error, &error_to_js(&e));
-                    this.emit_signed_out("rejected");
+        let generation = self.session.borrow().generation();
+        // The bridge call itself runs under the origin-wide Web Lock: one tab or worker calls, the others wait
+        // and receive its token over the BroadcastChannel before they get the lock.
+        let body = Closure::once_into_js(move || {
+            future_to_promise(async move {
+                let peer_delivered = this.session.borrow().generation() != generation
+                    && matches!(this.session.borrow().decide(this.now(), 0), Decision::Use(..));
+                if peer_delivered || js::is_offline() {
+                    this.session.borrow_mut().abandon_attempt(epoch);
+                    return Ok(JsValue::UNDEFINED);
                 }
-                Outcome::Ignored => {}
+                let result = this.call_bridge().await;
+                let outcome = this.session.borrow_mut().finish_attempt(epoch, &mut WebEnv, result);
+                match outcome {
+                    Outcome::Token => {
+                        this.share_token();
+                        this.emit_token("bridge");
+                    }
+                    Outcome::Failed(e) => this.emit(&this.on_error, &error_to_js(&e)),
+                    Outcome::Rejected(e) => {
+                        js::post(&this.channel, &Self::message("signedOut"));
+                        this.emit(&this.on_error, &error_to_js(&e));
+                        this.emit_signed_out("rejected");
+                    }
+                    Outcome::Ignored => {}
+                }
+                Ok(JsValue::UNDEFINED)
+            })
+        });
+        let this = Rc::clone(self);
+        let wait_ms = self.options.timeout_ms.saturating_add(2_000);
+        let locked = js::with_lock(&self.options.shared_name, wait_ms, &body);
+        // spawn_local polls on a later microtask, so `self.flight` is set before this body runs.
+        let promise = future_to_promise(async move {
+            if JsFuture::from(locked).await.is_err() {
+                this.session.borrow_mut().abandon_attempt(epoch);
             }
+            *this.flight.borrow_mut() = None;
             this.reschedule();
             Ok(JsValue::UNDEFINED)
         });
@@ -320,11 +408,7 @@ impl Inner {
         promise
     }
 
-    fn bridge_init(
-        &self,
-        method: &str,
-        token_header: Option<(String, String)>,
-    ) -> web_sys::RequestInit {
+    fn bridge_init(&self, method: &str, token_header: Option<(String, String)>) -> web_sys::RequestInit {
         let headers = web_sys::Headers::new().expect_throw("Headers");
         let _ = headers.set("Accept", "application/json");
         for (k, v) in &self.options.bridge_headers {
@@ -339,9 +423,7 @@ impl Inner {
         if !self.options.credentials.is_undefined() {
             let _ = js_sys::Reflect::set(&init, &"credentials".into(), &self.options.credentials);
         }
-        init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(
-            self.options.timeout_ms,
-        )));
+        init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(self.options.timeout_ms)));
         init
     }
 
@@ -349,45 +431,32 @@ impl Inner {
         let init = self.bridge_init("POST", None);
         let signal = init.get_signal();
         let timed_out = || signal.as_ref().is_some_and(|s| s.aborted());
-        let response = match JsFuture::from(js::global_fetch(
-            &self.options.token_url.as_str().into(),
-            &init,
-        ))
-        .await
-        {
+        let response = match JsFuture::from(js::global_fetch(&self.options.token_url.as_str().into(), &init)).await {
             Ok(r) => r.unchecked_into::<web_sys::Response>(),
             Err(_) if timed_out() => return Transport::Timeout,
             Err(_) => return Transport::Network,
         };
         let status = response.status();
-        let retry_after_ms = response
-            .headers()
-            .get("Retry-After")
-            .ok()
-            .flatten()
-            .and_then(|v| {
-                parse_retry_after_seconds(&v).or_else(|| {
-                    let at = js_sys::Date::parse(&v);
-                    at.is_finite().then(|| (at as Millis - self.now()).max(0))
-                })
-            });
+        // Readable for a same-origin bridge, or one that lists Date in Access-Control-Expose-Headers.
+        let date =
+            response.headers().get("Date").ok().flatten().map(|d| js_sys::Date::parse(&d)).filter(|d| d.is_finite());
+        let date = date.map(|d| d as Millis);
+        let retry_after_ms = response.headers().get("Retry-After").ok().flatten().and_then(|v| {
+            parse_retry_after_seconds(&v).or_else(|| {
+                let at = js_sys::Date::parse(&v);
+                at.is_finite().then(|| (at as Millis - self.now()).max(0))
+            })
+        });
         let text = match response.text() {
             Ok(p) => JsFuture::from(p).await,
             Err(e) => Err(e),
         };
         let body = match text {
-            Ok(t) => t
-                .as_string()
-                .and_then(|t| js_sys::JSON::parse(&t).ok())
-                .map(JsJson),
+            Ok(t) => t.as_string().and_then(|t| js_sys::JSON::parse(&t).ok()).map(JsJson),
             Err(_) if timed_out() => return Transport::Timeout,
             Err(_) => return Transport::Network,
         };
-        Transport::Response {
-            status,
-            retry_after_ms,
-            body,
-        }
+        Transport::Response { status, retry_after_ms, date, body }
     }
 
     /// Waits until the session has a token to send (refreshing through the single flight), or fails.
@@ -398,6 +467,17 @@ impl Inner {
             match decision {
                 Decision::Use(name, value) => return Ok((name, value)),
                 Decision::Fail(e) => return Err(e),
+                Decision::Refresh if js::is_offline() && !self.session.borrow().in_flight() => {
+                    // Offline with no usable token: fail now instead of burning retries.
+                    let valid = self.session.borrow().current().is_some_and(|c| c.valid_at(self.now()));
+                    if !valid {
+                        return Err(Error::new(
+                            Code::Network,
+                            "offline: no valid token and the bridge cannot be reached",
+                        ));
+                    }
+                    failures += 1;
+                }
                 Decision::Refresh => {
                     let generation = self.session.borrow().generation();
                     let _ = JsFuture::from(self.flight()).await;
@@ -422,24 +502,11 @@ impl Inner {
         }
     }
 
-    async fn authed_fetch(
-        self: Rc<Self>,
-        input: JsValue,
-        init: JsValue,
-    ) -> Result<JsValue, JsValue> {
+    async fn authed_fetch(self: Rc<Self>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
         let request: web_sys::Request = js::JsRequest::new(&input, &init)?.unchecked_into();
-        let header = self
-            .session
-            .borrow()
-            .current()
-            .map(|c| c.record.header.to_string());
+        let header = self.session.borrow().current().map(|c| c.record.header.to_string());
         let header_name = header.unwrap_or_else(|| {
-            self.session
-                .borrow()
-                .config()
-                .header
-                .clone()
-                .unwrap_or_else(|| crate::token::AUTHORIZATION.into())
+            self.session.borrow().config().header.clone().unwrap_or_else(|| crate::token::AUTHORIZATION.into())
         });
         // Not an API origin, or the caller chose the header itself: the request goes out as given.
         if !self.allowed(&request.url()) || request.headers().has(&header_name).unwrap_or(false) {
@@ -448,11 +515,7 @@ impl Inner {
         let (name, value) = self.ensure_token().await.map_err(|e| error_to_js(&e))?;
         // A streamed body can be sent once only; anything else is cloned so a 401 can be retried.
         let replayable = !get(&get(&init, "body"), "getReader").is_function();
-        let retry = if replayable {
-            request.clone().ok()
-        } else {
-            None
-        };
+        let retry = if replayable { request.clone().ok() } else { None };
         let _ = request.headers().set(&name, &value);
         let response = JsFuture::from(js::global_fetch(&request, &JsValue::UNDEFINED)).await?;
         let status = response.unchecked_ref::<web_sys::Response>().status();
@@ -471,13 +534,10 @@ impl Inner {
         let header = self.session.borrow_mut().sign_out();
         *self.flight.borrow_mut() = None;
         self.clear_timer();
+        js::post(&self.channel, &Self::message("signedOut"));
         let init = self.bridge_init("DELETE", header);
         // The session is already over locally; a failed revoke changes nothing here.
-        let _ = JsFuture::from(js::global_fetch(
-            &self.options.revoke_url.as_str().into(),
-            &init,
-        ))
-        .await;
+        let _ = JsFuture::from(js::global_fetch(&self.options.revoke_url.as_str().into(), &init)).await;
         self.emit_signed_out("signOut");
     }
 }
@@ -489,8 +549,28 @@ impl AuthClient {
     pub fn new(options: JsValue) -> Result<AuthClient, JsValue> {
         let (options, config, store) = parse_options(&options).map_err(|e| error_to_js(&e))?;
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
+            let (w1, w2) = (weak.clone(), weak.clone());
+            let channel_callback = Closure::new(move |m: JsValue| {
+                if let Some(inner) = w1.upgrade() {
+                    inner.on_message(m);
+                }
+            });
+            let event_callback = Closure::new(move |kind: String, event: JsValue| {
+                if let Some(inner) = w2.upgrade() {
+                    inner.on_event(&kind, event);
+                }
+            });
+            let channel = if options.browser_like {
+                js::open_channel(&options.shared_name, channel_callback.as_ref().unchecked_ref())
+            } else {
+                JsValue::NULL
+            };
             let weak = weak.clone();
             Inner {
+                channel,
+                _channel_callback: channel_callback,
+                event_callback,
+                unlisten: RefCell::new(None),
                 session: RefCell::new(Session::new(config, store)),
                 options,
                 flight: RefCell::new(None),
@@ -506,6 +586,15 @@ impl AuthClient {
                 on_error: js_sys::Set::new(&JsValue::UNDEFINED),
             }
         });
+        let events = Array::of5(
+            &"online".into(),
+            &"visibilitychange".into(),
+            &"pageshow".into(),
+            &"focus".into(),
+            &"storage".into(),
+        );
+        let off = js::listen(&events, inner.event_callback.as_ref().unchecked_ref());
+        *inner.unlisten.borrow_mut() = Some(off);
         Ok(AuthClient { inner })
     }
 
@@ -521,11 +610,20 @@ impl AuthClient {
         }
         inner.reschedule();
         future_to_promise(async move {
+            if !restored && !inner.channel.is_null() {
+                // A tab with per-tab storage asks its peers for a valid token before calling the bridge.
+                js::post(&inner.channel, &Inner::message("ask"));
+                let generation = inner.session.borrow().generation();
+                for _ in 0..6 {
+                    if inner.session.borrow().generation() != generation {
+                        break;
+                    }
+                    let _ = JsFuture::from(js::sleep(25)).await;
+                }
+            }
             match inner.ensure_token().await {
                 Ok(_) => Ok(JsValue::TRUE),
-                Err(e) if matches!(e.code, Code::SignedOut | Code::RefreshRejected) => {
-                    Ok(JsValue::FALSE)
-                }
+                Err(e) if matches!(e.code, Code::SignedOut | Code::RefreshRejected) => Ok(JsValue::FALSE),
                 Err(e) => Err(error_to_js(&e)),
             }
         })
@@ -538,12 +636,8 @@ impl AuthClient {
         future_to_promise(async move {
             inner.ensure_token().await.map_err(|e| error_to_js(&e))?;
             let session = inner.session.borrow();
-            let token = session
-                .current()
-                .map(|c| c.record.token.secret().to_owned());
-            token
-                .map(JsValue::from)
-                .ok_or_else(|| error_to_js(&Error::new(Code::SignedOut, "no token")))
+            let token = session.current().map(|c| c.record.token.secret().to_owned());
+            token.map(JsValue::from).ok_or_else(|| error_to_js(&Error::new(Code::SignedOut, "no token")))
         })
     }
 
@@ -557,9 +651,7 @@ impl AuthClient {
         let session = self.inner.session.borrow();
         session
             .current()
-            .and_then(|c| {
-                crate::jwt::decode_claims_unverified::<JsJson>(c.record.token.secret()).ok()
-            })
+            .and_then(|c| crate::jwt::decode_claims_unverified::<JsJson>(c.record.token.secret()).ok())
             .map_or(JsValue::NULL, |c| c.0)
     }
 
@@ -567,20 +659,13 @@ impl AuthClient {
     #[wasm_bindgen(js_name = expiresAt)]
     pub fn expires_at(&self) -> JsValue {
         let session = self.inner.session.borrow();
-        session
-            .current()
-            .and_then(|c| c.record.expires_at)
-            .map_or(JsValue::NULL, |t| (t as f64).into())
+        session.current().and_then(|c| c.record.expires_at).map_or(JsValue::NULL, |t| (t as f64).into())
     }
 
     /// When the next timer-driven refresh is due, in epoch milliseconds; `null` when none is scheduled.
     #[wasm_bindgen(js_name = nextRefreshAt)]
     pub fn next_refresh_at(&self) -> JsValue {
-        self.inner
-            .session
-            .borrow()
-            .next_wakeup()
-            .map_or(JsValue::NULL, |t| (t as f64).into())
+        self.inner.session.borrow().next_wakeup().map_or(JsValue::NULL, |t| (t as f64).into())
     }
 
     /// Forces one refresh (joining one already in flight). Also leaves the signed-out state.
@@ -598,10 +683,7 @@ impl AuthClient {
             match session.current() {
                 Some(c) if session.generation() != generation => Ok(c.record.token.secret().into()),
                 _ => Err(error_to_js(&session.last_error().unwrap_or_else(|| {
-                    Error::new(
-                        Code::SignedOut,
-                        "signed out: the refresh did not produce a token",
-                    )
+                    Error::new(Code::SignedOut, "signed out: the refresh did not produce a token")
                 }))),
             }
         })
@@ -623,11 +705,7 @@ impl AuthClient {
             "token" => &self.inner.on_token,
             "signedOut" => &self.inner.on_signed_out,
             "error" => &self.inner.on_error,
-            _ => {
-                return Err(error_to_js(&js::config_error(
-                    "event must be 'token', 'signedOut' or 'error'",
-                )))
-            }
+            _ => return Err(error_to_js(&js::config_error("event must be 'token', 'signedOut' or 'error'"))),
         };
         set.add(&listener);
         Ok(js::off_fn(set, &listener))

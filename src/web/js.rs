@@ -26,11 +26,56 @@ extern "C" {
     pub fn new(input: &JsValue, init: &JsValue) -> Result<JsRequest, JsValue>;
 }
 
-#[wasm_bindgen(inline_js = "export function offFn(set, fn) { return () => { set.delete(fn); }; }")]
+// Small platform helpers written in JS: each is a feature test plus a call, cheaper here than as bindings.
+#[wasm_bindgen(inline_js = r#"
+export function offFn(set, fn) { return () => { set.delete(fn); }; }
+export function isOffline() { return globalThis.navigator?.onLine === false; }
+export function isHidden() { return globalThis.document?.visibilityState === 'hidden'; }
+export function openChannel(name, onMessage) {
+  if (typeof BroadcastChannel !== 'function') return null;
+  const channel = new BroadcastChannel(name);
+  channel.onmessage = (e) => onMessage(e.data);
+  return channel;
+}
+export function post(channel, message) { try { channel?.postMessage(message); } catch {} }
+export function closeChannel(channel) { if (channel) { channel.onmessage = null; channel.close(); } }
+export function listen(names, handler) {
+  const on = (e) => handler(e.type, e.type === 'storage' ? e : undefined);
+  for (const n of names) globalThis.addEventListener?.(n, on);
+  return () => { for (const n of names) globalThis.removeEventListener?.(n, on); };
+}
+// Runs `body` (which returns a promise) holding the Web Lock `name`, so that one context of the origin calls the
+// bridge at a time. A holder that does not finish within `waitMs` is stolen from: a crashed or frozen tab must
+// not stall the others. Without Web Locks, `body` runs at once (per-context single flight only).
+export function withLock(name, waitMs, body) {
+  const locks = globalThis.navigator?.locks;
+  if (!locks?.request) return body();
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), waitMs);
+  return locks.request(name, { signal: abort.signal }, () => { clearTimeout(timer); return body(); })
+    .catch((e) => {
+      if (e?.name !== 'AbortError' || !abort.signal.aborted) throw e;
+      return locks.request(name, { steal: true }, () => body());
+    });
+}
+"#)]
 extern "C" {
     /// A function that removes `f` from `set`; made in JS so that no closure outlives the client.
     #[wasm_bindgen(js_name = offFn)]
     pub fn off_fn(set: &js_sys::Set, f: &Function) -> Function;
+    #[wasm_bindgen(js_name = isOffline)]
+    pub fn is_offline() -> bool;
+    #[wasm_bindgen(js_name = isHidden)]
+    pub fn is_hidden() -> bool;
+    #[wasm_bindgen(js_name = openChannel)]
+    pub fn open_channel(name: &str, on_message: &Function) -> JsValue;
+    pub fn post(channel: &JsValue, message: &JsValue);
+    #[wasm_bindgen(js_name = closeChannel)]
+    pub fn close_channel(channel: &JsValue);
+    /// Adds `handler(type, event)` for each event name on the global scope; returns the function removing it.
+    pub fn listen(names: &Array, handler: &Function) -> Function;
+    #[wasm_bindgen(js_name = withLock)]
+    pub fn with_lock(name: &str, wait_ms: u32, body: &JsValue) -> Promise;
 }
 
 /// A parsed JS value seen through the core's [`Json`] trait.
@@ -127,8 +172,11 @@ pub fn format_option(value: &JsValue) -> Result<Format, Error> {
         return Ok(Format::Auto);
     }
     if let Some(name) = value.as_string() {
-        return Format::from_name(&name)
-            .ok_or_else(|| config_error("format must be 'auto', 'oauth2', 'point', 'wazo', 'static' or { token, expiresIn?, expiresAt? }"));
+        return Format::from_name(&name).ok_or_else(|| {
+            config_error(
+                "format must be 'auto', 'oauth2', 'point', 'wazo', 'static' or { token, expiresIn?, expiresAt? }",
+            )
+        });
     }
     let pointer = |key: &str| -> Result<Option<String>, Error> {
         let v = get(value, key);
@@ -137,18 +185,11 @@ pub fn format_option(value: &JsValue) -> Result<Format, Error> {
         }
         match v.as_string() {
             Some(p) if p.is_empty() || p.starts_with('/') => Ok(Some(p)),
-            _ => Err(config_error(
-                "format pointers must be JSON pointers such as '/data/token'",
-            )),
+            _ => Err(config_error("format pointers must be JSON pointers such as '/data/token'")),
         }
     };
-    let token = pointer("token")?
-        .ok_or_else(|| config_error("a custom format needs a `token` JSON pointer"))?;
-    Ok(Format::Custom(CustomFormat {
-        token,
-        expires_in: pointer("expiresIn")?,
-        expires_at: pointer("expiresAt")?,
-    }))
+    let token = pointer("token")?.ok_or_else(|| config_error("a custom format needs a `token` JSON pointer"))?;
+    Ok(Format::Custom(CustomFormat { token, expires_in: pointer("expiresIn")?, expires_at: pointer("expiresAt")? }))
 }
 
 /// A promise that resolves after `ms` milliseconds, using `resolve` itself as the timer callback.
@@ -164,7 +205,5 @@ pub fn sleep(ms: Millis) -> Promise {
 pub fn web_storage(name: &str) -> Option<web_sys::Storage> {
     let storage = Reflect::get(&js_sys::global(), &JsValue::from_str(name)).ok()?;
     // Duck-typed: `instanceof Storage` would throw where the class does not exist (workerd).
-    get(&storage, "getItem")
-        .is_function()
-        .then(|| storage.unchecked_into())
+    get(&storage, "getItem").is_function().then(|| storage.unchecked_into())
 }

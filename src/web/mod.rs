@@ -14,29 +14,19 @@ use crate::token::parse_token_response;
 use js::{error_to_js, set, JsJson};
 
 fn token_arg(token: &JsValue) -> Result<String, JsValue> {
-    token
-        .as_string()
-        .ok_or_else(|| error_to_js(&JwtError::NotAString.into()))
+    token.as_string().ok_or_else(|| error_to_js(&JwtError::NotAString.into()))
 }
 
 /// Decodes the claims (part #2) of a JWT without verifying its signature.
 #[wasm_bindgen(js_name = decodeJwt, unchecked_return_type = "JwtClaims")]
-pub fn decode_jwt(
-    #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
-) -> Result<JsValue, JsValue> {
-    crate::jwt::decode_claims_unverified::<JsJson>(&token_arg(&token)?)
-        .map(|c| c.0)
-        .map_err(|e| error_to_js(&e.into()))
+pub fn decode_jwt(#[wasm_bindgen(unchecked_param_type = "string")] token: JsValue) -> Result<JsValue, JsValue> {
+    crate::jwt::decode_claims_unverified::<JsJson>(&token_arg(&token)?).map(|c| c.0).map_err(|e| error_to_js(&e.into()))
 }
 
 /// Decodes the header (part #1) of a JWT.
 #[wasm_bindgen(js_name = decodeJwtHeader, unchecked_return_type = "JwtHeader")]
-pub fn decode_jwt_header(
-    #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
-) -> Result<JsValue, JsValue> {
-    crate::jwt::decode_header_unverified::<JsJson>(&token_arg(&token)?)
-        .map(|c| c.0)
-        .map_err(|e| error_to_js(&e.into()))
+pub fn decode_jwt_header(#[wasm_bindgen(unchecked_param_type = "string")] token: JsValue) -> Result<JsValue, JsValue> {
+    crate::jwt::decode_header_unverified::<JsJson>(&token_arg(&token)?).map(|c| c.0).map_err(|e| error_to_js(&e.into()))
 }
 
 /// Reads a bridge response (JSON text or an already parsed value) the way `AuthClient` does.
@@ -47,32 +37,17 @@ pub fn parse_token_response_js(
 ) -> Result<JsValue, JsValue> {
     let format = js::format_option(&format).map_err(|e| error_to_js(&e))?;
     let body = match json.as_string() {
-        Some(text) => JsJson(
-            js_sys::JSON::parse(&text)
-                .map_err(|_| error_to_js(&crate::ResponseError::NotJson.into()))?,
-        ),
+        Some(text) => {
+            JsJson(js_sys::JSON::parse(&text).map_err(|_| error_to_js(&crate::ResponseError::NotJson.into()))?)
+        }
         None => JsJson(json),
     };
     let now = js_sys::Date::now() as i64;
     let record = parse_token_response(&body, &format, now).map_err(|e| error_to_js(&e.into()))?;
     let out = Object::new();
     set(&out, "token", &record.token.secret().into());
-    set(
-        &out,
-        "expiresAt",
-        &record
-            .expires_at
-            .map_or(JsValue::NULL, |t| (t as f64).into()),
-    );
-    set(
-        &out,
-        "scopes",
-        &record
-            .scopes
-            .iter()
-            .map(|s| JsValue::from_str(s))
-            .collect::<js_sys::Array>(),
-    );
+    set(&out, "expiresAt", &record.expires_at.map_or(JsValue::NULL, |t| (t as f64).into()));
+    set(&out, "scopes", &record.scopes.iter().map(|s| JsValue::from_str(s)).collect::<js_sys::Array>());
     set(&out, "header", &JsValue::from_str(&record.header));
     set(&out, "format", &record.format.as_str().into());
     Ok(out.into())

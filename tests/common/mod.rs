@@ -53,8 +53,7 @@ extern "C" {
 }
 
 pub fn bridge() -> &'static str {
-    option_env!("AUTHBRIDGE_TEST_BRIDGE")
-        .expect("run through tests/support/with-bridge.mjs (make test)")
+    option_env!("AUTHBRIDGE_TEST_BRIDGE").expect("run through tests/support/with-bridge.mjs (make test)")
 }
 
 pub fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -84,10 +83,7 @@ pub fn key(name: &str) -> String {
 pub fn client(scenario: &str, key: &str, extra: &[(&str, JsValue)]) -> AuthClient {
     let origins = Array::of1(&bridge().into());
     let mut pairs = vec![
-        (
-            "tokenUrl",
-            JsValue::from(format!("{}/token/{scenario}?key={key}", bridge())),
-        ),
+        ("tokenUrl", JsValue::from(format!("{}/token/{scenario}?key={key}", bridge()))),
         ("apiOrigins", origins.into()),
         ("storageKey", JsValue::from(key)),
     ];

@@ -38,7 +38,7 @@ export function startBridge({ port = 0 } = {}) {
       'access-control-allow-credentials': 'true',
       'access-control-allow-headers': 'authorization, x-auth-token, content-type, x-csrf-token, x-custom',
       'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
-      'access-control-expose-headers': 'retry-after',
+      'access-control-expose-headers': 'retry-after, date',
     } : {};
     const send = (status, body, headers = {}) => {
       const text = typeof body === 'string' ? body : JSON.stringify(body);

@@ -1,0 +1,222 @@
+// Many tabs and workers, one session: one bridge call per expiry across all of them (Web Locks elect the
+// caller, BroadcastChannel delivers its token), takeover when the refreshing tab dies, sign-out everywhere,
+// and correct tokens after sleep, offline periods and a skewed client clock. Headless Chromium against the
+// reference bridge, bridge calls counted at the server.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startReferenceBridge } from '../support/reference-bridge.mjs';
+import { launchChromium } from '../support/chromium.mjs';
+
+const LIFETIME = 4;
+let bridge, browser;
+before(async () => {
+  bridge = await startReferenceBridge({ tokenLifetime: LIFETIME });
+  browser = await launchChromium();
+});
+after(async () => { await browser?.close(); await bridge?.close(); });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const calls = async () => (await bridge.stats()).tokenCalls.point ?? 0;
+const fault = (body) => fetch(`${bridge.url}/test/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'point', ...body }) });
+
+async function signIn(context) {
+  const page = await context.newPage();
+  await page.goto(`${bridge.url}/`);
+  const status = await page.evaluate(async () => {
+    const csrf = document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1];
+    const r = await fetch('/session', { method: 'POST', headers: { 'x-csrf-token': csrf, 'content-type': 'application/json' }, body: JSON.stringify({ username: 'ada', password: 'lovelace', provider: 'point' }) });
+    return r.status;
+  });
+  assert.equal(status, 200);
+  return page;
+}
+
+/** Creates the tab's client (storage 'session', per tab) and starts it; API calls every `every` ms if given. */
+async function openTab(context, { page, every } = {}) {
+  page ??= await context.newPage();
+  if (page.url() === 'about:blank') await page.goto(`${bridge.url}/`);
+  await page.evaluate(async (every) => {
+    const { AuthClient } = await import('/pkg/authbridge.js');
+    const csrf = document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1];
+    window.log = [];
+    window.api = [];
+    window.auth = new AuthClient({ tokenUrl: '/auth/point/token', apiOrigins: [location.origin], storageKey: 'tabs', bridgeHeaders: { 'X-CSRF-Token': csrf }, autoRefresh: true });
+    auth.on('token', (e) => log.push({ t: 'token', source: e.source, at: Date.now() }));
+    auth.on('signedOut', (e) => log.push({ t: 'signedOut', reason: e.reason, at: Date.now() }));
+    auth.on('error', (e) => log.push({ t: 'error', code: e.code }));
+    await auth.start();
+    if (every) {
+      window.ticker = setInterval(() => {
+        auth.fetch('/api/point/me').then(async (r) => api.push({ status: r.status, jti: (await r.json()).jti }), (e) => api.push({ error: e.code }));
+      }, every);
+    }
+  }, every);
+  return page;
+}
+
+const state = (page) => page.evaluate(() => ({ log, api, jti: auth.claims()?.jti ?? null }));
+
+test('5 tabs: one bridge call per expiry, every request carries a valid token', async () => {
+  const context = await browser.newContext();
+  const first = await signIn(context);
+  const before = await calls();
+  const tabs = [await openTab(context, { page: first, every: 200 })];
+  for (let i = 1; i < 5; i++) tabs.push(await openTab(context, { every: 200 }));
+  assert.equal(await calls() - before, 1, 'the other four tabs got the first token from their peer');
+  const t0 = Date.now();
+  await sleep(11_000);
+  const elapsed = (Date.now() - t0) / 1000;
+  const states = await Promise.all(tabs.map(state));
+  for (const t of tabs) await t.evaluate(() => clearInterval(ticker));
+  const made = (await calls()) - before;
+  const tokens = new Set(states.flatMap((s) => s.api.map((a) => a.jti)));
+  const requests = states.flatMap((s) => s.api);
+  assert.ok(requests.length > 150, `${requests.length} API calls`);
+  assert.deepEqual(requests.filter((a) => a.status !== 200), [], 'every request authorised');
+  assert.equal(made, tokens.size, `bridge calls ${made} vs distinct tokens in use ${tokens.size}`);
+  // A 4 s token refreshes 0.8-1.2 s early: one call per ~3 s.
+  const cycles = Math.floor(elapsed / (LIFETIME - 1.2 - 1));
+  assert.ok(made >= 3 && made <= cycles + 2, `${made} bridge calls in ${elapsed.toFixed(1)} s`);
+  const bridgeEvents = states.map((s) => s.log.filter((e) => e.source === 'bridge').length);
+  assert.equal(bridgeEvents.reduce((a, b) => a + b), made, `token events from the bridge per tab: ${bridgeEvents}`);
+  const times = states.flatMap((s, i) => s.log.filter((e) => e.source === 'bridge').map((e) => `${i}@${e.at - t0}`)).sort((a, b) => +a.split('@')[1] - +b.split('@')[1]);
+  console.log(`# refreshes (tab@ms): ${times.join(' ')}`);
+  console.log(`# 5 tabs: ${made} bridge calls in ${elapsed.toFixed(1)} s for ${tokens.size} tokens; ${requests.length} API calls, all 200; bridge events per tab ${bridgeEvents}`);
+  await context.close();
+});
+
+test('the refreshing tab dies holding the lock: another tab takes over', async () => {
+  const context = await browser.newContext();
+  const a = await openTab(context, { page: await signIn(context) });
+  const b = await openTab(context);
+  const before = await calls();
+  // A's refresh hangs at the provider; B's refresh waits for the lock A holds.
+  await fault({ status: 0, count: 1, delayMs: 4000 });
+  await a.evaluate(() => { auth.refresh().catch(() => {}); });
+  await sleep(300);
+  const pending = b.evaluate(async () => { const t0 = Date.now(); await auth.refresh(); return Date.now() - t0; });
+  await sleep(300);
+  const closedAt = Date.now();
+  await a.close();
+  const waited = await pending;
+  const takeover = Date.now() - closedAt;
+  assert.ok(takeover < 2000, `took over ${takeover} ms after the holder closed`);
+  assert.equal((await b.evaluate(() => auth.nextRefreshAt() !== null)), true);
+  assert.ok((await calls()) - before <= 2);
+  console.log(`# lock holder died: takeover ${takeover} ms after close (B waited ${waited} ms in all)`);
+  await context.close();
+});
+
+test('sign-out in one tab signs out every tab within a second', async () => {
+  const context = await browser.newContext();
+  const tabs = [await openTab(context, { page: await signIn(context) }), await openTab(context), await openTab(context)];
+  const t0 = Date.now();
+  await tabs[1].evaluate(() => auth.signOut());
+  await sleep(300);
+  for (const t of tabs) {
+    const r = await t.evaluate(async () => ({
+      signedOut: log.find((e) => e.t === 'signedOut'),
+      fetch: await auth.fetch('/api/point/me').then((r) => r.status, (e) => e.code),
+      stored: sessionStorage.getItem('tabs'),
+    }));
+    assert.ok(r.signedOut && r.signedOut.at - t0 < 1000, JSON.stringify(r));
+    assert.equal(r.fetch, 'signed_out', 'no API call carries the token');
+    assert.equal(r.stored, null);
+  }
+  await context.close();
+});
+
+test('after a long sleep the first request carries a fresh token', async () => {
+  const context = await browser.newContext();
+  await context.clock.install();
+  const page = await openTab(context, { page: await signIn(context) });
+  const before = await page.evaluate(() => auth.claims().jti);
+  // The laptop lid closes for 10 minutes.
+  await page.clock.fastForward('10:00');
+  const after = await page.evaluate(async () => {
+    const r = await auth.fetch('/api/point/me');
+    return { status: r.status, jti: (await r.json()).jti };
+  });
+  assert.equal(after.status, 200);
+  assert.notEqual(after.jti, before, 'a fresh token');
+  await context.close();
+});
+
+test('offline: no retry storm; back online: refresh within a second', async () => {
+  const context = await browser.newContext();
+  const page = await openTab(context, { page: await signIn(context) });
+  await context.setOffline(true);
+  const before = await calls();
+  await sleep(LIFETIME * 1000 + 1500);
+  assert.equal((await calls()) - before, 0, 'no bridge calls while offline');
+  const errors = await page.evaluate(() => log.filter((e) => e.t === 'error').length);
+  assert.ok(errors <= 1, `${errors} error events while offline`);
+  const t0 = Date.now();
+  await context.setOffline(false);
+  let refreshed = false;
+  while (!refreshed && Date.now() - t0 < 3000) {
+    await sleep(50);
+    refreshed = (await calls()) - before === 1;
+  }
+  const ms = Date.now() - t0;
+  assert.ok(refreshed && ms < 1000, `refreshed ${ms} ms after coming back online`);
+  assert.equal(await page.evaluate(async () => (await auth.fetch('/api/point/me')).status), 200);
+  await context.close();
+});
+
+for (const skewMinutes of [10, -10]) {
+  test(`a client clock ${skewMinutes > 0 ? 'fast' : 'slow'} by 10 minutes refreshes before the server's expiry, no loop`, async () => {
+    const context = await browser.newContext();
+    await context.clock.install({ time: Date.now() + skewMinutes * 60_000 });
+    await context.clock.resume();
+    const page = await openTab(context, { page: await signIn(context), every: 250 });
+    const before = await calls();
+    await sleep(9_000);
+    const s = await state(page);
+    await page.evaluate(() => clearInterval(ticker));
+    const made = (await calls()) - before;
+    assert.deepEqual(s.api.filter((a) => a.status !== 200), [], 'every request authorised');
+    assert.ok(s.api.length > 20);
+    assert.ok(made >= 2 && made <= 4, `${made} bridge calls in 9 s with 4 s tokens`);
+    await context.close();
+  });
+}
+
+test('a web worker and a page sharing a storage key behave as two tabs', async () => {
+  const context = await browser.newContext();
+  const page = await signIn(context);
+  await page.route('**/tab-worker.js', (route) => route.fulfill({ contentType: 'text/javascript', body: `
+    import init, { AuthClient } from '/pkg/authbridge.js';
+    await init();
+    let auth;
+    const log = [];
+    onmessage = async ({ data }) => {
+      if (data.csrf) {
+        auth = new AuthClient({ tokenUrl: '/auth/point/token', apiOrigins: [location.origin], storageKey: 'tabs', bridgeHeaders: { 'X-CSRF-Token': data.csrf } });
+        auth.on('token', (e) => log.push(e.source));
+        await auth.start();
+      }
+      const r = await auth.fetch('/api/point/me');
+      postMessage({ status: r.status, jti: (await r.json()).jti, log });
+    };` }));
+  await openTab(context, { page });
+  const before = await calls();
+  const ask = (csrf) => page.evaluate((csrf) => new Promise((resolve) => {
+    window.worker ??= new Worker('/tab-worker.js', { type: 'module' });
+    worker.onmessage = (e) => resolve(e.data);
+    worker.postMessage({ csrf });
+  }), csrf);
+  const csrf = await page.evaluate(() => document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1]);
+  const first = await ask(csrf);
+  assert.equal(first.status, 200);
+  assert.deepEqual(first.log, ['peer'], 'the worker got the page\'s token');
+  assert.equal(first.jti, await page.evaluate(() => auth.claims().jti));
+  assert.equal((await calls()) - before, 0);
+  await sleep(LIFETIME * 1000);
+  const later = await ask();
+  assert.equal(later.status, 200);
+  const made = (await calls()) - before;
+  assert.equal(made, 1, 'one refresh for page and worker together');
+  assert.equal(later.jti, await page.evaluate(() => auth.claims().jti));
+  await context.close();
+});
