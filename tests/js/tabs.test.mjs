@@ -187,27 +187,35 @@ test('a web worker and a page sharing a storage key behave as two tabs', async (
   const page = await signIn(context);
   await page.route('**/tab-worker.js', (route) => route.fulfill({ contentType: 'text/javascript', body: `
     import init, { AuthClient } from '/pkg/authbridge.js';
-    await init();
+    const ready = init();
     let auth;
     const log = [];
     onmessage = async ({ data }) => {
-      if (data.csrf) {
-        auth = new AuthClient({ tokenUrl: '/auth/point/token', apiOrigins: [location.origin], storageKey: 'tabs', bridgeHeaders: { 'X-CSRF-Token': data.csrf } });
-        auth.on('token', (e) => log.push(e.source));
-        await auth.start();
+      try {
+        await ready;
+        if (data.csrf) {
+          auth = new AuthClient({ tokenUrl: '/auth/point/token', apiOrigins: [location.origin], storageKey: 'tabs', bridgeHeaders: { 'X-CSRF-Token': data.csrf } });
+          auth.on('token', (e) => log.push(e.source));
+          await auth.start();
+        }
+        const r = await auth.fetch('/api/point/me');
+        postMessage({ status: r.status, jti: (await r.json()).jti, log });
+      } catch (e) {
+        postMessage({ error: String(e) });
       }
-      const r = await auth.fetch('/api/point/me');
-      postMessage({ status: r.status, jti: (await r.json()).jti, log });
     };` }));
   await openTab(context, { page });
   const before = await calls();
   const ask = (csrf) => page.evaluate((csrf) => new Promise((resolve) => {
     window.worker ??= new Worker('/tab-worker.js', { type: 'module' });
     worker.onmessage = (e) => resolve(e.data);
+    worker.onerror = (e) => resolve({ error: e.message ?? 'worker failed to load' });
+    setTimeout(() => resolve({ error: 'no answer from the worker in 10 s' }), 10_000);
     worker.postMessage({ csrf });
   }), csrf);
   const csrf = await page.evaluate(() => document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1]);
   const first = await ask(csrf);
+  assert.equal(first.error, undefined);
   assert.equal(first.status, 200);
   assert.deepEqual(first.log, ['peer'], 'the worker got the page\'s token');
   assert.equal(first.jti, await page.evaluate(() => auth.claims().jti));
