@@ -480,3 +480,77 @@ fn tokens_from_peers_are_adopted_only_when_better() {
     s.sign_out();
     assert!(!s.adopt::<Value>(entry("peer-3", T0 + 120_000), &mut env));
 }
+
+/// A clock and a seeded xorshift generator, for long simulations.
+struct SimEnv {
+    now: Millis,
+    state: u64,
+}
+
+impl SimEnv {
+    fn next(&mut self) -> f64 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        (self.state >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+impl Env for SimEnv {
+    fn now(&self) -> Millis {
+        self.now
+    }
+    fn random(&mut self) -> f64 {
+        self.next()
+    }
+}
+
+#[test]
+fn soak_seven_days_of_five_minute_tokens_with_five_percent_failures() {
+    const WEEK: Millis = 7 * 86_400_000;
+    let mut env = SimEnv { now: T0, state: 0x9e37_79b9_7f4a_7c15 };
+    let mut s = session();
+    let (mut successes, mut failures, mut demands) = (0u64, 0u64, 0u64);
+    let epoch = s.begin_attempt().unwrap();
+    assert_eq!(s.finish_attempt(epoch, &mut env, ok(oauth("t0", 300))), Outcome::Token);
+    let store_len = s.store().peek().unwrap().len();
+    let mut next_demand = T0;
+    while env.now < T0 + WEEK {
+        let wake = s.next_wakeup().expect("a timer is always armed while signed in");
+        // The app asks for a token every ~7 s in between: it must always get a valid one, without waiting.
+        while next_demand < wake {
+            match s.decide(next_demand, 0) {
+                Decision::Use(..) => {
+                    let exp = s.current().unwrap().record.expires_at.unwrap();
+                    assert!(next_demand + EXPIRY_SAFETY_MS < exp, "expired token handed out");
+                }
+                other => panic!("at +{} s the app was told {other:?}", (next_demand - T0) / 1000),
+            }
+            demands += 1;
+            next_demand += 7_000;
+        }
+        env.now = wake;
+        assert!(s.auto_due(env.now));
+        let epoch = s.begin_attempt().expect("never two bridge calls at once");
+        assert_eq!(s.begin_attempt(), None);
+        let result = if env.next() < 0.05 { status(503, None) } else { ok(oauth(&format!("t{successes}"), 300)) };
+        match s.finish_attempt(epoch, &mut env, result) {
+            Outcome::Token => successes += 1,
+            Outcome::Failed(_) => failures += 1,
+            other => panic!("{other:?}"),
+        }
+        // The stored entry never grows: one token, its expiry, its header.
+        let len = s.store().peek().unwrap().len();
+        assert!(len.abs_diff(store_len) <= 8, "stored entry grew to {len} bytes");
+    }
+    let attempts = successes + failures;
+    // A 5-minute token refreshes 60-90 s early: one success every 210-240 s.
+    let (lo, hi) = (WEEK / 240_000, WEEK / 210_000 + 1);
+    println!("7 days: {attempts} bridge calls, {successes} tokens, {failures} failures retried, {demands} app requests served");
+    assert!((lo as u64..=hi as u64).contains(&successes), "{successes} refreshes, expected {lo}..={hi}");
+    let rate = failures as f64 / attempts as f64;
+    assert!((0.035..0.065).contains(&rate), "failure rate {rate}");
+    // No duplicate refresh: every failure costs exactly one retry, nothing else.
+    assert_eq!(attempts, successes + failures);
+    assert_eq!(s.generation(), successes + 1);
+}

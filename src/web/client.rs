@@ -513,6 +513,17 @@ impl Inner {
             return JsFuture::from(js::global_fetch(&request, &JsValue::UNDEFINED)).await;
         }
         let (name, value) = self.ensure_token().await.map_err(|e| error_to_js(&e))?;
+        // Browsers drop `Authorization` on a cross-origin redirect but forward any other header: a token in a
+        // custom header must not follow a redirect the caller did not ask for.
+        let follows = get(&request, "redirect").as_string().as_deref() == Some("follow");
+        let request = if follows && get(&init, "redirect").is_undefined() && !name.eq_ignore_ascii_case("authorization")
+        {
+            let no_redirect = Object::new();
+            set(&no_redirect, "redirect", &"error".into());
+            js::JsRequest::new(&request, &no_redirect)?.unchecked_into::<web_sys::Request>()
+        } else {
+            request
+        };
         // A streamed body can be sent once only; anything else is cloned so a 401 can be retried.
         let replayable = !get(&get(&init, "body"), "getReader").is_function();
         let retry = if replayable { request.clone().ok() } else { None };

@@ -57,6 +57,24 @@ export function startBridge({ port = 0 } = {}) {
       s.lastBridgeHeaders = req.headers;
       const scenario = parts[1];
       const life = Number(url.searchParams.get('life') ?? 3600);
+      const fault = s.script?.find((f) => f.count > 0);
+      if (fault) {
+        fault.count--;
+        const extra = fault.retryAfter ? { 'retry-after': fault.retryAfter } : {};
+        const type = fault.contentType ? { 'content-type': fault.contentType } : {};
+        switch (fault.kind) {
+          case 'status': return send(fault.status, fault.body ?? { error: 'injected' }, { ...extra, ...type });
+          case 'reset': req.socket.destroy(); return;
+          case 'body': return send(200, fault.body, type);
+          case 'slow': await new Promise((r) => setTimeout(r, fault.delayMs)); break;
+          case 'token': {
+            const now = Math.floor(Date.now() / 1000);
+            const body = { access_token: makeJwt({ sub: 'user-1', iat: now, exp: now + (fault.exp ?? 3600) }) };
+            if ('expiresIn' in fault) body.expires_in = fault.expiresIn;
+            return send(200, body, type);
+          }
+        }
+      }
       if (s.failNext > 0) { s.failNext--; return send(503, { error: 'unavailable' }, { 'retry-after': '0' }); }
       switch (scenario) {
         case 'reject': return send(401, { error: 'no_session' });
@@ -75,6 +93,9 @@ export function startBridge({ port = 0 } = {}) {
       return send(204, '');
     }
     if (parts[0] === 'stats') return send(200, { calls: s.calls, revokes: s.revokes, issued: s.issued.length, apiCalls: s.apiCalls });
+    // Scripted faults for the next token calls: [{kind, count, …}] (see the token handler); [] heals.
+    if (parts[0] === 'script' && req.method === 'POST') { s.script = JSON.parse(body); return send(200, {}); }
+    if (parts[0] === 'redirect') return send(302, '', { location: url.searchParams.get('to') });
     if (parts[0] === 'fail' && req.method === 'POST') { s.failNext = Number(url.searchParams.get('n') ?? 1); return send(200, {}); }
     if (parts[0] === 'api') {
       const presented = req.headers['x-auth-token'] ?? (req.headers.authorization ?? '').replace(/^Bearer /, '');
