@@ -55,4 +55,39 @@ pub(crate) mod test_support {
     pub fn jwt(header: &Value, claims: &Value) -> String {
         format!("{}.{}.c2ln", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()))
     }
+
+    /// The system allocator, counting the bytes each thread holds, so a test can see whether memory stays
+    /// flat however long it runs (tests run on parallel threads: a global count would mix them).
+    pub struct CountingAlloc;
+
+    thread_local! {
+        static LIVE_BYTES: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    }
+
+    fn count(delta: isize) {
+        let _ = LIVE_BYTES.try_with(|b| b.set(b.get() + delta));
+    }
+
+    /// Bytes allocated and not yet freed by this thread.
+    pub fn live_bytes() -> isize {
+        LIVE_BYTES.with(|b| b.get())
+    }
+
+    unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+        unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+            count(layout.size() as isize);
+            std::alloc::System.alloc(layout)
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+            count(-(layout.size() as isize));
+            std::alloc::System.dealloc(ptr, layout)
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+            count(new_size as isize - layout.size() as isize);
+            std::alloc::System.realloc(ptr, layout, new_size)
+        }
+    }
+
+    #[global_allocator]
+    static ALLOC: CountingAlloc = CountingAlloc;
 }

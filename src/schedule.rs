@@ -29,11 +29,12 @@ pub fn refresh_at(expires_at: Millis, lifetime: Millis, configured: Option<Milli
     expires_at - margin - jitter
 }
 
-/// Delay before the next attempt after `failures` consecutive failures (≥ 1): exponential backoff with full
-/// jitter, at least the server's `Retry-After` when it sent one.
+/// Delay before the next attempt after `failures` consecutive failures (≥ 1): exponential backoff with equal
+/// jitter (between half and all of a ceiling that doubles), at least the server's `Retry-After` when it sent
+/// one. The half-ceiling floor bounds the call rate: attempts are at least 0.5 s, 1 s, 2 s, … apart.
 pub fn backoff_ms(failures: u32, random: f64, retry_after: Option<Millis>) -> Millis {
     let ceiling = (BACKOFF_BASE_MS << failures.saturating_sub(1).min(16)).min(BACKOFF_CAP_MS);
-    let delay = (random.clamp(0.0, 1.0) * ceiling as f64) as Millis;
+    let delay = ceiling / 2 + (random.clamp(0.0, 1.0) * (ceiling / 2) as f64) as Millis;
     match retry_after {
         Some(wait) => delay.max(wait.clamp(0, MAX_RETRY_AFTER_MS)),
         None => delay,
@@ -76,11 +77,12 @@ mod tests {
     }
 
     #[test]
-    fn backoff_is_full_jitter_under_a_growing_capped_ceiling() {
-        assert_eq!(backoff_ms(1, 0.0, None), 0);
-        assert_eq!(backoff_ms(1, 0.5, None), 500);
-        assert_eq!(backoff_ms(2, 0.5, None), 1_000);
-        assert_eq!(backoff_ms(4, 0.999, None), 7_992);
+    fn backoff_is_equal_jitter_under_a_growing_capped_ceiling() {
+        assert_eq!(backoff_ms(1, 0.0, None), 500);
+        assert_eq!(backoff_ms(1, 0.5, None), 750);
+        assert_eq!(backoff_ms(2, 0.0, None), 1_000);
+        assert_eq!(backoff_ms(2, 0.5, None), 1_500);
+        assert_eq!(backoff_ms(4, 0.999, None), 7_996);
         assert_eq!(backoff_ms(7, 1.0, None), 60_000);
         assert_eq!(backoff_ms(u32::MAX, 1.0, None), 60_000);
         assert_eq!(backoff_ms(1, 0.1, Some(30_000)), 30_000);

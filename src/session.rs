@@ -286,7 +286,10 @@ impl<S: TokenStore> Session<S> {
     /// that brought no new token.
     pub fn decide(&self, now: Millis, caller_failures: u32) -> Decision {
         if self.signed_out {
-            return Decision::Fail(signed_out_error());
+            // A caller that awaited the attempt which ended the session learns why; later callers learn that
+            // the session is over.
+            let why = self.last_error.clone().filter(|_| caller_failures > 0);
+            return Decision::Fail(why.unwrap_or_else(signed_out_error));
         }
         if let Some(c) = self.current.as_ref().filter(|c| c.valid_at(now)) {
             let fresh = c.refresh_at.map_or(true, |at| now < at);
@@ -307,14 +310,17 @@ impl<S: TokenStore> Session<S> {
         if caller_failures >= MAX_CALLER_ATTEMPTS {
             return Decision::Fail(last_error());
         }
-        if self.in_flight || now >= self.gate {
+        // A new caller may go before the backoff gate, but no sooner than one probe interval after the last
+        // attempt and never before the bridge's Retry-After: that bounds the call rate however often the
+        // app asks, and notices a healed bridge within seconds.
+        let probe_at = self.last_attempt.saturating_add(DEMAND_PROBE_INTERVAL_MS).max(self.retry_after_until);
+        // A caller that already awaited a failed attempt is told now rather than made to wait for a probe.
+        let at = if caller_failures == 0 { self.gate.min(probe_at) } else { self.gate };
+        if self.in_flight || now >= at {
             return Decision::Refresh;
         }
-        if self.gate - now <= MAX_CALLER_WAIT_MS {
-            return Decision::SleepUntil(self.gate);
-        }
-        if now >= self.retry_after_until && now.saturating_sub(self.last_attempt) >= DEMAND_PROBE_INTERVAL_MS {
-            return Decision::Refresh;
+        if at - now <= MAX_CALLER_WAIT_MS {
+            return Decision::SleepUntil(at);
         }
         Decision::Fail(last_error())
     }

@@ -251,11 +251,11 @@ fn without_a_token_callers_wait_out_short_backoffs_then_fail() {
     let mut env = FakeEnv::new(&[0.5]);
     let mut s = session();
     assert!(matches!(attempt(&mut s, &mut env, Transport::Timeout), Outcome::Failed(e) if e.code == Code::Timeout));
-    assert_eq!(s.decide(env.now, 1), Decision::SleepUntil(env.now + 500));
-    env.now += 500;
+    assert_eq!(s.decide(env.now, 1), Decision::SleepUntil(env.now + 750));
+    env.now += 750;
     assert_eq!(s.decide(env.now, 1), Decision::Refresh);
     attempt(&mut s, &mut env, Transport::Network);
-    env.now += 1_000;
+    env.now += 1_500;
     attempt(&mut s, &mut env, Transport::Network);
     match s.decide(env.now, MAX_CALLER_ATTEMPTS) {
         Decision::Fail(e) => assert_eq!(e.code, Code::Network),
@@ -280,6 +280,8 @@ fn rejection_signs_out_and_stops_all_automatic_calls() {
         assert_eq!(s.store().peek(), None);
         assert_eq!(s.next_wakeup(), None);
         assert!(matches!(s.decide(env.now, 0), Decision::Fail(e) if e.code == Code::SignedOut));
+        // The callers that awaited the rejected attempt learn why.
+        assert!(matches!(s.decide(env.now, 1), Decision::Fail(e) if e.code == Code::RefreshRejected));
         assert_eq!(s.begin_attempt(), None, "no bridge call after rejection");
         // An explicit refresh() may try again.
         s.reactivate();
@@ -405,7 +407,9 @@ fn callers_probe_a_failing_bridge_every_two_seconds_but_obey_retry_after() {
     }
     attempt(&mut s, &mut env, status(500, None));
     let failed_at = env.now;
-    assert!(matches!(s.decide(failed_at + 1_999, 0), Decision::Fail(e) if e.code == Code::BridgeUnavailable));
+    // A new caller waits for the next probe; one that already saw an attempt fail is told at once.
+    assert_eq!(s.decide(failed_at + 1, 0), Decision::SleepUntil(failed_at + DEMAND_PROBE_INTERVAL_MS));
+    assert!(matches!(s.decide(failed_at + 1_999, 1), Decision::Fail(e) if e.code == Code::BridgeUnavailable));
     assert_eq!(s.decide(failed_at + DEMAND_PROBE_INTERVAL_MS, 0), Decision::Refresh);
     // The bridge healed: the probe brings a token at once.
     env.now = failed_at + DEMAND_PROBE_INTERVAL_MS;
@@ -515,7 +519,12 @@ fn soak_seven_days_of_five_minute_tokens_with_five_percent_failures() {
     assert_eq!(s.finish_attempt(epoch, &mut env, ok(oauth("t0", 300))), Outcome::Token);
     let store_len = s.store().peek().unwrap().len();
     let mut next_demand = T0;
+    // Bytes this thread holds at the start of each simulated day.
+    let mut daily_live_bytes = Vec::with_capacity(8);
     while env.now < T0 + WEEK {
+        if (env.now - T0) / 86_400_000 >= daily_live_bytes.len() as i64 {
+            daily_live_bytes.push(crate::test_support::live_bytes());
+        }
         let wake = s.next_wakeup().expect("a timer is always armed while signed in");
         // The app asks for a token every ~7 s in between: it must always get a valid one, without waiting.
         while next_demand < wake {
@@ -548,6 +557,12 @@ fn soak_seven_days_of_five_minute_tokens_with_five_percent_failures() {
     // A 5-minute token refreshes 60-90 s early: one success every 210-240 s.
     let (lo, hi) = (WEEK / 240_000, WEEK / 210_000 + 1);
     println!("7 days: {attempts} bridge calls, {successes} tokens, {failures} failures retried, {demands} app requests served");
+    println!("live bytes at the start of each day: {daily_live_bytes:?}");
+    // Memory is flat: after the first day, the bytes held vary by a token's length at most.
+    let days = &daily_live_bytes[1..];
+    let spread = days.iter().max().unwrap() - days.iter().min().unwrap();
+    assert!(spread <= 64, "memory grew: {daily_live_bytes:?}");
+    assert_eq!(daily_live_bytes.len(), 7);
     assert!((lo as u64..=hi as u64).contains(&successes), "{successes} refreshes, expected {lo}..={hi}");
     let rate = failures as f64 / attempts as f64;
     assert!((0.035..0.065).contains(&rate), "failure rate {rate}");

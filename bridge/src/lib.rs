@@ -212,10 +212,17 @@ async fn demo_config(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
     resp
 }
 
-/// `GET /test/stats`: token-endpoint calls per provider (test hooks only).
+/// `GET /test/stats`: token-endpoint calls per provider, and every secret that must never reach a browser:
+/// refresh tokens ever issued, the Point apiKey, the demo passwords (test hooks only).
 async fn test_stats(State(state): State<Arc<AppState>>) -> Response {
-    let calls: HashMap<&str, u64> = state.mock.lock().unwrap().token_calls.clone();
-    Json(json!({"tokenCalls": calls, "sessions": state.sessions.lock().unwrap().0.len()})).into_response()
+    let (calls, mut secrets) = {
+        let mock = state.mock.lock().unwrap();
+        (mock.token_calls.clone(), mock.issued_refresh_tokens.clone())
+    };
+    secrets.push(state.cfg.point_api_key.clone());
+    secrets.extend(state.cfg.users.iter().map(|(_, password)| password.clone()));
+    let sessions = state.sessions.lock().unwrap().0.len();
+    Json(json!({"tokenCalls": calls, "sessions": sessions, "secrets": secrets})).into_response()
 }
 
 /// `POST /test/fault` `{provider, status, count, delayMs?}`: the next `count` token calls to `provider` fail

@@ -37,6 +37,8 @@ pub struct MockState {
     wazo_refresh: HashMap<String, (String, String)>,
     /// Token-endpoint calls per provider, for tests and the demo.
     pub token_calls: HashMap<&'static str, u64>,
+    /// Every refresh token ever issued, so that tests can prove none reached the browser.
+    pub issued_refresh_tokens: Vec<String>,
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -180,12 +182,10 @@ async fn ps_sign_in(State(state): State<Arc<AppState>>, body: axum::body::Bytes)
     }
     let refresh = format!("AMf-{}", random_hex(24));
     let now = now_s();
-    state
-        .mock
-        .lock()
-        .unwrap()
-        .ps_refresh
-        .insert(refresh.clone(), (user.to_owned(), eastern::refresh_token_expiry(now)));
+    let mut mock = state.mock.lock().unwrap();
+    mock.ps_refresh.insert(refresh.clone(), (user.to_owned(), eastern::refresh_token_expiry(now)));
+    mock.issued_refresh_tokens.push(refresh.clone());
+    drop(mock);
     Json(ps_tokens(&state, user, Some(&refresh))).into_response()
 }
 
@@ -346,6 +346,7 @@ async fn wazo_token(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         };
         let refresh = uuid_v4();
         mock.wazo_refresh.insert(refresh.clone(), (user, client_id.to_owned()));
+        mock.issued_refresh_tokens.push(refresh.clone());
         data["refresh_token"] = json!(refresh);
     }
     Json(json!({"data": data})).into_response()

@@ -27,7 +27,7 @@ function tokenResponse(scenario, life, stats) {
 export function startBridge({ port = 0 } = {}) {
   const stats = new Map();
   const statsFor = (key) => {
-    if (!stats.has(key)) stats.set(key, { calls: 0, revokes: [], issued: [], apiCalls: [] });
+    if (!stats.has(key)) stats.set(key, { calls: 0, callTimes: [], revokes: [], issued: [], apiCalls: [] });
     return stats.get(key);
   };
   const server = createServer(async (req, res) => {
@@ -45,15 +45,16 @@ export function startBridge({ port = 0 } = {}) {
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...cors, ...headers });
       res.end(text);
     };
-    if (req.method === 'OPTIONS') return send(204, '');
     const key = url.searchParams.get('key') ?? 'default';
     const s = statsFor(key);
+    if (req.method === 'OPTIONS') return send(204, '');
     const parts = url.pathname.split('/').filter(Boolean);
     let body = '';
     for await (const chunk of req) body += chunk;
 
     if (parts[0] === 'token' && req.method === 'POST') {
       s.calls++;
+      s.callTimes.push(Date.now());
       s.lastBridgeHeaders = req.headers;
       const scenario = parts[1];
       const life = Number(url.searchParams.get('life') ?? 3600);
@@ -65,6 +66,13 @@ export function startBridge({ port = 0 } = {}) {
         switch (fault.kind) {
           case 'status': return send(fault.status, fault.body ?? { error: 'injected' }, { ...extra, ...type });
           case 'reset': req.socket.destroy(); return;
+          // Headers and part of the body, then the connection drops.
+          case 'cut': {
+            res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100', ...cors });
+            res.write('{"access_token":"eyJ');
+            setTimeout(() => req.socket.destroy(), 20);
+            return;
+          }
           case 'body': return send(200, fault.body, type);
           case 'slow': await new Promise((r) => setTimeout(r, fault.delayMs)); break;
           case 'token': {
@@ -99,7 +107,7 @@ export function startBridge({ port = 0 } = {}) {
     if (parts[0] === 'fail' && req.method === 'POST') { s.failNext = Number(url.searchParams.get('n') ?? 1); return send(200, {}); }
     if (parts[0] === 'api') {
       const presented = req.headers['x-auth-token'] ?? (req.headers.authorization ?? '').replace(/^Bearer /, '');
-      s.apiCalls.push({ path: url.pathname, authorization: req.headers.authorization ?? null, xAuthToken: req.headers['x-auth-token'] ?? null, body });
+      s.apiCalls.push({ path: url.pathname, to: url.searchParams.get('to'), authorization: req.headers.authorization ?? null, xAuthToken: req.headers['x-auth-token'] ?? null, body });
       const latest = s.issued[s.issued.length - 1];
       switch (parts[1]) {
         case 'echo': return send(200, { authorization: req.headers.authorization ?? null, xAuthToken: req.headers['x-auth-token'] ?? null, custom: req.headers['x-custom'] ?? null, method: req.method, body });
