@@ -570,3 +570,14 @@ fn soak_seven_days_of_five_minute_tokens_with_five_percent_failures() {
     assert_eq!(attempts, successes + failures);
     assert_eq!(s.generation(), successes + 1);
 }
+
+#[test]
+fn debug_output_never_shows_a_token() {
+    let mut env = FakeEnv::new(&[0.5]);
+    let mut s = session();
+    let token = jwt(&json!({"alg": "HS256"}), &json!({"sub": "u", "exp": T0 / 1000 + 600}));
+    attempt(&mut s, &mut env, ok(json!({"access_token": token, "refresh_token": "RT-never", "expires_in": 600})));
+    let shown = format!("{s:?} {:?} {:?}", s.current(), s.entry(env.now));
+    assert!(shown.contains("[redacted]"), "{shown}");
+    assert!(!shown.contains(&token[..20]) && !shown.contains("RT-never"), "{shown}");
+}

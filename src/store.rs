@@ -21,8 +21,15 @@ pub trait TokenStore {
 }
 
 /// A store that lives as long as the session: the default on edge runtimes and the fallback everywhere.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct MemoryStore(Option<String>);
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The entry holds the token.
+        f.write_str(if self.0.is_some() { "MemoryStore([redacted])" } else { "MemoryStore(None)" })
+    }
+}
 
 impl MemoryStore {
     /// What the store holds now (for tests and debugging).
