@@ -18,7 +18,7 @@ export default { async fetch(req, env) {
   const auth = new AuthClient({ tokenUrl: env.TOKEN_URL, apiOrigins: [], format: 'point', storage: 'memory', bridgeHeaders: { Authorization: 'Bearer ' + env.KEY } });
   return new Response((await auth.accessToken()).length > 0 ? 'ok' : 'no');
 } };`, resolveDir: out },
-  bundle: true, format: 'esm', outfile: `${out}worker.js`, conditions: ['workerd', 'worker', 'browser'], external: ['*.wasm'], nodePaths: [`${out}node_modules`], logLevel: 'warning',
+  bundle: true, format: 'esm', outfile: `${out}worker.js`, conditions: ['workerd', 'worker', 'browser'], external: ['*.wasm'], nodePaths: [`${out}node_modules`], logLevel: 'error',
 });
 copyFileSync(`${root}pkg/authbridge_bg.wasm`, `${out}authbridge_bg.wasm`);
 const baseline = `export default { async fetch(req, env) {
@@ -32,7 +32,7 @@ async function firstRequest(options) {
   await mf.ready;
   const r1 = performance.now();
   const res = await mf.dispatchFetch('http://worker.test/');
-  if ((await res.text()) !== 'ok') throw new Error('no token');
+  const body = await res.text(); if (body !== 'ok') throw new Error(`no token: ${res.status} ${body.slice(0, 300)}`);
   const r2 = performance.now();
   await mf.dispose();
   return { ready: r1 - r0, firstRequest: r2 - r1 };

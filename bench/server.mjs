@@ -1,0 +1,52 @@
+// The benchmark's one origin on 127.0.0.1: the repository's files (pkg/, bench/build/), a token endpoint that
+// counts its calls, and an API that answers at once. One origin, so no CORS preflight skews the latencies.
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize, sep } from 'node:path';
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
+const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+const jwt = (claims) => `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}.c2lnbmF0dXJl`;
+
+export async function startServer(root) {
+  const counts = { token: 0 };
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    if (url.pathname === '/token' || /^\/users\/[^/]+\/access_token$/.test(url.pathname)) {
+      counts.token++;
+      for await (const _ of req);
+      const life = Number(url.searchParams.get('life') ?? 3600);
+      const iat = Math.floor(Date.now() / 1000);
+      const token = jwt({ sub: 'user-1', iat, exp: iat + life, n: counts.token });
+      const body = url.pathname === '/token'
+        ? { access_token: token, token_type: 'Bearer', expires_in: life }
+        : { accessToken: { token: `Bearer ${token}`, expiresIn: life } }; // Point Database's shape
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      return res.end(JSON.stringify(body));
+    }
+    if (url.pathname === '/api') {
+      for await (const _ of req);
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+      return res.end('ok');
+    }
+    if (url.pathname === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      return res.end('<!doctype html><meta charset="utf-8"><title>authbridge bench</title>');
+    }
+    const file = normalize(join(root, url.pathname));
+    if (!file.startsWith(normalize(root + sep))) return res.writeHead(403).end();
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    counts,
+    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
+  };
+}
