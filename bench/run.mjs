@@ -292,21 +292,35 @@ function report(r) {
   return L.join('\n');
 }
 
+// `node bench/run.mjs [measure…]` runs only those (and prints their raw results); no argument runs all and
+// writes RESULTS.md.
+const MEASURES = {
+  size: () => sizes(),
+  decode: () => decodeThroughput(server, browser),
+  fetch: () => fetchOverhead(server, browser),
+  storm: () => storm(server, browser),
+  cold: () => coldStartChromium(server, browser),
+  workerd: () => coldStartWorkerd(server),
+  stampede: () => stampede(),
+};
+const only = process.argv.slice(2);
 const server = await startServer(root);
 const browser = await launchChromium();
 try {
   const results = { date: new Date().toISOString().slice(0, 10), chromium: browser.version() };
-  log('size'); results.size = await sizes();
-  log('decode throughput'); results.decode = await decodeThroughput(server, browser);
-  log('fetch overhead'); results.fetch = await fetchOverhead(server, browser);
-  log('refresh storm'); results.storm = await storm(server, browser);
-  log('cold start (Chromium)'); results.cold = await coldStartChromium(server, browser);
-  log('cold start (workerd)'); results.workerd = await coldStartWorkerd(server);
-  log('stampede'); results.stampede = await stampede();
-  writeFileSync(`${out}results.json`, JSON.stringify(results, null, 1));
-  const md = report(results);
-  writeFileSync(`${bench}RESULTS.md`, `${md}\n`);
-  console.log(md);
+  for (const [name, measure] of Object.entries(MEASURES)) {
+    if (only.length && !only.includes(name)) continue;
+    log(name);
+    results[name] = await measure();
+  }
+  if (only.length) {
+    console.log(JSON.stringify(results, (k, v) => (k === 'histogram' || k === 'latencies' ? undefined : v), 1));
+  } else {
+    writeFileSync(`${out}results.json`, JSON.stringify(results, null, 1));
+    const md = report(results);
+    writeFileSync(`${bench}RESULTS.md`, `${md}\n`);
+    console.log(md);
+  }
 } finally {
   await browser.close();
   await server.close();

@@ -11,7 +11,30 @@ const raw = join(root, 'target', 'wasm-pack');
 const out = join(root, 'pkg');
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
 
-run('wasm-pack', ['build', '--release', '--target', 'web', '--out-dir', raw, '--no-pack']);
+// With the pinned nightly (scripts/size-toolchain, installed by install-deps.sh), std is rebuilt with panics
+// that abort at once: no panic messages or formatting machinery in the module. The core never panics on any
+// input (fuzzed), so nothing is lost but bytes. Without that toolchain, stable Rust builds the same code.
+const toolchain = readFileSync(join(root, 'scripts', 'size-toolchain'), 'utf8').trim();
+const hasNightly = (() => {
+  try {
+    const sysroot = execFileSync('rustup', ['run', toolchain, 'rustc', '--print', 'sysroot'], { encoding: 'utf8' }).trim();
+    return statSync(join(sysroot, 'lib', 'rustlib', 'src', 'rust', 'library')).isDirectory()
+      && statSync(join(sysroot, 'lib', 'rustlib', 'wasm32-unknown-unknown')).isDirectory();
+  } catch {
+    return false;
+  }
+})();
+if (hasNightly) {
+  execFileSync('wasm-pack', ['build', '--release', '--target', 'web', '--out-dir', raw, '--no-pack', '.', '--',
+    '-Z', 'build-std=std,panic_abort'], {
+    cwd: root, stdio: 'inherit',
+    env: { ...process.env, RUSTUP_TOOLCHAIN: toolchain, RUSTFLAGS: '-Zunstable-options -Cpanic=immediate-abort',
+      CARGO_TARGET_DIR: join(root, 'target', 'pkg-nightly') },
+  });
+} else {
+  console.warn(`build-pkg: ${toolchain} with rust-src and wasm32 is not installed; building with stable Rust (larger)`);
+  run('wasm-pack', ['build', '--release', '--target', 'web', '--out-dir', raw, '--no-pack']);
+}
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out);
@@ -35,5 +58,5 @@ for (const f of ['README.md', 'node.js', 'deno.js', 'workerd.js', 'LICENSE-MIT',
 const wasm = readFileSync(join(out, 'authbridge_bg.wasm'));
 const js = readFileSync(join(out, 'authbridge.js'));
 const kb = (n) => (n / 1024).toFixed(1) + ' KB';
-console.log(`pkg/ ${pkg.name}@${version}: wasm ${kb(wasm.length)} (gzip ${kb(gzipSync(wasm, { level: 9 }).length)}), ` +
+console.log(`pkg/ ${pkg.name}@${version} (${hasNightly ? toolchain : 'stable'}): wasm ${kb(wasm.length)} (gzip ${kb(gzipSync(wasm, { level: 9 }).length)}), ` +
   `glue ${kb(js.length)} (gzip ${kb(gzipSync(js, { level: 9 }).length)})`);

@@ -15,6 +15,18 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The package is built with a pinned nightly: rebuilding std with panics that abort at once (no panic
+# messages, no formatting machinery) makes the module a fifth smaller. Without it, build-pkg falls back to
+# stable Rust: the same behaviour, a larger download.
+size_toolchain=$(cat scripts/size-toolchain)
+if ! rustup run "$size_toolchain" rustc --version >/dev/null 2>&1 \
+   || ! rustup component list --toolchain "$size_toolchain" --installed 2>/dev/null | grep -q '^rust-src' \
+   || ! rustup target list --toolchain "$size_toolchain" --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  say "rustup toolchain install $size_toolchain (rust-src, wasm32)"
+  rustup toolchain install "$size_toolchain" --profile minimal --component rust-src --target wasm32-unknown-unknown \
+    || say "warning: $size_toolchain unavailable; the package will be built with stable Rust (larger)"
+fi
+
 if ! command -v wasm-pack >/dev/null; then
   say "cargo install wasm-pack"
   cargo install --locked wasm-pack

@@ -46,7 +46,7 @@ pub trait Json: Sized {
         let rest = pointer.strip_prefix('/')?;
         let mut current = self.clone();
         for raw in rest.split('/') {
-            let key = raw.replace("~1", "/").replace("~0", "~");
+            let key = unescape_pointer_segment(raw)?;
             current = match current.kind() {
                 Kind::Object => current.get(&key)?,
                 Kind::Array => current.index(parse_index(&key)?)?,
@@ -55,6 +55,24 @@ pub trait Json: Sized {
         }
         Some(current)
     }
+}
+
+/// `~1` → `/`, `~0` → `~`; any other `~` makes the pointer invalid (RFC 6901 §3). A loop rather than
+/// `str::replace`, whose substring searcher would add a kilobyte to the wasm build.
+fn unescape_pointer_segment(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        out.push(match c {
+            '~' => match chars.next()? {
+                '0' => '~',
+                '1' => '/',
+                _ => return None,
+            },
+            c => c,
+        });
+    }
+    Some(out)
 }
 
 fn parse_index(key: &str) -> Option<usize> {
@@ -148,6 +166,10 @@ mod tests {
         assert_eq!(Json::pointer(&doc, "/data/token").and_then(|v| Json::as_str(&v)), Some("t".into()));
         assert_eq!(Json::pointer(&doc, "/data/a~1b"), Some(json!(1)));
         assert_eq!(Json::pointer(&doc, "/data/m~0n"), Some(json!(2)));
+        // `~01` is `~1` (a tilde, then a one), not a slash; a bare or unknown escape is invalid.
+        assert_eq!(Json::pointer(&json!({"~1": 3}), "/~01"), Some(json!(3)));
+        assert_eq!(Json::pointer(&doc, "/data/m~2n"), None);
+        assert_eq!(Json::pointer(&doc, "/data/m~"), None);
         assert_eq!(Json::pointer(&doc, "/data/list/1"), Some(json!(20)));
         assert_eq!(Json::pointer(&doc, "/data/list/01"), None);
         assert_eq!(Json::pointer(&doc, "/data/list/9"), None);

@@ -83,6 +83,13 @@ struct Inner {
     event_callback: Closure<dyn FnMut(String, JsValue)>,
     /// Removes the lifecycle listeners.
     unlisten: RefCell<Option<Function>>,
+    /// `options.api_origins` as a JS array, for the fetch fast path.
+    origins_js: JsValue,
+    /// The current token's header name and value as JS strings, by token generation: the fast path reuses
+    /// them instead of copying strings out of wasm on every call.
+    header_js: RefCell<Option<(u64, JsValue, JsValue)>>,
+    /// Called by the fast path on a 401: `(input, init, headerValue, response)` → the retried response.
+    unauthorized_callback: Closure<dyn FnMut(JsValue, JsValue, JsValue, JsValue) -> Promise>,
 }
 
 impl Drop for Inner {
@@ -213,6 +220,22 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
     };
     let config = Config { format, header, refresh_margin_ms };
     Ok((options, config, WebStore { storage, key, memory: MemoryStore::default() }))
+}
+
+/// Browsers drop `Authorization` on a cross-origin redirect but forward any other header: a token in a custom
+/// header must not follow a redirect the caller did not ask for.
+fn no_redirect_for_custom_header(
+    request: web_sys::Request,
+    init: &JsValue,
+    header: &str,
+) -> Result<web_sys::Request, JsValue> {
+    let follows = get(&request, "redirect").as_string().as_deref() == Some("follow");
+    if !follows || !get(init, "redirect").is_undefined() || header.eq_ignore_ascii_case(crate::token::AUTHORIZATION) {
+        return Ok(request);
+    }
+    let no_redirect = Object::new();
+    set(&no_redirect, "redirect", &"error".into());
+    Ok(js::JsRequest::new(&request, &no_redirect)?.unchecked_into())
 }
 
 impl Inner {
@@ -513,17 +536,7 @@ impl Inner {
             return JsFuture::from(js::global_fetch(&request, &JsValue::UNDEFINED)).await;
         }
         let (name, value) = self.ensure_token().await.map_err(|e| error_to_js(&e))?;
-        // Browsers drop `Authorization` on a cross-origin redirect but forward any other header: a token in a
-        // custom header must not follow a redirect the caller did not ask for.
-        let follows = get(&request, "redirect").as_string().as_deref() == Some("follow");
-        let request = if follows && get(&init, "redirect").is_undefined() && !name.eq_ignore_ascii_case("authorization")
-        {
-            let no_redirect = Object::new();
-            set(&no_redirect, "redirect", &"error".into());
-            js::JsRequest::new(&request, &no_redirect)?.unchecked_into::<web_sys::Request>()
-        } else {
-            request
-        };
+        let request = no_redirect_for_custom_header(request, &init, &name)?;
         // A streamed body can be sent once only; anything else is cloned so a 401 can be retried.
         let replayable = !get(&get(&init, "body"), "getReader").is_function();
         let retry = if replayable { request.clone().ok() } else { None };
@@ -533,12 +546,59 @@ impl Inner {
         let Some(retry) = retry.filter(|_| status == 401) else {
             return Ok(response);
         };
-        self.session.borrow_mut().reject_token(&value);
+        self.resend_after_401(retry, &value, response).await
+    }
+
+    /// The API answered 401 to `value`: stop using that token, get another, send `retry` once with it. Without
+    /// a new token, the 401 response stands.
+    async fn resend_after_401(
+        self: &Rc<Self>,
+        retry: web_sys::Request,
+        value: &str,
+        response: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        self.session.borrow_mut().reject_token(value);
         let Ok((name, value)) = self.ensure_token().await else {
             return Ok(response);
         };
         let _ = retry.headers().set(&name, &value);
         JsFuture::from(js::global_fetch(&retry, &JsValue::UNDEFINED)).await
+    }
+
+    /// The fast path's 401: rebuild the request from what the caller passed and go through the full path once.
+    async fn after_fast_401(
+        self: Rc<Self>,
+        input: JsValue,
+        init: JsValue,
+        value: JsValue,
+        response: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let request: web_sys::Request = js::JsRequest::new(&input, &init)?.unchecked_into();
+        let name = self.session.borrow().current().map_or_else(String::new, |c| c.record.header.to_string());
+        let request = no_redirect_for_custom_header(request, &init, &name)?;
+        self.resend_after_401(request, &value.as_string().unwrap_or_default(), response).await
+    }
+
+    /// Sends through the fast path when the token needs no refresh and `input` is a plain URL string under an
+    /// API origin; `None` when the full path must run.
+    fn fetch_fast(&self, input: &JsValue, init: &JsValue) -> Option<Promise> {
+        let session = self.session.borrow();
+        let current = session.current()?;
+        let now = self.now();
+        if !current.valid_at(now) || current.refresh_at.is_some_and(|at| now >= at) {
+            return None;
+        }
+        let generation = session.generation();
+        let mut cache = self.header_js.borrow_mut();
+        if cache.as_ref().map_or(true, |(g, ..)| *g != generation) {
+            let (name, value) = current.header();
+            *cache = Some((generation, name.into(), value.into()));
+        }
+        let (_, name, value) = cache.as_ref()?;
+        let custom = !current.record.header.eq_ignore_ascii_case(crate::token::AUTHORIZATION);
+        let callback = self.unauthorized_callback.as_ref().unchecked_ref();
+        let sent = js::send_authed(input, init, &self.origins_js, name, value, custom, callback);
+        (!sent.is_undefined()).then(|| sent.unchecked_into())
     }
 
     async fn sign_out(self: Rc<Self>) {
@@ -576,8 +636,16 @@ impl AuthClient {
             } else {
                 JsValue::NULL
             };
+            let w3 = weak.clone();
             let weak = weak.clone();
+            let origins_js: Array = options.api_origins.iter().map(|o| JsValue::from_str(o)).collect();
             Inner {
+                origins_js: origins_js.into(),
+                header_js: RefCell::new(None),
+                unauthorized_callback: Closure::new(move |input, init, value, response: JsValue| match w3.upgrade() {
+                    Some(inner) => future_to_promise(inner.after_fast_401(input, init, value, response)),
+                    None => Promise::resolve(&response),
+                }),
                 channel,
                 _channel_callback: channel_callback,
                 event_callback,
@@ -654,6 +722,9 @@ impl AuthClient {
 
     /// Like `fetch()`; attaches the token only for the configured API origins and retries once on 401.
     pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
+        if let Some(sent) = self.inner.fetch_fast(&input, &init) {
+            return sent;
+        }
         future_to_promise(Rc::clone(&self.inner).authed_fetch(input, init))
     }
 

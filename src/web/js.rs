@@ -44,6 +44,24 @@ export function listen(names, handler) {
   for (const n of names) globalThis.addEventListener?.(n, on);
   return () => { for (const n of names) globalThis.removeEventListener?.(n, on); };
 }
+// The authenticated fetch's fast path: a string URL under an API origin and a token that needs no refresh.
+// `origins` are exact origins; a URL that starts with one of them and then `/` has that origin (the authority
+// ends at the first `/`), so anything else (relative, other case, odd forms) takes the full path through
+// `new Request` and its parsed origin. Returns undefined when the fast path does not apply. A 401 goes to
+// `onUnauthorized(input, init, value, response)` unless the body is a stream (it cannot be sent twice).
+export function sendAuthed(input, init, origins, name, value, noRedirect, onUnauthorized) {
+  if (typeof input !== 'string' || (init != null && Object.getPrototypeOf(init) !== Object.prototype)) return;
+  if (!origins.some((o) => input.startsWith(o) && input.charCodeAt(o.length) === 47)) return;
+  let headers;
+  try { headers = new Headers(init?.headers); } catch (e) { return Promise.reject(e); }
+  if (headers.has(name)) return fetch(input, init);
+  headers.set(name, value);
+  const options = { ...init, headers };
+  // Browsers drop Authorization on a cross-origin redirect but forward other headers.
+  if (noRedirect && options.redirect === undefined) options.redirect = 'error';
+  const streamed = typeof init?.body?.getReader === 'function';
+  return fetch(input, options).then((r) => (r.status === 401 && !streamed ? onUnauthorized(input, init, value, r) : r));
+}
 // Runs `body` (which returns a promise) holding the Web Lock `name`, so that one context of the origin calls the
 // bridge at a time. A holder that does not finish within `waitMs` is stolen from: a crashed or frozen tab must
 // not stall the others. Without Web Locks, `body` runs at once (per-context single flight only).
@@ -76,6 +94,17 @@ extern "C" {
     pub fn listen(names: &Array, handler: &Function) -> Function;
     #[wasm_bindgen(js_name = withLock)]
     pub fn with_lock(name: &str, wait_ms: u32, body: &JsValue) -> Promise;
+    /// The fast path of `AuthClient.fetch`: a promise, or `undefined` when the full path must run.
+    #[wasm_bindgen(js_name = sendAuthed)]
+    pub fn send_authed(
+        input: &JsValue,
+        init: &JsValue,
+        origins: &JsValue,
+        name: &JsValue,
+        value: &JsValue,
+        no_redirect: bool,
+        on_unauthorized: &Function,
+    ) -> JsValue;
 }
 
 /// A parsed JS value seen through the core's [`Json`] trait.

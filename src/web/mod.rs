@@ -187,3 +187,7 @@ export class AuthClient {
   [Symbol.dispose](): void;
 }
 "#;
+
+#[global_allocator]
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
