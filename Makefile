@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 CHROMEDRIVER ?= /usr/bin/chromedriver
 WITH_BRIDGE := node tests/support/with-bridge.mjs --
 
-.PHONY: all deps deps-browsers pkg demo test test-native test-chrome test-firefox test-js fuzz clean
+.PHONY: all deps deps-browsers pkg demo test test-native test-chrome test-firefox test-js bench fuzz clean
 
 all: pkg
 
@@ -46,6 +46,12 @@ test-firefox:
 test-js:
 	cargo build -p authbridge-bridge
 	node --test --test-concurrency=1 tests/js/
+
+## bench: authbridge next to the libraries users would pick instead (not part of `make test`; a few minutes):
+## size, decode throughput, fetch overhead, refresh storm, cold start, stampede -> bench/RESULTS.md
+bench: deps-browsers pkg
+	npm install --prefix bench --no-audit --no-fund
+	node bench/run.mjs
 
 ## fuzz: cargo-fuzz targets on nightly (not part of `make test`); FUZZ_RUNS per target, ~10 million in all
 FUZZ_RUNS ?= 3400000

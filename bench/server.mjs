@@ -24,6 +24,10 @@ export async function startServer(root) {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       return res.end(JSON.stringify(body));
     }
+    if (url.pathname === '/token-count') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      return res.end(String(counts.token));
+    }
     if (url.pathname === '/api') {
       for await (const _ of req);
       res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });

@@ -665,13 +665,12 @@ impl AuthClient {
                 on_error: js_sys::Set::new(&JsValue::UNDEFINED),
             }
         });
-        let events = Array::of5(
-            &"online".into(),
-            &"visibilitychange".into(),
-            &"pageshow".into(),
-            &"focus".into(),
-            &"storage".into(),
-        );
+        let events = Array::of4(&"online".into(), &"visibilitychange".into(), &"pageshow".into(), &"focus".into());
+        // Only localStorage is shared with other tabs; listening for `storage` costs Chromium milliseconds at
+        // startup (it connects to the storage area), so only clients using it listen.
+        if inner.options.local_storage {
+            events.push(&"storage".into());
+        }
         let off = js::listen(&events, inner.event_callback.as_ref().unchecked_ref());
         *inner.unlisten.borrow_mut() = Some(off);
         Ok(AuthClient { inner })
