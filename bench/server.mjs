@@ -34,7 +34,9 @@ export async function startServer(root) {
       return res.end('ok');
     }
     if (url.pathname === '/') {
-      res.writeHead(200, { 'content-type': 'text/html' });
+      // Cross-origin isolated, so that performance.now() has 5 µs resolution instead of 100 µs.
+      res.writeHead(200, { 'content-type': 'text/html', 'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-embedder-policy': 'require-corp' });
       return res.end('<!doctype html><meta charset="utf-8"><title>authbridge bench</title>');
     }
     const file = normalize(join(root, url.pathname));
