@@ -57,6 +57,8 @@ const post = (path, body) =>
 
 // In the page: sign in at the bridge with a password, then start a client for the provider.
 async function signIn(provider) {
+  // The demo page initialises the module; its version label appears once that is done.
+  while (!document.getElementById('version')?.textContent) await new Promise((r) => setTimeout(r, 10));
   const { AuthClient } = await import('/pkg/authbridge.js');
   const csrf = document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1];
   const response = await fetch('/session', { method: 'POST', headers: { 'x-csrf-token': csrf, 'content-type': 'application/json' },

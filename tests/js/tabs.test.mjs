@@ -36,6 +36,8 @@ async function openTab(context, { page, every } = {}) {
   page ??= await context.newPage();
   if (page.url() === 'about:blank') await page.goto(`${bridge.url}/`);
   await page.evaluate(async (every) => {
+    // The demo page initialises the module; its version label appears once that is done.
+    while (!document.getElementById('version')?.textContent) await new Promise((r) => setTimeout(r, 10));
     const { AuthClient } = await import('/pkg/authbridge.js');
     const csrf = document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1];
     window.log = [];
