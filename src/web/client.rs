@@ -1,12 +1,14 @@
 //! `AuthClient`: drives the core [`Session`] with fetch, timers, Web Storage and events.
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 use super::js::{self, error_to_js, get, set, JsJson, WebEnv};
 use crate::error::{Code, Error};
@@ -14,6 +16,12 @@ use crate::schedule::parse_retry_after_seconds;
 use crate::session::{Config, Decision, Outcome, Session, Transport};
 use crate::store::{MemoryStore, TokenStore};
 use crate::time::Millis;
+
+/// `future_to_promise` over one boxed future type: the executor's code exists once, not once per async block.
+fn future_to_promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    let boxed: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f);
+    wasm_bindgen_futures::future_to_promise(boxed)
+}
 
 /// Web Storage under one key, falling back to memory for good once the storage refuses or throws.
 struct WebStore {
