@@ -69,16 +69,23 @@ export function sendAuthed(input, init, origins, name, value, noRedirect, onUnau
 // Runs `body` (which returns a promise) holding the Web Lock `name`, so that one context of the origin calls the
 // bridge at a time. A holder that does not finish within `waitMs` is stolen from: a crashed or frozen tab must
 // not stall the others. Without Web Locks, `body` runs at once (per-context single flight only).
+const BUSY = {};
 export function withLock(name, waitMs, body) {
   const locks = globalThis.navigator?.locks;
   if (!locks?.request) return body();
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), waitMs);
-  return locks.request(name, { signal: abort.signal }, () => { clearTimeout(timer); return body(); })
-    .catch((e) => {
-      if (e?.name !== 'AbortError' || !abort.signal.aborted) throw e;
-      return locks.request(name, { steal: true }, () => body());
-    });
+  return locks.request(name, { ifAvailable: true }, (lock) => (lock ? body() : BUSY)).then((result) => {
+    if (result !== BUSY) return result;
+    // Another context is refreshing. Its token comes over the BroadcastChannel, but that message and this lock's
+    // grant travel separately: a short pause after the grant lets the token land first (then body finds it).
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), waitMs);
+    const settled = () => new Promise((r) => setTimeout(r, 50)).then(body);
+    return locks.request(name, { signal: abort.signal }, () => { clearTimeout(timer); return settled(); })
+      .catch((e) => {
+        if (e?.name !== 'AbortError' || !abort.signal.aborted) throw e;
+        return locks.request(name, { steal: true }, () => body());
+      });
+  });
 }
 "#)]
 extern "C" {
