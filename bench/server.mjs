@@ -10,12 +10,18 @@ const jwt = (claims) => `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}.c2l
 
 export async function startServer(root) {
   const counts = { token: 0 };
+  const stormsSeen = new Set();
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     if (url.pathname === '/token' || /^\/users\/[^/]+\/access_token$/.test(url.pathname)) {
       counts.token++;
       for await (const _ of req);
-      const life = Number(url.searchParams.get('life') ?? 3600);
+      // `?storm=<id>`: the first token of that id lives 2 s, later ones an hour (the storm's refresh must not
+      // expire while its 1000 requests are still being sent).
+      const storm = url.searchParams.get('storm');
+      const first = storm !== null && !stormsSeen.has(storm);
+      if (storm !== null) stormsSeen.add(storm);
+      const life = first ? 2 : Number(url.searchParams.get('life') ?? 3600);
       const iat = Math.floor(Date.now() / 1000);
       const token = jwt({ sub: 'user-1', iat, exp: iat + life, n: counts.token });
       const body = url.pathname === '/token'
