@@ -90,7 +90,7 @@ fn decode_object<J: Json>(part: &str, which: Part) -> Result<J, JwtError> {
 /// A numeric date claim (`exp`, `nbf`, `iat`) in epoch milliseconds; `None` when absent or not a finite number.
 pub fn numeric_date_ms<J: Json>(claims: &J, name: &str) -> Option<i64> {
     let seconds = claims.get(name)?.as_f64()?;
-    (seconds.is_finite() && seconds.abs() < 1e14).then(|| (seconds * 1000.0) as i64)
+    (seconds.is_finite() && seconds.abs() < 1e14).then_some((seconds * 1000.0) as i64)
 }
 
 /// `true` when `exp` is present and `now_ms` is at or past it, allowing `leeway_ms` of clock difference.
