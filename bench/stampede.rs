@@ -21,6 +21,15 @@ mod simulation {
         state: u64,
     }
 
+    impl Client {
+        /// Client `i`, its clock at the moment its token was issued: some millisecond of the second T0.
+        fn issued(i: usize) -> Self {
+            let mut client = Client { now: T0, state: (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1 };
+            client.now = T0 + (client.random() * 1000.0) as Millis;
+            client
+        }
+    }
+
     impl Env for Client {
         fn now(&self) -> Millis {
             self.now
@@ -65,13 +74,7 @@ mod simulation {
         let lifetime_s: i64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(3_600);
 
         let mut sessions: Vec<(Session<MemoryStore>, Client)> = (0..clients)
-            .map(|i| {
-                let seed = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-                // Issued within the same second.
-                let mut env = Client { now: T0, state: seed };
-                env.now = T0 + (env.random() * 1000.0) as Millis;
-                (Session::new(Config::default(), MemoryStore::default()), env)
-            })
+            .map(|i| (Session::new(Config::default(), MemoryStore::default()), Client::issued(i)))
             .collect();
         for (session, env) in &mut sessions {
             let epoch = session.begin_attempt().expect("idle");
@@ -93,12 +96,7 @@ mod simulation {
         }
         // Without jitter: every client refreshes a fixed margin before its expiry.
         let margin = authbridge::schedule::margin_ms(lifetime_s * 1000, None);
-        let fixed: Vec<Millis> = (0..clients)
-            .map(|i| {
-                let mut env = Client { now: T0, state: (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1 };
-                T0 + (env.random() * 1000.0) as Millis + lifetime_s * 1000 - margin
-            })
-            .collect();
+        let fixed: Vec<Millis> = (0..clients).map(|i| Client::issued(i).now + lifetime_s * 1000 - margin).collect();
         let out = json!({"clients": clients, "lifetimeSeconds": lifetime_s, "rounds": rounds, "fixedMargin": summarise(&fixed)});
         println!("{out}");
     }

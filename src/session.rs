@@ -57,6 +57,10 @@ impl Current {
     pub fn valid_at(&self, now: Millis) -> bool {
         !self.stale && self.record.expires_at.map_or(true, |exp| now + EXPIRY_SAFETY_MS < exp)
     }
+    /// `true` while the token may be sent and is not yet due for refresh.
+    pub fn fresh_at(&self, now: Millis) -> bool {
+        self.valid_at(now) && self.refresh_at.map_or(true, |at| now < at)
+    }
     /// The header name and value that carry this token.
     pub fn header(&self) -> (&str, String) {
         (&self.record.header, header_value(&self.record.header, self.record.token.secret()))
@@ -292,7 +296,7 @@ impl<S: TokenStore> Session<S> {
             return Decision::Fail(why.unwrap_or_else(signed_out_error));
         }
         if let Some(c) = self.current.as_ref().filter(|c| c.valid_at(now)) {
-            let fresh = c.refresh_at.map_or(true, |at| now < at);
+            let fresh = c.fresh_at(now);
             // Inside the margin the caller waits for one refresh, but never on a bridge known to be failing:
             // the token still works, so it is used and the retry runs in the background.
             let bridge_failing = caller_failures > 0 || (self.failures > 0 && !self.in_flight);

@@ -519,6 +519,7 @@ fn soak_seven_days_of_five_minute_tokens_with_five_percent_failures() {
     assert_eq!(s.finish_attempt(epoch, &mut env, ok(oauth("t0", 300))), Outcome::Token);
     let store_len = s.store().peek().unwrap().len();
     let mut next_demand = T0;
+    let mut last_success = T0;
     // Bytes this thread holds at the start of each simulated day.
     let mut daily_live_bytes = Vec::with_capacity(8);
     while env.now < T0 + WEEK {
@@ -545,7 +546,16 @@ fn soak_seven_days_of_five_minute_tokens_with_five_percent_failures() {
         assert_eq!(s.begin_attempt(), None);
         let result = if env.next() < 0.05 { status(503, None) } else { ok(oauth(&format!("t{successes}"), 300)) };
         match s.finish_attempt(epoch, &mut env, result) {
-            Outcome::Token => successes += 1,
+            Outcome::Token => {
+                // No token is replaced before its refresh time: 60-90 s before the expiry of a 5-minute token.
+                assert!(
+                    env.now - last_success >= 210_000,
+                    "refreshed {} ms after the last token",
+                    env.now - last_success
+                );
+                last_success = env.now;
+                successes += 1;
+            }
             Outcome::Failed(_) => failures += 1,
             other => panic!("{other:?}"),
         }
@@ -566,7 +576,8 @@ fn soak_seven_days_of_five_minute_tokens_with_five_percent_failures() {
     assert!((lo as u64..=hi as u64).contains(&successes), "{successes} refreshes, expected {lo}..={hi}");
     let rate = failures as f64 / attempts as f64;
     assert!((0.035..0.065).contains(&rate), "failure rate {rate}");
-    // No duplicate refresh: every bridge call is either the one success of its cycle or one failure's retry.
+    // Bookkeeping: every bridge call ended as a token or a failure (the spacing check above is what rules out
+    // duplicate refreshes).
     assert_eq!(attempts, successes + failures);
     assert_eq!(s.generation(), successes + 1);
 }
