@@ -40,6 +40,21 @@ pub struct Config {
     pub header: Option<String>,
     /// Overrides the lifetime-scaled refresh margin (milliseconds).
     pub refresh_margin_ms: Option<Millis>,
+    /// The client's identity ([`store::client_id`]): written into every stored entry and required of every
+    /// entry restored or adopted.
+    pub client: String,
+}
+
+impl Config {
+    /// The header this client's tokens travel in, when the configuration alone decides it.
+    fn implied_header(&self) -> Option<&str> {
+        match (&self.header, &self.format) {
+            (Some(h), _) => Some(h),
+            (None, Format::Wazo) => Some(crate::token::X_AUTH_TOKEN),
+            (None, Format::OAuth2 | Format::Point | Format::Static) => Some(crate::token::AUTHORIZATION),
+            (None, Format::Auto | Format::Custom(_)) => None,
+        }
+    }
 }
 
 /// The token in use.
@@ -126,7 +141,15 @@ pub struct Session<S> {
     /// Server clock minus local clock, from the bridge's `Date` header (0 when within the header's precision).
     clock_offset: Millis,
     last_error: Option<Error>,
+    /// When a peer's sign-out notice last made this session check with its bridge.
+    last_peer_check: Millis,
+    /// The check a peer's sign-out asked for is pending: a rejection then reads as the peer's sign-out.
+    peer_sign_out: bool,
 }
+
+/// A peer's sign-out notice makes a session check with its bridge at most this often (any script of the origin
+/// can post one: it must not be able to make the session call its bridge in a loop).
+pub const PEER_CHECK_INTERVAL_MS: Millis = 2_000;
 
 fn signed_out_error() -> Error {
     Error::new(Code::SignedOut, "signed out: call refresh() or start() after signing in at the bridge")
@@ -148,6 +171,8 @@ impl<S: TokenStore> Session<S> {
             retry_after_until: 0,
             clock_offset: 0,
             last_error: None,
+            last_peer_check: Millis::MIN,
+            peer_sign_out: false,
         }
     }
 
@@ -189,6 +214,7 @@ impl<S: TokenStore> Session<S> {
         self.gate = 0;
         self.retry_after_until = 0;
         self.last_error = None;
+        self.peer_sign_out = false;
     }
 
     /// Loads the stored token: restores it if still valid, deletes it if expired or malformed. Returns
@@ -199,12 +225,14 @@ impl<S: TokenStore> Session<S> {
         self.gate = 0;
         self.epoch += 1;
         self.in_flight = false;
+        self.peer_sign_out = false;
         let now = env.now();
         if self.current.as_ref().is_some_and(|c| c.valid_at(now)) {
             return true;
         }
         let Some(text) = self.store.load() else { return false };
-        let entry = store::decode::<J>(&text, self.config.header.as_deref()).filter(|e| valid_entry(e, now));
+        let entry = store::decode::<J>(&text, self.config.header.as_deref(), &self.config.client)
+            .filter(|e| valid_entry(e, now) && self.acceptable(e));
         match entry {
             Some(entry) => {
                 self.install_entry::<J>(entry, now, env.random());
@@ -235,25 +263,66 @@ impl<S: TokenStore> Session<S> {
         self.install(record, lifetime, random);
     }
 
-    /// Takes a token another tab or worker obtained (or wrote to shared storage), if it is valid and better
-    /// than the current one. Returns `true` when adopted. A refresh this tab is waiting to make is then moot.
+    /// Whether an entry from storage or a peer could be this client's own: its header is the one this client
+    /// sends (configured, implied by the format, or the current token's), and it has an expiry unless this
+    /// client's tokens are static. A forged entry without expiry would otherwise switch refreshing off.
+    fn acceptable(&self, entry: &StoredEntry) -> bool {
+        let header = self.config.implied_header().or(self.current.as_ref().map(|c| &*c.record.header));
+        let static_ok = matches!(self.config.format, Format::Static | Format::Auto)
+            && self.current.as_ref().map_or(true, |c| c.record.expires_at.is_none());
+        header.map_or(true, |h| h == entry.header) && (entry.expires_at.is_some() || static_ok)
+    }
+
+    /// Takes a token another tab or worker of this client obtained (or wrote to shared storage), if it is
+    /// acceptable and not worse than the current one: a later expiry, or any valid token when there is none.
+    /// Returns `true` when adopted. A refresh this tab is waiting to make is then moot.
+    ///
+    /// What a peer message may change is exactly this: any script of the origin can post one, so a peer can
+    /// hand over a token of this client's kind that outlives the current one, and nothing else.
     pub fn adopt<J: Json>(&mut self, entry: StoredEntry, env: &mut impl Env) -> bool {
         let now = env.now();
-        if self.signed_out || !valid_entry(&entry, now) {
+        if self.signed_out || !valid_entry(&entry, now) || !self.acceptable(&entry) {
             return false;
         }
         let better = match self.current.as_ref().filter(|c| c.valid_at(now)) {
             None => true,
             Some(c) => {
                 c.record.token != entry.token
-                    && entry.expires_at.map_or(true, |e| c.record.expires_at.is_some_and(|ce| e > ce))
+                    && matches!((entry.expires_at, c.record.expires_at), (Some(e), Some(ce)) if e > ce)
             }
         };
         if better {
-            self.store.save(&store::encode(&entry.token, entry.expires_at, &entry.header));
+            self.store.save(&store::encode(&entry.token, entry.expires_at, &entry.header, &self.config.client));
             self.install_entry::<J>(entry, now, env.random());
         }
         better
+    }
+
+    /// Another context says the session was signed out. That notice is not trusted to end this session (any
+    /// script of the origin can post it): it only stops the current token from being sent and makes the session
+    /// check with its bridge, at most once per [`PEER_CHECK_INTERVAL_MS`]. A bridge that still issues a token
+    /// keeps the session; one that refuses ends it. Returns `true` when the driver should start that check now.
+    pub fn peer_signed_out(&mut self, now: Millis) -> bool {
+        if self.signed_out || self.current.is_none() {
+            return false;
+        }
+        if now < self.last_peer_check.saturating_add(PEER_CHECK_INTERVAL_MS) {
+            return false;
+        }
+        self.last_peer_check = now;
+        self.peer_sign_out = true;
+        if let Some(c) = self.current.as_mut() {
+            c.stale = true;
+            c.refresh_at = Some(now);
+        }
+        self.gate = 0;
+        true
+    }
+
+    /// `true` once, after a rejection that followed a peer's sign-out notice (the glue reports it as the
+    /// peer's sign-out rather than as an error).
+    pub fn take_peer_sign_out(&mut self) -> bool {
+        std::mem::take(&mut self.peer_sign_out)
     }
 
     /// The current token as a stored entry, for sharing with other tabs.
@@ -367,7 +436,8 @@ impl<S: TokenStore> Session<S> {
                             record.header = Cow::Owned(h.clone());
                         }
                         let lifetime = record.expires_at.map_or(0, |exp| exp - now);
-                        let entry = store::encode(&record.token, record.expires_at, &record.header);
+                        let entry =
+                            store::encode(&record.token, record.expires_at, &record.header, &self.config.client);
                         // A store that refuses (quota, private mode) leaves the token in memory only.
                         self.store.save(&entry);
                         self.install(record, lifetime, env.random());
@@ -445,6 +515,15 @@ impl<S: TokenStore> Session<S> {
         self.failures = 0;
         self.gate = 0;
         self.last_error = None;
+    }
+
+    /// The driver is going away (`free()`): an answer still on its way is ignored, so nothing is stored or
+    /// reported after this. The stored token stays for the next page load.
+    pub fn detach(&mut self) {
+        self.epoch += 1;
+        self.in_flight = false;
+        self.signed_out = true;
+        self.current = None;
     }
 
     /// Leaves the signed-out state so that the next caller asks the bridge again (explicit `refresh()`).

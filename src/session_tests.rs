@@ -34,8 +34,15 @@ impl Env for FakeEnv {
     }
 }
 
+/// The identity every test session has.
+const CLIENT: &str = "c0ffee";
+
+fn config() -> Config {
+    Config { client: CLIENT.into(), ..Config::default() }
+}
+
 fn session() -> Session<MemoryStore> {
-    Session::new(Config::default(), MemoryStore::default())
+    Session::new(config(), MemoryStore::default())
 }
 
 fn ok(body: Value) -> Transport<Value> {
@@ -157,13 +164,16 @@ fn storage_holds_only_the_access_token_after_every_operation() {
         if let Some(text) = s.store().peek() {
             let v: Value = serde_json::from_str(text).unwrap();
             let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
-            assert_eq!(keys, ["expiresAt", "header", "token"]);
+            assert_eq!(keys, ["client", "expiresAt", "header", "token"]);
             assert!(!text.contains("RT-never-stored") && !text.contains("refresh"), "{text}");
         }
     };
     attempt(&mut s, &mut env, ok(oauth("a1", 60)));
     check(&s);
-    assert_eq!(s.store().peek(), Some(r#"{"token":"a1","expiresAt":1700000060000,"header":"Authorization"}"#));
+    assert_eq!(
+        s.store().peek(),
+        Some(r#"{"token":"a1","expiresAt":1700000060000,"header":"Authorization","client":"c0ffee"}"#)
+    );
     env.now += 50_000;
     attempt(&mut s, &mut env, status(500, None));
     check(&s);
@@ -179,7 +189,7 @@ fn storage_holds_only_the_access_token_after_every_operation() {
 #[test]
 fn restore_keeps_valid_entries_and_evicts_expired_or_malformed_ones() {
     let mut env = FakeEnv::new(&[0.0]);
-    let valid = format!(r#"{{"token":"keep","expiresAt":{},"header":"Authorization"}}"#, T0 + 600_000);
+    let valid = format!(r#"{{"token":"keep","expiresAt":{},"header":"Authorization","client":"{CLIENT}"}}"#, T0 + 600_000);
     let mut s = session();
     s.store_mut().save(&valid);
     assert!(s.restore::<Value>(&mut env));
@@ -190,12 +200,22 @@ fn restore_keeps_valid_entries_and_evicts_expired_or_malformed_ones() {
     // A JWT's iat recovers the real lifetime (1 h → 5 min margin).
     let t = jwt(&json!({"alg": "HS256"}), &json!({"iat": T0 / 1000 - 3000, "exp": T0 / 1000 + 600}));
     let mut s = session();
-    s.store_mut().save(&format!(r#"{{"token":"{t}","expiresAt":{},"header":"Authorization"}}"#, T0 + 600_000));
+    s.store_mut()
+        .save(&format!(r#"{{"token":"{t}","expiresAt":{},"header":"Authorization","client":"{CLIENT}"}}"#, T0 + 600_000));
     assert!(s.restore::<Value>(&mut env));
     assert_eq!(s.next_wakeup(), Some(T0 + 300_000));
 
-    let expired = format!(r#"{{"token":"old","expiresAt":{},"header":"Authorization"}}"#, T0 - 1);
-    for bad in [expired.as_str(), "garbage", r#"{"token":"t","expiresAt":null,"header":"Set-Cookie"}"#] {
+    let expired = format!(r#"{{"token":"old","expiresAt":{},"header":"Authorization","client":"{CLIENT}"}}"#, T0 - 1);
+    // Another client's entry (two clients on one page, one storage key): never restored, and evicted.
+    let foreign = format!(r#"{{"token":"theirs","expiresAt":{},"header":"Authorization","client":"other"}}"#, T0 + 600_000);
+    let no_client = format!(r#"{{"token":"legacy","expiresAt":{},"header":"Authorization"}}"#, T0 + 600_000);
+    for bad in [
+        expired.as_str(),
+        foreign.as_str(),
+        no_client.as_str(),
+        "garbage",
+        r#"{"token":"t","expiresAt":null,"header":"Set-Cookie","client":"c0ffee"}"#,
+    ] {
         let mut s = session();
         s.store_mut().save(bad);
         assert!(!s.restore::<Value>(&mut env), "{bad}");
@@ -473,7 +493,10 @@ fn tokens_from_peers_are_adopted_only_when_better() {
     s.abandon_attempt(epoch);
     assert!(!s.in_flight());
     assert_eq!(use_value(s.decide(T0, 0)), "Bearer peer-1");
-    assert_eq!(s.store().peek(), Some(r#"{"token":"peer-1","expiresAt":1700000060000,"header":"Authorization"}"#));
+    assert_eq!(
+        s.store().peek(),
+        Some(r#"{"token":"peer-1","expiresAt":1700000060000,"header":"Authorization","client":"c0ffee"}"#)
+    );
     // Older, equal or expired tokens are ignored.
     assert!(!s.adopt::<Value>(entry("peer-0", T0 + 30_000), &mut env));
     assert!(!s.adopt::<Value>(entry("peer-1", T0 + 60_000), &mut env));
@@ -483,6 +506,55 @@ fn tokens_from_peers_are_adopted_only_when_better() {
     // Nothing is adopted once signed out.
     s.sign_out();
     assert!(!s.adopt::<Value>(entry("peer-3", T0 + 120_000), &mut env));
+}
+
+#[test]
+fn forged_peer_messages_cannot_fix_a_token_switch_the_header_or_end_the_session() {
+    use crate::store::StoredEntry;
+    use crate::token::AccessToken;
+    let entry = |t: &str, exp: Option<Millis>, header: &'static str| StoredEntry {
+        token: AccessToken::new(t.into()).unwrap(),
+        expires_at: exp,
+        header: header.into(),
+    };
+    let mut env = FakeEnv::new(&[0.5]);
+    let mut s = session();
+    attempt(&mut s, &mut env, ok(oauth("mine", 600)));
+    // A token without expiry would switch refreshing off: refused for a client whose tokens expire.
+    assert!(!s.adopt::<Value>(entry("forged", None, "Authorization"), &mut env));
+    // Another header (X-Auth-Token follows redirects in browsers): refused.
+    assert!(!s.adopt::<Value>(entry("forged", Some(T0 + 900_000), "X-Auth-Token"), &mut env));
+    assert_eq!(use_value(s.decide(T0, 0)), "Bearer mine");
+    assert_eq!(s.next_wakeup().is_some(), true);
+    // An explicit Point client refuses a no-expiry token even with no token of its own yet.
+    let mut point = Session::new(Config { format: Format::Point, ..config() }, MemoryStore::default());
+    assert!(!point.adopt::<Value>(entry("forged", None, "Authorization"), &mut env));
+    let mut wazo = Session::new(Config { format: Format::Wazo, ..config() }, MemoryStore::default());
+    assert!(!wazo.adopt::<Value>(entry("forged", Some(T0 + 60_000), "Authorization"), &mut env));
+    assert!(wazo.adopt::<Value>(entry("w", Some(T0 + 60_000), "X-Auth-Token"), &mut env));
+    // A static client takes a static token from a peer.
+    let mut fixed = Session::new(Config { format: Format::Static, ..config() }, MemoryStore::default());
+    assert!(fixed.adopt::<Value>(entry("afp", None, "Authorization"), &mut env));
+
+    // A forged sign-out does not end the session: the token stops being sent and the bridge is asked.
+    assert!(s.peer_signed_out(env.now));
+    assert!(!s.is_signed_out());
+    assert_eq!(s.decide(env.now, 0), Decision::Refresh);
+    assert!(s.auto_due(env.now));
+    // The bridge still issues a token: the session goes on, and the notice is not read as a sign-out.
+    attempt(&mut s, &mut env, ok(oauth("mine-2", 600)));
+    assert!(!s.take_peer_sign_out());
+    assert_eq!(use_value(s.decide(env.now, 0)), "Bearer mine-2");
+    // A flood of notices makes at most one bridge check per interval.
+    env.now += 100;
+    assert!(!s.peer_signed_out(env.now));
+    assert_eq!(use_value(s.decide(env.now, 0)), "Bearer mine-2");
+    env.now += PEER_CHECK_INTERVAL_MS;
+    assert!(s.peer_signed_out(env.now));
+    // A real sign-out elsewhere: the bridge refuses, and the rejection is the peer's sign-out.
+    assert!(matches!(attempt(&mut s, &mut env, status(401, None)), Outcome::Rejected(_)));
+    assert!(s.take_peer_sign_out());
+    assert!(s.is_signed_out());
 }
 
 /// A clock and a seeded xorshift generator, for long simulations.

@@ -1,8 +1,10 @@
 //! Token storage: the store abstraction and the stored-entry format.
 //!
-//! Only `{token, expiresAt, header}` is ever written: the entry is built from a [`TokenRecord`], which has no
-//! field for a refresh token, a password or the raw bridge response. Stored entries are read as untrusted
-//! input (anything on the page can write to Web Storage).
+//! Only `{token, expiresAt, header, client}` is ever written: the entry is built from a [`TokenRecord`], which
+//! has no field for a refresh token, a password or the raw bridge response. Stored entries are read as untrusted
+//! input (anything on the page can write to Web Storage). `client` is the [`client_id`] of the client that wrote
+//! it: a client never restores or adopts an entry written for another bridge or other API origins (two clients
+//! on one page would otherwise swap tokens and send each one to the other's API).
 
 use crate::json::{push_int, quote, Json, Kind};
 use crate::time::Millis;
@@ -59,9 +61,37 @@ pub struct StoredEntry {
     pub header: Cow<'static, str>,
 }
 
-/// Serialises an entry as `{"token":…,"expiresAt":…,"header":…}`.
-pub fn encode(token: &AccessToken, expires_at: Option<Millis>, header: &str) -> String {
-    let mut out = String::with_capacity(token.secret().len() + header.len() + 48);
+/// A client's identity: a digest of what decides where its token may go and where it comes from (the bridge's
+/// token URL, the API origins in any order, the header and the format). Entries and peer messages carry it; the
+/// default storage key and channel name derive from it. Not a secret and not a defence against scripts of the
+/// same origin (they can compute it): it keeps honest clients of different APIs apart.
+pub fn client_id(token_url: &str, api_origins: &[String], header: Option<&str>, format: &str) -> String {
+    let mut origins: Vec<&str> = api_origins.iter().map(String::as_str).collect();
+    origins.sort_unstable();
+    origins.dedup();
+    // FNV-1a over length-prefixed fields, so that no two different inputs share a byte stream.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |field: &str| {
+        for b in (field.len() as u32).to_le_bytes().iter().chain(field.as_bytes()) {
+            hash = (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    feed(token_url);
+    for o in &origins {
+        feed(o);
+    }
+    feed(header.unwrap_or(""));
+    feed(format);
+    let mut out = String::with_capacity(16);
+    for i in (0..16).rev() {
+        out.push(char::from(b"0123456789abcdef"[(hash >> (i * 4)) as usize & 15]));
+    }
+    out
+}
+
+/// Serialises an entry as `{"token":…,"expiresAt":…,"header":…,"client":…}`.
+pub fn encode(token: &AccessToken, expires_at: Option<Millis>, header: &str, client: &str) -> String {
+    let mut out = String::with_capacity(token.secret().len() + header.len() + client.len() + 60);
     out.push_str("{\"token\":");
     quote(token.secret(), &mut out);
     out.push_str(",\"expiresAt\":");
@@ -71,15 +101,18 @@ pub fn encode(token: &AccessToken, expires_at: Option<Millis>, header: &str) -> 
     }
     out.push_str(",\"header\":");
     quote(header, &mut out);
+    out.push_str(",\"client\":");
+    quote(client, &mut out);
     out.push('}');
     out
 }
 
-/// Parses a stored entry; `None` for anything malformed. `header` must be one authbridge would itself use
-/// (`Authorization`, `X-Auth-Token` or the configured one), so a planted entry cannot pick a header.
-pub fn decode<J: Json>(text: &str, configured_header: Option<&str>) -> Option<StoredEntry> {
+/// Parses a stored entry or a peer's message; `None` for anything malformed or written for another client.
+/// `header` must be one authbridge would itself use (`Authorization`, `X-Auth-Token` or the configured one), so a
+/// planted entry cannot pick a header.
+pub fn decode<J: Json>(text: &str, configured_header: Option<&str>, client: &str) -> Option<StoredEntry> {
     let v = J::parse(text)?;
-    if v.kind() != Kind::Object {
+    if v.kind() != Kind::Object || v.get("client")?.as_str()? != client {
         return None;
     }
     let token = AccessToken::new(v.get("token")?.as_str()?)?;
@@ -118,15 +151,18 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let text = encode(&tok("abc.def.ghi"), Some(1_700_000_000_000), "Authorization");
-        assert_eq!(text, r#"{"token":"abc.def.ghi","expiresAt":1700000000000,"header":"Authorization"}"#);
-        let e = decode::<Value>(&text, None).unwrap();
+        let text = encode(&tok("abc.def.ghi"), Some(1_700_000_000_000), "Authorization", "c1");
+        assert_eq!(
+            text,
+            r#"{"token":"abc.def.ghi","expiresAt":1700000000000,"header":"Authorization","client":"c1"}"#
+        );
+        let e = decode::<Value>(&text, None, "c1").unwrap();
         assert_eq!(
             (e.token.secret(), e.expires_at, &*e.header),
             ("abc.def.ghi", Some(1_700_000_000_000), "Authorization")
         );
-        let text = encode(&tok("t"), None, "X-Auth-Token");
-        assert_eq!(decode::<Value>(&text, None).unwrap().expires_at, None);
+        let text = encode(&tok("t"), None, "X-Auth-Token", "c1");
+        assert_eq!(decode::<Value>(&text, None, "c1").unwrap().expires_at, None);
     }
 
     #[test]
@@ -148,8 +184,45 @@ mod tests {
             r#"{"token":"t","expiresAt":1,"header":"Cookie"}"#,
             r#"{"token":"t","expiresAt":1}"#,
         ] {
-            assert_eq!(decode::<Value>(bad, None), None, "{bad}");
+            let bad = bad.replacen('{', r#"{"client":"c1","#, 1);
+            assert_eq!(decode::<Value>(&bad, None, "c1"), None, "{bad}");
         }
-        assert!(decode::<Value>(r#"{"token":"t","expiresAt":1,"header":"X-Api"}"#, Some("X-Api")).is_some());
+        let custom = r#"{"token":"t","expiresAt":1,"header":"X-Api","client":"c1"}"#;
+        assert!(decode::<Value>(custom, Some("X-Api"), "c1").is_some());
+    }
+
+    #[test]
+    fn entries_of_another_client_are_refused() {
+        let text = encode(&tok("t"), Some(1), "Authorization", "client-a");
+        assert!(decode::<Value>(&text, None, "client-a").is_some());
+        assert_eq!(decode::<Value>(&text, None, "client-b"), None);
+        // Entries from before identities existed, or with a forged non-string client, are refused too.
+        assert_eq!(decode::<Value>(r#"{"token":"t","expiresAt":1,"header":"Authorization"}"#, None, "a"), None);
+        assert_eq!(decode::<Value>(r#"{"token":"t","expiresAt":1,"header":"Authorization","client":1}"#, None, "1"), None);
+    }
+
+    #[test]
+    fn client_ids_separate_bridges_origins_headers_and_formats() {
+        let o = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let base = client_id("https://app.example/auth/token", &o(&["https://a.example", "https://b.example"]), None, "auto");
+        assert_eq!(base.len(), 16);
+        // Order and duplicates of the origins do not matter.
+        let same = client_id(
+            "https://app.example/auth/token",
+            &o(&["https://b.example", "https://a.example", "https://a.example"]),
+            None,
+            "auto",
+        );
+        assert_eq!(base, same);
+        for other in [
+            client_id("https://app.example/auth/other", &o(&["https://a.example", "https://b.example"]), None, "auto"),
+            client_id("https://app.example/auth/token", &o(&["https://a.example"]), None, "auto"),
+            client_id("https://app.example/auth/token", &o(&["https://a.example", "https://b.example"]), Some("X-Key"), "auto"),
+            client_id("https://app.example/auth/token", &o(&["https://a.example", "https://b.example"]), None, "wazo"),
+            // Field boundaries count: moving bytes from one field to the next changes the identity.
+            client_id("https://app.example/auth/toke", &o(&["nhttps://a.example", "https://b.example"]), None, "auto"),
+        ] {
+            assert_ne!(base, other);
+        }
     }
 }

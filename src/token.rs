@@ -31,6 +31,13 @@ impl AccessToken {
     }
 }
 
+impl Drop for AccessToken {
+    fn drop(&mut self) {
+        // A dropped token leaves no copy behind in freed memory.
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AccessToken([redacted])")

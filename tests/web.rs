@@ -91,7 +91,7 @@ async fn all_four_formats_end_to_end_with_session_storage() {
         let parsed = JSON::parse(&stored).unwrap();
         let keys: Vec<String> =
             Object::keys(&parsed.unchecked_into::<Object>()).iter().filter_map(|k| k.as_string()).collect();
-        assert_eq!(keys, ["token", "expiresAt", "header"], "{scenario}");
+        assert_eq!(keys, ["token", "expiresAt", "header", "client"], "{scenario}");
         assert!(!stored.contains("RT-"), "{scenario}: {stored}");
 
         wait(auth.sign_out()).await.unwrap();
@@ -209,4 +209,40 @@ async fn rejection_signs_out_without_loops() {
     .unwrap();
     let s = wait(stats(bridge(), &k)).await.unwrap();
     assert_eq!(field(&s, "calls").as_f64(), Some(1.0));
+}
+
+/// A redirect from an API origin to another origin never carries the token, whatever `redirect` the caller
+/// passed (Chromium and Firefox; checked at the receiving server). `localhost` is another origin than the
+/// bridge's `127.0.0.1`, on the same server, so its arrivals are counted too.
+#[wasm_bindgen_test]
+async fn redirects_never_carry_the_token_to_another_origin() {
+    let port = bridge().rsplit(':').next().unwrap();
+    for scenario in ["oauth2", "wazo"] {
+        let k = key(&format!("redir-{scenario}"));
+        let auth = client(scenario, &k, &[("storage", "memory".into())]);
+        wait(auth.access_token()).await.unwrap();
+        for mode in ["default", "follow", "manual", "error"] {
+            let target = format!("http://localhost:{port}/api/echo?key={k}&to={mode}");
+            let url = format!("{}/redirect?to={}", bridge(), js_sys::encode_uri_component(&target));
+            let init = if mode == "default" { JsValue::UNDEFINED } else { obj(&[("redirect", mode.into())]) };
+            // The outcome differs by browser and mode (a response, an opaque redirect, a TypeError); what may
+            // arrive at the other origin does not.
+            let _ = wait(auth.fetch(url.into(), init)).await;
+        }
+        // The control: a redirect within the API origin keeps an Authorization token.
+        let same = format!("{}/api/echo?key={k}&to=same-origin", bridge());
+        let url = format!("{}/redirect?to={}", bridge(), js_sys::encode_uri_component(&same));
+        let _ = wait(auth.fetch(url.into(), JsValue::UNDEFINED)).await;
+        let seen = wait(stats(bridge(), &k)).await.unwrap();
+        let calls = Array::from(&field(&seen, "apiCalls"));
+        for call in calls.iter() {
+            let to = field(&call, "to").as_string().unwrap_or_default();
+            let carried = !field(&call, "authorization").is_null() || !field(&call, "xAuthToken").is_null();
+            assert_eq!(carried, to == "same-origin" && scenario == "oauth2", "{scenario} {to}: token carried: {carried}");
+        }
+        if scenario == "oauth2" {
+            assert!(calls.iter().any(|c| field(&c, "to").as_string().as_deref() == Some("same-origin")));
+        }
+        drop(auth);
+    }
 }

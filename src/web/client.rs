@@ -65,6 +65,11 @@ struct Options {
     auto_refresh: bool,
     /// Web Lock and BroadcastChannel name shared by every context of the origin using this storage key.
     shared_name: String,
+    /// The Web Storage key (the default derives from the client's identity).
+    storage_key: String,
+    /// `storage: 'memory'`: the token never leaves this context's memory, so it is neither handed to peers nor
+    /// taken from them, and no Web Lock is taken (each context has its own token).
+    memory_only: bool,
     /// `storage: 'local'`: other tabs' writes arrive as `storage` events too.
     local_storage: bool,
     /// A page or a worker: it has peers to coordinate with. Server runtimes have none, and an open
@@ -81,6 +86,10 @@ struct Inner {
     timer_callback: Closure<dyn FnMut()>,
     /// `stop()`/`free()` were called: no timers until `start()`.
     stopped: Cell<bool>,
+    /// `free()` was called: no listener, broadcast, storage write or timer from now on.
+    freed: Cell<bool>,
+    /// The client's identity (also in the session's config), carried by every peer message.
+    client: String,
     on_token: js_sys::Set,
     on_signed_out: js_sys::Set,
     on_error: js_sys::Set,
@@ -102,10 +111,7 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        js::close_channel(&self.channel);
-        if let Some(off) = self.unlisten.borrow_mut().take() {
-            let _ = off.call0(&JsValue::NULL);
-        }
+        self.shutdown();
     }
 }
 
@@ -175,7 +181,24 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
     let timeout_ms =
         number_option(options, "bridgeTimeout")?.map_or(10_000, |s| (s * 1000.0).clamp(1.0, 600_000.0) as u32);
 
-    let key = string_option(options, "storageKey")?.unwrap_or_else(|| "authbridge".into());
+    let format_key = match &format {
+        crate::token::Format::Auto => "auto".to_owned(),
+        crate::token::Format::OAuth2 => "oauth2".to_owned(),
+        crate::token::Format::Point => "point".to_owned(),
+        crate::token::Format::Wazo => "wazo".to_owned(),
+        crate::token::Format::Static => "static".to_owned(),
+        crate::token::Format::Custom(c) => {
+            let p = |v: &Option<String>| v.clone().unwrap_or_default();
+            ["custom", &c.token, &p(&c.expires_in), &p(&c.expires_at)].join("\n")
+        }
+    };
+    // The identity binds stored entries and peer messages to this bridge, these API origins and this header.
+    let client = crate::store::client_id(&absolute_url(&token_url), &api_origins, header.as_deref(), &format_key);
+    let key = string_option(options, "storageKey")?.unwrap_or_else(|| {
+        let mut k = String::from("authbridge.");
+        k.push_str(&client);
+        k
+    });
     let storage_name = string_option(options, "storage")?;
     let local_storage = storage_name.as_deref() == Some("local");
     let storage = match storage_name.as_deref() {
@@ -223,27 +246,23 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
         timeout_ms,
         auto_refresh,
         shared_name,
+        storage_key: key.clone(),
+        memory_only: storage_name.as_deref() == Some("memory"),
         local_storage,
         browser_like,
     };
-    let config = Config { format, header, refresh_margin_ms };
+    let config = Config { format, header, refresh_margin_ms, client };
     Ok((options, config, WebStore { storage, key, memory: MemoryStore::default() }))
 }
 
-/// Browsers drop `Authorization` on a cross-origin redirect but forward any other header: a token in a custom
-/// header must not follow a redirect the caller did not ask for.
-fn no_redirect_for_custom_header(
-    request: web_sys::Request,
-    init: &JsValue,
-    header: &str,
-) -> Result<web_sys::Request, JsValue> {
-    let follows = get(&request, "redirect").as_string().as_deref() == Some("follow");
-    if !follows || !get(init, "redirect").is_undefined() || header.eq_ignore_ascii_case(crate::token::AUTHORIZATION) {
-        return Ok(request);
-    }
-    let no_redirect = Object::new();
-    set(&no_redirect, "redirect", &"error".into());
-    Ok(js::JsRequest::new(&request, &no_redirect)?.unchecked_into())
+/// `url` resolved against the global `location` where there is one (pages, workers), else as given.
+fn absolute_url(url: &str) -> String {
+    let base = get(&get(&js_sys::global(), "location"), "href").as_string();
+    let parsed = match base {
+        Some(b) => web_sys::Url::new_with_base(url, &b),
+        None => web_sys::Url::new(url),
+    };
+    parsed.map_or_else(|_| url.to_owned(), |u| u.href())
 }
 
 impl Inner {
@@ -252,7 +271,11 @@ impl Inner {
     }
 
     fn emit(&self, listeners: &js_sys::Set, payload: &JsValue) {
-        // A listener that throws must not break the client or the other listeners.
+        if self.freed.get() {
+            return;
+        }
+        // A listener that throws must not break the client or the other listeners. No borrow is held here: a
+        // listener may call back into the client.
         listeners.for_each(&mut |f, _, _| {
             if let Some(f) = f.dyn_ref::<Function>() {
                 let _ = f.call1(&JsValue::NULL, payload);
@@ -264,11 +287,13 @@ impl Inner {
         if self.on_token.size() == 0 {
             return;
         }
+        // Read what the event needs first: building the object may run a setter planted on Object.prototype.
+        let fields = self.session.borrow().current().map(|c| (c.record.expires_at, c.record.header.to_string()));
         let event = Object::new();
         set(&event, "source", &source.into());
-        if let Some(c) = self.session.borrow().current() {
-            set(&event, "expiresAt", &c.record.expires_at.map_or(JsValue::NULL, |t| (t as f64).into()));
-            set(&event, "header", &JsValue::from_str(&c.record.header));
+        if let Some((expires_at, header)) = fields {
+            set(&event, "expiresAt", &expires_at.map_or(JsValue::NULL, |t| (t as f64).into()));
+            set(&event, "header", &JsValue::from_str(&header));
         }
         self.emit(&self.on_token, &event);
     }
@@ -280,17 +305,19 @@ impl Inner {
     }
 
     fn clear_timer(&self) {
-        if let Some(handle) = self.timer.borrow_mut().take() {
+        let handle = self.timer.borrow_mut().take();
+        if let Some(handle) = handle {
             js::clear_timeout(&handle);
         }
     }
 
     fn reschedule(&self) {
         self.clear_timer();
-        if !self.options.auto_refresh || self.stopped.get() {
+        if !self.options.auto_refresh || self.stopped.get() || self.freed.get() {
             return;
         }
-        if let Some(at) = self.session.borrow().next_wakeup() {
+        let next = self.session.borrow().next_wakeup();
+        if let Some(at) = next {
             // setTimeout holds at most 2^31-1 ms; a longer wait simply re-arms when it fires.
             let delay = (at - self.now()).clamp(0, i64::from(i32::MAX));
             let handle = js::set_timeout(self.timer_callback.as_ref().unchecked_ref(), delay as f64);
@@ -302,10 +329,11 @@ impl Inner {
     /// Offline, nothing happens until `online` fires, so no retries are burnt.
     fn on_timer(self: &Rc<Self>) {
         *self.timer.borrow_mut() = None;
-        if js::is_offline() {
+        if js::is_offline() || self.freed.get() {
             return;
         }
-        if self.session.borrow().auto_due(self.now()) {
+        let due = self.session.borrow().auto_due(self.now());
+        if due {
             let _ = self.flight();
         } else {
             self.reschedule();
@@ -313,6 +341,9 @@ impl Inner {
     }
 
     fn on_event(self: &Rc<Self>, kind: &str, event: JsValue) {
+        if self.freed.get() {
+            return;
+        }
         match kind {
             "online" => {
                 self.session.borrow_mut().clear_backoff();
@@ -328,7 +359,7 @@ impl Inner {
             "storage" if self.options.local_storage => {
                 let key = get(&event, "key").as_string();
                 let value = get(&event, "newValue").as_string();
-                if key.as_deref() == Some(&self.options.shared_name["authbridge:".len()..]) {
+                if key.as_deref() == Some(self.options.storage_key.as_str()) {
                     if let Some(v) = value {
                         self.adopt(&v, "storage");
                     }
@@ -338,29 +369,33 @@ impl Inner {
         }
     }
 
-    /// A message from another tab or worker on the BroadcastChannel.
+    /// A message on the BroadcastChannel. Any script of the origin can post one, so a message may change only
+    /// what [`crate::session::Session::adopt`] and [`crate::session::Session::peer_signed_out`] allow, and only
+    /// for this client (its identity is in every message). A memory client never hands its token out.
     fn on_message(self: &Rc<Self>, message: JsValue) {
+        if self.freed.get() || get(&message, "client").as_string().as_deref() != Some(self.client.as_str()) {
+            return;
+        }
         match get(&message, "type").as_string().as_deref() {
-            Some("token") => {
+            Some("token") if !self.options.memory_only => {
                 if let Some(entry) = get(&message, "entry").as_string() {
                     self.adopt(&entry, "peer");
                 }
             }
             Some("signedOut") => {
-                if !self.session.borrow().is_signed_out() {
-                    self.session.borrow_mut().sign_out();
-                    self.clear_timer();
-                    self.emit_signed_out("peer");
+                let check = self.session.borrow_mut().peer_signed_out(self.now());
+                if check && self.options.auto_refresh && !self.stopped.get() {
+                    let _ = self.flight();
                 }
             }
-            Some("ask") => self.share_token(),
+            Some("ask") if !self.options.memory_only => self.share_token(),
             _ => {}
         }
     }
 
     fn adopt(self: &Rc<Self>, entry: &str, source: &str) {
         let header = self.session.borrow().config().header.clone();
-        let Some(entry) = crate::store::decode::<JsJson>(entry, header.as_deref()) else { return };
+        let Some(entry) = crate::store::decode::<JsJson>(entry, header.as_deref(), &self.client) else { return };
         let adopted = self.session.borrow_mut().adopt::<JsJson>(entry, &mut WebEnv);
         if adopted {
             self.emit_token(source);
@@ -368,19 +403,27 @@ impl Inner {
         }
     }
 
-    fn message(kind: &str) -> Object {
+    fn post(&self, kind: &str, entry: Option<String>) {
+        if self.freed.get() {
+            return;
+        }
         let m = Object::new();
         set(&m, "type", &kind.into());
-        m
+        set(&m, "client", &JsValue::from_str(&self.client));
+        if let Some(e) = entry {
+            set(&m, "entry", &e.into());
+        }
+        js::post(&self.channel, &m);
     }
 
-    /// Sends the current token to the other tabs and workers.
+    /// Sends the current token to the other tabs and workers of this client (never from a memory client).
     fn share_token(&self) {
+        if self.options.memory_only {
+            return;
+        }
         let entry = self.session.borrow().entry(self.now());
         if let Some(e) = entry {
-            let m = Self::message("token");
-            set(&m, "entry", &crate::store::encode(&e.token, e.expires_at, &e.header).into());
-            js::post(&self.channel, &m);
+            self.post("token", Some(crate::store::encode(&e.token, e.expires_at, &e.header, &self.client)));
         }
     }
 
@@ -389,7 +432,8 @@ impl Inner {
         if let Some(p) = self.flight.borrow().as_ref() {
             return p.clone();
         }
-        let Some(epoch) = self.session.borrow_mut().begin_attempt() else {
+        let claimed = if self.freed.get() { None } else { self.session.borrow_mut().begin_attempt() };
+        let Some(epoch) = claimed else {
             return Promise::resolve(&JsValue::UNDEFINED);
         };
         self.clear_timer();
@@ -401,7 +445,7 @@ impl Inner {
             future_to_promise(async move {
                 let peer_delivered = this.session.borrow().generation() != generation
                     && matches!(this.session.borrow().decide(this.now(), 0), Decision::Use(..));
-                if peer_delivered || js::is_offline() {
+                if peer_delivered || js::is_offline() || this.freed.get() {
                     this.session.borrow_mut().abandon_attempt(epoch);
                     return Ok(JsValue::UNDEFINED);
                 }
@@ -414,9 +458,15 @@ impl Inner {
                     }
                     Outcome::Failed(e) => this.emit(&this.on_error, &error_to_js(&e)),
                     Outcome::Rejected(e) => {
-                        js::post(&this.channel, &Self::message("signedOut"));
-                        this.emit(&this.on_error, &error_to_js(&e));
-                        this.emit_signed_out("rejected");
+                        let after_peer = this.session.borrow_mut().take_peer_sign_out();
+                        if after_peer {
+                            // Another context signed out and the bridge confirms it: that is no error here.
+                            this.emit_signed_out("peer");
+                        } else {
+                            this.post("signedOut", None);
+                            this.emit(&this.on_error, &error_to_js(&e));
+                            this.emit_signed_out("rejected");
+                        }
                     }
                     Outcome::Ignored => {}
                 }
@@ -425,7 +475,9 @@ impl Inner {
         });
         let this = Rc::clone(self);
         let wait_ms = self.options.timeout_ms.saturating_add(2_000);
-        let locked = js::with_lock(&self.options.shared_name, wait_ms, &body);
+        // Memory clients share nothing with their peers, so they have nothing to wait for either.
+        let lock = if self.options.memory_only { "" } else { self.options.shared_name.as_str() };
+        let locked = js::with_lock(lock, wait_ms, &body);
         // spawn_local polls on a later microtask, so `self.flight` is set before this body runs.
         let promise = future_to_promise(async move {
             if JsFuture::from(locked).await.is_err() {
@@ -445,10 +497,12 @@ impl Inner {
         for (k, v) in &self.options.bridge_headers {
             let _ = headers.set(k, v);
         }
+        let init = web_sys::RequestInit::new();
         if let Some((name, value)) = token_header {
             let _ = headers.set(&name, &value);
+            // The revoke call carries the token: it must not follow a redirect anywhere.
+            let _ = js_sys::Reflect::set(&init, &"redirect".into(), &"manual".into());
         }
-        let init = web_sys::RequestInit::new();
         init.set_method(method);
         init.set_headers(&headers);
         if !self.options.credentials.is_undefined() {
@@ -533,6 +587,12 @@ impl Inner {
         }
     }
 
+    /// Sends `request` with the token through the one JS function that applies the redirect rules.
+    fn send(&self, request: &web_sys::Request, name: &str, value: &str) -> Promise {
+        js::send_request(request, name, value, &self.origins_js, self.options.browser_like)
+            .unwrap_or_else(|e| Promise::reject(&e))
+    }
+
     async fn authed_fetch(self: Rc<Self>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
         let request: web_sys::Request = js::JsRequest::new(&input, &init)?.unchecked_into();
         let header = self.session.borrow().current().map(|c| c.record.header.to_string());
@@ -544,12 +604,10 @@ impl Inner {
             return JsFuture::from(js::global_fetch(&request, &JsValue::UNDEFINED)).await;
         }
         let (name, value) = self.ensure_token().await.map_err(|e| error_to_js(&e))?;
-        let request = no_redirect_for_custom_header(request, &init, &name)?;
         // A streamed body can be sent once only; anything else is cloned so a 401 can be retried.
         let replayable = !get(&get(&init, "body"), "getReader").is_function();
         let retry = if replayable { request.clone().ok() } else { None };
-        let _ = request.headers().set(&name, &value);
-        let response = JsFuture::from(js::global_fetch(&request, &JsValue::UNDEFINED)).await?;
+        let response = JsFuture::from(self.send(&request, &name, &value)).await?;
         let status = response.unchecked_ref::<web_sys::Response>().status();
         let Some(retry) = retry.filter(|_| status == 401) else {
             return Ok(response);
@@ -569,8 +627,7 @@ impl Inner {
         let Ok((name, value)) = self.ensure_token().await else {
             return Ok(response);
         };
-        let _ = retry.headers().set(&name, &value);
-        JsFuture::from(js::global_fetch(&retry, &JsValue::UNDEFINED)).await
+        JsFuture::from(self.send(&retry, &name, &value)).await
     }
 
     /// The fast path's 401: rebuild the request from what the caller passed and go through the full path once.
@@ -582,38 +639,68 @@ impl Inner {
         response: JsValue,
     ) -> Result<JsValue, JsValue> {
         let request: web_sys::Request = js::JsRequest::new(&input, &init)?.unchecked_into();
-        let name = self.session.borrow().current().map_or_else(String::new, |c| c.record.header.to_string());
-        let request = no_redirect_for_custom_header(request, &init, &name)?;
         self.resend_after_401(request, &value.as_string().unwrap_or_default(), response).await
     }
 
     /// Sends through the fast path when the token needs no refresh and `input` is a plain URL string under an
-    /// API origin; `None` when the full path must run.
+    /// API origin, in a page or worker; `None` when the full path must run.
     fn fetch_fast(&self, input: &JsValue, init: &JsValue) -> Option<Promise> {
-        let session = self.session.borrow();
-        let current = session.current().filter(|c| c.fresh_at(self.now()))?;
-        let generation = session.generation();
-        let mut cache = self.header_js.borrow_mut();
-        if cache.as_ref().map_or(true, |(g, ..)| *g != generation) {
-            let (name, value) = current.header();
-            *cache = Some((generation, name.into(), value.into()));
+        if !self.options.browser_like || self.freed.get() {
+            return None;
         }
-        let (_, name, value) = cache.as_ref()?;
-        let custom = !current.record.header.eq_ignore_ascii_case(crate::token::AUTHORIZATION);
+        // Every borrow ends before JavaScript runs: `sendAuthed` reads `init`, whose getters may call back.
+        let (name, value, custom) = {
+            let session = self.session.borrow();
+            let current = session.current().filter(|c| c.fresh_at(self.now()))?;
+            let generation = session.generation();
+            let mut cache = self.header_js.borrow_mut();
+            if cache.as_ref().map_or(true, |(g, ..)| *g != generation) {
+                let (name, value) = current.header();
+                *cache = Some((generation, name.into(), value.into()));
+            }
+            let (_, name, value) = cache.as_ref()?;
+            (name.clone(), value.clone(), !current.record.header.eq_ignore_ascii_case(crate::token::AUTHORIZATION))
+        };
         let callback = self.unauthorized_callback.as_ref().unchecked_ref();
-        let sent = js::send_authed(input, init, &self.origins_js, name, value, custom, callback);
-        (!sent.is_undefined()).then(|| sent.unchecked_into())
+        match js::send_authed(input, init, &self.origins_js, &name, &value, custom, callback) {
+            Ok(sent) => (!sent.is_undefined()).then(|| sent.unchecked_into()),
+            Err(e) => Some(Promise::reject(&e)),
+        }
     }
 
     async fn sign_out(self: Rc<Self>) {
         let header = self.session.borrow_mut().sign_out();
+        *self.header_js.borrow_mut() = None;
         *self.flight.borrow_mut() = None;
         self.clear_timer();
-        js::post(&self.channel, &Self::message("signedOut"));
         let init = self.bridge_init("DELETE", header);
         // The session is already over locally; a failed revoke changes nothing here.
         let _ = JsFuture::from(js::global_fetch(&self.options.revoke_url.as_str().into(), &init)).await;
+        // Peers are told once the bridge has ended the session: the notice only makes them ask their bridge,
+        // which then refuses.
+        self.post("signedOut", None);
         self.emit_signed_out("signOut");
+    }
+
+    /// `free()`: nothing is called, stored, broadcast or scheduled after this; an answer on its way is ignored.
+    fn shutdown(&self) {
+        self.freed.set(true);
+        self.stopped.set(true);
+        self.clear_timer();
+        for set in [&self.on_token, &self.on_signed_out, &self.on_error] {
+            set.clear();
+        }
+        if let Ok(mut session) = self.session.try_borrow_mut() {
+            session.detach();
+        }
+        if let Ok(mut cache) = self.header_js.try_borrow_mut() {
+            *cache = None;
+        }
+        js::close_channel(&self.channel);
+        let off = self.unlisten.borrow_mut().take();
+        if let Some(off) = off {
+            let _ = off.call0(&JsValue::NULL);
+        }
     }
 }
 
@@ -654,6 +741,7 @@ impl AuthClient {
                 _channel_callback: channel_callback,
                 event_callback,
                 unlisten: RefCell::new(None),
+                client: config.client.clone(),
                 session: RefCell::new(Session::new(config, store)),
                 options,
                 flight: RefCell::new(None),
@@ -664,6 +752,7 @@ impl AuthClient {
                     }
                 }),
                 stopped: Cell::new(false),
+                freed: Cell::new(false),
                 on_token: js_sys::Set::new(&JsValue::UNDEFINED),
                 on_signed_out: js_sys::Set::new(&JsValue::UNDEFINED),
                 on_error: js_sys::Set::new(&JsValue::UNDEFINED),
@@ -688,14 +777,15 @@ impl AuthClient {
         inner.stopped.set(false);
         *inner.flight.borrow_mut() = None;
         let restored = inner.session.borrow_mut().restore::<JsJson>(&mut WebEnv);
-        if restored {
-            inner.emit_token("storage");
-        }
         inner.reschedule();
         future_to_promise(async move {
-            if !restored && !inner.channel.is_null() {
+            // Listeners run from the promise's microtask, never inside this call: one may call `free()`.
+            if restored {
+                inner.emit_token("storage");
+            }
+            if !restored && !inner.channel.is_null() && !inner.options.memory_only {
                 // A tab with per-tab storage asks its peers for a valid token before calling the bridge.
-                js::post(&inner.channel, &Inner::message("ask"));
+                inner.post("ask", None);
                 let generation = inner.session.borrow().generation();
                 for _ in 0..6 {
                     if inner.session.borrow().generation() != generation {
@@ -718,9 +808,10 @@ impl AuthClient {
         let inner = Rc::clone(&self.inner);
         future_to_promise(async move {
             inner.ensure_token().await.map_err(|e| error_to_js(&e))?;
-            let session = inner.session.borrow();
-            let token = session.current().map(|c| c.record.token.secret().to_owned());
-            token.map(JsValue::from).ok_or_else(|| error_to_js(&Error::new(Code::SignedOut, "no token")))
+            let token = inner.session.borrow().current().map(|c| c.record.token.clone());
+            token
+                .map(|t| JsValue::from_str(t.secret()))
+                .ok_or_else(|| error_to_js(&Error::new(Code::SignedOut, "no token")))
         })
     }
 
@@ -734,10 +825,10 @@ impl AuthClient {
 
     /// The current token's decoded claims, or `null` (opaque token, or none).
     pub fn claims(&self) -> JsValue {
-        let session = self.inner.session.borrow();
-        session
-            .current()
-            .and_then(|c| crate::jwt::decode_claims_unverified::<JsJson>(c.record.token.secret()).ok())
+        // The token is copied out first: decoding calls JSON.parse, and no borrow is held across JavaScript.
+        let token = self.inner.session.borrow().current().map(|c| c.record.token.clone());
+        token
+            .and_then(|t| crate::jwt::decode_claims_unverified::<JsJson>(t.secret()).ok())
             .map_or(JsValue::NULL, |c| c.0)
     }
 
@@ -765,13 +856,16 @@ impl AuthClient {
                 session.generation()
             };
             let _ = JsFuture::from(inner.flight()).await;
-            let session = inner.session.borrow();
-            match session.current() {
-                Some(c) if session.generation() != generation => Ok(c.record.token.secret().into()),
-                _ => Err(error_to_js(&session.last_error().unwrap_or_else(|| {
-                    Error::new(Code::SignedOut, "signed out: the refresh did not produce a token")
-                }))),
-            }
+            let result = {
+                let session = inner.session.borrow();
+                match session.current() {
+                    Some(c) if session.generation() != generation => Ok(c.record.token.clone()),
+                    _ => Err(session.last_error().unwrap_or_else(|| {
+                        Error::new(Code::SignedOut, "signed out: the refresh did not produce a token")
+                    })),
+                }
+            };
+            result.map(|t| JsValue::from_str(t.secret())).map_err(|e| error_to_js(&e))
         })
     }
 
@@ -806,6 +900,7 @@ impl AuthClient {
 
 impl Drop for AuthClient {
     fn drop(&mut self) {
-        self.stop();
+        // Futures still running hold the inner state; after this they find it shut down.
+        self.inner.shutdown();
     }
 }

@@ -46,24 +46,72 @@ export function listen(names, handler) {
   for (const n of names) globalThis.addEventListener?.(n, on);
   return () => { for (const n of names) globalThis.removeEventListener?.(n, on); };
 }
-// The authenticated fetch's fast path: a string URL under an API origin and a token that needs no refresh.
-// `origins` are exact origins; a URL that starts with one of them and then `/` has that origin (the authority
-// ends at the first `/`), so anything else (relative, other case, odd forms) takes the full path through
-// `new Request` and its parsed origin. Returns undefined when the fast path does not apply. A 401 goes to
-// `onUnauthorized(input, init, value, response)` unless the body is a stream (it cannot be sent twice).
-export function sendAuthed(input, init, origins, name, value, noRedirect, onUnauthorized) {
+// Redirects and the token. Pages and workers: the browser drops Authorization on a cross-origin redirect itself
+// but forwards any other header, and hides a redirect's target from scripts (`manual` gives an opaque response),
+// so a token in another header never follows a redirect there (`error`, unless the caller chose `manual`, which
+// follows nothing). Node, Deno, workerd (which forwards even Authorization across origins at compatibility dates
+// before 2026, and rejects `redirect: 'error'`): redirects are followed here by hand, the token re-attached only
+// for `origins`.
+const followsRedirects = (redirect) => (redirect ?? 'follow') === 'follow';
+// Sends `request` (a Request) with the token: the one place both fetch paths hand a token to the network.
+export function sendRequest(request, name, value, origins, browser) {
+  if (!browser) return followByHand(request, name, value, origins);
+  const custom = name.toLowerCase() !== 'authorization';
+  const req = custom && followsRedirects(request.redirect) ? new Request(request, { redirect: 'error' }) : request;
+  req.headers.set(name, value);
+  return fetchOffStack(req);
+}
+const REDIRECTS = [301, 302, 303, 307, 308];
+async function followByHand(request, name, value, origins) {
+  const mode = request.redirect;
+  let req = request;
+  for (let hops = 0; ; hops++) {
+    // Kept to build the next hop from (a body can be read once).
+    const spare = req.body ? req.clone() : req;
+    const send = new Request(req, { redirect: 'manual' });
+    const origin = new URL(send.url).origin;
+    if (origins.includes(origin)) send.headers.set(name, value); else send.headers.delete(name);
+    const res = await fetch(send);
+    const location = res.headers.get('location');
+    if (!REDIRECTS.includes(res.status) || mode === 'manual' || location === null) return res;
+    if (mode === 'error') throw new TypeError('fetch failed: redirect mode is "error"');
+    if (hops >= 20) throw new TypeError('fetch failed: too many redirects');
+    const url = new URL(location, send.url);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('fetch failed: redirect to a non-HTTP URL');
+    const headers = new Headers(spare.headers);
+    // As browsers do (Fetch, HTTP-redirect fetch): a caller's own Authorization does not cross origins either.
+    if (url.origin !== origin) headers.delete('authorization');
+    const toGet = (res.status === 303 && spare.method !== 'HEAD') || (res.status <= 302 && spare.method === 'POST');
+    let body = null;
+    if (toGet) for (const h of ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']) headers.delete(h);
+    else if (spare.body) body = await spare.arrayBuffer();
+    await res.body?.cancel();
+    const init = { method: toGet ? 'GET' : spare.method, headers, body, redirect: 'manual' };
+    if (spare.signal) init.signal = spare.signal;
+    req = new Request(url, init);
+  }
+}
+// The authenticated fetch's fast path (pages and workers): a string URL under an API origin and a token that
+// needs no refresh. `origins` are exact origins; a URL that starts with one of them and then `/` has that origin
+// (the authority ends at the first `/`), so anything else (relative, other case, odd forms) takes the full path
+// through `new Request` and its parsed origin. Returns undefined when the fast path does not apply. A 401 goes to
+// `onUnauthorized(input, init, value, response)` unless the body is a stream (it cannot be sent twice). Getters
+// on `init` run here, with no borrow held in wasm; one that throws rejects the returned promise.
+export function sendAuthed(input, init, origins, name, value, custom, onUnauthorized) {
   if (typeof input !== 'string' || (init != null && Object.getPrototypeOf(init) !== Object.prototype)) return;
   if (!origins.some((o) => input.startsWith(o) && input.charCodeAt(o.length) === 47)) return;
-  let headers;
-  try { headers = new Headers(init?.headers); } catch (e) { return Promise.reject(e); }
-  if (headers.has(name)) return fetchOffStack(input, init);
-  headers.set(name, value);
-  const options = { ...init, headers };
-  // Browsers drop Authorization on a cross-origin redirect but forward other headers.
-  if (noRedirect && options.redirect === undefined) options.redirect = 'error';
-  const streamed = typeof init?.body?.getReader === 'function';
-  return fetchOffStack(input, options)
-    .then((r) => (r.status === 401 && !streamed ? onUnauthorized(input, init, value, r) : r));
+  try {
+    const headers = new Headers(init?.headers);
+    if (headers.has(name)) return fetchOffStack(input, init);
+    headers.set(name, value);
+    const options = { ...init, headers };
+    if (custom && followsRedirects(options.redirect)) options.redirect = 'error';
+    const streamed = typeof init?.body?.getReader === 'function';
+    return fetchOffStack(input, options)
+      .then((r) => (r.status === 401 && !streamed ? onUnauthorized(input, init, value, r) : r));
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 // Runs `body` (which returns a promise) holding the Web Lock `name`, so that one context of the origin calls the
 // bridge at a time. A holder that does not finish within `waitMs` is stolen from: a crashed or frozen tab must
@@ -71,7 +119,7 @@ export function sendAuthed(input, init, origins, name, value, noRedirect, onUnau
 const BUSY = {};
 export function withLock(name, waitMs, body) {
   const locks = globalThis.navigator?.locks;
-  if (!locks?.request) return body();
+  if (!name || !locks?.request) return body();
   return locks.request(name, { ifAvailable: true }, (lock) => (lock ? body() : BUSY)).then((result) => {
     if (result !== BUSY) return result;
     // Another context is refreshing. Its token comes over the BroadcastChannel, but that message and this lock's
@@ -108,16 +156,25 @@ extern "C" {
     #[wasm_bindgen(js_name = withLock)]
     pub fn with_lock(name: &str, wait_ms: u32, body: &JsValue) -> Promise;
     /// The fast path of `AuthClient.fetch`: a promise, or `undefined` when the full path must run.
-    #[wasm_bindgen(js_name = sendAuthed)]
+    #[wasm_bindgen(js_name = sendAuthed, catch)]
     pub fn send_authed(
         input: &JsValue,
         init: &JsValue,
         origins: &JsValue,
         name: &JsValue,
         value: &JsValue,
-        no_redirect: bool,
+        custom: bool,
         on_unauthorized: &Function,
-    ) -> JsValue;
+    ) -> Result<JsValue, JsValue>;
+    /// Sends `request` with the token header under the redirect rules (see `sendRequest`).
+    #[wasm_bindgen(js_name = sendRequest, catch)]
+    pub fn send_request(
+        request: &web_sys::Request,
+        name: &str,
+        value: &str,
+        origins: &JsValue,
+        browser: bool,
+    ) -> Result<Promise, JsValue>;
 }
 
 /// A parsed JS value seen through the core's [`Json`] trait.

@@ -188,6 +188,31 @@ export class AuthClient {
 }
 "#;
 
+/// Wipes every allocation when it is freed. Tokens pass through many short-lived buffers in wasm memory (strings
+/// wasm-bindgen copies in and out, header values, JSON, stored entries); zeroing them one by one would miss some,
+/// and freed memory is otherwise kept as it was until reused. A volatile wipe (zeroize) cannot be optimised away.
+struct ZeroOnFree<A>(A);
+
+unsafe impl<A: std::alloc::GlobalAlloc> std::alloc::GlobalAlloc for ZeroOnFree<A> {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        self.0.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        zeroize::Zeroize::zeroize(std::slice::from_raw_parts_mut(ptr, layout.size()));
+        self.0.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // Always move, so that the old block goes through `dealloc` and is wiped.
+        let new_layout = std::alloc::Layout::from_size_align_unchecked(new_size, layout.align());
+        let new = self.alloc(new_layout);
+        if !new.is_null() {
+            std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+            self.dealloc(ptr, layout);
+        }
+        new
+    }
+}
+
 #[global_allocator]
-static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
-    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+static ALLOCATOR: ZeroOnFree<lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator>> =
+    ZeroOnFree(unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) });

@@ -46,7 +46,7 @@ for (const [name, path] of [['ESM without a bundler', '/fixtures/esm.html'], ['e
     assert.equal(result.error, undefined);
     assert.equal(result.name, 'José');
     assert.equal(result.sentToken, true);
-    assert.deepEqual(Object.keys(JSON.parse(result.stored)), ['token', 'expiresAt', 'header']);
+    assert.deepEqual(Object.keys(JSON.parse(result.stored)), ['token', 'expiresAt', 'header', 'client']);
     assert.equal(result.afterSignOut, null);
     assert.deepEqual(errors, []);
   });

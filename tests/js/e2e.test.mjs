@@ -47,7 +47,7 @@ async function assertOnlyAccessToken(page, provider, token) {
   } else {
     assert.equal(entries.length, 1, provider);
     const stored = JSON.parse(entries[0][1]);
-    assert.deepEqual(Object.keys(stored), ['token', 'expiresAt', 'header']);
+    assert.deepEqual(Object.keys(stored), ['token', 'expiresAt', 'header', 'client']);
     assert.equal(stored.token, token);
   }
 }

@@ -11,7 +11,8 @@ const wazoTime = (ms) => new Date(ms).toISOString().replace('Z', '000');
 function tokenResponse(scenario, life, stats) {
   const now = Date.now();
   const iat = Math.floor(now / 1000);
-  const jwt = makeJwt({ sub: 'user-1', name: 'José Müller', iat, exp: iat + life, n: stats.calls });
+  // jti: two test bridges must never mint the same token.
+  const jwt = makeJwt({ sub: 'user-1', name: 'José Müller', iat, exp: iat + life, n: stats.calls, jti: randomUUID() });
   switch (scenario) {
     case 'oauth2': return [jwt, { access_token: jwt, refresh_token: 'RT-secret-never-in-browser', expires_in: life, token_type: 'Bearer' }];
     case 'point': return [jwt, { accessToken: { token: `Bearer ${jwt}`, expiresIn: life } }];
