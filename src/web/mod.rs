@@ -121,7 +121,7 @@ export interface AuthClientOptions {
   header?: string;
   /** Where the access token is kept; default `'session'`, `'memory'` where Web Storage does not exist. */
   storage?: 'session' | 'local' | 'memory';
-  /** Storage key; default `'authbridge'`. */
+  /** Storage key; default `'authbridge.'` followed by a digest of `tokenUrl`, `apiOrigins`, `header` and `format`. */
   storageKey?: string;
   /** `credentials` for bridge calls; default `'include'`. */
   credentials?: RequestCredentials;
@@ -137,7 +137,7 @@ export interface AuthClientOptions {
 
 export interface TokenEvent {
   /** Where the token came from. */
-  source: 'bridge' | 'storage';
+  source: 'bridge' | 'storage' | 'peer';
   /** Epoch milliseconds, or `null` for tokens that do not expire. */
   expiresAt: number | null;
   /** The header the token is sent in. */
@@ -145,8 +145,8 @@ export interface TokenEvent {
 }
 
 export interface SignedOutEvent {
-  /** `'signOut'`: `signOut()` was called; `'rejected'`: the bridge answered 401/403. */
-  reason: 'signOut' | 'rejected';
+  /** `'signOut'`: `signOut()` was called; `'rejected'`: the bridge answered 401/403; `'peer'`: another tab or worker signed out and the bridge confirmed it. */
+  reason: 'signOut' | 'rejected' | 'peer';
 }
 
 export interface AuthClientEvents {

@@ -1,0 +1,89 @@
+// A token never follows a redirect to an origin outside apiOrigins in the server runtimes: Node, Deno, and
+// Cloudflare workerd at a compatibility date before 2026 (where workerd forwards even Authorization across
+// origins, and rejects `redirect: 'error'`) and at a 2026 one. Checked at the receiving server. (Chromium and
+// Firefox: tests/web.rs and tests/js/security.test.mjs.)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
+import { startBridge } from '../support/bridge.mjs';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const out = `${root}target/redirect-test/`;
+let api, evil;
+let n = 0;
+
+before(async () => {
+  api = await startBridge();
+  evil = await startBridge();
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(`${out}node_modules`, { recursive: true });
+  symlinkSync(`${root}pkg`, `${out}node_modules/authbridge`);
+});
+after(async () => { await api?.close(); await evil?.close(); });
+
+function check(results, key) {
+  const arrived = evil.stats(key).apiCalls;
+  for (const c of arrived) assert.ok(c.authorization === null && c.xAuthToken === null, `token at the other origin: ${JSON.stringify(c)}`);
+  // Redirects the caller wanted followed were followed (without the token), for both headers.
+  for (const s of ['oauth2', 'wazo']) {
+    for (const mode of ['undefined', 'follow']) {
+      assert.ok(arrived.some((c) => c.to === `${s}-${mode}-string`), `${s} ${mode}: followed (${JSON.stringify(results)})`);
+    }
+    assert.equal(results[`${s} manual string`], 302);
+    assert.ok(!arrived.some((c) => c.to.startsWith(`${s}-error`) || c.to.startsWith(`${s}-manual`)));
+    assert.equal(results[`${s} same-origin`], 200);
+    assert.equal(results[`${s} same-origin carried`], true, `${s}: the token is re-attached within the API origin`);
+  }
+}
+
+test('Node', async () => {
+  const key = `node${++n}`;
+  const { AuthClient } = await import(`${root}pkg/node.js`);
+  const { probe } = await import(`${root}tests/js/fixtures/redirect-probe.js`);
+  check(await probe(AuthClient, api.url, evil.url, key), key);
+});
+
+test('Deno', async () => {
+  const key = `deno${++n}`;
+  const script = `${out}deno-probe.js`;
+  writeFileSync(script, `import { AuthClient } from '${root}pkg/deno.js';
+import { probe } from '${root}tests/js/fixtures/redirect-probe.js';
+console.log(JSON.stringify(await probe(AuthClient, ${JSON.stringify(api.url)}, ${JSON.stringify(evil.url)}, ${JSON.stringify(key)})));`);
+  const { stdout } = await promisify(execFile)(`${root}node_modules/.bin/deno`, ['run', '--allow-net=127.0.0.1', `--allow-read=${root}`, script],
+    { env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' } });
+  check(JSON.parse(stdout), key);
+});
+
+for (const compatibilityDate of ['2025-01-01', '2026-04-01']) {
+  test(`Cloudflare workerd, compatibility date ${compatibilityDate}`, async () => {
+    const key = `workerd${++n}`;
+    const dir = `${out}workerd-${compatibilityDate}/`;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${out}worker-src.js`, `import { AuthClient } from 'authbridge';
+import { probe } from '${root}tests/js/fixtures/redirect-probe.js';
+export default { async fetch(request, env) { return Response.json(await probe(AuthClient, env.API, env.EVIL, env.KEY)); } };`);
+    await build({
+      entryPoints: [`${out}worker-src.js`], bundle: true, format: 'esm', outfile: `${dir}worker.js`,
+      conditions: ['workerd', 'worker', 'browser'], external: ['*.wasm'], nodePaths: [`${out}node_modules`], logLevel: 'warning',
+    });
+    copyFileSync(`${root}pkg/authbridge_bg.wasm`, `${dir}authbridge_bg.wasm`);
+    const mf = new Miniflare({
+      modules: true, scriptPath: `${dir}worker.js`, compatibilityDate,
+      modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+      bindings: { API: api.url, EVIL: evil.url, KEY: key },
+    });
+    try {
+      const r = await mf.dispatchFetch('http://worker.test/');
+      const text = await r.text();
+      assert.equal(r.status, 200, text);
+      check(JSON.parse(text), key);
+    } finally {
+      await mf.dispose();
+    }
+  });
+}
