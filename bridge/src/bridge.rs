@@ -1,30 +1,38 @@
 //! The bridging backend authbridge talks to: a demo sign-in that sets an `HttpOnly` session cookie, and per
 //! provider `POST /auth/{provider}/token` (mint or refresh with server-held secrets only) and
-//! `DELETE /auth/{provider}/token` (revoke upstream, end the session).
+//! `DELETE /auth/{provider}/token` (revoke upstream every token the session minted, end the session).
 //!
 //! What never leaves this server: the Point apiKey, passwords, pointservices and Wazo refresh tokens, and the
 //! airfocus account credentials. Responses are the provider's own, minus any refresh token.
+//!
+//! Sessions end at sign-out, after `session_idle` without a bridge call, `session_max` after sign-in, or when
+//! the table is full (least recently used first); however they end, their tokens are revoked upstream.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::crypto::{constant_time_eq, opaque_user_id, random_hex};
-use crate::upstream::UpstreamError;
-use crate::{json_body, providers, AppState};
+use crate::upstream::{path, UpstreamError};
+use crate::{eastern, json_body, now_s, providers, AppState, Config};
 
 pub const PROVIDERS: [&str; 4] = ["point", "pointservices", "airfocus", "wazo"];
 pub const SESSION_COOKIE: &str = "authbridge_session";
 pub const CSRF_COOKIE: &str = "authbridge_csrf";
 const WAZO_CLIENT_ID: &str = "authbridge-demo";
+/// Live tokens remembered per session. A client refreshing before expiry holds one or two; beyond this the
+/// oldest is revoked at once rather than forgotten, so the list stays bounded.
+const MAX_MINTED: usize = 32;
 
 /// A signed-in user's server-side state. Its secrets never go to the browser.
 pub struct Session {
@@ -35,22 +43,173 @@ pub struct Session {
     refresh_token: Option<String>,
     /// airfocus: the key's id, its token, and the account credentials (to delete it at sign-out).
     airfocus: Option<(String, String, String)>,
+    /// Point and Wazo access tokens this session minted, with their expiry (Unix s). Sign-out revokes these,
+    /// never what the browser presents: a presented token could be anyone's, or a crafted path.
+    minted: Vec<(String, i64)>,
+    created: Instant,
+    last_used: Instant,
 }
 
 impl Session {
-    /// The server-held refresh token, for the test hook that expires it.
-    pub fn refresh_token_for_tests(&self) -> Option<String> {
-        self.refresh_token.clone()
+    fn expired(&self, cfg: &Config, now: Instant) -> bool {
+        now.duration_since(self.last_used) >= cfg.session_idle || now.duration_since(self.created) >= cfg.session_max
+    }
+
+    /// Remembers a minted token; returns the live ones dropped to keep the list bounded (to revoke).
+    fn record(&mut self, token: String, expires: i64) -> Vec<(String, i64)> {
+        let now = now_s();
+        self.minted.retain(|(_, exp)| *exp > now);
+        self.minted.push((token, expires));
+        let over = self.minted.len().saturating_sub(MAX_MINTED);
+        self.minted.drain(..over).collect()
     }
 }
 
 #[derive(Default)]
-pub struct Sessions(pub HashMap<String, Session>);
+pub struct Sessions(HashMap<String, Session>);
+
+impl Sessions {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The server-held refresh tokens, for the test hook that expires them.
+    pub fn refresh_tokens_for_tests(&self) -> Vec<String> {
+        self.0.values().filter_map(|s| s.refresh_token.clone()).collect()
+    }
+
+    /// Removes and returns the expired sessions (a scan: it runs at sign-in and once a minute).
+    fn sweep(&mut self, cfg: &Config, now: Instant) -> Vec<Session> {
+        let ids: Vec<String> = self.0.iter().filter(|(_, s)| s.expired(cfg, now)).map(|(id, _)| id.clone()).collect();
+        ids.iter().filter_map(|id| self.0.remove(id)).collect()
+    }
+
+    /// Adds a session after sweeping the expired ones and, if the table is still full, ending the least
+    /// recently used. Returns the sessions removed, to be ended upstream.
+    fn insert(&mut self, id: String, session: Session, cfg: &Config) -> Vec<Session> {
+        let mut ended = self.sweep(cfg, Instant::now());
+        while self.0.len() >= cfg.max_sessions.max(1) {
+            let Some(lru) = self.0.iter().min_by_key(|(_, s)| s.last_used).map(|(id, _)| id.clone()) else { break };
+            ended.extend(self.0.remove(&lru));
+        }
+        self.0.insert(id, session);
+        ended
+    }
+}
+
+/// Ends expired sessions upstream (the periodic sweep; sign-in sweeps too).
+pub fn sweep(state: &Arc<AppState>) {
+    let ended = state.sessions.lock().unwrap().sweep(&state.cfg, Instant::now());
+    end_in_background(state, ended);
+}
+
+/// Ends sessions upstream without making a request wait for it.
+fn end_in_background(state: &Arc<AppState>, ended: Vec<Session>) {
+    if ended.is_empty() {
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        for s in ended {
+            let _ = end_session_upstream(&state, s).await;
+        }
+    });
+}
+
+/// Ends a session at its provider: revokes every live access token it minted (Point, Wazo), deletes the
+/// airfocus key; refresh tokens are dropped with the session (pointservices documents no revocation). Shared
+/// by sign-out, `DELETE /session`, expiry and eviction. Stops at the first provider that cannot be reached.
+pub async fn end_session_upstream(state: &AppState, session: Session) -> Result<(), UpstreamError> {
+    if let (Some(r), "wazo") = (&session.refresh_token, session.provider.as_str()) {
+        providers::wazo_forget_refresh(state, r);
+    }
+    if let Some((key_id, _, auth)) = &session.airfocus {
+        if let Some(p) = path(&["airfocus", "api-keys", key_id]) {
+            state.upstream.call(Method::DELETE, &p, &[("authorization", auth.clone())], None).await?;
+        }
+    }
+    revoke_tokens(state, &session.provider, &session.username, &session.minted).await
+}
+
+async fn revoke_tokens(
+    state: &AppState,
+    provider: &str,
+    username: &str,
+    tokens: &[(String, i64)],
+) -> Result<(), UpstreamError> {
+    let now = now_s();
+    let uid = opaque_user_id(username);
+    for (token, _) in tokens.iter().filter(|(_, exp)| *exp > now) {
+        let (p, auth) = match provider {
+            "point" => (
+                path(&["users", &uid, "access_token", token]),
+                vec![("authorization", format!("Bearer {}", state.cfg.point_api_key))],
+            ),
+            "wazo" => (path(&["api", "auth", "0.1", "token", token]), vec![]),
+            _ => continue,
+        };
+        if let Some(p) = p {
+            state.upstream.call(Method::DELETE, &p, &auth, None).await?;
+        }
+    }
+    Ok(())
+}
+
+fn revoke_in_background(state: &Arc<AppState>, provider: &str, username: &str, tokens: Vec<(String, i64)>) {
+    if tokens.is_empty() {
+        return;
+    }
+    let (state, provider, username) = (state.clone(), provider.to_owned(), username.to_owned());
+    tokio::spawn(async move {
+        let _ = revoke_tokens(&state, &provider, &username, &tokens).await;
+    });
+}
+
+/// The access token a successful token response carries and its expiry, for the tokens sign-out can revoke.
+/// An unknown expiry is taken long: revoking an expired token is harmless, forgetting a live one is not.
+fn minted_token(provider: &str, v: &Value) -> Option<(String, i64)> {
+    match provider {
+        "point" => {
+            let t = v["accessToken"]["token"].as_str()?;
+            let life = v["accessToken"]["expiresIn"].as_i64().unwrap_or(86_400);
+            Some((t.strip_prefix("Bearer ").unwrap_or(t).to_owned(), now_s() + life))
+        }
+        "wazo" => {
+            let d = &v["data"];
+            let exp = d["utc_expires_at"].as_str().and_then(wazo_utc).unwrap_or(now_s() + 10 * 86_400);
+            Some((d["token"].as_str()?.to_owned(), exp))
+        }
+        _ => None,
+    }
+}
+
+/// Wazo's `utc_expires_at` (`2024-05-01T12:00:00.000000`, UTC, no zone) in Unix seconds.
+fn wazo_utc(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let n = |a: usize, z: usize| s.get(a..z)?.parse::<i64>().ok();
+    let days = eastern::days_from_civil(n(0, 4)?, n(5, 7)?, n(8, 10)?);
+    Some(days * 86_400 + n(11, 13)? * 3600 + n(14, 16)? * 60 + n(17, 19)?)
+}
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "error": code, "message": message }))).into_response()
 }
 
+/// A refused request: status, error code, message.
+type Refusal = (StatusCode, &'static str, String);
+
+fn refused((status, code, message): Refusal) -> Response {
+    error(status, code, &message)
+}
+
+/// A cookie of the request; an empty value counts as none.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -60,23 +219,40 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|c| c.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// Double-submit CSRF check: the `X-CSRF-Token` header must equal the CSRF cookie (which only this origin's
-/// scripts can read), and a cross-site `Origin` is refused outright.
-fn csrf_ok(state: &AppState, headers: &HeaderMap) -> bool {
+/// scripts can read, or an allowed origin's through `GET /csrf`), and a cross-site `Origin` is refused
+/// outright. The refusal says which check failed: wiring a page to a bridge is where people get stuck.
+fn csrf_check(state: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
+    let refuse = |m: &str| Err((StatusCode::FORBIDDEN, "csrf", m.to_owned()));
     if let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST)) {
         let origin = origin.to_str().unwrap_or("");
         let host = host.to_str().unwrap_or("");
         if origin.split_once("://").map(|(_, h)| h) != Some(host)
             && !state.cfg.allowed_origins.iter().any(|o| o == origin)
         {
-            return false;
+            return refuse(&format!(
+                "Origin {origin} is not allowed for Host {host}: serve the page from this host or pass \
+                 --allow-origin {origin} (a dev proxy with changeOrigin: true rewrites Host; turn it off)"
+            ));
         }
     }
-    match (headers.get("x-csrf-token").and_then(|v| v.to_str().ok()), cookie(headers, CSRF_COOKIE)) {
-        (Some(h), Some(c)) => !h.is_empty() && constant_time_eq(h.as_bytes(), c.as_bytes()),
-        _ => false,
+    let Some(c) = cookie(headers, CSRF_COOKIE) else {
+        return refuse(&format!(
+            "no {CSRF_COOKIE} cookie: fetch /csrf or /demo/config first (this response sets one), then send its \
+             value as X-CSRF-Token"
+        ));
+    };
+    match headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).filter(|h| !h.is_empty()) {
+        None => refuse(&format!(
+            "no X-CSRF-Token header: send the value of the {CSRF_COOKIE} cookie (or csrfToken from GET /csrf)"
+        )),
+        Some(h) if !constant_time_eq(h.as_bytes(), c.as_bytes()) => {
+            refuse(&format!("X-CSRF-Token differs from the {CSRF_COOKIE} cookie: send the cookie's current value"))
+        }
+        Some(_) => Ok(()),
     }
 }
 
@@ -90,10 +266,57 @@ pub fn csrf_cookie(state: &AppState, value: &str) -> String {
     format!("{CSRF_COOKIE}={value}; Path=/; SameSite=Strict{secure}")
 }
 
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/session", post(sign_in).delete(end_session))
         .route("/auth/{provider}/token", post(token).delete(revoke))
+        .route("/csrf", get(csrf_token))
+        .layer(middleware::from_fn_with_state(state, cors))
+}
+
+/// CORS for the origins of `--allow-origin` only: the origin itself (never `*`) with credentials, and a 204
+/// preflight. Any other preflight is refused without CORS headers, so the browser blocks the call.
+async fn cors(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .filter(|o| state.cfg.allowed_origins.iter().any(|a| a.as_bytes() == o.as_bytes()))
+        .cloned();
+    let mut resp = match (req.method() == Method::OPTIONS, &origin) {
+        (true, Some(_)) => {
+            let mut resp = StatusCode::NO_CONTENT.into_response();
+            let h = resp.headers_mut();
+            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, DELETE"));
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("content-type, x-csrf-token, authorization, x-auth-token"),
+            );
+            h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+            resp
+        }
+        (true, None) => error(StatusCode::FORBIDDEN, "cors", "origin not allowed: add it with --allow-origin"),
+        (false, _) => next.run(req).await,
+    };
+    let h = resp.headers_mut();
+    h.append(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(o) = origin {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+    }
+    resp
+}
+
+/// `GET /csrf` `{csrfToken}`: the CSRF token, for a page on an allowed origin, which cannot read this host's
+/// cookie. Sets the cookie if the browser has none.
+async fn csrf_token(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let existing = cookie(&headers, CSRF_COOKIE);
+    let token = existing.clone().unwrap_or_else(new_csrf);
+    let mut resp = Json(json!({ "csrfToken": token })).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if existing.is_none() {
+        resp.headers_mut().insert(header::SET_COOKIE, csrf_cookie(&state, &token).parse().unwrap());
+    }
+    resp
 }
 
 fn basic_auth(user: &str, pass: &str) -> String {
@@ -124,8 +347,8 @@ fn upstream_status(status: StatusCode) -> Response {
 /// `POST /session` `{username, password, provider}`: signs in at the provider (the password is used once and
 /// forgotten), keeps what the provider returned server-side, and sets the session cookie.
 async fn sign_in(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if !csrf_ok(&state, &headers) {
-        return error(StatusCode::FORBIDDEN, "csrf", "missing or wrong X-CSRF-Token");
+    if let Err(r) = csrf_check(&state, &headers) {
+        return refused(r);
     }
     let Some(body) = json_body(&body) else {
         return error(StatusCode::BAD_REQUEST, "invalid_request", "JSON body required");
@@ -152,7 +375,8 @@ async fn sign_in(State(state): State<Arc<AppState>>, headers: HeaderMap, body: a
                 return error(StatusCode::UNAUTHORIZED, "invalid_credentials", "invalid username or password");
             }
             let auth = [("authorization", format!("Bearer {}", state.cfg.point_api_key))];
-            match up.call(Method::POST, &format!("/users/{}", opaque_user_id(username)), &auth, None).await {
+            let p = path(&["users", &opaque_user_id(username)]).unwrap();
+            match up.call(Method::POST, &p, &auth, None).await {
                 Ok((s, _)) if s.is_success() => {}
                 Ok((s, _)) => return upstream_status(s),
                 Err(e) => return upstream_error(e),
@@ -206,64 +430,97 @@ async fn sign_in(State(state): State<Arc<AppState>>, headers: HeaderMap, body: a
     }
     let id = random_hex(24);
     let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    let session =
-        Session { provider: provider.to_owned(), username: username.to_owned(), csrf, refresh_token, airfocus };
-    state.sessions.lock().unwrap().0.insert(id.clone(), session);
+    let now = Instant::now();
+    let session = Session {
+        provider: provider.to_owned(),
+        username: username.to_owned(),
+        csrf,
+        refresh_token,
+        airfocus,
+        minted: Vec::new(),
+        created: now,
+        last_used: now,
+    };
+    let ended = state.sessions.lock().unwrap().insert(id.clone(), session, &state.cfg);
+    end_in_background(&state, ended);
     let mut resp = Json(json!({"signedIn": true, "provider": provider})).into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, &id, 86_400).parse().unwrap());
+    let max_age = state.cfg.session_max.as_secs() as i64;
+    resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, &id, max_age).parse().unwrap());
     resp
 }
 
+/// The answer to a sign-out: the session cookie cleared whatever the provider said.
+fn signed_out(state: &AppState, outcome: Result<(), UpstreamError>) -> Response {
+    let mut resp = match outcome {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => upstream_error(e),
+    };
+    resp.headers_mut().insert(header::SET_COOKIE, session_cookie(state, "", 0).parse().unwrap());
+    resp
+}
+
+/// `DELETE /session`: ends the session, upstream too.
 async fn end_session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if !csrf_ok(&state, &headers) {
-        return error(StatusCode::FORBIDDEN, "csrf", "missing or wrong X-CSRF-Token");
+    if let Err(r) = csrf_check(&state, &headers) {
+        return refused(r);
     }
-    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
-        state.sessions.lock().unwrap().0.remove(&id);
-    }
-    let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, "", 0).parse().unwrap());
-    resp
+    let session = cookie(&headers, SESSION_COOKIE).and_then(|id| state.sessions.lock().unwrap().0.remove(&id));
+    let outcome = match session {
+        Some(s) => end_session_upstream(&state, s).await,
+        None => Ok(()),
+    };
+    signed_out(&state, outcome)
 }
 
-/// The session for this request, checked against the provider in the path and the CSRF token.
-fn session_for(state: &AppState, headers: &HeaderMap, provider: &str) -> Result<String, Response> {
-    if !csrf_ok(state, headers) {
-        return Err(error(StatusCode::FORBIDDEN, "csrf", "missing or wrong X-CSRF-Token"));
+/// The session for this request, checked against the provider in the path and the CSRF token, and marked
+/// used. An expired one is refused, and ended upstream.
+fn session_for(state: &Arc<AppState>, headers: &HeaderMap, provider: &str) -> Result<String, Refusal> {
+    csrf_check(state, headers)?;
+    let no_session = |m: &str| (StatusCode::UNAUTHORIZED, "no_session", m.to_owned());
+    let id = cookie(headers, SESSION_COOKIE).ok_or_else(|| no_session("sign in first"))?;
+    let csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
+    let now = Instant::now();
+    let mut sessions = state.sessions.lock().unwrap();
+    let Some(s) = sessions.0.get_mut(&id) else { return Err(no_session("sign in first")) };
+    if s.expired(&state.cfg, now) {
+        let ended = sessions.0.remove(&id).into_iter().collect();
+        drop(sessions);
+        end_in_background(state, ended);
+        return Err(no_session("the session expired: sign in again"));
     }
-    let id = cookie(headers, SESSION_COOKIE)
-        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "no_session", "sign in first"))?;
-    let sessions = state.sessions.lock().unwrap();
-    match sessions.0.get(&id) {
-        Some(s)
-            if s.provider == provider
-                && constant_time_eq(s.csrf.as_bytes(), cookie(headers, CSRF_COOKIE).unwrap_or_default().as_bytes()) =>
-        {
-            Ok(id)
-        }
-        Some(s) if s.provider != provider => {
-            Err(error(StatusCode::UNAUTHORIZED, "no_session", "signed in with another provider"))
-        }
-        _ => Err(error(StatusCode::UNAUTHORIZED, "no_session", "sign in first")),
+    if s.provider != provider {
+        return Err(no_session("signed in with another provider"));
     }
+    if !constant_time_eq(s.csrf.as_bytes(), csrf.as_bytes()) {
+        return Err(no_session("sign in first"));
+    }
+    s.last_used = now;
+    Ok(id)
 }
 
 /// `POST /auth/{provider}/token`: a fresh access token, minted with server-held secrets only.
 async fn token(State(state): State<Arc<AppState>>, Path(provider): Path<String>, headers: HeaderMap) -> Response {
     let id = match session_for(&state, &headers, &provider) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err(r) => return refused(r),
     };
-    let (username, refresh_token, airfocus) = {
-        let sessions = state.sessions.lock().unwrap();
-        let s = &sessions.0[&id];
-        (s.username.clone(), s.refresh_token.clone(), s.airfocus.as_ref().map(|a| a.1.clone()))
+    let found = state
+        .sessions
+        .lock()
+        .unwrap()
+        .0
+        .get(&id)
+        .map(|s| (s.username.clone(), s.refresh_token.clone(), s.airfocus.as_ref().map(|a| a.1.clone())));
+    // A sign-out may have ended the session since `session_for`.
+    let Some((username, refresh_token, airfocus)) = found else {
+        return error(StatusCode::UNAUTHORIZED, "no_session", "signed out");
     };
     let up = &state.upstream;
     let result = match provider.as_str() {
         "point" => {
             let auth = [("authorization", format!("Bearer {}", state.cfg.point_api_key))];
-            up.call(Method::POST, &format!("/users/{}/access_token", opaque_user_id(&username)), &auth, None).await
+            let p = path(&["users", &opaque_user_id(&username), "access_token"]).unwrap();
+            up.call(Method::POST, &p, &auth, None).await
         }
         "pointservices" => {
             let body = json!({"refresh_token": refresh_token.unwrap_or_default()});
@@ -280,6 +537,17 @@ async fn token(State(state): State<Arc<AppState>>, Path(provider): Path<String>,
     };
     match result {
         Ok((s, mut v)) if s.is_success() => {
+            if let Some((t, exp)) = minted_token(&provider, &v) {
+                let recorded = state.sessions.lock().unwrap().0.get_mut(&id).map(|s| s.record(t.clone(), exp));
+                match recorded {
+                    Some(dropped) => revoke_in_background(&state, &provider, &username, dropped),
+                    // Signed out while this token was being minted: it would outlive the session unrevoked.
+                    None => {
+                        revoke_in_background(&state, &provider, &username, vec![(t, exp)]);
+                        return error(StatusCode::UNAUTHORIZED, "no_session", "signed out");
+                    }
+                }
+            }
             // The browser never receives a refresh token.
             if let Some(o) = v.as_object_mut() {
                 o.remove("refresh_token");
@@ -293,7 +561,8 @@ async fn token(State(state): State<Arc<AppState>>, Path(provider): Path<String>,
         }
         Ok((s, _)) => {
             if s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN {
-                state.sessions.lock().unwrap().0.remove(&id);
+                let ended = state.sessions.lock().unwrap().0.remove(&id).into_iter().collect();
+                end_in_background(&state, ended);
             }
             upstream_status(s)
         }
@@ -301,68 +570,21 @@ async fn token(State(state): State<Arc<AppState>>, Path(provider): Path<String>,
     }
 }
 
-fn presented_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(t) = headers.get("x-auth-token").and_then(|v| v.to_str().ok()) {
-        return Some(t.to_owned());
-    }
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    v.strip_prefix("Bearer ").map(str::to_owned)
-}
-
-/// `DELETE /auth/{provider}/token`: revokes the presented access token upstream (where the provider can),
-/// forgets the refresh token, and ends the session.
+/// `DELETE /auth/{provider}/token`: ends the session, revoking upstream every token it minted (a token the
+/// browser presents is ignored: it decides nothing).
 async fn revoke(State(state): State<Arc<AppState>>, Path(provider): Path<String>, headers: HeaderMap) -> Response {
     let id = match session_for(&state, &headers, &provider) {
         Ok(id) => id,
         // Already signed out: nothing left to revoke here.
-        Err(resp) if resp.status() == StatusCode::UNAUTHORIZED => return StatusCode::NO_CONTENT.into_response(),
-        Err(resp) => return resp,
+        Err((StatusCode::UNAUTHORIZED, _, _)) => return StatusCode::NO_CONTENT.into_response(),
+        Err(r) => return refused(r),
     };
-    let Some(session) = state.sessions.lock().unwrap().0.remove(&id) else {
-        return StatusCode::NO_CONTENT.into_response();
+    let session = state.sessions.lock().unwrap().0.remove(&id);
+    let outcome = match session {
+        Some(s) => end_session_upstream(&state, s).await,
+        None => Ok(()),
     };
-    let up = &state.upstream;
-    let token = presented_token(&headers);
-    let outcome = match provider.as_str() {
-        "point" => match token {
-            Some(t) => {
-                let auth = [("authorization", format!("Bearer {}", state.cfg.point_api_key))];
-                up.call(
-                    Method::DELETE,
-                    &format!("/users/{}/access_token/{t}", opaque_user_id(&session.username)),
-                    &auth,
-                    None,
-                )
-                .await
-                .map(|_| ())
-            }
-            None => Ok(()),
-        },
-        "wazo" => {
-            if let Some(r) = &session.refresh_token {
-                providers::wazo_forget_refresh(&state, r);
-            }
-            match token {
-                Some(t) => up.call(Method::DELETE, &format!("/api/auth/0.1/token/{t}"), &[], None).await.map(|_| ()),
-                None => Ok(()),
-            }
-        }
-        "airfocus" => match &session.airfocus {
-            Some((key_id, _, auth)) => up
-                .call(Method::DELETE, &format!("/airfocus/api-keys/{key_id}"), &[("authorization", auth.clone())], None)
-                .await
-                .map(|_| ()),
-            None => Ok(()),
-        },
-        // pointservices documents no revocation: the refresh token is forgotten, the access token expires.
-        _ => Ok(()),
-    };
-    let mut resp = match outcome {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => upstream_error(e),
-    };
-    resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, "", 0).parse().unwrap());
-    resp
+    signed_out(&state, outcome)
 }
 
 /// A fresh CSRF token for a browser that has none.

@@ -14,13 +14,13 @@ pub mod providers;
 pub mod upstream;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -50,8 +50,16 @@ pub struct Config {
     pub users: Vec<(String, String)>,
     /// `Secure` on cookies (serve over https).
     pub secure_cookies: bool,
-    /// Extra origins allowed to call the bridge's state-changing routes (besides the server's own).
+    /// Extra origins allowed to call the bridge's routes, with CORS (besides the server's own); each as
+    /// `parse_origin` returns it.
     pub allowed_origins: Vec<String>,
+    /// A session ends after this long without a bridge call (keep it above the access-token lifetime, or
+    /// sessions end between refreshes)…
+    pub session_idle: Duration,
+    /// …and this long after sign-in in any case.
+    pub session_max: Duration,
+    /// At most this many sessions: when full, the least recently used one is ended to make room.
+    pub max_sessions: usize,
     /// Base URL of the providers; `None` means this server's own mock providers.
     pub upstream: Option<String>,
     pub www_dir: PathBuf,
@@ -60,6 +68,8 @@ pub struct Config {
     pub test_hooks: bool,
     /// Print one JSON line per request to stderr.
     pub log_requests: bool,
+    /// Tests: log lines are collected here (whatever `log_requests` says) instead of printed.
+    pub log_sink: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Default for Config {
@@ -72,11 +82,15 @@ impl Default for Config {
             users: vec![("ada".into(), "lovelace".into()), ("grace".into(), "hopper".into())],
             secure_cookies: false,
             allowed_origins: Vec::new(),
+            session_idle: Duration::from_secs(1800),
+            session_max: Duration::from_secs(86_400),
+            max_sessions: 10_000,
             upstream: None,
             www_dir: root.join("www"),
             pkg_dir: root.join("pkg"),
             test_hooks: false,
             log_requests: true,
+            log_sink: None,
         }
     }
 }
@@ -128,47 +142,137 @@ impl AppState {
     }
 }
 
-/// Paths with a token in them are logged without it.
-fn redact(path: &str) -> String {
-    let mut out = Vec::new();
-    let mut hide_next = false;
-    for seg in path.split('/') {
-        out.push(if hide_next && !seg.is_empty() { "[redacted]" } else { seg });
-        hide_next = seg == "access_token" || seg == "token";
+/// `scheme://host[:port]` as a browser sends it in `Origin` (lowercase, no default port), or why not.
+pub fn parse_origin(s: &str) -> Result<String, String> {
+    let bad = |why: &str| Err(format!("--allow-origin {s}: {why}"));
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return bad("an origin is scheme://host[:port] (`*` and `null` are refused)");
+    };
+    let (scheme, rest) = (scheme.to_ascii_lowercase(), rest.to_ascii_lowercase());
+    if !matches!(scheme.as_str(), "http" | "https") {
+        return bad("the scheme must be http or https");
     }
-    out.join("/")
+    if rest.is_empty() || rest.contains(|c: char| matches!(c, '/' | '?' | '#' | '@' | '\\' | '*') || c.is_whitespace())
+    {
+        return bad("an origin has a host and no path, query, user or wildcard (no trailing slash either)");
+    }
+    let (host, port) = match rest.rsplit_once(':').filter(|(_, p)| !p.contains(']')) {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest.as_str(), None),
+    };
+    let name = |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    let ipv6 = |h: &str| {
+        h.strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .is_some_and(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.'))
+    };
+    if !name(host) && !ipv6(host) {
+        return bad("the host must be a name or an address");
+    }
+    match port.map(|p| p.parse::<u16>()) {
+        None => Ok(format!("{scheme}://{host}")),
+        Some(Ok(p)) if p != 0 => {
+            let default = (scheme == "http" && p == 80) || (scheme == "https" && p == 443);
+            Ok(if default { format!("{scheme}://{host}") } else { format!("{scheme}://{host}:{p}") })
+        }
+        Some(_) => bad("the port must be a number from 1 to 65535"),
+    }
 }
 
+/// The startup banner. It names the demo users, never their passwords (a terminal is logged and shared).
+pub fn banner(cfg: &Config, url: &str) -> String {
+    let users: Vec<&str> = cfg.users.iter().map(|(u, _)| u.as_str()).collect();
+    format!(
+        "\n  authbridge demo and reference bridge: {url}/\n  demo users: {} (passwords from --users or \
+         AUTHBRIDGE_USERS; the defaults are in the README)\n  access tokens live {} s (Point {} s); Ctrl-C to stop\n",
+        users.join(", "),
+        cfg.token_lifetime,
+        cfg.point_lifetime
+    )
+}
+
+/// Marks a response as the static file at this (checked) request path, for the log.
+#[derive(Clone)]
+struct ServedFile(String);
+
+/// One JSON log line. `route` is the matched route template (`/users/{user_id}/access_token/{token}`), so every
+/// path parameter stays hidden by construction; a request no route matched logs the static file it was served,
+/// or a fixed marker: never a raw path or query, which can carry a token in any spelling.
+pub fn log_line(method: &Method, route: Option<&str>, served: Option<&str>, status: u16, ms: f64) -> String {
+    let known = [Method::GET, Method::POST, Method::DELETE, Method::OPTIONS, Method::HEAD, Method::PUT, Method::PATCH];
+    let method = if known.contains(method) { method.as_str() } else { "OTHER" };
+    let path = route.or(served).unwrap_or("[no route]");
+    json!({"ts": now_s(), "method": method, "path": path, "status": status, "ms": (ms * 100.0).round() / 100.0})
+        .to_string()
+}
+
+/// Added with `Router::layer`, so the router's `MatchedPath` is in the request.
 async fn log_requests(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let path = redact(req.uri().path());
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
     let resp = next.run(req).await;
-    if state.cfg.log_requests {
-        let line = json!({
-            "ts": now_s(), "method": method.as_str(), "path": path, "status": resp.status().as_u16(),
-            "ms": (start.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
-        });
-        eprintln!("{line}");
+    if state.cfg.log_requests || state.cfg.log_sink.is_some() {
+        let served = resp.extensions().get::<ServedFile>().map(|f| f.0.as_str());
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        let line = log_line(&method, route.as_deref(), served, resp.status().as_u16(), ms);
+        match &state.cfg.log_sink {
+            Some(sink) => sink.lock().unwrap().push(line),
+            None => eprintln!("{line}"),
+        }
     }
     resp
 }
 
-async fn static_file(State(state): State<Arc<AppState>>, headers: HeaderMap, req: Request) -> Response {
-    let path = req.uri().path();
+/// Every response to a browser without a CSRF cookie sets one (a refusal too: the retry then works).
+async fn set_csrf_cookie(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let missing = bridge::cookie(req.headers(), bridge::CSRF_COOKIE).is_none();
+    let mut resp = next.run(req).await;
+    let prefix = format!("{}=", bridge::CSRF_COOKIE);
+    if missing
+        && !resp.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(prefix.as_bytes()))
+    {
+        let value = bridge::csrf_cookie(&state, &bridge::new_csrf());
+        resp.headers_mut().append(header::SET_COOKIE, value.parse().unwrap());
+    }
+    resp
+}
+
+/// The folder and relative path a request path names, if it is plainly a file name: `/pkg/…` in `pkg_dir`,
+/// anything else in `www_dir`. Segments are non-empty (no doubled slash, so never an absolute path), do not
+/// start with a dot (no `.`, `..`, hidden files), and hold only `A-Z a-z 0-9 - _ . ~`: no `%` (nothing is
+/// decoded), no `\`, `:` or NUL.
+fn static_target<'a>(cfg: &'a Config, path: &'a str) -> Option<(&'a Path, &'a str)> {
     let (dir, rel) = match path.strip_prefix("/pkg/") {
-        Some(rel) => (&state.cfg.pkg_dir, rel),
-        None => (&state.cfg.www_dir, path.trim_start_matches('/')),
+        Some(rel) => (&cfg.pkg_dir, rel),
+        None => (&cfg.www_dir, path.strip_prefix('/')?),
     };
     let rel = if rel.is_empty() { "index.html" } else { rel };
-    if rel.split('/').any(|s| s == ".." || s.starts_with('.')) {
+    let plain = |seg: &str| {
+        !seg.is_empty()
+            && !seg.starts_with('.')
+            && seg.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+    };
+    rel.split('/').all(plain).then_some((dir.as_path(), rel))
+}
+
+async fn static_file(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let path = req.uri().path();
+    let Some((dir, rel)) = static_target(&state.cfg, path) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    // A symlink can point anywhere: serve only a file whose real path is inside the real served folder.
+    let (Ok(base), Ok(file)) = (tokio::fs::canonicalize(dir).await, tokio::fs::canonicalize(dir.join(rel)).await)
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !file.starts_with(&base) {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let file = dir.join(rel);
     let Ok(bytes) = tokio::fs::read(&file).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let mime = match file.extension().and_then(|e| e.to_str()) {
+    let mime = match Path::new(rel).extension().and_then(|e| e.to_str()) {
         Some("html") => "text/html; charset=utf-8",
         Some("js") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
@@ -178,6 +282,7 @@ async fn static_file(State(state): State<Arc<AppState>>, headers: HeaderMap, req
         _ => "application/octet-stream",
     };
     let mut resp = Response::new(Body::from(bytes));
+    resp.extensions_mut().insert(ServedFile(path.to_owned()));
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, mime.parse().unwrap());
     h.insert(header::CACHE_CONTROL, "no-store".parse().unwrap());
@@ -187,15 +292,12 @@ async fn static_file(State(state): State<Arc<AppState>>, headers: HeaderMap, req
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'".parse().unwrap(),
     );
     h.insert("x-content-type-options", "nosniff".parse().unwrap());
-    if bridge::cookie(&headers, bridge::CSRF_COOKIE).is_none() {
-        h.insert(header::SET_COOKIE, bridge::csrf_cookie(&state, &bridge::new_csrf()).parse().unwrap());
-    }
     resp
 }
 
 /// `GET /demo/config`: what the demo page needs to know (never a secret).
-async fn demo_config(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let mut resp = Json(json!({
+async fn demo_config(State(state): State<Arc<AppState>>) -> Response {
+    Json(json!({
         "tokenLifetime": state.cfg.token_lifetime,
         "providers": {
             "point": {"header": "Authorization", "format": "point"},
@@ -204,12 +306,7 @@ async fn demo_config(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
             "wazo": {"header": "X-Auth-Token", "format": "wazo"},
         }
     }))
-    .into_response();
-    if bridge::cookie(&headers, bridge::CSRF_COOKIE).is_none() {
-        resp.headers_mut()
-            .insert(header::SET_COOKIE, bridge::csrf_cookie(&state, &bridge::new_csrf()).parse().unwrap());
-    }
-    resp
+    .into_response()
 }
 
 /// `GET /test/stats`: token-endpoint calls per provider, and every secret that must never reach a browser:
@@ -221,7 +318,7 @@ async fn test_stats(State(state): State<Arc<AppState>>) -> Response {
     };
     secrets.push(state.cfg.point_api_key.clone());
     secrets.extend(state.cfg.users.iter().map(|(_, password)| password.clone()));
-    let sessions = state.sessions.lock().unwrap().0.len();
+    let sessions = state.sessions.lock().unwrap().len();
     Json(json!({"tokenCalls": calls, "sessions": sessions, "secrets": secrets})).into_response()
 }
 
@@ -240,8 +337,7 @@ async fn test_fault(State(state): State<Arc<AppState>>, Json(body): Json<Value>)
 /// `POST /test/expire-refresh` `{provider}`: every refresh token of the provider expires now (stands in for
 /// midnight Eastern / a deleted Wazo refresh token).
 async fn test_expire_refresh(State(state): State<Arc<AppState>>) -> Response {
-    let tokens: Vec<String> =
-        state.sessions.lock().unwrap().0.values().filter_map(|s| s.refresh_token_for_tests()).collect();
+    let tokens = state.sessions.lock().unwrap().refresh_tokens_for_tests();
     for t in tokens {
         providers::expire_ps_refresh(&state, &t);
         providers::wazo_forget_refresh(&state, &t);
@@ -251,8 +347,10 @@ async fn test_expire_refresh(State(state): State<Arc<AppState>>) -> Response {
 
 /// The whole application.
 pub fn app(state: Arc<AppState>) -> Router {
-    let mut router =
-        Router::new().merge(providers::routes()).merge(bridge::routes()).route("/demo/config", get(demo_config));
+    let mut router = Router::new()
+        .merge(providers::routes())
+        .merge(bridge::routes(state.clone()))
+        .route("/demo/config", get(demo_config));
     if state.cfg.test_hooks {
         router = router
             .route("/test/stats", get(test_stats))
@@ -261,6 +359,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     }
     router
         .fallback(get(static_file))
+        .layer(middleware::from_fn_with_state(state.clone(), set_csrf_cookie))
         .layer(middleware::from_fn_with_state(state.clone(), log_requests))
         .with_state(state)
 }
@@ -275,19 +374,99 @@ pub async fn serve(
     let url = format!("http://{}", listener.local_addr()?);
     let state = AppState::new(cfg, &url);
     let router = app(state.clone());
+    let swept = state.clone();
     let handle = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+        // Sessions nobody uses again are ended (and revoked upstream) within a minute of expiring.
+        let sweeper = async {
+            loop {
+                let every = swept.cfg.session_idle.clamp(Duration::from_secs(1), Duration::from_secs(60));
+                tokio::time::sleep(every).await;
+                bridge::sweep(&swept);
+            }
+        };
+        tokio::select! {
+            _ = axum::serve(listener, router).with_graceful_shutdown(shutdown) => {}
+            _ = sweeper => {}
+        }
     });
     Ok((url, state, handle))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn redacts_tokens_in_paths() {
-        assert_eq!(super::redact("/users/u1/access_token/eyJabc"), "/users/u1/access_token/[redacted]");
-        assert_eq!(super::redact("/api/auth/0.1/token/abc-def"), "/api/auth/0.1/token/[redacted]");
-        assert_eq!(super::redact("/auth/point/token"), "/auth/point/token");
-        assert_eq!(super::redact("/users/u1/access_token"), "/users/u1/access_token");
+    fn static_paths_are_plain_file_names() {
+        let cfg = Config::default();
+        assert_eq!(static_target(&cfg, "/").unwrap(), (cfg.www_dir.as_path(), "index.html"));
+        assert_eq!(static_target(&cfg, "/app.js").unwrap(), (cfg.www_dir.as_path(), "app.js"));
+        assert_eq!(static_target(&cfg, "/pkg/x_y-1.0~.wasm").unwrap(), (cfg.pkg_dir.as_path(), "x_y-1.0~.wasm"));
+        assert_eq!(static_target(&cfg, "/a/b.css").unwrap(), (cfg.www_dir.as_path(), "a/b.css"));
+        for bad in [
+            "/pkg//etc/passwd",
+            "//etc/passwd",
+            "/pkg/%2e%2e/Cargo.toml",
+            "/pkg/..%2fCargo.toml",
+            "/pkg/..\\Cargo.toml",
+            "/..",
+            "/../Cargo.toml",
+            "/a/./b.js",
+            "/.env",
+            "/.git/config",
+            "/a//b.js",
+            "/a/",
+            "/x.js\0",
+            "/C:/Windows/win.ini",
+            "/app.js%00",
+            "relative.js",
+            "",
+        ] {
+            assert_eq!(static_target(&cfg, bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn log_lines_name_the_route_never_the_path() {
+        let line = log_line(&Method::DELETE, Some("/users/{user_id}/access_token/{token}"), None, 204, 1.234);
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            (v["method"].as_str(), v["path"].as_str(), v["status"].as_u64()),
+            (Some("DELETE"), Some("/users/{user_id}/access_token/{token}"), Some(204))
+        );
+        assert_eq!(v["ms"], 1.23);
+        assert!(log_line(&Method::GET, None, Some("/pkg/x.js"), 200, 0.0).contains("\"/pkg/x.js\""));
+        assert!(log_line(&Method::GET, None, None, 404, 0.0).contains("\"[no route]\""));
+        let odd = Method::from_bytes(b"SECRETMETHOD").unwrap();
+        assert!(!log_line(&odd, None, None, 405, 0.0).contains("SECRET"));
+    }
+
+    #[test]
+    fn origins_are_validated() {
+        assert_eq!(parse_origin("https://app.example.com").unwrap(), "https://app.example.com");
+        assert_eq!(parse_origin("HTTPS://App.Example.com:443").unwrap(), "https://app.example.com");
+        assert_eq!(parse_origin("http://localhost:5173").unwrap(), "http://localhost:5173");
+        assert_eq!(parse_origin("http://[::1]:8080").unwrap(), "http://[::1]:8080");
+        assert_eq!(parse_origin("http://[::1]").unwrap(), "http://[::1]");
+        for bad in [
+            "*",
+            "null",
+            "https://*.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "https://app.example.com?x",
+            "https://user@app.example.com",
+            "app.example.com",
+            "ftp://app.example.com",
+            "https://",
+            "https://:443",
+            "https://a.com:0",
+            "https://a.com:99999",
+            "https://a.com:x",
+            "http://[::1",
+            "http://a_b.com",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -3,7 +3,8 @@
 //! ```text
 //! authbridge-bridge [--addr 127.0.0.1:8080] [--token-lifetime 30] [--point-lifetime SECS]
 //!                   [--point-api-key KEY] [--users ada:lovelace,grace:hopper] [--upstream URL]
-//!                   [--www DIR] [--pkg DIR] [--secure-cookies] [--allow-origin ORIGIN]
+//!                   [--www DIR] [--pkg DIR] [--secure-cookies] [--allow-origin ORIGIN]…
+//!                   [--session-idle 1800] [--session-max 86400] [--max-sessions 10000]
 //!                   [--test-hooks] [--quiet] [--exit-after SECS] [--print-url-file FILE]
 //! ```
 //! Every flag also reads from the environment as `AUTHBRIDGE_<FLAG>` (e.g. `AUTHBRIDGE_POINT_API_KEY`), which is
@@ -11,7 +12,7 @@
 
 use std::time::Duration;
 
-use authbridge_bridge::{serve, Config};
+use authbridge_bridge::{banner, parse_origin, serve, Config};
 
 fn usage(message: &str) -> ! {
     eprintln!("authbridge-bridge: {message}\nsee the doc comment of bridge/src/main.rs for the flags");
@@ -50,6 +51,7 @@ fn main() {
             .unwrap_or_else(|| usage(&format!("--{name} needs a positive number")))
     };
     let mut point_lifetime = None;
+    let mut idle = None;
     for (name, value) in &pairs {
         match name.as_str() {
             "addr" => addr = value.clone().unwrap(),
@@ -72,7 +74,12 @@ fn main() {
             "www" => cfg.www_dir = value.clone().unwrap().into(),
             "pkg" => cfg.pkg_dir = value.clone().unwrap().into(),
             "secure-cookies" => cfg.secure_cookies = value.as_deref() != Some("false"),
-            "allow-origin" => cfg.allowed_origins.push(value.clone().unwrap()),
+            "allow-origin" => {
+                cfg.allowed_origins.push(parse_origin(value.as_deref().unwrap()).unwrap_or_else(|e| usage(&e)))
+            }
+            "session-idle" => idle = Some(Duration::from_secs(num(value, name) as u64)),
+            "session-max" => cfg.session_max = Duration::from_secs(num(value, name) as u64),
+            "max-sessions" => cfg.max_sessions = num(value, name) as usize,
             "test-hooks" => cfg.test_hooks = value.as_deref() != Some("false"),
             "quiet" => cfg.log_requests = value.as_deref() == Some("false"),
             "exit-after" => exit_after = Some(num(value, name) as u64),
@@ -82,6 +89,15 @@ fn main() {
         }
     }
     cfg.point_lifetime = point_lifetime.unwrap_or(cfg.token_lifetime);
+    // Idle means "no bridge call": a browser calls once per token lifetime, so an idle limit shorter than that
+    // would end every session between two refreshes. The default grows with the lifetimes; a shorter explicit
+    // limit is refused.
+    let longest = Duration::from_secs(cfg.token_lifetime.max(cfg.point_lifetime) as u64);
+    cfg.session_idle = match idle {
+        Some(i) if i <= longest => usage("--session-idle must be longer than the token lifetimes"),
+        Some(i) => i,
+        None => cfg.session_idle.max(longest * 2),
+    };
 
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
@@ -101,12 +117,7 @@ fn main() {
         if let Some(f) = url_file {
             std::fs::write(&f, &url).unwrap_or_else(|e| usage(&format!("cannot write {f}: {e}")));
         }
-        println!("\n  authbridge demo and reference bridge: {url}/");
-        println!(
-            "  demo users: {}",
-            cfg.users.iter().map(|(u, p)| format!("{u} / {p}")).collect::<Vec<_>>().join(", ")
-        );
-        println!("  access tokens live {} s (Point {} s); Ctrl-C to stop\n", cfg.token_lifetime, cfg.point_lifetime);
+        println!("{}", banner(&cfg, &url));
         let _ = handle.await;
     });
 }

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -39,6 +39,8 @@ pub struct MockState {
     pub token_calls: HashMap<&'static str, u64>,
     /// Every refresh token ever issued, so that tests can prove none reached the browser.
     pub issued_refresh_tokens: Vec<String>,
+    /// Path and query of every Point and Wazo revocation call, so that tests see what the bridge sent.
+    pub revoke_uris: Vec<String>,
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -140,8 +142,10 @@ async fn point_access_token(
 async fn point_revoke(
     State(state): State<Arc<AppState>>,
     Path((_user_id, token)): Path<(String, String)>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    state.mock.lock().unwrap().revoke_uris.push(uri.to_string());
     if !point_api_key_ok(&state, &headers) {
         return unauthorized("invalid apiKey");
     }
@@ -352,8 +356,10 @@ async fn wazo_token(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     Json(json!({"data": data})).into_response()
 }
 
-async fn wazo_revoke(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
-    let removed = state.mock.lock().unwrap().wazo_tokens.remove(&token).is_some();
+async fn wazo_revoke(State(state): State<Arc<AppState>>, Path(token): Path<String>, uri: Uri) -> Response {
+    let mut mock = state.mock.lock().unwrap();
+    mock.revoke_uris.push(uri.to_string());
+    let removed = mock.wazo_tokens.remove(&token).is_some();
     if removed {
         StatusCode::NO_CONTENT.into_response()
     } else {

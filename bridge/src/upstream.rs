@@ -11,6 +11,27 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
+/// A URL path from segments, each percent-encoded per RFC 3986 (only unreserved characters pass), so that a
+/// value taken from a request or a provider answer stays one segment: no `/`, `?`, `#` or `%` of its own.
+/// `None` if a segment is empty, `.` or `..`, which servers collapse whether encoded or not.
+pub fn path(segments: &[&str]) -> Option<String> {
+    let mut out = String::new();
+    for seg in segments {
+        if seg.is_empty() || *seg == "." || *seg == ".." {
+            return None;
+        }
+        out.push('/');
+        for b in seg.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    Some(out)
+}
+
 /// Why a provider call failed before it produced an answer.
 #[derive(Debug)]
 pub enum UpstreamError {
@@ -56,5 +77,25 @@ impl Upstream {
             Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
         };
         tokio::time::timeout(Duration::from_secs(5), fut).await.map_err(|_| UpstreamError::Timeout)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path;
+
+    #[test]
+    fn paths_encode_every_segment() {
+        assert_eq!(path(&["users", "u1", "access_token", "eyJ.a-b_c~"]).unwrap(), "/users/u1/access_token/eyJ.a-b_c~");
+        assert_eq!(
+            path(&["token", "../../uVICTIM"]).unwrap(),
+            "/token/..%2F..%2FuVICTIM",
+            "a slash stays inside its segment"
+        );
+        assert_eq!(path(&["token", "x?admin=delete-all#f"]).unwrap(), "/token/x%3Fadmin%3Ddelete-all%23f");
+        assert_eq!(path(&["t", "%2e%2e", "a b\\é"]).unwrap(), "/t/%252e%252e/a%20b%5C%C3%A9");
+        for bad in ["", ".", ".."] {
+            assert_eq!(path(&["users", bad]), None, "{bad:?}");
+        }
     }
 }

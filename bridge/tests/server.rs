@@ -1,20 +1,24 @@
 //! Server tests: every mock provider endpoint as its seed describes it, their failures, and the bridge's
 //! sign-in, token and revoke routes — over real HTTP on 127.0.0.1.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use authbridge_bridge::{serve, Config};
+use authbridge_bridge::crypto::opaque_user_id;
+use authbridge_bridge::{banner, serve, AppState, Config};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
 struct Server {
     url: String,
+    state: Arc<AppState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -27,12 +31,12 @@ impl Drop for Server {
 async fn start(cfg: Config) -> Server {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let cfg = Config { log_requests: false, test_hooks: true, ..cfg };
-    let (url, _, _) = serve(cfg, "127.0.0.1:0", async move {
+    let (url, state, _) = serve(cfg, "127.0.0.1:0", async move {
         let _ = rx.await;
     })
     .await
     .unwrap();
-    Server { url, stop: Some(tx) }
+    Server { url, state, stop: Some(tx) }
 }
 
 struct Resp {
@@ -41,8 +45,23 @@ struct Resp {
     json: Value,
 }
 
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+fn client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
 async fn call(url: &str, method: Method, headers: &[(&str, &str)], body: Option<Value>) -> Resp {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    call_with(&client(), url, method, headers, body).await
+}
+
+async fn call_with(
+    client: &HttpClient,
+    url: &str,
+    method: Method,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Resp {
     let mut req = Request::builder().method(method).uri(url);
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -53,6 +72,38 @@ async fn call(url: &str, method: Method, headers: &[(&str, &str)], body: Option<
     let headers = resp.headers().clone();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     Resp { status, headers, json: serde_json::from_slice(&body).unwrap_or(Value::Null) }
+}
+
+/// Sends `target` byte for byte (no client-side parsing or normalisation); returns the status and the whole
+/// response as text.
+async fn raw(s: &Server, method: &str, target: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = s.url.trim_start_matches("http://").to_owned();
+    let mut req = format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("content-length: 0\r\n\r\n");
+    tokio::task::spawn_blocking(move || {
+        let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        tcp.write_all(req.as_bytes()).unwrap();
+        let mut buf = Vec::new();
+        let _ = tcp.read_to_end(&mut buf);
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        (status, text)
+    })
+    .await
+    .unwrap()
+}
+
+/// A fresh directory under the system's temporary folder.
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("authbridge-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 fn basic(u: &str, p: &str) -> String {
@@ -458,4 +509,413 @@ async fn serves_the_demo_with_a_strict_csp_and_a_csrf_cookie() {
     assert_eq!(call(&format!("{}/../Cargo.toml", s.url), Method::GET, &[], None).await.status, 404);
     let c = call(&format!("{}/demo/config", s.url), Method::GET, &[], None).await;
     assert_eq!(c.json["providers"]["wazo"]["header"], "X-Auth-Token");
+}
+
+/// A token from the bridge for a signed-in browser, as the provider's API takes it (no `Bearer `).
+async fn mint(s: &Server, provider: &str, cookie: &str, csrf: &str) -> String {
+    let t = call(
+        &format!("{}/auth/{provider}/token", s.url),
+        Method::POST,
+        &[("cookie", cookie), ("x-csrf-token", csrf)],
+        None,
+    )
+    .await;
+    assert_eq!(t.status, 200, "{provider}: {:?}", t.json);
+    let token = match provider {
+        "point" => t.json["accessToken"]["token"].as_str().unwrap().trim_start_matches("Bearer "),
+        "pointservices" => t.json["access_token"].as_str().unwrap(),
+        "airfocus" => t.json["token"].as_str().unwrap(),
+        _ => t.json["data"]["token"].as_str().unwrap(),
+    };
+    token.to_owned()
+}
+
+/// The status of the provider's protected `GET /api/{provider}/me` with `token`.
+async fn me(s: &Server, provider: &str, token: &str) -> StatusCode {
+    let bearer = format!("Bearer {token}");
+    let h = if provider == "wazo" { ("x-auth-token", token) } else { ("authorization", bearer.as_str()) };
+    call(&format!("{}/api/{provider}/me", s.url), Method::GET, &[h], None).await.status
+}
+
+/// Polls until `token` is refused (revocation in a spawned task), for up to 3 s.
+async fn refused_soon(s: &Server, provider: &str, token: &str) -> bool {
+    for _ in 0..30 {
+        if me(s, provider, token).await == 401 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn static_files_stay_inside_the_served_folders() {
+    let root = temp_dir("static");
+    let (www, pkg, outside) = (root.join("www"), root.join("pkg"), root.join("outside"));
+    for d in [&www, &pkg, &outside] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(www.join("index.html"), "<h1>demo page</h1>").unwrap();
+    std::fs::write(pkg.join("x.js"), "export const x = 1;").unwrap();
+    std::fs::write(www.join(".hidden"), "HIDDEN-FILE").unwrap();
+    let secret = outside.join("secret.txt");
+    std::fs::write(&secret, "TOP-SECRET-OUTSIDE").unwrap();
+    std::os::unix::fs::symlink(&secret, www.join("link.txt")).unwrap();
+    std::os::unix::fs::symlink(&outside, www.join("linkdir")).unwrap();
+    std::os::unix::fs::symlink("../outside/secret.txt", pkg.join("rel.js")).unwrap();
+    let s = start(Config { www_dir: www.clone(), pkg_dir: pkg.clone(), ..cfg() }).await;
+
+    for target in ["/", "/index.html", "/index.html?x=1"] {
+        let (status, text) = raw(&s, "GET", target, &[]).await;
+        assert!(status == 200 && text.contains("<h1>demo page</h1>"), "{target}: {text}");
+    }
+    let (status, text) = raw(&s, "GET", "/pkg/x.js", &[]).await;
+    assert!(status == 200 && text.contains("export const x") && text.contains("text/javascript"), "{text}");
+
+    let absolute = secret.to_str().unwrap();
+    for target in [
+        "/pkg//etc/passwd",
+        "/pkg//proc/self/environ",
+        &format!("/pkg/{absolute}"),
+        "//etc/passwd",
+        "/proc/self/environ",
+        "/pkg/%2e%2e/Cargo.toml",
+        "/pkg/..%2fCargo.toml",
+        "/pkg/%2fetc%2fpasswd",
+        "/pkg/..\\Cargo.toml",
+        "/pkg/..\\..\\outside\\secret.txt",
+        "/..",
+        "/../Cargo.toml",
+        "/pkg/../outside/secret.txt",
+        "/pkg/./x.js/../../outside/secret.txt",
+        "/link.txt",
+        "/linkdir/secret.txt",
+        "/pkg/rel.js",
+        "/.hidden",
+        "/index.html%00",
+    ] {
+        let (status, text) = raw(&s, "GET", target, &[]).await;
+        assert!(status == 404 || status == 400, "{target}: {status}");
+        for leak in ["root:", "PATH=", "[package]", "TOP-SECRET", "HIDDEN-FILE"] {
+            assert!(!text.contains(leak), "{target}: {text}");
+        }
+    }
+    drop(s);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[tokio::test]
+async fn revocation_uses_only_tokens_the_session_minted() {
+    let s = start(cfg()).await;
+    let victim_id = opaque_user_id("ada");
+    let mut own = Vec::new();
+    for provider in ["point", "wazo"] {
+        let (_, vc, csrf) = bridge_sign_in(&s, provider, "ada", "lovelace").await;
+        let victim = mint(&s, provider, &vc, &csrf).await;
+        for forged in [
+            victim.clone(),
+            format!("../../{victim_id}/access_token/{victim}"),
+            format!("../token/{victim}"),
+            "x?admin=delete-all".to_owned(),
+            "x#frag".to_owned(),
+            "%2e%2e%2f".to_owned(),
+        ] {
+            let (_, c, csrf) = bridge_sign_in(&s, provider, "grace", "hopper").await;
+            let mine = mint(&s, provider, &c, &csrf).await;
+            own.push(mine.clone());
+            let bearer = format!("Bearer {forged}");
+            let presented =
+                if provider == "wazo" { ("x-auth-token", forged.as_str()) } else { ("authorization", bearer.as_str()) };
+            let h = [("cookie", c.as_str()), ("x-csrf-token", csrf.as_str()), presented];
+            let r = call(&format!("{}/auth/{provider}/token", s.url), Method::DELETE, &h, None).await;
+            assert_eq!(r.status, 204, "{provider} {forged}");
+            assert_eq!(me(&s, provider, &victim).await, 200, "{provider} {forged}: the victim's token survives");
+            assert_eq!(me(&s, provider, &mine).await, 401, "{provider}: the session's own token is revoked");
+        }
+    }
+    // What reached the provider: one encoded segment per call, each a token the attacker's sessions minted.
+    let uris = s.state.mock.lock().unwrap().revoke_uris.clone();
+    assert_eq!(uris.len(), own.len(), "{uris:?}");
+    let point_prefix = format!("/users/{}/access_token/", opaque_user_id("grace"));
+    for uri in &uris {
+        let last = uri.strip_prefix(&point_prefix).or_else(|| uri.strip_prefix("/api/auth/0.1/token/"));
+        assert!(last.is_some_and(|t| own.iter().any(|o| o == t)), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn sign_out_revokes_every_token_the_session_minted() {
+    let s = start(cfg()).await;
+    for provider in ["point", "wazo"] {
+        let (_, c, csrf) = bridge_sign_in(&s, provider, "ada", "lovelace").await;
+        // Sign-in, then two refreshes.
+        let mut tokens = Vec::new();
+        for _ in 0..3 {
+            tokens.push(mint(&s, provider, &c, &csrf).await);
+        }
+        for t in &tokens {
+            assert_eq!(me(&s, provider, t).await, 200, "{provider}");
+        }
+        let h = [("cookie", c.as_str()), ("x-csrf-token", csrf.as_str())];
+        let r = call(&format!("{}/auth/{provider}/token", s.url), Method::DELETE, &h, None).await;
+        assert_eq!(r.status, 204);
+        for (i, t) in tokens.iter().enumerate() {
+            assert_eq!(me(&s, provider, t).await, 401, "{provider}: token {i} after sign-out");
+        }
+        assert_eq!(call(&format!("{}/auth/{provider}/token", s.url), Method::POST, &h, None).await.status, 401);
+    }
+    // Wazo's refresh token is gone too.
+    let refresh = s.state.mock.lock().unwrap().issued_refresh_tokens.last().unwrap().clone();
+    let body = json!({"client_id": "authbridge-demo", "refresh_token": refresh});
+    assert_eq!(call(&format!("{}/api/auth/0.1/token", s.url), Method::POST, &[], Some(body)).await.status, 401);
+}
+
+#[tokio::test]
+async fn delete_session_ends_the_session_upstream() {
+    let s = start(cfg()).await;
+    for provider in ["airfocus", "point", "wazo"] {
+        let (_, c, csrf) = bridge_sign_in(&s, provider, "ada", "lovelace").await;
+        let tokens = [mint(&s, provider, &c, &csrf).await, mint(&s, provider, &c, &csrf).await];
+        assert_eq!(me(&s, provider, &tokens[0]).await, 200, "{provider}");
+        let h = [("cookie", c.as_str()), ("x-csrf-token", csrf.as_str())];
+        let r = call(&format!("{}/session", s.url), Method::DELETE, &h, None).await;
+        assert_eq!(r.status, 204);
+        assert!(r.headers.get("set-cookie").unwrap().to_str().unwrap().contains("Max-Age=0"));
+        for t in &tokens {
+            assert_eq!(me(&s, provider, t).await, 401, "{provider}: token after DELETE /session");
+        }
+        assert_eq!(call(&format!("{}/auth/{provider}/token", s.url), Method::POST, &h, None).await.status, 401);
+    }
+}
+
+#[tokio::test]
+async fn idle_sessions_expire_and_are_revoked() {
+    let s = start(Config { session_idle: Duration::from_secs(1), ..cfg() }).await;
+    let (_, a, csrf) = bridge_sign_in(&s, "point", "ada", "lovelace").await;
+    let ta = mint(&s, "point", &a, &csrf).await;
+    let (_, b, _) = bridge_sign_in(&s, "wazo", "grace", "hopper").await;
+    let tb = mint(&s, "wazo", &b, &csrf).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Used again after the idle limit: refused, and its token revoked.
+    let h = [("cookie", a.as_str()), ("x-csrf-token", csrf.as_str())];
+    let r = call(&format!("{}/auth/point/token", s.url), Method::POST, &h, None).await;
+    assert_eq!((r.status, r.json["error"].clone()), (StatusCode::UNAUTHORIZED, json!("no_session")));
+    assert!(refused_soon(&s, "point", &ta).await, "the expired session's token is revoked");
+    // Never used again: the next sign-in sweeps it.
+    assert_eq!(me(&s, "wazo", &tb).await, 200);
+    let (r, _, _) = bridge_sign_in(&s, "point", "ada", "lovelace").await;
+    assert_eq!(r.status, 200);
+    assert!(refused_soon(&s, "wazo", &tb).await, "the swept session's token is revoked");
+    let stats = call(&format!("{}/test/stats", s.url), Method::GET, &[], None).await;
+    assert_eq!(stats.json["sessions"], 1);
+}
+
+#[tokio::test]
+async fn sessions_have_an_absolute_limit() {
+    let s = start(Config { session_max: Duration::from_secs(3), ..cfg() }).await;
+    let (r, c, csrf) = bridge_sign_in(&s, "point", "ada", "lovelace").await;
+    let h = [("cookie", c.as_str()), ("x-csrf-token", csrf.as_str())];
+    let url = format!("{}/auth/point/token", s.url);
+    for _ in 0..2 {
+        assert_eq!(call(&url, Method::POST, &h, None).await.status, 200);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+    }
+    assert_eq!(call(&url, Method::POST, &h, None).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(call(&url, Method::POST, &h, None).await.status, 401, "in use, but past the absolute limit");
+    assert!(r.headers.get("set-cookie").unwrap().to_str().unwrap().contains("Max-Age=3"));
+}
+
+#[tokio::test]
+async fn the_session_table_stays_bounded() {
+    let s = start(Config { max_sessions: 500, ..cfg() }).await;
+    let http = client();
+    let sign_in = |n: usize| {
+        let (http, url) = (http.clone(), format!("{}/session", s.url));
+        async move {
+            let h = [("cookie", "authbridge_csrf=c"), ("x-csrf-token", "c"), ("content-type", "application/json")];
+            let (user, pass) = [("ada", "lovelace"), ("grace", "hopper")][n % 2];
+            let body = json!({"username": user, "password": pass, "provider": "point"});
+            let r = call_with(&http, &url, Method::POST, &h, Some(body)).await;
+            assert_eq!(r.status, 200);
+            let session = r.headers.get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+            format!("authbridge_csrf=c; {session}")
+        }
+    };
+    let used = sign_in(0).await;
+    let idle = sign_in(1).await;
+    let token_url = format!("{}/auth/point/token", s.url);
+    let stats_url = format!("{}/test/stats", s.url);
+    for n in 2..3000 {
+        sign_in(n).await;
+        if n % 100 == 0 {
+            // Kept in use: the least recently used sessions go first, not the oldest.
+            let r = call_with(&http, &token_url, Method::POST, &[("cookie", &used), ("x-csrf-token", "c")], None).await;
+            assert_eq!(r.status, 200, "after {n} sign-ins");
+            let sessions =
+                call_with(&http, &stats_url, Method::GET, &[], None).await.json["sessions"].as_u64().unwrap();
+            assert!(sessions <= 500, "{sessions} sessions after {n} sign-ins");
+        }
+    }
+    assert_eq!(call_with(&http, &stats_url, Method::GET, &[], None).await.json["sessions"], 500);
+    let r = call_with(&http, &token_url, Method::POST, &[("cookie", &idle), ("x-csrf-token", "c")], None).await;
+    assert_eq!(r.status, 401, "the idle session was ended to make room");
+}
+
+#[tokio::test]
+async fn logs_name_routes_never_tokens() {
+    let sink = Arc::new(Mutex::new(Vec::new()));
+    let s = start(Config { log_sink: Some(sink.clone()), ..cfg() }).await;
+    let requests = [
+        ("DELETE", "//users/u1/access_token/SECRET1"),
+        ("DELETE", "/users/u1/access_token//SECRET1b"),
+        ("DELETE", "/USERS/u1/ACCESS_TOKEN/SECRET2"),
+        ("GET", "/Users/u1/Access_Token/SECRET2b.js"),
+        ("GET", "/api/auth/0.1/token/SECRET3?x=1"),
+        ("DELETE", "/api/auth/0.1/token/SECRET4/"),
+        ("DELETE", "/api/auth/0.1/token/SECRET5%2Fx"),
+        ("DELETE", "/users/u1/access%5Ftoken/SECRET6"),
+        ("DELETE", "/users/u1/access_token/%53ECRET7"),
+        ("GET", "/index.html?access_token=SECRET8"),
+        ("GET", "/?token=SECRET9"),
+        ("POST", "/auth/point/token?token=SECRET10"),
+        ("DELETE", "/users/u1/access_token/SECRET11"),
+        ("GET", "/api/point/me?apiKey=SECRET12"),
+        ("GET", "/pkg/SECRET13"),
+    ];
+    for (method, target) in requests {
+        raw(&s, method, target, &[]).await;
+    }
+    let lines = sink.lock().unwrap().clone();
+    assert_eq!(lines.len(), requests.len(), "{lines:#?}");
+    for line in &lines {
+        assert!(!line.contains("ECRET"), "{line}");
+    }
+    let path = |i: usize| serde_json::from_str::<Value>(&lines[i]).unwrap()["path"].as_str().unwrap().to_owned();
+    assert_eq!(path(12), "/users/{user_id}/access_token/{token}");
+    assert_eq!(path(4), "/api/auth/0.1/token/{token}");
+    assert_eq!(path(9), "/index.html");
+    assert_eq!(path(0), "[no route]");
+}
+
+#[test]
+fn banner_names_users_never_passwords() {
+    let users = vec![("ada".to_owned(), "pw-ada-123".to_owned()), ("bob".to_owned(), "pw-bob-456".to_owned())];
+    let b = banner(&Config { users, ..cfg() }, "http://127.0.0.1:8080");
+    assert!(b.contains("ada") && b.contains("bob") && b.contains("AUTHBRIDGE_USERS"), "{b}");
+    assert!(!b.contains("pw-"), "{b}");
+    let b = banner(&Config::default(), "http://127.0.0.1:8080");
+    assert!(!b.contains("lovelace") && !b.contains("hopper"), "{b}");
+}
+
+#[tokio::test]
+async fn cors_for_allowed_origins_only() {
+    let app = "https://app.example.test";
+    let evil = "https://evil.example.test";
+    let s = start(Config { allowed_origins: vec![app.into()], ..cfg() }).await;
+    let get = |r: &Resp, h: &str| r.headers.get(h).map(|v| v.to_str().unwrap().to_owned());
+    let vary_origin = |r: &Resp| r.headers.get_all("vary").iter().any(|v| v.to_str().unwrap().contains("Origin"));
+    for path in ["/session", "/auth/point/token", "/csrf"] {
+        let pre = [
+            ("origin", app),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "content-type,x-csrf-token"),
+        ];
+        let r = call(&format!("{}{path}", s.url), Method::OPTIONS, &pre, None).await;
+        assert_eq!(r.status, 204, "{path}");
+        assert_eq!(get(&r, "access-control-allow-origin").as_deref(), Some(app));
+        assert_eq!(get(&r, "access-control-allow-credentials").as_deref(), Some("true"));
+        assert_eq!(get(&r, "access-control-allow-methods").as_deref(), Some("POST, DELETE"));
+        let allowed = get(&r, "access-control-allow-headers").unwrap();
+        for h in ["content-type", "x-csrf-token", "authorization", "x-auth-token"] {
+            assert!(allowed.contains(h), "{allowed}");
+        }
+        assert!(get(&r, "access-control-max-age").is_some() && vary_origin(&r));
+        // Another origin: refused, no CORS headers.
+        let r = call(&format!("{}{path}", s.url), Method::OPTIONS, &[("origin", evil), pre[1]], None).await;
+        assert_eq!(r.status, 403, "{path}");
+        for h in ["access-control-allow-origin", "access-control-allow-credentials", "access-control-allow-methods"] {
+            assert!(get(&r, h).is_none(), "{path}: {h}");
+        }
+    }
+    // The page on the allowed origin reads the CSRF token from /csrf, then signs in and gets a token.
+    let r = call(&format!("{}/csrf", s.url), Method::GET, &[("origin", app)], None).await;
+    assert_eq!(get(&r, "access-control-allow-origin").as_deref(), Some(app));
+    assert_eq!(get(&r, "access-control-allow-credentials").as_deref(), Some("true"));
+    let csrf = r.json["csrfToken"].as_str().unwrap().to_owned();
+    let cookie = format!("authbridge_csrf={csrf}");
+    assert!(get(&r, "set-cookie").unwrap().starts_with(&format!("{cookie};")));
+    let again = call(&format!("{}/csrf", s.url), Method::GET, &[("origin", app), ("cookie", &cookie)], None).await;
+    assert_eq!((again.json["csrfToken"].as_str(), get(&again, "set-cookie")), (Some(csrf.as_str()), None));
+    let body = json!({"username": "ada", "password": "lovelace", "provider": "point"});
+    let h = [("origin", app), ("cookie", &cookie), ("x-csrf-token", &csrf), ("content-type", "application/json")];
+    let r = call(&format!("{}/session", s.url), Method::POST, &h, Some(body.clone())).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(get(&r, "access-control-allow-origin").as_deref(), Some(app));
+    assert_eq!(get(&r, "access-control-allow-credentials").as_deref(), Some("true"));
+    assert!(vary_origin(&r));
+    let session = get(&r, "set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    let both = format!("{cookie}; {session}");
+    let t = call(
+        &format!("{}/auth/point/token", s.url),
+        Method::POST,
+        &[("origin", app), ("cookie", &both), ("x-csrf-token", &csrf)],
+        None,
+    )
+    .await;
+    assert_eq!((t.status, get(&t, "access-control-allow-origin").as_deref()), (StatusCode::OK, Some(app)));
+    // Another origin: still refused by the CSRF check, and nothing a browser would let it read.
+    let h = [("origin", evil), ("cookie", &cookie), ("x-csrf-token", &csrf), ("content-type", "application/json")];
+    let r = call(&format!("{}/session", s.url), Method::POST, &h, Some(body)).await;
+    assert_eq!((r.status, r.json["error"].clone()), (StatusCode::FORBIDDEN, json!("csrf")));
+    assert!(get(&r, "access-control-allow-origin").is_none() && vary_origin(&r));
+    let r = call(&format!("{}/csrf", s.url), Method::GET, &[("origin", evil)], None).await;
+    assert!(get(&r, "access-control-allow-origin").is_none());
+    // Same origin (no Origin header): no CORS headers needed.
+    let r = call(&format!("{}/csrf", s.url), Method::GET, &[], None).await;
+    assert!(get(&r, "access-control-allow-origin").is_none() && vary_origin(&r));
+}
+
+#[tokio::test]
+async fn csrf_refusals_say_which_check_failed() {
+    let s = start(cfg()).await;
+    let url = format!("{}/session", s.url);
+    let body = || Some(json!({"username": "ada", "password": "lovelace", "provider": "point"}));
+    let refusal = |r: &Resp| {
+        assert_eq!((r.status, r.json["error"].as_str()), (StatusCode::FORBIDDEN, Some("csrf")), "{:?}", r.json);
+        r.json["message"].as_str().unwrap().to_owned()
+    };
+    // No cookie: the refusal says so, and sets one; the retry with it works.
+    let r = call(&url, Method::POST, &[], body()).await;
+    let m = refusal(&r);
+    assert!(m.contains("no authbridge_csrf cookie") && m.contains("/csrf"), "{m}");
+    let set = r.headers.get("set-cookie").unwrap().to_str().unwrap();
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let value = cookie.strip_prefix("authbridge_csrf=").unwrap().to_owned();
+    assert!(!value.is_empty() && set.contains("SameSite=Strict"), "{set}");
+    let ok = call(&url, Method::POST, &[("cookie", &cookie), ("x-csrf-token", &value)], body()).await;
+    assert_eq!(ok.status, 200);
+
+    let m = refusal(&call(&url, Method::POST, &[("cookie", &cookie)], body()).await);
+    assert!(m.contains("no X-CSRF-Token header"), "{m}");
+    let m = refusal(&call(&url, Method::POST, &[("cookie", &cookie), ("x-csrf-token", "other")], body()).await);
+    assert!(m.contains("differs"), "{m}");
+    let host = s.url.trim_start_matches("http://");
+    let h = [("cookie", cookie.as_str()), ("x-csrf-token", &value), ("origin", "http://localhost:5173")];
+    let m = refusal(&call(&url, Method::POST, &h, body()).await);
+    assert!(
+        m.contains(&format!("Origin http://localhost:5173 is not allowed for Host {host}"))
+            && m.contains("changeOrigin"),
+        "{m}"
+    );
+    // Any first response sets the cookie: /csrf (with the value it returns), /demo/config, a provider's 401.
+    let r = call(&format!("{}/csrf", s.url), Method::GET, &[], None).await;
+    let set = r.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(set.starts_with(&format!("authbridge_csrf={};", r.json["csrfToken"].as_str().unwrap())), "{set}");
+    for path in ["/demo/config", "/api/point/me", "/auth/point/token"] {
+        let r = call(&format!("{}{path}", s.url), Method::GET, &[], None).await;
+        let set = r.headers.get("set-cookie").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        assert!(set.starts_with("authbridge_csrf="), "{path}: {set}");
+    }
 }
