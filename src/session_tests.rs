@@ -189,7 +189,8 @@ fn storage_holds_only_the_access_token_after_every_operation() {
 #[test]
 fn restore_keeps_valid_entries_and_evicts_expired_or_malformed_ones() {
     let mut env = FakeEnv::new(&[0.0]);
-    let valid = format!(r#"{{"token":"keep","expiresAt":{},"header":"Authorization","client":"{CLIENT}"}}"#, T0 + 600_000);
+    let valid =
+        format!(r#"{{"token":"keep","expiresAt":{},"header":"Authorization","client":"{CLIENT}"}}"#, T0 + 600_000);
     let mut s = session();
     s.store_mut().save(&valid);
     assert!(s.restore::<Value>(&mut env));
@@ -200,14 +201,17 @@ fn restore_keeps_valid_entries_and_evicts_expired_or_malformed_ones() {
     // A JWT's iat recovers the real lifetime (1 h → 5 min margin).
     let t = jwt(&json!({"alg": "HS256"}), &json!({"iat": T0 / 1000 - 3000, "exp": T0 / 1000 + 600}));
     let mut s = session();
-    s.store_mut()
-        .save(&format!(r#"{{"token":"{t}","expiresAt":{},"header":"Authorization","client":"{CLIENT}"}}"#, T0 + 600_000));
+    s.store_mut().save(&format!(
+        r#"{{"token":"{t}","expiresAt":{},"header":"Authorization","client":"{CLIENT}"}}"#,
+        T0 + 600_000
+    ));
     assert!(s.restore::<Value>(&mut env));
     assert_eq!(s.next_wakeup(), Some(T0 + 300_000));
 
     let expired = format!(r#"{{"token":"old","expiresAt":{},"header":"Authorization","client":"{CLIENT}"}}"#, T0 - 1);
     // Another client's entry (two clients on one page, one storage key): never restored, and evicted.
-    let foreign = format!(r#"{{"token":"theirs","expiresAt":{},"header":"Authorization","client":"other"}}"#, T0 + 600_000);
+    let foreign =
+        format!(r#"{{"token":"theirs","expiresAt":{},"header":"Authorization","client":"other"}}"#, T0 + 600_000);
     let no_client = format!(r#"{{"token":"legacy","expiresAt":{},"header":"Authorization"}}"#, T0 + 600_000);
     for bad in [
         expired.as_str(),

@@ -152,10 +152,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let text = encode(&tok("abc.def.ghi"), Some(1_700_000_000_000), "Authorization", "c1");
-        assert_eq!(
-            text,
-            r#"{"token":"abc.def.ghi","expiresAt":1700000000000,"header":"Authorization","client":"c1"}"#
-        );
+        assert_eq!(text, r#"{"token":"abc.def.ghi","expiresAt":1700000000000,"header":"Authorization","client":"c1"}"#);
         let e = decode::<Value>(&text, None, "c1").unwrap();
         assert_eq!(
             (e.token.secret(), e.expires_at, &*e.header),
@@ -198,13 +195,17 @@ mod tests {
         assert_eq!(decode::<Value>(&text, None, "client-b"), None);
         // Entries from before identities existed, or with a forged non-string client, are refused too.
         assert_eq!(decode::<Value>(r#"{"token":"t","expiresAt":1,"header":"Authorization"}"#, None, "a"), None);
-        assert_eq!(decode::<Value>(r#"{"token":"t","expiresAt":1,"header":"Authorization","client":1}"#, None, "1"), None);
+        assert_eq!(
+            decode::<Value>(r#"{"token":"t","expiresAt":1,"header":"Authorization","client":1}"#, None, "1"),
+            None
+        );
     }
 
     #[test]
     fn client_ids_separate_bridges_origins_headers_and_formats() {
         let o = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let base = client_id("https://app.example/auth/token", &o(&["https://a.example", "https://b.example"]), None, "auto");
+        let base =
+            client_id("https://app.example/auth/token", &o(&["https://a.example", "https://b.example"]), None, "auto");
         assert_eq!(base.len(), 16);
         // Order and duplicates of the origins do not matter.
         let same = client_id(
@@ -217,7 +218,12 @@ mod tests {
         for other in [
             client_id("https://app.example/auth/other", &o(&["https://a.example", "https://b.example"]), None, "auto"),
             client_id("https://app.example/auth/token", &o(&["https://a.example"]), None, "auto"),
-            client_id("https://app.example/auth/token", &o(&["https://a.example", "https://b.example"]), Some("X-Key"), "auto"),
+            client_id(
+                "https://app.example/auth/token",
+                &o(&["https://a.example", "https://b.example"]),
+                Some("X-Key"),
+                "auto",
+            ),
             client_id("https://app.example/auth/token", &o(&["https://a.example", "https://b.example"]), None, "wazo"),
             // Field boundaries count: moving bytes from one field to the next changes the identity.
             client_id("https://app.example/auth/toke", &o(&["nhttps://a.example", "https://b.example"]), None, "auto"),

@@ -238,7 +238,11 @@ async fn redirects_never_carry_the_token_to_another_origin() {
         for call in calls.iter() {
             let to = field(&call, "to").as_string().unwrap_or_default();
             let carried = !field(&call, "authorization").is_null() || !field(&call, "xAuthToken").is_null();
-            assert_eq!(carried, to == "same-origin" && scenario == "oauth2", "{scenario} {to}: token carried: {carried}");
+            assert_eq!(
+                carried,
+                to == "same-origin" && scenario == "oauth2",
+                "{scenario} {to}: token carried: {carried}"
+            );
         }
         if scenario == "oauth2" {
             assert!(calls.iter().any(|c| field(&c, "to").as_string().as_deref() == Some("same-origin")));
