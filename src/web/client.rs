@@ -188,8 +188,12 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
         crate::token::Format::Wazo => "wazo".to_owned(),
         crate::token::Format::Static => "static".to_owned(),
         crate::token::Format::Custom(c) => {
-            let p = |v: &Option<String>| v.clone().unwrap_or_default();
-            ["custom", &c.token, &p(&c.expires_in), &p(&c.expires_at)].join("\n")
+            let mut k = String::from("custom");
+            for p in [Some(&c.token), c.expires_in.as_ref(), c.expires_at.as_ref()] {
+                k.push('\n');
+                k.push_str(p.map_or("", String::as_str));
+            }
+            k
         }
     };
     // The identity binds stored entries and peer messages to this bridge, these API origins and this header.
