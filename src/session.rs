@@ -232,7 +232,7 @@ impl<S: TokenStore> Session<S> {
         }
         let Some(text) = self.store.load() else { return false };
         let entry = store::decode::<J>(&text, self.config.header.as_deref(), &self.config.client)
-            .filter(|e| valid_entry(e, now) && self.acceptable(e));
+            .filter(|e| valid_entry(e, now) && self.acceptable(e, false));
         match entry {
             Some(entry) => {
                 self.install_entry::<J>(entry, now, env.random());
@@ -265,11 +265,18 @@ impl<S: TokenStore> Session<S> {
 
     /// Whether an entry from storage or a peer could be this client's own: its header is the one this client
     /// sends (configured, implied by the format, or the current token's), and it has an expiry unless this
-    /// client's tokens are static. A forged entry without expiry would otherwise switch refreshing off.
-    fn acceptable(&self, entry: &StoredEntry) -> bool {
+    /// client's tokens are static. A forged entry without expiry would otherwise switch refreshing off. With the
+    /// `auto` format, a peer's token without expiry is taken only once this client's own bridge gave it one.
+    fn acceptable(&self, entry: &StoredEntry, from_peer: bool) -> bool {
         let header = self.config.implied_header().or(self.current.as_ref().map(|c| &*c.record.header));
-        let static_ok = matches!(self.config.format, Format::Static | Format::Auto)
-            && self.current.as_ref().map_or(true, |c| c.record.expires_at.is_none());
+        let static_ok = match self.config.format {
+            Format::Static => true,
+            Format::Auto => match &self.current {
+                Some(c) => c.record.expires_at.is_none(),
+                None => !from_peer,
+            },
+            _ => false,
+        };
         header.map_or(true, |h| h == entry.header) && (entry.expires_at.is_some() || static_ok)
     }
 
@@ -281,7 +288,7 @@ impl<S: TokenStore> Session<S> {
     /// hand over a token of this client's kind that outlives the current one, and nothing else.
     pub fn adopt<J: Json>(&mut self, entry: StoredEntry, env: &mut impl Env) -> bool {
         let now = env.now();
-        if self.signed_out || !valid_entry(&entry, now) || !self.acceptable(&entry) {
+        if self.signed_out || !valid_entry(&entry, now) || !self.acceptable(&entry, true) {
             return false;
         }
         let better = match self.current.as_ref().filter(|c| c.valid_at(now)) {
