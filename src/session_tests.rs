@@ -529,7 +529,7 @@ fn forged_peer_messages_cannot_fix_a_token_switch_the_header_or_end_the_session(
     // Another header (X-Auth-Token follows redirects in browsers): refused.
     assert!(!s.adopt::<Value>(entry("forged", Some(T0 + 900_000), "X-Auth-Token"), &mut env));
     assert_eq!(use_value(s.decide(T0, 0)), "Bearer mine");
-    assert_eq!(s.next_wakeup().is_some(), true);
+    assert!(s.next_wakeup().is_some());
     // A client with the default `auto` format and no token yet (asking its peers at start) refuses one too.
     let mut fresh = session();
     assert!(!fresh.adopt::<Value>(entry("forged", None, "Authorization"), &mut env));

@@ -85,6 +85,25 @@ impl Format {
             _ => return None,
         })
     }
+
+    /// The format as part of a client's identity: its name, or its pointers for a custom format.
+    pub fn identity(&self) -> Cow<'static, str> {
+        match self {
+            Self::Auto => "auto".into(),
+            Self::OAuth2 => "oauth2".into(),
+            Self::Point => "point".into(),
+            Self::Wazo => "wazo".into(),
+            Self::Static => "static".into(),
+            Self::Custom(c) => {
+                let mut k = String::from("custom");
+                for p in [Some(&c.token), c.expires_in.as_ref(), c.expires_at.as_ref()] {
+                    k.push('\n');
+                    k.push_str(p.map_or("", String::as_str));
+                }
+                k.into()
+            }
+        }
+    }
 }
 
 /// The format a response was read as.
@@ -389,6 +408,23 @@ mod tests {
 
     fn parse(body: Value, format: Format) -> Result<TokenRecord> {
         parse_token_response(&body, &format, NOW)
+    }
+
+    #[test]
+    fn format_identities_are_the_names_and_the_pointers() {
+        for name in ["auto", "oauth2", "point", "wazo", "static"] {
+            assert_eq!(Format::from_name(name).unwrap().identity(), name);
+        }
+        let custom = |expires_in: Option<&str>, expires_at: Option<&str>| {
+            Format::Custom(CustomFormat {
+                token: "/t".into(),
+                expires_in: expires_in.map(Into::into),
+                expires_at: expires_at.map(Into::into),
+            })
+            .identity()
+        };
+        assert_eq!(custom(Some("/e"), None), "custom\n/t\n/e\n");
+        assert_ne!(custom(Some("/e"), None), custom(None, Some("/e")));
     }
     fn msg(body: Value, format: Format) -> String {
         parse(body, format).unwrap_err().message().into_owned()

@@ -181,23 +181,9 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
     let timeout_ms =
         number_option(options, "bridgeTimeout")?.map_or(10_000, |s| (s * 1000.0).clamp(1.0, 600_000.0) as u32);
 
-    let format_key = match &format {
-        crate::token::Format::Auto => "auto".to_owned(),
-        crate::token::Format::OAuth2 => "oauth2".to_owned(),
-        crate::token::Format::Point => "point".to_owned(),
-        crate::token::Format::Wazo => "wazo".to_owned(),
-        crate::token::Format::Static => "static".to_owned(),
-        crate::token::Format::Custom(c) => {
-            let mut k = String::from("custom");
-            for p in [Some(&c.token), c.expires_in.as_ref(), c.expires_at.as_ref()] {
-                k.push('\n');
-                k.push_str(p.map_or("", String::as_str));
-            }
-            k
-        }
-    };
     // The identity binds stored entries and peer messages to this bridge, these API origins and this header.
-    let client = crate::store::client_id(&absolute_url(&token_url), &api_origins, header.as_deref(), &format_key);
+    let client =
+        crate::store::client_id(&absolute_url(&token_url), &api_origins, header.as_deref(), &format.identity());
     let key = string_option(options, "storageKey")?.unwrap_or_else(|| {
         let mut k = String::from("authbridge.");
         k.push_str(&client);
@@ -688,7 +674,10 @@ impl Inner {
 
     /// `free()`: nothing is called, stored, broadcast or scheduled after this; an answer on its way is ignored.
     fn shutdown(&self) {
-        self.freed.set(true);
+        // Runs from `free()` and again when the last future holding the state ends: once is enough.
+        if self.freed.replace(true) {
+            return;
+        }
         self.stopped.set(true);
         self.clear_timer();
         for set in [&self.on_token, &self.on_signed_out, &self.on_error] {

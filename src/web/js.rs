@@ -66,8 +66,8 @@ async function followByHand(request, name, value, origins) {
   const mode = request.redirect;
   let req = request;
   for (let hops = 0; ; hops++) {
-    // Kept to build the next hop from (a body can be read once).
-    const spare = req.body ? req.clone() : req;
+    // Kept to build the next hop from (a body can be read once); only when a redirect may be followed.
+    const spare = req.body && followsRedirects(mode) ? req.clone() : req;
     const send = new Request(req, { redirect: 'manual' });
     const origin = new URL(send.url).origin;
     if (origins.includes(origin)) send.headers.set(name, value); else send.headers.delete(name);
