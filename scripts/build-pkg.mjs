@@ -53,7 +53,7 @@ const version = /^version = "(.+)"$/m.exec(readFileSync(join(root, 'Cargo.toml')
 const pkg = JSON.parse(readFileSync(join(root, 'pkg-template', 'package.json'), 'utf8'));
 pkg.version = version;
 writeFileSync(join(out, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
-for (const f of ['README.md', 'node.js', 'deno.js', 'workerd.js', 'LICENSE-MIT', 'LICENSE-APACHE']) cpSync(join(root, f.startsWith('LICENSE') ? '.' : 'pkg-template', f), join(out, f));
+for (const f of ['README.md', 'node.js', 'deno.js', 'workerd.js', 'react.js', 'react.d.ts', 'LICENSE-MIT', 'LICENSE-APACHE']) cpSync(join(root, f.startsWith('LICENSE') ? '.' : 'pkg-template', f), join(out, f));
 
 const wasm = readFileSync(join(out, 'authbridge_bg.wasm'));
 const js = readFileSync(join(out, 'authbridge.js'));
