@@ -49,11 +49,72 @@ for (const f of ['authbridge.js', 'authbridge.d.ts', 'authbridge_bg.wasm.d.ts', 
   cpSync(join(raw, f), join(out, f), { recursive: true });
 }
 
+// Use before init(): wasm-bindgen's glue would fail with "Cannot read properties of undefined". Until the module
+// is instantiated, `wasm` is a stand-in whose every property access throws an AuthbridgeError that says what to
+// do. Each replacement must match exactly: a wasm-bindgen upgrade that changes the glue fails the build here.
+{
+  const glue = join(out, 'authbridge.js');
+  let text = readFileSync(glue, 'utf8');
+  const replace = (from, to, count) => {
+    const found = text.split(from).length - 1;
+    if (found !== count) throw new Error(`build-pkg: expected ${count} × ${JSON.stringify(from)} in the glue, found ${found}`);
+    text = text.split(from).join(to);
+  };
+  replace('let wasmModule, wasmInstance, wasm;', `const notInitialized = new Proxy({}, { get() {
+    const e = new Error('authbridge is not initialised: call init() first (await init(), or initSync({ module }) with the .wasm bytes); the Node, Deno and workerd entries do it for you');
+    e.name = 'AuthbridgeError';
+    e.code = 'not_initialized';
+    throw e;
+} });
+let wasmModule, wasmInstance, wasm = notInitialized;`, 1);
+  replace('if (wasm !== undefined) return wasm;', 'if (wasm !== notInitialized) return wasm;', 2);
+  // AuthClient defines its own free() (idempotent: it shuts the client down and keeps the object, so that a late
+  // call gets a `freed` error instead of a null pointer); wasm-bindgen's generated one, which comes first in the
+  // class body, is dropped so that bundlers see no duplicate member. The finaliser still releases the memory.
+  replace(`    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_authclient_free(ptr, 0);
+    }
+`, '', 1);
+  writeFileSync(glue, text);
+}
+
 const version = /^version = "(.+)"$/m.exec(readFileSync(join(root, 'Cargo.toml'), 'utf8'))[1];
 const pkg = JSON.parse(readFileSync(join(root, 'pkg-template', 'package.json'), 'utf8'));
 pkg.version = version;
 writeFileSync(join(out, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
 for (const f of ['README.md', 'node.js', 'deno.js', 'workerd.js', 'react.js', 'react.d.ts', 'LICENSE-MIT', 'LICENSE-APACHE']) cpSync(join(root, f.startsWith('LICENSE') ? '.' : 'pkg-template', f), join(out, f));
+
+// ---- .d.ts post-processing (types: src/web/types.d.ts, checked by tests/types/ and tests/js/types.test.mjs) ----
+// wasm-bindgen's generated declarations name DOM-only types (RequestInfo, BufferSource, WebAssembly.*), which do
+// not exist in a Node (@types/node) or Cloudflare Workers project: they are rewritten to the aliases defined in
+// src/web/types.d.ts (Bytes, WasmModule, WasmMemory, WasmTable), which resolve to the DOM's own types where the
+// DOM is there. Every replacement must match exactly, and no DOM-only name may remain outside comments: a
+// wasm-bindgen upgrade that changes the output fails the build here instead of shipping types that do not compile.
+{
+  const dts = join(out, 'authbridge.d.ts');
+  let text = readFileSync(dts, 'utf8');
+  const replace = (from, to) => {
+    const found = text.split(from).length - 1;
+    if (found === 0) throw new Error(`build-pkg (.d.ts): expected ${JSON.stringify(from)} in authbridge.d.ts, found none`);
+    text = text.split(from).join(to);
+  };
+  replace('export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;',
+    'export type InitInput = Request | string | URL | Response | Bytes | WasmModule;');
+  replace('export type SyncInitInput = BufferSource | WebAssembly.Module;', 'export type SyncInitInput = Bytes | WasmModule;');
+  replace('readonly memory: WebAssembly.Memory;', 'readonly memory: WasmMemory;');
+  replace(': WebAssembly.Table;', ': WasmTable;');
+  if (!/^type WasmModule = /m.test(text)) throw new Error('build-pkg (.d.ts): the aliases of src/web/types.d.ts are missing');
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+  const domOnly = /\b(?:WebAssembly\s*\.|RequestInfo|BufferSource|RequestCredentials|HeadersInit|BodyInit|Window|Document|HTMLElement|Storage|StorageEvent)\b/.exec(code);
+  if (domOnly) throw new Error(`build-pkg (.d.ts): DOM-only type ${JSON.stringify(domOnly[0])} left in authbridge.d.ts`);
+  writeFileSync(dts, text);
+  // wasm-pack's authbridge_bg.wasm.d.ts describes the module's raw exports as if the .wasm were imported as an ES
+  // module, which works nowhere (its imports come from the glue). The `./authbridge_bg.wasm` subpath is what a
+  // bundler or workerd turns into a URL, bytes or a compiled module: pkg-template's file types it as InitInput.
+  cpSync(join(root, 'pkg-template', 'authbridge_bg.wasm.d.ts'), join(out, 'authbridge_bg.wasm.d.ts'));
+}
+// ---- end of .d.ts post-processing ----
 
 const wasm = readFileSync(join(out, 'authbridge_bg.wasm'));
 const js = readFileSync(join(out, 'authbridge.js'));

@@ -156,8 +156,9 @@ pub enum Code {
     BridgeUnavailable,
     Timeout,
     SignedOut,
-    Storage,
     InvalidConfig,
+    /// The client was freed: it can no longer be used.
+    Freed,
 }
 
 impl Code {
@@ -171,8 +172,8 @@ impl Code {
             Self::BridgeUnavailable => "bridge_unavailable",
             Self::Timeout => "timeout",
             Self::SignedOut => "signed_out",
-            Self::Storage => "storage",
             Self::InvalidConfig => "invalid_config",
+            Self::Freed => "freed",
         }
     }
 }
@@ -182,11 +183,23 @@ impl Code {
 pub struct Error {
     pub code: Code,
     pub message: Cow<'static, str>,
+    /// [`Code::RefreshRejected`]: the bridge's answer, so that a misconfigured bridge (a CSRF or CORS refusal)
+    /// can be told apart from a session that is over.
+    pub bridge: Option<BridgeRefusal>,
+}
+
+/// What the bridge said when it refused to issue a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BridgeRefusal {
+    /// The HTTP status (401 or 403).
+    pub status: u16,
+    /// The `error` member of its JSON body, when it sent a short plain one.
+    pub error: Option<String>,
 }
 
 impl Error {
     pub fn new(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), bridge: None }
     }
 }
 

@@ -115,6 +115,9 @@ pub enum Outcome {
     Failed(Error),
     /// The bridge said the session is over (401/403): signed out, no further automatic calls.
     Rejected(Error),
+    /// The bridge refused (401/403) a client that held no token: there is no session (a first visit). Signed out
+    /// as after [`Outcome::Rejected`], but nothing ended, so nothing is reported as an error.
+    NoSession(Error),
     /// The result belongs to a session that has since been signed out or restarted; nothing changed.
     Ignored,
 }
@@ -150,6 +153,28 @@ pub struct Session<S> {
 /// A peer's sign-out notice makes a session check with its bridge at most this often (any script of the origin
 /// can post one: it must not be able to make the session call its bridge in a loop).
 pub const PEER_CHECK_INTERVAL_MS: Millis = 2_000;
+
+/// The longest `error` member of a refusal that is carried into the error (a code such as `csrf`, not prose).
+pub const MAX_BRIDGE_ERROR_LEN: usize = 64;
+
+/// The error for a 401/403 from the bridge, carrying its status and the `error` member of its JSON body (when
+/// short and printable: the message must stay readable and free of anything but a code).
+fn rejection<J: Json>(status: u16, body: Option<&J>) -> Error {
+    let code = body.and_then(|b| b.get("error")).and_then(|e| e.as_str()).filter(|e| {
+        !e.is_empty() && e.len() <= MAX_BRIDGE_ERROR_LEN && e.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    });
+    let mut m = String::from("the bridge refused to issue a token (HTTP ");
+    push_int(i64::from(status), &mut m);
+    if let Some(c) = &code {
+        m.push_str(", error \"");
+        m.push_str(c);
+        m.push('"');
+    }
+    m.push_str("): no session, or the bridge refused this page (check its CSRF and CORS settings)");
+    let mut error = Error::new(Code::RefreshRejected, m);
+    error.bridge = Some(crate::error::BridgeRefusal { status, error: code });
+    error
+}
 
 fn signed_out_error() -> Error {
     Error::new(Code::SignedOut, "signed out: call refresh() or start() after signing in at the bridge")
@@ -453,12 +478,14 @@ impl<S: TokenStore> Session<S> {
                     Err(e) => (Error::from(e), None),
                 }
             }
-            Transport::Response { status: 401 | 403, .. } => {
-                let error =
-                    Error::new(Code::RefreshRejected, "the bridge refused to issue a token: the session is over");
+            Transport::Response { status: status @ (401 | 403), body, .. } => {
+                let error = rejection(status, body.as_ref());
+                // A client that never held a token in this session was not signed in: nothing ended, so the
+                // driver reports the signed-out state, not an error.
+                let had_token = self.current.is_some();
                 self.end();
                 self.last_error = Some(error.clone());
-                return Outcome::Rejected(error);
+                return if had_token { Outcome::Rejected(error) } else { Outcome::NoSession(error) };
             }
             Transport::Response { status, retry_after_ms, .. } => {
                 let mut m = String::from("the bridge answered HTTP ");

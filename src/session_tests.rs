@@ -291,6 +291,38 @@ fn without_a_token_callers_wait_out_short_backoffs_then_fail() {
 }
 
 #[test]
+fn a_refusal_without_a_token_is_no_session_and_carries_the_bridges_answer() {
+    let mut env = FakeEnv::new(&[0.5]);
+    let mut s = session();
+    let refused = |body| Transport::Response { status: 403, retry_after_ms: None, date: None, body: Some(body) };
+    // A first visit: nothing ended, so it is not reported as a rejection, but the bridge's answer is kept.
+    match attempt(&mut s, &mut env, refused(json!({"error": "csrf", "message": "x"}))) {
+        Outcome::NoSession(e) => {
+            assert_eq!(e.code, Code::RefreshRejected);
+            assert_eq!(e.bridge, Some(crate::error::BridgeRefusal { status: 403, error: Some("csrf".into()) }));
+            assert!(e.message.contains("HTTP 403") && e.message.contains("\"csrf\""), "{}", e.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(s.is_signed_out());
+    // Only a short printable code is carried: anything else could be prose, markup or a secret echoed back.
+    for odd in [json!({"error": "x".repeat(65)}), json!({"error": "a\nb"}), json!({"error": 7}), json!([1])] {
+        s.reactivate();
+        match attempt(&mut s, &mut env, refused(odd)) {
+            Outcome::NoSession(e) => assert_eq!(e.bridge.unwrap().error, None),
+            other => panic!("{other:?}"),
+        }
+    }
+    // With a token, the same answer ends a session.
+    s.reactivate();
+    attempt(&mut s, &mut env, ok(oauth("t", 60)));
+    s.force_due();
+    assert!(
+        matches!(attempt(&mut s, &mut env, status(401, None)), Outcome::Rejected(e) if e.bridge.as_ref().unwrap().status == 401)
+    );
+}
+
+#[test]
 fn rejection_signs_out_and_stops_all_automatic_calls() {
     for code in [401, 403] {
         let mut env = FakeEnv::new(&[0.5]);

@@ -138,7 +138,8 @@ async fn a_thousand_concurrent_callers_make_one_bridge_call() {
     let calls = Array::new();
     let url = format!("{}/api/echo?key={k}", bridge());
     for i in 0..1000 {
-        let p = if i % 2 == 0 { auth.access_token() } else { auth.fetch(url.as_str().into(), JsValue::UNDEFINED) };
+        let p =
+            if i % 2 == 0 { auth.access_token() } else { auth.fetch(url.as_str().into(), JsValue::UNDEFINED) }.unwrap();
         calls.push(&p);
     }
     wait(all(&calls)).await.unwrap();

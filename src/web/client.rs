@@ -77,6 +77,31 @@ struct Options {
     browser_like: bool,
 }
 
+/// The session as the store interface shows it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Status {
+    /// Created, or `start()` not settled yet.
+    Starting,
+    /// A token is in use.
+    SignedIn,
+    /// No session: `start()` found none, the bridge refused, or `signOut()`.
+    SignedOut,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::SignedIn => "signedIn",
+            Self::SignedOut => "signedOut",
+        }
+    }
+}
+
+fn freed_error() -> Error {
+    Error::new(Code::Freed, "this AuthClient was freed: create a new one (stop() pauses a client, free() ends it)")
+}
+
 struct Inner {
     session: RefCell<Session<WebStore>>,
     options: Options,
@@ -93,6 +118,16 @@ struct Inner {
     on_token: js_sys::Set,
     on_signed_out: js_sys::Set,
     on_error: js_sys::Set,
+    /// Subscribers of the store interface (`subscribe`), called with no argument when the snapshot changes.
+    on_change: js_sys::Set,
+    /// What the snapshot says: set only where the outcome of a call or a message is known.
+    status: Cell<Status>,
+    /// The error the snapshot shows: the last failure, cleared by a new token.
+    error: RefCell<Option<JsValue>>,
+    /// The snapshot handed out until something changes (`getSnapshot` returns the same object until then).
+    snapshot: RefCell<Option<JsValue>>,
+    /// The JavaScript error behind the last network failure or timeout: the `cause` of the error reported.
+    last_cause: RefCell<Option<JsValue>>,
     /// The BroadcastChannel to the other tabs and workers (`null` where it does not exist).
     channel: JsValue,
     /// Kept alive for the channel's `onmessage`.
@@ -122,30 +157,109 @@ pub struct AuthClient {
     inner: Rc<Inner>,
 }
 
-fn string_option(options: &JsValue, key: &str) -> Result<Option<String>, Error> {
+/// Every option `AuthClient` reads; any other key is refused (a misspelt `autorefresh` would otherwise be
+/// ignored without a word).
+const OPTION_KEYS: [&str; 12] = [
+    "tokenUrl",
+    "revokeUrl",
+    "apiOrigins",
+    "format",
+    "header",
+    "storage",
+    "storageKey",
+    "credentials",
+    "bridgeHeaders",
+    "refreshMargin",
+    "autoRefresh",
+    "bridgeTimeout",
+];
+
+/// The longest `bridgeTimeout` and `refreshMargin` accepted, in seconds: larger values are mistakes (milliseconds
+/// given as seconds), not intentions.
+const MAX_BRIDGE_TIMEOUT_S: f64 = 600.0;
+const MAX_REFRESH_MARGIN_S: f64 = 86_400.0;
+
+/// "`option` must be `expected`; got `what`": every configuration error names the option and what it expects.
+fn option_error(option: &str, expected: &str, got: &JsValue) -> Error {
+    let mut m = String::from("AuthClient option `");
+    m.push_str(option);
+    m.push_str("` must be ");
+    m.push_str(expected);
+    m.push_str("; got ");
+    m.push_str(&describe(got));
+    js::config_error(m)
+}
+
+/// A short description of a JS value for an error message: strings are quoted (cut at 80 characters), other
+/// values are named by type.
+fn describe(v: &JsValue) -> String {
+    if let Some(text) = v.as_string() {
+        let mut out = String::from("'");
+        out.extend(text.chars().take(80));
+        if text.chars().count() > 80 {
+            out.push('…');
+        }
+        out.push('\'');
+        return out;
+    }
+    if let Some(n) = v.as_f64() {
+        let mut out = String::from("the number ");
+        out.push_str(&String::from(js_sys::Number::from(n).to_string_with_radix(10).unwrap_or_else(|_| "".into())));
+        return out;
+    }
+    let name = match v {
+        _ if v.is_undefined() => "nothing",
+        _ if v.is_null() => "null",
+        _ if v.as_bool() == Some(true) => "true",
+        _ if v.as_bool() == Some(false) => "false",
+        _ if js_sys::Array::is_array(v) => "an array",
+        _ if v.is_function() => "a function",
+        _ if v.is_object() => "an object",
+        _ => "a value of another type",
+    };
+    name.into()
+}
+
+fn string_option(options: &JsValue, key: &str, expected: &str) -> Result<Option<String>, Error> {
     let v = get(options, key);
     if v.is_undefined() {
         return Ok(None);
     }
-    v.as_string().map(Some).ok_or_else(|| js::config_error("an option that must be a string is not one"))
+    match v.as_string() {
+        Some(s) if !s.is_empty() => Ok(Some(s)),
+        _ => Err(option_error(key, expected, &v)),
+    }
 }
 
-fn number_option(options: &JsValue, key: &str) -> Result<Option<f64>, Error> {
+/// Seconds in `(0, max]` (`zero_ok`: `[0, max]`), as milliseconds.
+fn seconds_option(options: &JsValue, key: &str, zero_ok: bool, max: f64) -> Result<Option<Millis>, Error> {
     let v = get(options, key);
     if v.is_undefined() {
         return Ok(None);
     }
     match v.as_f64() {
-        Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
-        _ => Err(js::config_error("refreshMargin and bridgeTimeout must be non-negative numbers of seconds")),
+        Some(n) if n.is_finite() && (n > 0.0 || (zero_ok && n == 0.0)) && n <= max => Ok(Some((n * 1000.0) as Millis)),
+        _ => {
+            let expected = if key == "bridgeTimeout" {
+                "a number of seconds above 0 and at most 600"
+            } else {
+                "a number of seconds from 0 to 86400"
+            };
+            Err(option_error(key, expected, &v))
+        }
     }
 }
 
-/// `https://api.example.com` (or with a trailing `/`) → its origin; anything with a path, query,
-/// credentials or a non-http scheme is refused, so that nobody believes a path prefix is enforced.
+/// `https://api.example.com` (or with a trailing `/`) → its origin; anything with a path, query, credentials,
+/// a wildcard or a non-http scheme is refused, so that nobody believes a path prefix or a pattern is enforced.
 fn normalize_origin(value: &JsValue) -> Result<String, Error> {
-    let bad = || js::config_error("apiOrigins must be origins like 'https://api.example.com' (no path)");
+    const EXPECTED: &str = "an array of exact origins like 'https://api.example.com' (scheme, host, optional port; \
+                            no path, no wildcard)";
+    let bad = || option_error("apiOrigins", EXPECTED, value);
     let text = value.as_string().ok_or_else(bad)?;
+    if text.contains('*') {
+        return Err(bad());
+    }
     let url = web_sys::Url::new(&text).map_err(|_| bad())?;
     let plain = (url.protocol() == "https:" || url.protocol() == "http:")
         && url.pathname() == "/"
@@ -158,44 +272,89 @@ fn normalize_origin(value: &JsValue) -> Result<String, Error> {
     plain.then(|| url.origin()).ok_or_else(bad)
 }
 
-fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error> {
-    if !options.is_object() {
-        return Err(js::config_error("AuthClient needs an options object with tokenUrl and apiOrigins"));
+/// `url` resolved against the global `location` where there is one (pages, workers). Where there is none (Node,
+/// Deno, workerd) a relative URL has nothing to resolve against, and fetch would reject it on every call.
+fn absolute_url(option: &str, url: &str) -> Result<String, Error> {
+    let base = get(&get(&js_sys::global(), "location"), "href").as_string();
+    let parsed = match &base {
+        Some(b) => web_sys::Url::new_with_base(url, b),
+        None => web_sys::Url::new(url),
+    };
+    let expected = if base.is_some() {
+        "an http(s) URL (absolute, or relative to the page)"
+    } else {
+        "an absolute http(s) URL here: there is no document to resolve a relative one against"
+    };
+    match parsed {
+        Ok(u) if u.protocol() == "https:" || u.protocol() == "http:" => Ok(u.href()),
+        _ => Err(option_error(option, expected, &JsValue::from_str(url))),
     }
-    let token_url = string_option(options, "tokenUrl")?.ok_or_else(|| js::config_error("tokenUrl is required"))?;
-    let revoke_url = string_option(options, "revokeUrl")?.unwrap_or_else(|| token_url.clone());
-    let origins = get(options, "apiOrigins");
-    let origins =
-        origins.dyn_ref::<Array>().ok_or_else(|| js::config_error("apiOrigins must be an array of origins"))?;
-    let api_origins = origins.iter().map(|o| normalize_origin(&o)).collect::<Result<Vec<_>, _>>()?;
+}
 
-    let header = string_option(options, "header")?;
+fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error> {
+    if !options.is_object() || js_sys::Array::is_array(options) {
+        return Err(js::config_error(
+            "AuthClient needs an options object: new AuthClient({ tokenUrl, apiOrigins: ['https://api.example.com'] })",
+        ));
+    }
+    let keys = js_sys::Reflect::own_keys(options.unchecked_ref()).unwrap_or_else(|_| Array::new());
+    for key in keys.iter() {
+        let Some(key) = key.as_string() else { continue };
+        if !OPTION_KEYS.contains(&key.as_str()) {
+            let mut m = String::from("unknown AuthClient option `");
+            m.push_str(&key);
+            m.push('`');
+            if let Some(known) = OPTION_KEYS.iter().find(|k| k.eq_ignore_ascii_case(&key)) {
+                m.push_str(" (did you mean `");
+                m.push_str(known);
+                m.push_str("`?)");
+            }
+            return Err(js::config_error(m));
+        }
+    }
+    const URL: &str = "a non-empty URL string";
+    let token_url = string_option(options, "tokenUrl", URL)?.ok_or_else(|| {
+        option_error("tokenUrl", "the bridge's token endpoint, e.g. '/auth/token'", &get(options, "tokenUrl"))
+    })?;
+    let token_url = absolute_url("tokenUrl", &token_url)?;
+    let revoke_url = match string_option(options, "revokeUrl", URL)? {
+        Some(url) => absolute_url("revokeUrl", &url)?,
+        None => token_url.clone(),
+    };
+    let origins = get(options, "apiOrigins");
+    let list = origins.dyn_ref::<Array>().filter(|a| a.length() > 0).ok_or_else(|| {
+        option_error("apiOrigins", "a non-empty array of origins like ['https://api.example.com']", &origins)
+    })?;
+    let api_origins = list.iter().map(|o| normalize_origin(&o)).collect::<Result<Vec<_>, _>>()?;
+
+    let header = string_option(options, "header", "an HTTP header name such as 'Authorization'")?;
     if let Some(h) = &header {
         let token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-        if h.is_empty() || !h.bytes().all(token_char) {
-            return Err(js::config_error("header must be an HTTP header name"));
+        if !h.bytes().all(token_char) {
+            return Err(option_error("header", "an HTTP header name such as 'Authorization'", &JsValue::from_str(h)));
         }
     }
     let format = js::format_option(&get(options, "format"))?;
-    let refresh_margin_ms = number_option(options, "refreshMargin")?.map(|s| (s * 1000.0) as Millis);
+    let refresh_margin_ms = seconds_option(options, "refreshMargin", true, MAX_REFRESH_MARGIN_S)?;
     let timeout_ms =
-        number_option(options, "bridgeTimeout")?.map_or(10_000, |s| (s * 1000.0).clamp(1.0, 600_000.0) as u32);
+        seconds_option(options, "bridgeTimeout", false, MAX_BRIDGE_TIMEOUT_S)?.map_or(10_000, |ms| ms.max(1) as u32);
 
     // The identity binds stored entries and peer messages to this bridge, these API origins and this header.
-    let client =
-        crate::store::client_id(&absolute_url(&token_url), &api_origins, header.as_deref(), &format.identity());
-    let key = string_option(options, "storageKey")?.unwrap_or_else(|| {
+    let client = crate::store::client_id(&token_url, &api_origins, header.as_deref(), &format.identity());
+    let key = string_option(options, "storageKey", "a non-empty string")?.unwrap_or_else(|| {
         let mut k = String::from("authbridge.");
         k.push_str(&client);
         k
     });
-    let storage_name = string_option(options, "storage")?;
+    let storage_name = string_option(options, "storage", "'session', 'local' or 'memory'")?;
     let local_storage = storage_name.as_deref() == Some("local");
     let storage = match storage_name.as_deref() {
         None | Some("session") => js::web_storage("sessionStorage"),
         Some("local") => js::web_storage("localStorage"),
         Some("memory") => None,
-        Some(_) => return Err(js::config_error("storage must be 'session', 'local' or 'memory'")),
+        Some(other) => {
+            return Err(option_error("storage", "'session', 'local' or 'memory'", &JsValue::from_str(other)))
+        }
     };
 
     // Pages and workers send the bridge's session cookie; server runtimes have no cookie jar (and some
@@ -203,22 +362,34 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
     let global = js_sys::global();
     let browser_like = !get(&global, "document").is_undefined() || get(&global, "importScripts").is_function();
     let credentials = get(options, "credentials");
+    if !credentials.is_undefined()
+        && !matches!(credentials.as_string().as_deref(), Some("omit" | "same-origin" | "include"))
+    {
+        return Err(option_error("credentials", "'omit', 'same-origin' or 'include'", &credentials));
+    }
     let credentials =
         if credentials.is_undefined() && browser_like { JsValue::from_str("include") } else { credentials };
     let mut bridge_headers = Vec::new();
     let extra = get(options, "bridgeHeaders");
     if !extra.is_undefined() {
-        let obj =
-            extra.dyn_ref::<Object>().ok_or_else(|| js::config_error("bridgeHeaders must be an object of strings"))?;
-        for entry in Object::entries(obj).iter() {
-            let pair: Array = entry.unchecked_into();
-            match (pair.get(0).as_string(), pair.get(1).as_string()) {
+        const HEADERS: &str = "an object of header names to string values";
+        let obj = extra
+            .dyn_ref::<Object>()
+            .filter(|_| !Array::is_array(&extra))
+            .ok_or_else(|| option_error("bridgeHeaders", HEADERS, &extra))?;
+        let entries = js_sys::Reflect::own_keys(obj).unwrap_or_else(|_| Array::new());
+        for name in entries.iter() {
+            let value = js_sys::Reflect::get(obj, &name).unwrap_or(JsValue::UNDEFINED);
+            match (name.as_string(), value.as_string()) {
                 (Some(k), Some(v)) => bridge_headers.push((k, v)),
-                _ => return Err(js::config_error("bridgeHeaders must be an object of strings")),
+                _ => return Err(option_error("bridgeHeaders", HEADERS, &value)),
             }
         }
     }
     let auto = get(options, "autoRefresh");
+    if !auto.is_undefined() && auto.as_bool().is_none() {
+        return Err(option_error("autoRefresh", "true or false", &auto));
+    }
     // Timers suit pages and workers; request-scoped runtimes (workerd, Deno Deploy) refresh lazily.
     let auto_refresh = auto.as_bool().unwrap_or(browser_like);
 
@@ -245,16 +416,6 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
     Ok((options, config, WebStore { storage, key, memory: MemoryStore::default() }))
 }
 
-/// `url` resolved against the global `location` where there is one (pages, workers), else as given.
-fn absolute_url(url: &str) -> String {
-    let base = get(&get(&js_sys::global(), "location"), "href").as_string();
-    let parsed = match base {
-        Some(b) => web_sys::Url::new_with_base(url, &b),
-        None => web_sys::Url::new(url),
-    };
-    parsed.map_or_else(|_| url.to_owned(), |u| u.href())
-}
-
 impl Inner {
     fn now(&self) -> Millis {
         js::now()
@@ -273,7 +434,32 @@ impl Inner {
         });
     }
 
+    /// The snapshot changed: the next `getSnapshot()` builds a new one and the subscribers are told.
+    fn set_state(&self, status: Status, error: Option<JsValue>) {
+        if self.freed.get() {
+            return;
+        }
+        self.status.set(status);
+        *self.error.borrow_mut() = error;
+        *self.snapshot.borrow_mut() = None;
+        self.emit(&self.on_change, &JsValue::UNDEFINED);
+    }
+
+    /// Reports a failed attempt: the snapshot's error and the `error` event.
+    fn report_error(&self, e: &Error) {
+        let error = self.js_error(e);
+        self.set_state(self.status.get(), Some(error.clone()));
+        self.emit(&self.on_error, &error);
+    }
+
+    /// The JS error for `e`, with the JavaScript error behind a network failure or timeout as its `cause`.
+    fn js_error(&self, e: &Error) -> JsValue {
+        let cause = matches!(e.code, Code::Network | Code::Timeout).then(|| self.last_cause.borrow().clone()).flatten();
+        js::error_with_cause(e, cause.as_ref())
+    }
+
     fn emit_token(&self, source: &str) {
+        self.set_state(Status::SignedIn, None);
         if self.on_token.size() == 0 {
             return;
         }
@@ -289,9 +475,21 @@ impl Inner {
     }
 
     fn emit_signed_out(&self, reason: &str) {
+        // A rejection keeps its error on show; a sign-out (here or a peer's) is no error.
+        let error = if reason == "rejected" { self.error.borrow().clone() } else { None };
+        self.set_state(Status::SignedOut, error);
         let event = Object::new();
         set(&event, "reason", &reason.into());
         self.emit(&self.on_signed_out, &event);
+    }
+
+    /// The current token's decoded claims, or `null`. The token is copied out first: decoding calls JSON.parse,
+    /// and no borrow is held across JavaScript.
+    fn claims(&self) -> JsValue {
+        let token = self.session.borrow().current().map(|c| c.record.token.clone());
+        token
+            .and_then(|t| crate::jwt::decode_claims_unverified::<JsJson>(t.secret()).ok())
+            .map_or(JsValue::NULL, |c| c.0)
     }
 
     fn clear_timer(&self) {
@@ -331,7 +529,7 @@ impl Inner {
     }
 
     fn on_event(self: &Rc<Self>, kind: &str, event: JsValue) {
-        if self.freed.get() {
+        if self.freed.get() || self.stopped.get() {
             return;
         }
         match kind {
@@ -363,7 +561,11 @@ impl Inner {
     /// what [`crate::session::Session::adopt`] and [`crate::session::Session::peer_signed_out`] allow, and only
     /// for this client (its identity is in every message). A memory client never hands its token out.
     fn on_message(self: &Rc<Self>, message: JsValue) {
-        if self.freed.get() || get(&message, "client").as_string().as_deref() != Some(self.client.as_str()) {
+        // A stopped client (about to be freed, or paused) takes no part in its peers' traffic.
+        if self.freed.get()
+            || self.stopped.get()
+            || get(&message, "client").as_string().as_deref() != Some(self.client.as_str())
+        {
             return;
         }
         match get(&message, "type").as_string().as_deref() {
@@ -446,7 +648,9 @@ impl Inner {
                         this.share_token();
                         this.emit_token("bridge");
                     }
-                    Outcome::Failed(e) => this.emit(&this.on_error, &error_to_js(&e)),
+                    Outcome::Failed(e) => this.report_error(&e),
+                    // A first visit without a session: the snapshot says so; no error, nothing ended.
+                    Outcome::NoSession(_) => this.set_state(Status::SignedOut, None),
                     Outcome::Rejected(e) => {
                         let after_peer = this.session.borrow_mut().take_peer_sign_out();
                         if after_peer {
@@ -454,7 +658,7 @@ impl Inner {
                             this.emit_signed_out("peer");
                         } else {
                             this.post("signedOut", None);
-                            this.emit(&this.on_error, &error_to_js(&e));
+                            this.report_error(&e);
                             this.emit_signed_out("rejected");
                         }
                     }
@@ -508,8 +712,10 @@ impl Inner {
         let timed_out = || signal.as_ref().is_some_and(|s| s.aborted());
         let response = match JsFuture::from(js::global_fetch(&self.options.token_url.as_str().into(), &init)).await {
             Ok(r) => r.unchecked_into::<web_sys::Response>(),
-            Err(_) if timed_out() => return Transport::Timeout,
-            Err(_) => return Transport::Network,
+            Err(e) => {
+                *self.last_cause.borrow_mut() = Some(e);
+                return if timed_out() { Transport::Timeout } else { Transport::Network };
+            }
         };
         let status = response.status();
         // Readable for a same-origin bridge, or one that lists Date in Access-Control-Expose-Headers.
@@ -528,8 +734,10 @@ impl Inner {
         };
         let body = match text {
             Ok(t) => t.as_string().and_then(|t| js_sys::JSON::parse(&t).ok()).map(JsJson),
-            Err(_) if timed_out() => return Transport::Timeout,
-            Err(_) => return Transport::Network,
+            Err(e) => {
+                *self.last_cause.borrow_mut() = Some(e);
+                return if timed_out() { Transport::Timeout } else { Transport::Network };
+            }
         };
         Transport::Response { status, retry_after_ms, date, body }
     }
@@ -538,6 +746,10 @@ impl Inner {
     async fn ensure_token(self: &Rc<Self>) -> Result<(String, String), Error> {
         let mut failures = 0;
         loop {
+            // A client freed while this caller waited: its promise settles with that, not with a stale answer.
+            if self.freed.get() {
+                return Err(freed_error());
+            }
             let decision = self.session.borrow().decide(self.now(), failures);
             match decision {
                 Decision::Use(name, value) => return Ok((name, value)),
@@ -658,7 +870,7 @@ impl Inner {
         }
     }
 
-    async fn sign_out(self: Rc<Self>) {
+    async fn sign_out(self: Rc<Self>) -> Result<(), Error> {
         let header = self.session.borrow_mut().sign_out();
         *self.header_js.borrow_mut() = None;
         *self.flight.borrow_mut() = None;
@@ -666,10 +878,14 @@ impl Inner {
         let init = self.bridge_init("DELETE", header);
         // The session is already over locally; a failed revoke changes nothing here.
         let _ = JsFuture::from(js::global_fetch(&self.options.revoke_url.as_str().into(), &init)).await;
+        if self.freed.get() {
+            return Err(freed_error());
+        }
         // Peers are told once the bridge has ended the session: the notice only makes them ask their bridge,
         // which then refuses.
         self.post("signedOut", None);
         self.emit_signed_out("signOut");
+        Ok(())
     }
 
     /// `free()`: nothing is called, stored, broadcast or scheduled after this; an answer on its way is ignored.
@@ -680,7 +896,7 @@ impl Inner {
         }
         self.stopped.set(true);
         self.clear_timer();
-        for set in [&self.on_token, &self.on_signed_out, &self.on_error] {
+        for set in [&self.on_token, &self.on_signed_out, &self.on_error, &self.on_change] {
             set.clear();
         }
         if let Ok(mut session) = self.session.try_borrow_mut() {
@@ -688,6 +904,11 @@ impl Inner {
         }
         if let Ok(mut cache) = self.header_js.try_borrow_mut() {
             *cache = None;
+        }
+        for cell in [&self.snapshot, &self.error, &self.last_cause] {
+            if let Ok(mut v) = cell.try_borrow_mut() {
+                *v = None;
+            }
         }
         js::close_channel(&self.channel);
         let off = self.unlisten.borrow_mut().take();
@@ -749,6 +970,11 @@ impl AuthClient {
                 on_token: js_sys::Set::new(&JsValue::UNDEFINED),
                 on_signed_out: js_sys::Set::new(&JsValue::UNDEFINED),
                 on_error: js_sys::Set::new(&JsValue::UNDEFINED),
+                on_change: js_sys::Set::new(&JsValue::UNDEFINED),
+                status: Cell::new(Status::Starting),
+                error: RefCell::new(None),
+                snapshot: RefCell::new(None),
+                last_cause: RefCell::new(None),
             }
         });
         let events = Array::of4(&"online".into(), &"visibilitychange".into(), &"pageshow".into(), &"focus".into());
@@ -765,16 +991,18 @@ impl AuthClient {
 
     /// Restores a stored token if still valid, otherwise asks the bridge; schedules the refresh.
     /// Resolves `true` when signed in, `false` when the bridge says there is no session.
-    pub fn start(&self) -> Promise {
-        let inner = Rc::clone(&self.inner);
+    pub fn start(&self) -> Result<Promise, JsValue> {
+        let inner = self.live()?;
         inner.stopped.set(false);
         *inner.flight.borrow_mut() = None;
         let restored = inner.session.borrow_mut().restore::<JsJson>(&mut WebEnv);
         inner.reschedule();
-        future_to_promise(async move {
+        Ok(future_to_promise(async move {
             // Listeners run from the promise's microtask, never inside this call: one may call `free()`.
             if restored {
                 inner.emit_token("storage");
+            } else if inner.status.get() != Status::Starting {
+                inner.set_state(Status::Starting, None);
             }
             if !restored && !inner.channel.is_null() && !inner.options.memory_only {
                 // A tab with per-tab storage asks its peers for a valid token before calling the bridge.
@@ -789,59 +1017,75 @@ impl AuthClient {
             }
             match inner.ensure_token().await {
                 Ok(_) => Ok(JsValue::TRUE),
-                Err(e) if matches!(e.code, Code::SignedOut | Code::RefreshRejected) => Ok(JsValue::FALSE),
-                Err(e) => Err(error_to_js(&e)),
+                Err(e) if matches!(e.code, Code::SignedOut | Code::RefreshRejected) => {
+                    if inner.status.get() != Status::SignedOut {
+                        inner.set_state(Status::SignedOut, None);
+                    }
+                    Ok(JsValue::FALSE)
+                }
+                Err(e) => {
+                    let error = inner.js_error(&e);
+                    if !inner.freed.get() {
+                        let signed_in = inner.session.borrow().current().is_some_and(|c| c.valid_at(inner.now()));
+                        inner.set_state(
+                            if signed_in { Status::SignedIn } else { Status::SignedOut },
+                            Some(error.clone()),
+                        );
+                    }
+                    Err(error)
+                }
             }
-        })
+        }))
     }
 
     /// A token valid for at least the refresh margin, refreshing first if needed.
     #[wasm_bindgen(js_name = accessToken)]
-    pub fn access_token(&self) -> Promise {
-        let inner = Rc::clone(&self.inner);
-        future_to_promise(async move {
-            inner.ensure_token().await.map_err(|e| error_to_js(&e))?;
+    pub fn access_token(&self) -> Result<Promise, JsValue> {
+        let inner = self.live()?;
+        Ok(future_to_promise(async move {
+            inner.ensure_token().await.map_err(|e| inner.js_error(&e))?;
             let token = inner.session.borrow().current().map(|c| c.record.token.clone());
             token
                 .map(|t| JsValue::from_str(t.secret()))
                 .ok_or_else(|| error_to_js(&Error::new(Code::SignedOut, "no token")))
-        })
+        }))
     }
 
     /// Like `fetch()`; attaches the token only for the configured API origins and retries once on 401.
-    pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
-        if let Some(sent) = self.inner.fetch_fast(&input, &init) {
-            return sent;
+    pub fn fetch(&self, input: JsValue, init: JsValue) -> Result<Promise, JsValue> {
+        let inner = self.live()?;
+        if let Some(sent) = inner.fetch_fast(&input, &init) {
+            return Ok(sent);
         }
-        future_to_promise(Rc::clone(&self.inner).authed_fetch(input, init))
+        Ok(future_to_promise(inner.authed_fetch(input, init)))
     }
 
     /// The current token's decoded claims, or `null` (opaque token, or none).
-    pub fn claims(&self) -> JsValue {
-        // The token is copied out first: decoding calls JSON.parse, and no borrow is held across JavaScript.
-        let token = self.inner.session.borrow().current().map(|c| c.record.token.clone());
-        token
-            .and_then(|t| crate::jwt::decode_claims_unverified::<JsJson>(t.secret()).ok())
-            .map_or(JsValue::NULL, |c| c.0)
+    pub fn claims(&self) -> Result<JsValue, JsValue> {
+        let inner = self.live()?;
+        Ok(inner.claims())
     }
 
     /// The current token's expiry in epoch milliseconds, or `null`.
     #[wasm_bindgen(js_name = expiresAt)]
-    pub fn expires_at(&self) -> JsValue {
-        let session = self.inner.session.borrow();
-        session.current().and_then(|c| c.record.expires_at).map_or(JsValue::NULL, |t| (t as f64).into())
+    pub fn expires_at(&self) -> Result<JsValue, JsValue> {
+        let inner = self.live()?;
+        let session = inner.session.borrow();
+        Ok(session.current().and_then(|c| c.record.expires_at).map_or(JsValue::NULL, |t| (t as f64).into()))
     }
 
     /// When the next timer-driven refresh is due, in epoch milliseconds; `null` when none is scheduled.
     #[wasm_bindgen(js_name = nextRefreshAt)]
-    pub fn next_refresh_at(&self) -> JsValue {
-        self.inner.session.borrow().next_wakeup().map_or(JsValue::NULL, |t| (t as f64).into())
+    pub fn next_refresh_at(&self) -> Result<JsValue, JsValue> {
+        let inner = self.live()?;
+        let next = inner.session.borrow().next_wakeup();
+        Ok(next.map_or(JsValue::NULL, |t| (t as f64).into()))
     }
 
     /// Forces one refresh (joining one already in flight). Also leaves the signed-out state.
-    pub fn refresh(&self) -> Promise {
-        let inner = Rc::clone(&self.inner);
-        future_to_promise(async move {
+    pub fn refresh(&self) -> Result<Promise, JsValue> {
+        let inner = self.live()?;
+        Ok(future_to_promise(async move {
             let generation = {
                 let mut session = inner.session.borrow_mut();
                 session.reactivate();
@@ -849,6 +1093,9 @@ impl AuthClient {
                 session.generation()
             };
             let _ = JsFuture::from(inner.flight()).await;
+            if inner.freed.get() {
+                return Err(error_to_js(&freed_error()));
+            }
             let result = {
                 let session = inner.session.borrow();
                 match session.current() {
@@ -858,37 +1105,110 @@ impl AuthClient {
                     })),
                 }
             };
-            result.map(|t| JsValue::from_str(t.secret())).map_err(|e| error_to_js(&e))
-        })
+            result.map(|t| JsValue::from_str(t.secret())).map_err(|e| inner.js_error(&e))
+        }))
     }
 
     /// Revokes at the bridge (`DELETE revokeUrl`), clears storage and timers, emits `signedOut`.
     #[wasm_bindgen(js_name = signOut)]
-    pub fn sign_out(&self) -> Promise {
-        let inner = Rc::clone(&self.inner);
-        future_to_promise(async move {
-            inner.sign_out().await;
+    pub fn sign_out(&self) -> Result<Promise, JsValue> {
+        let inner = self.live()?;
+        Ok(future_to_promise(async move {
+            inner.sign_out().await.map_err(|e| error_to_js(&e))?;
             Ok(JsValue::UNDEFINED)
-        })
+        }))
     }
 
     /// Adds a listener; returns a function that removes it.
-    pub fn on(&self, event: &str, listener: Function) -> Result<Function, JsValue> {
+    pub fn on(&self, event: &str, listener: JsValue) -> Result<Function, JsValue> {
+        let inner = self.live()?;
         let set = match event {
-            "token" => &self.inner.on_token,
-            "signedOut" => &self.inner.on_signed_out,
-            "error" => &self.inner.on_error,
-            _ => return Err(error_to_js(&js::config_error("event must be 'token', 'signedOut' or 'error'"))),
+            "token" => &inner.on_token,
+            "signedOut" => &inner.on_signed_out,
+            "error" => &inner.on_error,
+            _ => {
+                let mut m = String::from("on(event, listener): event must be 'token', 'signedOut' or 'error'; got ");
+                m.push_str(&describe(&JsValue::from_str(event)));
+                return Err(error_to_js(&js::config_error(m)));
+            }
         };
+        let listener = listener_arg("on(event, listener)", listener)?;
         set.add(&listener);
         Ok(js::off_fn(set, &listener))
     }
 
-    /// Stops the refresh timer; tokens are still refreshed lazily on access.
-    pub fn stop(&self) {
-        self.inner.stopped.set(true);
-        self.inner.clear_timer();
+    /// The store interface: `listener` is called (with no argument) whenever `getSnapshot()` changes; returns the
+    /// function that unsubscribes. React's `useSyncExternalStore`, Svelte stores and Vue refs bind to this pair.
+    pub fn subscribe(&self, listener: JsValue) -> Result<Function, JsValue> {
+        let inner = self.live()?;
+        let listener = listener_arg("subscribe(listener)", listener)?;
+        inner.on_change.add(&listener);
+        Ok(js::off_fn(&inner.on_change, &listener))
     }
+
+    /// `{ status, claims, expiresAt, error }`, frozen; the same object until something changes.
+    #[wasm_bindgen(js_name = getSnapshot)]
+    pub fn get_snapshot(&self) -> Result<JsValue, JsValue> {
+        let inner = self.live()?;
+        let cached = inner.snapshot.borrow().clone();
+        if let Some(snapshot) = cached {
+            return Ok(snapshot);
+        }
+        // Everything is read before JavaScript runs (JSON.parse, the object's construction).
+        let expires_at = inner.session.borrow().current().and_then(|c| c.record.expires_at);
+        let claims = inner.claims();
+        if !claims.is_null() {
+            Object::freeze(claims.unchecked_ref::<Object>());
+        }
+        let error = inner.error.borrow().clone().unwrap_or(JsValue::NULL);
+        let snapshot = Object::new();
+        set(&snapshot, "status", &inner.status.get().as_str().into());
+        set(&snapshot, "claims", &claims);
+        set(&snapshot, "expiresAt", &expires_at.map_or(JsValue::NULL, |t| (t as f64).into()));
+        set(&snapshot, "error", &error);
+        let snapshot: JsValue = Object::freeze(&snapshot).into();
+        if !inner.freed.get() {
+            *inner.snapshot.borrow_mut() = Some(snapshot.clone());
+        }
+        Ok(snapshot)
+    }
+
+    /// Stops the refresh timer and the reactions to other tabs and to the page's lifecycle; tokens are still
+    /// refreshed on access. `start()` resumes.
+    pub fn stop(&self) -> Result<(), JsValue> {
+        let inner = self.live()?;
+        inner.stopped.set(true);
+        inner.clear_timer();
+        Ok(())
+    }
+
+    /// Ends the client for good: timers, listeners, the channel to other tabs and its hold on the token go;
+    /// pending promises reject with code `freed`, and every later call throws it. Calling it again does nothing.
+    /// The stored token stays for the next page load. (The memory itself is released when the object is
+    /// garbage-collected: wasm-bindgen's finaliser.)
+    #[wasm_bindgen(js_name = free)]
+    pub fn free_client(&self) {
+        self.inner.shutdown();
+    }
+}
+
+impl AuthClient {
+    /// The client's state, or the `freed` error once `free()` was called.
+    fn live(&self) -> Result<Rc<Inner>, JsValue> {
+        if self.inner.freed.get() {
+            return Err(error_to_js(&freed_error()));
+        }
+        Ok(Rc::clone(&self.inner))
+    }
+}
+
+fn listener_arg(call: &str, listener: JsValue) -> Result<Function, JsValue> {
+    listener.dyn_into::<Function>().map_err(|v| {
+        let mut m = String::from(call);
+        m.push_str(": listener must be a function; got ");
+        m.push_str(&describe(&v));
+        error_to_js(&js::config_error(m))
+    })
 }
 
 impl Drop for AuthClient {

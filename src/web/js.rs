@@ -255,14 +255,37 @@ pub fn get(obj: &JsValue, key: &str) -> JsValue {
 
 /// An `Error` with `name = 'AuthbridgeError'` and the stable `code`.
 pub fn error_to_js(e: &Error) -> JsValue {
+    error_with_cause(e, None)
+}
+
+/// [`error_to_js`], keeping the JavaScript error that caused it (a fetch's `TypeError`, an abort) as `cause`, and
+/// a refusal's HTTP `status` and `bridgeError`.
+pub fn error_with_cause(e: &Error, cause: Option<&JsValue>) -> JsValue {
     let err = js_sys::Error::new(&e.message);
     err.set_name("AuthbridgeError");
     set(&err, "code", &e.code.as_str().into());
+    if let Some(cause) = cause {
+        set(&err, "cause", cause);
+    }
+    if let Some(refusal) = &e.bridge {
+        set(&err, "status", &f64::from(refusal.status).into());
+        if let Some(code) = &refusal.error {
+            set(&err, "bridgeError", &JsValue::from_str(code));
+        }
+    }
     err.into()
 }
 
-pub fn config_error(message: &'static str) -> Error {
+pub fn config_error(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
     Error::new(Code::InvalidConfig, message)
+}
+
+/// `true` for an error authbridge made (any realm): an `Error` named `AuthbridgeError` with a string `code`.
+#[wasm_bindgen(js_name = isAuthError, skip_typescript)] // declared in types.d.ts as a type guard
+pub fn is_auth_error(#[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue) -> bool {
+    value.is_instance_of::<js_sys::Error>()
+        && get(&value, "name").as_string().as_deref() == Some("AuthbridgeError")
+        && get(&value, "code").is_string()
 }
 
 /// Reads the `format` option: a name or `{ token, expiresIn?, expiresAt? }`.

@@ -33,7 +33,7 @@ pub fn decode_jwt_header(#[wasm_bindgen(unchecked_param_type = "string")] token:
 #[wasm_bindgen(js_name = parseTokenResponse, unchecked_return_type = "ParsedTokenResponse")]
 pub fn parse_token_response_js(
     #[wasm_bindgen(unchecked_param_type = "string | object")] json: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "TokenFormat | undefined")] format: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "TokenFormat")] format: JsValue,
 ) -> Result<JsValue, JsValue> {
     let format = js::format_option(&format).map_err(|e| error_to_js(&e))?;
     let body = match json.as_string() {

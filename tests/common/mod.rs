@@ -72,7 +72,23 @@ pub fn code_of(e: &JsValue) -> String {
     field(e, "code").as_string().unwrap_or_default()
 }
 
-pub async fn wait(p: Promise) -> Result<JsValue, JsValue> {
+/// A promise, or a method's `Result<Promise, _>` (the methods throw synchronously once the client is freed).
+pub trait Awaitable {
+    fn promise(self) -> Promise;
+}
+impl Awaitable for Promise {
+    fn promise(self) -> Promise {
+        self
+    }
+}
+impl Awaitable for Result<Promise, JsValue> {
+    fn promise(self) -> Promise {
+        self.unwrap_or_else(|e| Promise::reject(&e))
+    }
+}
+
+pub async fn wait(p: impl Awaitable) -> Result<JsValue, JsValue> {
+    let p = p.promise();
     JsFuture::from(p).await
 }
 

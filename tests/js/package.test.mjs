@@ -93,16 +93,18 @@ describe('AuthClient', () => {
     return { auth, key, stats: () => bridge.stats(key), api: (path) => `${bridge.url}/api/${path}?key=${key}` };
   }
 
-  test('invalid options are typed errors', () => {
+  test('invalid options are typed errors (each message is checked in lifecycle.test.mjs)', () => {
     throwsCode(() => new AuthClient(), 'invalid_config');
-    throwsCode(() => new AuthClient({ apiOrigins: [] }), 'invalid_config', 'tokenUrl is required');
-    throwsCode(() => new AuthClient({ tokenUrl: '/t', apiOrigins: ['https://api.example.com/v1'] }), 'invalid_config');
-    throwsCode(() => new AuthClient({ tokenUrl: '/t', apiOrigins: ['ftp://x'] }), 'invalid_config');
-    throwsCode(() => new AuthClient({ tokenUrl: '/t', apiOrigins: 'https://a' }), 'invalid_config');
-    throwsCode(() => new AuthClient({ tokenUrl: '/t', apiOrigins: [], storage: 'cookie' }), 'invalid_config');
-    throwsCode(() => new AuthClient({ tokenUrl: '/t', apiOrigins: [], header: 'Bad Header' }), 'invalid_config');
-    throwsCode(() => new AuthClient({ tokenUrl: '/t', apiOrigins: [], refreshMargin: -1 }), 'invalid_config');
-    const ok = new AuthClient({ tokenUrl: '/t', apiOrigins: ['https://api.example.com/'] });
+    throwsCode(() => new AuthClient({ apiOrigins: ['https://a.example'] }), 'invalid_config',
+      "AuthClient option `tokenUrl` must be the bridge's token endpoint, e.g. '/auth/token'; got nothing");
+    const t = 'https://bridge.example/t';
+    throwsCode(() => new AuthClient({ tokenUrl: t, apiOrigins: ['https://api.example.com/v1'] }), 'invalid_config');
+    throwsCode(() => new AuthClient({ tokenUrl: t, apiOrigins: ['ftp://x'] }), 'invalid_config');
+    throwsCode(() => new AuthClient({ tokenUrl: t, apiOrigins: 'https://a' }), 'invalid_config');
+    throwsCode(() => new AuthClient({ tokenUrl: t, apiOrigins: ['https://a.example'], storage: 'cookie' }), 'invalid_config');
+    throwsCode(() => new AuthClient({ tokenUrl: t, apiOrigins: ['https://a.example'], header: 'Bad Header' }), 'invalid_config');
+    throwsCode(() => new AuthClient({ tokenUrl: t, apiOrigins: ['https://a.example'], refreshMargin: -1 }), 'invalid_config');
+    const ok = new AuthClient({ tokenUrl: t, apiOrigins: ['https://api.example.com/'] });
     throwsCode(() => ok.on('nope', () => {}), 'invalid_config');
     ok.free();
   });
@@ -227,8 +229,11 @@ describe('AuthClient', () => {
     await rejectsCode(auth.accessToken(), 'signed_out');
     await sleep(300);
     assert.equal(stats().calls, 1);
-    assert.deepEqual(events, ['refresh_rejected', 'rejected']);
-    await rejectsCode(auth.refresh(), 'refresh_rejected');
+    // A first visit: there was no session to end, so no error and no signedOut event; the snapshot says it.
+    assert.deepEqual(events, []);
+    assert.equal(auth.getSnapshot().status, 'signedOut');
+    const e = await auth.refresh().then(() => null, (e) => e);
+    assert.deepEqual([e.code, e.status, e.bridgeError], ['refresh_rejected', 401, 'no_session']);
     assert.equal(stats().calls, 2, 'an explicit refresh() tries again, once');
     auth.free();
   });
@@ -250,7 +255,7 @@ describe('AuthClient', () => {
     assert.ok(Date.now() - t0 < 6000, 'each attempt is cut at the timeout');
     assert.ok(d.stats().calls <= 3, 'at most three attempts');
     d.auth.free();
-    const e = new AuthClient({ tokenUrl: 'http://127.0.0.1:9/token', apiOrigins: [], storage: 'memory' });
+    const e = new AuthClient({ tokenUrl: 'http://127.0.0.1:9/token', apiOrigins: ['https://api.example'], storage: 'memory' });
     await rejectsCode(e.accessToken(), 'network');
     e.free();
   });

@@ -39,15 +39,16 @@ async fn concurrent_callers_share_one_refresh() {
     let calls = Array::new();
     let url = format!("{}/api/echo?key={k}", bridge());
     for i in 0..300 {
-        let p = if i % 3 == 0 { auth.access_token() } else { auth.fetch(url.as_str().into(), JsValue::UNDEFINED) };
+        let p =
+            if i % 3 == 0 { auth.access_token() } else { auth.fetch(url.as_str().into(), JsValue::UNDEFINED) }.unwrap();
         calls.push(&p);
     }
     wait(all(&calls)).await.unwrap();
     let s = wait(stats(bridge(), &k)).await.unwrap();
     assert_eq!(field(&s, "calls").as_f64(), Some(1.0));
     // Lazy refresh is the default without a document? Not in workers: timers run here.
-    assert!(!auth.next_refresh_at().is_null());
-    auth.stop();
+    assert!(!auth.next_refresh_at().unwrap().is_null());
+    auth.stop().unwrap();
 }
 
 #[wasm_bindgen_test]
