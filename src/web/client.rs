@@ -186,38 +186,8 @@ fn option_error(option: &str, expected: &str, got: &JsValue) -> Error {
     m.push_str("` must be ");
     m.push_str(expected);
     m.push_str("; got ");
-    m.push_str(&describe(got));
+    m.push_str(&js::describe(got));
     js::config_error(m)
-}
-
-/// A short description of a JS value for an error message: strings are quoted (cut at 80 characters), other
-/// values are named by type.
-fn describe(v: &JsValue) -> String {
-    if let Some(text) = v.as_string() {
-        let mut out = String::from("'");
-        out.extend(text.chars().take(80));
-        if text.chars().count() > 80 {
-            out.push('…');
-        }
-        out.push('\'');
-        return out;
-    }
-    if let Some(n) = v.as_f64() {
-        let mut out = String::from("the number ");
-        out.push_str(&String::from(js_sys::Number::from(n).to_string_with_radix(10).unwrap_or_else(|_| "".into())));
-        return out;
-    }
-    let name = match v {
-        _ if v.is_undefined() => "nothing",
-        _ if v.is_null() => "null",
-        _ if v.as_bool() == Some(true) => "true",
-        _ if v.as_bool() == Some(false) => "false",
-        _ if js_sys::Array::is_array(v) => "an array",
-        _ if v.is_function() => "a function",
-        _ if v.is_object() => "an object",
-        _ => "a value of another type",
-    };
-    name.into()
 }
 
 fn string_option(options: &JsValue, key: &str, expected: &str) -> Result<Option<String>, Error> {
@@ -1128,7 +1098,7 @@ impl AuthClient {
             "error" => &inner.on_error,
             _ => {
                 let mut m = String::from("on(event, listener): event must be 'token', 'signedOut' or 'error'; got ");
-                m.push_str(&describe(&JsValue::from_str(event)));
+                m.push_str(&js::describe(&JsValue::from_str(event)));
                 return Err(error_to_js(&js::config_error(m)));
             }
         };
@@ -1157,16 +1127,9 @@ impl AuthClient {
         // Everything is read before JavaScript runs (JSON.parse, the object's construction).
         let expires_at = inner.session.borrow().current().and_then(|c| c.record.expires_at);
         let claims = inner.claims();
-        if !claims.is_null() {
-            Object::freeze(claims.unchecked_ref::<Object>());
-        }
         let error = inner.error.borrow().clone().unwrap_or(JsValue::NULL);
-        let snapshot = Object::new();
-        set(&snapshot, "status", &inner.status.get().as_str().into());
-        set(&snapshot, "claims", &claims);
-        set(&snapshot, "expiresAt", &expires_at.map_or(JsValue::NULL, |t| (t as f64).into()));
-        set(&snapshot, "error", &error);
-        let snapshot: JsValue = Object::freeze(&snapshot).into();
+        let expires_at = expires_at.map_or(JsValue::NULL, |t| (t as f64).into());
+        let snapshot = js::snapshot(inner.status.get().as_str(), &claims, &expires_at, &error);
         if !inner.freed.get() {
             *inner.snapshot.borrow_mut() = Some(snapshot.clone());
         }
@@ -1206,7 +1169,7 @@ fn listener_arg(call: &str, listener: JsValue) -> Result<Function, JsValue> {
     listener.dyn_into::<Function>().map_err(|v| {
         let mut m = String::from(call);
         m.push_str(": listener must be a function; got ");
-        m.push_str(&describe(&v));
+        m.push_str(&js::describe(&v));
         error_to_js(&js::config_error(m))
     })
 }

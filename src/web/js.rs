@@ -31,6 +31,20 @@ extern "C" {
 // 1.00x once deferred), most likely its capture of the initiator's stack trace.
 export function fetchOffStack(input, init) { return Promise.resolve().then(() => fetch(input, init)); }
 export function offFn(set, fn) { return () => { set.delete(fn); }; }
+// A value as an error message names it: strings quoted (cut at 80 characters), anything else by its kind.
+export function describe(v) {
+  if (typeof v === 'string') return `'${v.length > 80 ? `${v.slice(0, 80)}…` : v}'`;
+  if (typeof v === 'number') return `the number ${v}`;
+  if (v === undefined) return 'nothing';
+  if (v === null || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' || typeof v === 'function' ? `a${typeof v === 'object' ? 'n' : ''} ${typeof v}` : `a ${typeof v}`;
+}
+// The store interface's snapshot: frozen, claims included (a subscriber must not be able to change what others see).
+export function snapshot(status, claims, expiresAt, error) {
+  if (claims !== null) Object.freeze(claims);
+  return Object.freeze({ status, claims, expiresAt, error });
+}
 export function isOffline() { return globalThis.navigator?.onLine === false; }
 export function isHidden() { return globalThis.document?.visibilityState === 'hidden'; }
 export function openChannel(name, onMessage) {
@@ -142,6 +156,10 @@ extern "C" {
     /// A function that removes `f` from `set`; made in JS so that no closure outlives the client.
     #[wasm_bindgen(js_name = offFn)]
     pub fn off_fn(set: &js_sys::Set, f: &Function) -> Function;
+    /// How an error message names a value (see `describe`).
+    pub fn describe(value: &JsValue) -> String;
+    /// A frozen `{ status, claims, expiresAt, error }`.
+    pub fn snapshot(status: &str, claims: &JsValue, expires_at: &JsValue, error: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = isOffline)]
     pub fn is_offline() -> bool;
     #[wasm_bindgen(js_name = isHidden)]
