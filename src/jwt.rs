@@ -4,8 +4,35 @@
 //! token's lifetime and to show them; the API verifies the signature. The names say so: these functions
 //! decode an *untrusted* token.
 
+use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
+use base64::Engine;
+
 use crate::error::{JwtError, Part};
 use crate::json::{Json, Kind};
+
+/// Base64url (RFC 4648 §5) as JWTs use it (RFC 7515: no padding), accepting non-zero trailing bits: the token is
+/// the API's to judge, this only reads it. Anything outside the URL-safe alphabet fails.
+pub const BASE64URL: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Issuers that pad exist: a part ending in `=` must then be padded exactly (`Zg==`, never `Zg=`). The crate's
+/// `Indifferent` mode would also take incomplete padding.
+const BASE64URL_PADDED: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical)
+        .with_decode_allow_trailing_bits(true),
+);
+
+fn base64url(part: &str, which: Part) -> Result<Vec<u8>, JwtError> {
+    let engine = if part.ends_with('=') { &BASE64URL_PADDED } else { &BASE64URL };
+    engine.decode(part).map_err(|_| JwtError::InvalidBase64(which))
+}
 
 /// The decoded header and claims of a JWT whose signature was **not** verified.
 #[derive(Clone, Debug)]
@@ -38,18 +65,17 @@ pub fn decode_claims_unverified<J: Json>(token: &str) -> Result<J, JwtError> {
 pub fn decode_header_unverified<J: Json>(token: &str) -> Result<J, JwtError> {
     let [header, claims, signature] = split(token)?;
     let header = decode_object(header, Part::Header)?;
-    crate::base64url::decoded_len(claims).ok_or(JwtError::InvalidBase64(Part::Claims))?;
+    base64url(claims, Part::Claims)?;
     check_signature(signature)?;
     Ok(header)
 }
 
 // An empty signature is an unsecured JWT (`alg: none`); otherwise it must be base64url too.
 fn check_signature(signature: &str) -> Result<(), JwtError> {
-    if signature.is_empty() || crate::base64url::decoded_len(signature).is_some() {
-        Ok(())
-    } else {
-        Err(JwtError::InvalidBase64(Part::Signature))
+    if !signature.is_empty() {
+        base64url(signature, Part::Signature)?;
     }
+    Ok(())
 }
 
 /// Splits a compact JWS into its three parts, checking their count and that header and claims are not empty.
@@ -74,7 +100,7 @@ pub fn split(token: &str) -> Result<[&str; 3], JwtError> {
 }
 
 fn decode_object_text(part: &str, which: Part) -> Result<String, JwtError> {
-    let bytes = crate::base64url::decode(part).ok_or(JwtError::InvalidBase64(which))?;
+    let bytes = base64url(part, which)?;
     String::from_utf8(bytes).map_err(|_| JwtError::InvalidUtf8(which))
 }
 
@@ -141,6 +167,64 @@ mod tests {
         let claims = json!({"name": "José 🚀", "n": 1.5, "b": false, "z": null, "a": [1, "x"], "o": {"k": "v"}});
         let jwt = decode_unverified::<Value>(&jwt(&json!({"alg": "none"}), &claims)).unwrap();
         assert_eq!(jwt.claims, claims);
+    }
+
+    /// The configured engine, as the decoder sees it.
+    fn dec(input: &str) -> Option<Vec<u8>> {
+        base64url(input, Part::Claims).ok()
+    }
+
+    #[test]
+    fn rfc4648_vectors_padded_and_unpadded() {
+        let cases: [(&str, &[u8]); 7] = [
+            ("", b""),
+            ("Zg", b"f"),
+            ("Zm8", b"fo"),
+            ("Zm9v", b"foo"),
+            ("Zm9vYg", b"foob"),
+            ("Zm9vYmE", b"fooba"),
+            ("Zm9vYmFy", b"foobar"),
+        ];
+        for (enc, want) in cases {
+            assert_eq!(dec(enc).as_deref(), Some(want), "{enc}");
+            let padded = format!("{enc}{}", "=".repeat((4 - enc.len() % 4) % 4));
+            assert_eq!(dec(&padded).as_deref(), Some(want), "{padded}");
+        }
+        assert_eq!(dec("-_-_").unwrap(), vec![0xfb, 0xff, 0xbf]);
+    }
+
+    #[test]
+    fn agrees_with_a_plain_bit_by_bit_decoder_on_every_short_input() {
+        // The reference: collect 6 bits per character, emit whole bytes; anything outside the alphabet fails.
+        fn reference(input: &str) -> Option<Vec<u8>> {
+            let (mut bits, mut n, mut out) = (0u32, 0u32, Vec::new());
+            for c in input.chars() {
+                let v = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".find(c)? as u32;
+                n = (n << 6) | v;
+                bits += 6;
+                if bits >= 8 {
+                    bits -= 8;
+                    out.push((n >> bits) as u8);
+                    n &= (1 << bits) - 1;
+                }
+            }
+            (input.len() % 4 != 1).then_some(out)
+        }
+        let symbols = ['A', 'Q', 'z', '0', '9', '-', '_', '+', '.', '\u{e9}'];
+        let mut inputs = vec![String::new()];
+        for _ in 0..5 {
+            inputs = inputs.iter().flat_map(|s| symbols.iter().map(move |c| format!("{s}{c}"))).collect();
+            for input in &inputs {
+                assert_eq!(dec(input), reference(input), "{input}");
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_bad_alphabet_length_and_padding() {
+        for bad in ["+/==", "Zm9v+", "Z", "Zm9vY", "Zg=", "Zg===", "Z===", "=", "Zg==Zg==", "Zm 9v", "Zé"] {
+            assert_eq!(dec(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -13,7 +13,6 @@
 //! - [`store`]: the store trait and the stored-entry format (access token only);
 //! - [`json`], [`time`], [`error`]: the JSON view, clock and ISO 8601, typed errors with stable codes.
 
-pub mod base64url;
 pub mod error;
 pub mod json;
 pub mod jwt;
@@ -40,15 +39,8 @@ pub(crate) mod test_support {
 
     /// Base64url without padding.
     pub fn b64(bytes: &[u8]) -> String {
-        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-            for i in 0..=chunk.len() {
-                out.push(A[(n >> (18 - 6 * i)) as usize & 63] as char);
-            }
-        }
-        out
+        use base64::Engine;
+        crate::jwt::BASE64URL.encode(bytes)
     }
 
     /// An unsigned-but-well-formed JWT with this header and these claims.
