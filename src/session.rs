@@ -115,7 +115,7 @@ pub enum Outcome {
     Failed(Error),
     /// The bridge said the session is over (401/403): signed out, no further automatic calls.
     Rejected(Error),
-    /// The bridge refused (401/403) a client that held no token: there is no session (a first visit). Signed out
+    /// The bridge answered 401 to a client that held no token: there is no session (a first visit). Signed out
     /// as after [`Outcome::Rejected`], but nothing ended, so nothing is reported as an error.
     NoSession(Error),
     /// The result belongs to a session that has since been signed out or restarted; nothing changed.
@@ -480,12 +480,13 @@ impl<S: TokenStore> Session<S> {
             }
             Transport::Response { status: status @ (401 | 403), body, .. } => {
                 let error = rejection(status, body.as_ref());
-                // A client that never held a token in this session was not signed in: nothing ended, so the
-                // driver reports the signed-out state, not an error.
-                let had_token = self.current.is_some();
+                // A 401 to a client that never held a token in this session is a first visit: nothing ended, so
+                // the driver reports the signed-out state, not an error. A 403 is the bridge refusing this page
+                // (CSRF, CORS, origin checks): a misconfiguration that must not pass for "no session".
+                let no_session = status == 401 && self.current.is_none();
                 self.end();
                 self.last_error = Some(error.clone());
-                return if had_token { Outcome::Rejected(error) } else { Outcome::NoSession(error) };
+                return if no_session { Outcome::NoSession(error) } else { Outcome::Rejected(error) };
             }
             Transport::Response { status, retry_after_ms, .. } => {
                 let mut m = String::from("the bridge answered HTTP ");

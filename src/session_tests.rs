@@ -294,21 +294,27 @@ fn without_a_token_callers_wait_out_short_backoffs_then_fail() {
 fn a_refusal_without_a_token_is_no_session_and_carries_the_bridges_answer() {
     let mut env = FakeEnv::new(&[0.5]);
     let mut s = session();
-    let refused = |body| Transport::Response { status: 403, retry_after_ms: None, date: None, body: Some(body) };
-    // A first visit: nothing ended, so it is not reported as a rejection, but the bridge's answer is kept.
-    match attempt(&mut s, &mut env, refused(json!({"error": "csrf", "message": "x"}))) {
+    let refused = |status, body| Transport::Response { status, retry_after_ms: None, date: None, body: Some(body) };
+    // A first visit: the 401 ends nothing, so it is not reported as a rejection, but the bridge's answer is kept.
+    match attempt(&mut s, &mut env, refused(401, json!({"error": "no_session", "message": "x"}))) {
         Outcome::NoSession(e) => {
             assert_eq!(e.code, Code::RefreshRejected);
-            assert_eq!(e.bridge, Some(crate::error::BridgeRefusal { status: 403, error: Some("csrf".into()) }));
-            assert!(e.message.contains("HTTP 403") && e.message.contains("\"csrf\""), "{}", e.message);
+            assert_eq!(e.bridge, Some(crate::error::BridgeRefusal { status: 401, error: Some("no_session".into()) }));
+            assert!(e.message.contains("HTTP 401") && e.message.contains("\"no_session\""), "{}", e.message);
         }
         other => panic!("{other:?}"),
     }
     assert!(s.is_signed_out());
+    // A 403 is the bridge refusing this page (a CSRF or CORS check): reported even on a first visit.
+    s.reactivate();
+    match attempt(&mut s, &mut env, refused(403, json!({"error": "csrf"}))) {
+        Outcome::Rejected(e) => assert_eq!(e.bridge.unwrap().error.as_deref(), Some("csrf")),
+        other => panic!("{other:?}"),
+    }
     // Only a short printable code is carried: anything else could be prose, markup or a secret echoed back.
     for odd in [json!({"error": "x".repeat(65)}), json!({"error": "a\nb"}), json!({"error": 7}), json!([1])] {
         s.reactivate();
-        match attempt(&mut s, &mut env, refused(odd)) {
+        match attempt(&mut s, &mut env, refused(401, odd)) {
             Outcome::NoSession(e) => assert_eq!(e.bridge.unwrap().error, None),
             other => panic!("{other:?}"),
         }

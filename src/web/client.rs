@@ -391,7 +391,7 @@ impl Inner {
         js::now()
     }
 
-    fn emit(&self, listeners: &js_sys::Set, payload: &JsValue) {
+    fn emit(&self, listeners: &js_sys::Set, payload: Option<&JsValue>) {
         if self.freed.get() {
             return;
         }
@@ -399,7 +399,10 @@ impl Inner {
         // listener may call back into the client.
         listeners.for_each(&mut |f, _, _| {
             if let Some(f) = f.dyn_ref::<Function>() {
-                let _ = f.call1(&JsValue::NULL, payload);
+                let _ = match payload {
+                    Some(p) => f.call1(&JsValue::NULL, p),
+                    None => f.call0(&JsValue::NULL),
+                };
             }
         });
     }
@@ -412,14 +415,14 @@ impl Inner {
         self.status.set(status);
         *self.error.borrow_mut() = error;
         *self.snapshot.borrow_mut() = None;
-        self.emit(&self.on_change, &JsValue::UNDEFINED);
+        self.emit(&self.on_change, None);
     }
 
     /// Reports a failed attempt: the snapshot's error and the `error` event.
     fn report_error(&self, e: &Error) {
         let error = self.js_error(e);
         self.set_state(self.status.get(), Some(error.clone()));
-        self.emit(&self.on_error, &error);
+        self.emit(&self.on_error, Some(&error));
     }
 
     /// The JS error for `e`, with the JavaScript error behind a network failure or timeout as its `cause`.
@@ -435,13 +438,13 @@ impl Inner {
         }
         // Read what the event needs first: building the object may run a setter planted on Object.prototype.
         let fields = self.session.borrow().current().map(|c| (c.record.expires_at, c.record.header.to_string()));
+        // A listener run before this one may have signed out: there is no token to report then.
+        let Some((expires_at, header)) = fields else { return };
         let event = Object::new();
         set(&event, "source", &source.into());
-        if let Some((expires_at, header)) = fields {
-            set(&event, "expiresAt", &expires_at.map_or(JsValue::NULL, |t| (t as f64).into()));
-            set(&event, "header", &JsValue::from_str(&header));
-        }
-        self.emit(&self.on_token, &event);
+        set(&event, "expiresAt", &expires_at.map_or(JsValue::NULL, |t| (t as f64).into()));
+        set(&event, "header", &JsValue::from_str(&header));
+        self.emit(&self.on_token, Some(&event));
     }
 
     fn emit_signed_out(&self, reason: &str) {
@@ -450,7 +453,7 @@ impl Inner {
         self.set_state(Status::SignedOut, error);
         let event = Object::new();
         set(&event, "reason", &reason.into());
-        self.emit(&self.on_signed_out, &event);
+        self.emit(&self.on_signed_out, Some(&event));
     }
 
     /// The current token's decoded claims, or `null`. The token is copied out first: decoding calls JSON.parse,

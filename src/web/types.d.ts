@@ -5,7 +5,7 @@
 // scripts/build-pkg.mjs rewrites wasm-bindgen's generated declarations (InitInput, InitOutput, SyncInitInput) to
 // use the same aliases.
 
-/** Stable error codes carried by every error authbridge throws or emits, as `error.code`. */
+/** Stable error codes carried by every error authbridge throws or emits, as `error.code` (errors of the API request itself in `AuthClient.fetch` are `fetch()`'s own). */
 export type AuthErrorCode =
   | 'invalid_token' | 'invalid_response' | 'refresh_rejected' | 'network' | 'bridge_unavailable' | 'timeout'
   | 'signed_out' | 'invalid_config' | 'freed' | 'not_initialized';
@@ -150,7 +150,11 @@ export class AuthClient {
   start(): Promise<boolean>;
   /** A token valid for at least the refresh margin; refreshes first if needed. */
   accessToken(): Promise<string>;
-  /** Like `fetch()`: the token goes only to `apiOrigins`, refreshed first if needed; one retry after a 401. */
+  /**
+   * Like `fetch()`: the token goes only to `apiOrigins`, refreshed first if needed; one retry after a 401. Rejects
+   * with an {@link AuthError} when no token can be had, and with `fetch()`'s own error (a `TypeError`) when the
+   * request itself fails.
+   */
   fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
   /** The current token's claims, or `null` for an opaque token or none. */
   claims(): JwtClaims | null;

@@ -183,6 +183,19 @@ describe('the store interface', () => {
     c.free();
   });
 
+  test('a bridge that refuses the page (403) on a first visit is reported, not taken for "no session"', async () => {
+    const { c, key } = client('oauth2');
+    await fetch(`${bridge.url}/script?key=${key}`, { method: 'POST',
+      body: JSON.stringify([{ kind: 'status', status: 403, count: 1, body: { error: 'csrf', message: 'missing X-CSRF-Token' } }]) });
+    const events = record(c);
+    assert.equal(await c.start(), false);
+    assert.deepEqual(events, [{ error: 'refresh_rejected' }, { signedOut: 'rejected' }]);
+    const { status, error } = c.getSnapshot();
+    assert.equal(status, 'signedOut');
+    assert.deepEqual([error.code, error.status, error.bridgeError], ['refresh_rejected', 403, 'csrf']);
+    c.free();
+  });
+
   test('snapshots are frozen, keep their identity until something changes, and follow the session', async () => {
     const { c } = client('oauth2', { autoRefresh: false });
     const seen = [];

@@ -1,0 +1,35 @@
+import { useState } from 'react';
+import { useAuth } from 'authbridge/react';
+
+export function Controls({ csrf }) {
+  const { client, status } = useAuth();
+  const [result, setResult] = useState({ n: 0, text: '' });
+  // Every action reports its outcome in the page (numbered, so that the same outcome twice is seen); a rejection
+  // would otherwise be an unhandled one.
+  const report = (text) => setResult((r) => ({ n: r.n + 1, text }));
+  const act = (fn) => () => fn().then(report, (e) => report(`failed: ${e.code ?? e.name}: ${e.message}`));
+
+  const signIn = act(async () => {
+    const r = await fetch('/session', {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+      body: JSON.stringify({ username: 'ada', password: 'lovelace', provider: 'point' }),
+    });
+    if (!r.ok) throw new Error(`sign-in answered ${r.status}: ${await r.text()}`);
+    // The session exists now: ask the bridge for a token.
+    return `signed in: ${await client.start()}`;
+  });
+  const callApi = act(async () => {
+    const r = await client.fetch('/api/point/me');
+    return `api ${r.status} ${(await r.json()).sub}`;
+  });
+  const signOut = act(async () => { await client.signOut(); return 'signed out'; });
+
+  return (
+    <div>
+      <button id="signin" disabled={!client || status === 'signedIn'} onClick={signIn}>Sign in</button>
+      <button id="call" disabled={status !== 'signedIn'} onClick={callApi}>Call the API</button>
+      <button id="signout" disabled={status !== 'signedIn'} onClick={signOut}>Sign out</button>
+      <output id="result" data-n={result.n}>{result.text}</output>
+    </div>
+  );
+}
