@@ -311,6 +311,8 @@ function report(r) {
   L.push('', `Target: the stampede's peak at most 2× the mean over its refresh window — **${st.rounds[0].peakToMean <= 2 ? 'met' : 'missed'}** (${st.rounds[0].peakToMean}×).`,
     'Later rounds spread further (each client\'s jitter adds up), so their peak rate keeps falling; their peak ÷ mean over the',
     'wider window reflects the triangular spread of two jitters, not a stampede.', '');
+  // Section 7 is measured by hand (a before/after build per change) and kept in its own file.
+  L.push(readFileSync(`${bench}dependency-costs.md`, 'utf8').trimEnd());
   return L.join('\n');
 }
 
