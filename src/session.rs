@@ -324,7 +324,7 @@ impl<S: TokenStore> Session<S> {
             }
         };
         if better {
-            self.store.save(&store::encode(&entry.token, entry.expires_at, &entry.header, &self.config.client));
+            self.store.save(&store::encode::<J>(&entry.token, entry.expires_at, &entry.header, &self.config.client));
             self.install_entry::<J>(entry, now, env.random());
         }
         better
@@ -469,7 +469,7 @@ impl<S: TokenStore> Session<S> {
                         }
                         let lifetime = record.expires_at.map_or(0, |exp| exp - now);
                         let entry =
-                            store::encode(&record.token, record.expires_at, &record.header, &self.config.client);
+                            store::encode::<J>(&record.token, record.expires_at, &record.header, &self.config.client);
                         // A store that refuses (quota, private mode) leaves the token in memory only.
                         self.store.save(&entry);
                         self.install(record, lifetime, env.random());

@@ -6,7 +6,7 @@
 //! it: a client never restores or adopts an entry written for another bridge or other API origins (two clients
 //! on one page would otherwise swap tokens and send each one to the other's API).
 
-use crate::json::{push_int, quote, Json, Kind};
+use crate::json::{Epoch, Json, Kind};
 use crate::time::Millis;
 use crate::token::{AccessToken, AUTHORIZATION, X_AUTH_TOKEN};
 use std::borrow::Cow;
@@ -95,22 +95,20 @@ pub fn client_id(token_url: &str, api_origins: &[String], header: Option<&str>, 
     out
 }
 
+/// The stored entry as written: exactly these four members, nothing else can be serialised into storage.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EntryOut<'a> {
+    token: &'a str,
+    expires_at: Option<Epoch>,
+    header: &'a str,
+    client: &'a str,
+}
+
 /// Serialises an entry as `{"token":…,"expiresAt":…,"header":…,"client":…}`.
-pub fn encode(token: &AccessToken, expires_at: Option<Millis>, header: &str, client: &str) -> String {
-    let mut out = String::with_capacity(token.secret().len() + header.len() + client.len() + 60);
-    out.push_str("{\"token\":");
-    quote(token.secret(), &mut out);
-    out.push_str(",\"expiresAt\":");
-    match expires_at {
-        Some(at) => push_int(at, &mut out),
-        None => out.push_str("null"),
-    }
-    out.push_str(",\"header\":");
-    quote(header, &mut out);
-    out.push_str(",\"client\":");
-    quote(client, &mut out);
-    out.push('}');
-    out
+pub fn encode<J: Json>(token: &AccessToken, expires_at: Option<Millis>, header: &str, client: &str) -> String {
+    J::to_text(&EntryOut { token: token.secret(), expires_at: expires_at.map(Epoch), header, client })
+        .unwrap_or_default()
 }
 
 /// Parses a stored entry or a peer's message; `None` for anything malformed or written for another client.
@@ -157,14 +155,14 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let text = encode(&tok("abc.def.ghi"), Some(1_700_000_000_000), "Authorization", "c1");
+        let text = encode::<Value>(&tok("abc.def.ghi"), Some(1_700_000_000_000), "Authorization", "c1");
         assert_eq!(text, r#"{"token":"abc.def.ghi","expiresAt":1700000000000,"header":"Authorization","client":"c1"}"#);
         let e = decode::<Value>(&text, None, "c1").unwrap();
         assert_eq!(
             (e.token.secret(), e.expires_at, &*e.header),
             ("abc.def.ghi", Some(1_700_000_000_000), "Authorization")
         );
-        let text = encode(&tok("t"), None, "X-Auth-Token", "c1");
+        let text = encode::<Value>(&tok("t"), None, "X-Auth-Token", "c1");
         assert_eq!(decode::<Value>(&text, None, "c1").unwrap().expires_at, None);
     }
 
@@ -196,7 +194,7 @@ mod tests {
 
     #[test]
     fn entries_of_another_client_are_refused() {
-        let text = encode(&tok("t"), Some(1), "Authorization", "client-a");
+        let text = encode::<Value>(&tok("t"), Some(1), "Authorization", "client-a");
         assert!(decode::<Value>(&text, None, "client-a").is_some());
         assert_eq!(decode::<Value>(&text, None, "client-b"), None);
         // Entries from before identities existed, or with a forged non-string client, are refused too.

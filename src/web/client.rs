@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::js::{self, error_to_js, get, set, JsJson, WebEnv};
+use super::js::{self, error_to_js, get, JsJson, WebEnv};
 use crate::error::{Code, Error};
 use crate::schedule::parse_retry_after_seconds;
 use crate::session::{Config, Decision, Outcome, Session, Transport};
@@ -96,6 +96,32 @@ impl Status {
             Self::SignedOut => "signedOut",
         }
     }
+}
+
+/// The `token` event's payload (`TokenEvent` in types.d.ts).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenEvent<'a> {
+    source: &'a str,
+    expires_at: Option<crate::json::Epoch>,
+    header: &'a str,
+}
+
+/// The `signedOut` event's payload.
+#[derive(serde::Serialize)]
+struct SignedOutEvent<'a> {
+    reason: &'a str,
+}
+
+/// A message to the other contexts of this client on the BroadcastChannel: `ask` (for a token), `token` (with
+/// the stored entry's JSON) or `signedOut`. Received ones are read as untrusted input (see `on_message`).
+#[derive(serde::Serialize)]
+struct PeerMessage<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    client: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entry: Option<&'a str>,
 }
 
 fn freed_error() -> Error {
@@ -440,20 +466,16 @@ impl Inner {
         let fields = self.session.borrow().current().map(|c| (c.record.expires_at, c.record.header.to_string()));
         // A listener run before this one may have signed out: there is no token to report then.
         let Some((expires_at, header)) = fields else { return };
-        let event = Object::new();
-        set(&event, "source", &source.into());
-        set(&event, "expiresAt", &expires_at.map_or(JsValue::NULL, |t| (t as f64).into()));
-        set(&event, "header", &JsValue::from_str(&header));
-        self.emit(&self.on_token, Some(&event));
+        let event = js::to_js(&TokenEvent { source, expires_at: expires_at.map(crate::json::Epoch), header: &header });
+        self.emit(&self.on_token, event.as_ref());
     }
 
     fn emit_signed_out(&self, reason: &str) {
         // A rejection keeps its error on show; a sign-out (here or a peer's) is no error.
         let error = if reason == "rejected" { self.error.borrow().clone() } else { None };
         self.set_state(Status::SignedOut, error);
-        let event = Object::new();
-        set(&event, "reason", &reason.into());
-        self.emit(&self.on_signed_out, Some(&event));
+        let event = js::to_js(&SignedOutEvent { reason });
+        self.emit(&self.on_signed_out, event.as_ref());
     }
 
     /// The current token's decoded claims, or `null`. The token is copied out first: decoding calls JSON.parse,
@@ -572,13 +594,9 @@ impl Inner {
         if self.freed.get() {
             return;
         }
-        let m = Object::new();
-        set(&m, "type", &kind.into());
-        set(&m, "client", &JsValue::from_str(&self.client));
-        if let Some(e) = entry {
-            set(&m, "entry", &e.into());
+        if let Some(m) = js::to_js(&PeerMessage { kind, client: &self.client, entry: entry.as_deref() }) {
+            js::post(&self.channel, &m);
         }
-        js::post(&self.channel, &m);
     }
 
     /// Sends the current token to the other tabs and workers of this client (never from a memory client).
@@ -588,7 +606,7 @@ impl Inner {
         }
         let entry = self.session.borrow().entry(self.now());
         if let Some(e) = entry {
-            self.post("token", Some(crate::store::encode(&e.token, e.expires_at, &e.header, &self.client)));
+            self.post("token", Some(crate::store::encode::<JsJson>(&e.token, e.expires_at, &e.header, &self.client)));
         }
     }
 

@@ -6,12 +6,11 @@ mod js;
 
 pub use client::AuthClient;
 
-use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
 use crate::error::JwtError;
 use crate::token::parse_token_response;
-use js::{error_to_js, set, JsJson};
+use js::{error_to_js, JsJson};
 
 fn token_arg(token: &JsValue) -> Result<String, JsValue> {
     token.as_string().ok_or_else(|| error_to_js(&JwtError::NotAString.into()))
@@ -44,13 +43,25 @@ pub fn parse_token_response_js(
     };
     let now = js_sys::Date::now() as i64;
     let record = parse_token_response(&body, &format, now).map_err(|e| error_to_js(&e.into()))?;
-    let out = Object::new();
-    set(&out, "token", &record.token.secret().into());
-    set(&out, "expiresAt", &record.expires_at.map_or(JsValue::NULL, |t| (t as f64).into()));
-    set(&out, "scopes", &record.scopes.iter().map(|s| JsValue::from_str(s)).collect::<js_sys::Array>());
-    set(&out, "header", &JsValue::from_str(&record.header));
-    set(&out, "format", &record.format.as_str().into());
-    Ok(out.into())
+    let parsed = ParsedTokenResponse {
+        token: record.token.secret(),
+        expires_at: record.expires_at.map(crate::json::Epoch),
+        scopes: &record.scopes,
+        header: &record.header,
+        format: record.format.as_str(),
+    };
+    Ok(js::to_js(&parsed).unwrap_or(JsValue::NULL))
+}
+
+/// What `parseTokenResponse` returns (`ParsedTokenResponse` in types.d.ts): never a refresh token.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ParsedTokenResponse<'a> {
+    token: &'a str,
+    expires_at: Option<crate::json::Epoch>,
+    scopes: &'a [String],
+    header: &'a str,
+    format: &'a str,
 }
 
 /// The crate version, for bug reports.
