@@ -347,8 +347,8 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
     let storage_name = string_option(options, "storage", "'session', 'local' or 'memory'")?;
     let local_storage = storage_name.as_deref() == Some("local");
     let storage = match storage_name.as_deref() {
-        None | Some("session") => js::web_storage("sessionStorage"),
-        Some("local") => js::web_storage("localStorage"),
+        None | Some("session") => js::web_storage(false),
+        Some("local") => js::web_storage(true),
         Some("memory") => None,
         Some(other) => {
             return Err(option_error("storage", "'session', 'local' or 'memory'", &JsValue::from_str(other)))

@@ -360,9 +360,12 @@ describe('emitted values are exactly the declared ones', { skip }, () => {
   });
 
   test("token source 'storage': start() restores the entry another client stored", { timeout: 15_000 }, async () => {
-    // A Web Storage stand-in (duck-typed like the real one): what a page's sessionStorage does across reloads.
+    // A Web Storage stand-in: what a page's sessionStorage does across reloads. Storage is used only in a page
+    // (gloo-storage reaches it through `window`), so the global is made to pass for a Window too.
     const items = new Map();
     globalThis.sessionStorage = { getItem: (k) => items.get(k) ?? null, setItem: (k, v) => { items.set(k, String(v)); }, removeItem: (k) => { items.delete(k); } };
+    globalThis.Window = class Window { static [Symbol.hasInstance](v) { return v === globalThis; } };
+    globalThis.window = globalThis;
     try {
       const a = client('oauth2', { storage: 'session' });
       await a.auth.start();
@@ -376,6 +379,8 @@ describe('emitted values are exactly the declared ones', { skip }, () => {
       b.free();
     } finally {
       delete globalThis.sessionStorage;
+      delete globalThis.Window;
+      delete globalThis.window;
     }
   });
 
