@@ -12,7 +12,7 @@ if (mode === 'plain') {
   const t1 = performance.now();
   initSync({ module: bytes });
   const t2 = performance.now();
-  const auth = new AuthClient({ tokenUrl, apiOrigins: [], format: 'point', storage: 'memory', bridgeHeaders: { Authorization: `Bearer ${apiKey}` } });
+  const auth = new AuthClient({ tokenUrl, apiOrigins: [new URL(tokenUrl).origin], format: 'point', storage: 'memory', bridgeHeaders: { Authorization: `Bearer ${apiKey}` } });
   const t3 = performance.now();
   await auth.accessToken();
   const t4 = performance.now();

@@ -15,7 +15,7 @@ symlinkSync(`${root}pkg`, `${out}node_modules/authbridge`);
 await build({
   stdin: { contents: `import { AuthClient } from 'authbridge';
 export default { async fetch(req, env) {
-  const auth = new AuthClient({ tokenUrl: env.TOKEN_URL, apiOrigins: [], format: 'point', storage: 'memory', bridgeHeaders: { Authorization: 'Bearer ' + env.KEY } });
+  const auth = new AuthClient({ tokenUrl: env.TOKEN_URL, apiOrigins: [new URL(env.TOKEN_URL).origin], format: 'point', storage: 'memory', bridgeHeaders: { Authorization: 'Bearer ' + env.KEY } });
   return new Response((await auth.accessToken()).length > 0 ? 'ok' : 'no');
 } };`, resolveDir: out },
   bundle: true, format: 'esm', outfile: `${out}worker.js`, conditions: ['workerd', 'worker', 'browser'], external: ['*.wasm'], nodePaths: [`${out}node_modules`], logLevel: 'error',
