@@ -229,22 +229,21 @@ fn string_option(options: &JsValue, key: &str, expected: &str) -> Result<Option<
     }
 }
 
-/// Seconds in `(0, max]` (`zero_ok`: `[0, max]`), as milliseconds.
-fn seconds_option(options: &JsValue, key: &str, zero_ok: bool, max: f64) -> Result<Option<Millis>, Error> {
+/// Seconds in `(0, max]` (`zero_ok`: `[0, max]`), as milliseconds; `expected` says so in the error.
+fn seconds_option(
+    options: &JsValue,
+    key: &str,
+    zero_ok: bool,
+    max: f64,
+    expected: &str,
+) -> Result<Option<Millis>, Error> {
     let v = get(options, key);
     if v.is_undefined() {
         return Ok(None);
     }
     match v.as_f64() {
         Some(n) if n.is_finite() && (n > 0.0 || (zero_ok && n == 0.0)) && n <= max => Ok(Some((n * 1000.0) as Millis)),
-        _ => {
-            let expected = if key == "bridgeTimeout" {
-                "a number of seconds above 0 and at most 600"
-            } else {
-                "a number of seconds from 0 to 86400"
-            };
-            Err(option_error(key, expected, &v))
-        }
+        _ => Err(option_error(key, expected, &v)),
     }
 }
 
@@ -333,9 +332,16 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
         }
     }
     let format = js::format_option(&get(options, "format"))?;
-    let refresh_margin_ms = seconds_option(options, "refreshMargin", true, MAX_REFRESH_MARGIN_S)?;
-    let timeout_ms =
-        seconds_option(options, "bridgeTimeout", false, MAX_BRIDGE_TIMEOUT_S)?.map_or(10_000, |ms| ms.max(1) as u32);
+    let refresh_margin_ms =
+        seconds_option(options, "refreshMargin", true, MAX_REFRESH_MARGIN_S, "a number of seconds from 0 to 86400")?;
+    let timeout_ms = seconds_option(
+        options,
+        "bridgeTimeout",
+        false,
+        MAX_BRIDGE_TIMEOUT_S,
+        "a number of seconds above 0 and at most 600",
+    )?
+    .map_or(10_000, |ms| ms.max(1) as u32);
 
     // The identity binds stored entries and peer messages to this bridge, these API origins and this header.
     let client = crate::store::client_id(&token_url, &api_origins, header.as_deref(), &format.identity());
@@ -359,18 +365,13 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
     // refuse the `credentials` field), so there it is left unset.
     let global = js_sys::global();
     let browser_like = !get(&global, "document").is_undefined() || get(&global, "importScripts").is_function();
-    let credentials = get(options, "credentials");
-    if !credentials.is_undefined()
-        && !matches!(credentials.as_string().as_deref(), Some("omit" | "same-origin" | "include"))
-    {
-        return Err(option_error("credentials", "'omit', 'same-origin' or 'include'", &credentials));
-    }
-    let credentials = match credentials.as_string().as_deref() {
+    let given = get(options, "credentials");
+    let credentials = match given.as_string().as_deref() {
         Some("omit") => Some(web_sys::RequestCredentials::Omit),
         Some("same-origin") => Some(web_sys::RequestCredentials::SameOrigin),
-        Some(_) => Some(web_sys::RequestCredentials::Include),
-        None if browser_like => Some(web_sys::RequestCredentials::Include),
-        None => None,
+        Some("include") => Some(web_sys::RequestCredentials::Include),
+        None if given.is_undefined() => browser_like.then_some(web_sys::RequestCredentials::Include),
+        _ => return Err(option_error("credentials", "'omit', 'same-origin' or 'include'", &given)),
     };
     let mut bridge_headers = Vec::new();
     let extra = get(options, "bridgeHeaders");
@@ -746,7 +747,8 @@ impl Inner {
         let request = match self.bridge_request(&self.options.token_url, "POST", &signal, None) {
             Ok(r) => r,
             Err(e) => {
-                // A header value the platform refuses (a bridgeHeaders entry): nothing was sent.
+                // The platform refused to build the request (bridgeHeaders are checked at construction, so this
+                // is not expected): nothing was sent.
                 *self.last_cause.borrow_mut() = Some(e);
                 return Transport::Network;
             }
@@ -877,7 +879,7 @@ impl Inner {
     /// Sends through the fast path when the token needs no refresh and `input` is a plain URL string under an
     /// API origin, in a page or worker; `None` when the full path must run.
     fn fetch_fast(&self, input: &JsValue, init: &JsValue) -> Option<Promise> {
-        if !self.options.browser_like || self.freed.get() {
+        if !self.options.browser_like {
             return None;
         }
         // Every borrow ends before JavaScript runs: `sendAuthed` reads `init`, whose getters may call back.
@@ -1057,13 +1059,8 @@ impl AuthClient {
                 }
                 Err(e) => {
                     let error = inner.js_error(&e);
-                    if !inner.freed.get() {
-                        let signed_in = inner.session.borrow().current().is_some_and(|c| c.valid_at(inner.now()));
-                        inner.set_state(
-                            if signed_in { Status::SignedIn } else { Status::SignedOut },
-                            Some(error.clone()),
-                        );
-                    }
+                    let signed_in = inner.session.borrow().current().is_some_and(|c| c.valid_at(inner.now()));
+                    inner.set_state(if signed_in { Status::SignedIn } else { Status::SignedOut }, Some(error.clone()));
                     Err(error)
                 }
             }
@@ -1192,9 +1189,7 @@ impl AuthClient {
         let error = inner.error.borrow().clone().unwrap_or(JsValue::NULL);
         let expires_at = expires_at.map_or(JsValue::NULL, |t| (t as f64).into());
         let snapshot = js::snapshot(inner.status.get().as_str(), &claims, &expires_at, &error);
-        if !inner.freed.get() {
-            *inner.snapshot.borrow_mut() = Some(snapshot.clone());
-        }
+        *inner.snapshot.borrow_mut() = Some(snapshot.clone());
         Ok(snapshot)
     }
 

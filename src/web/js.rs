@@ -38,7 +38,7 @@ export function describe(v) {
   if (v === undefined) return 'nothing';
   if (v === null || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return v.length ? 'an array' : 'an empty array';
-  return typeof v === 'object' || typeof v === 'function' ? `a${typeof v === 'object' ? 'n' : ''} ${typeof v}` : `a ${typeof v}`;
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 // The store interface's snapshot: frozen, claims included (a subscriber must not be able to change what others see).
 export function snapshot(status, claims, expiresAt, error) {
