@@ -17,6 +17,7 @@ pub mod error;
 pub mod json;
 pub mod jwt;
 pub mod schedule;
+pub mod machine;
 pub mod session;
 pub mod store;
 pub mod time;
@@ -31,6 +32,9 @@ pub use token::{parse_token_response, AccessToken, Format, TokenRecord};
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod session_tests;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod machine_tests;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod test_support {
