@@ -16,8 +16,8 @@
 pub mod error;
 pub mod json;
 pub mod jwt;
-pub mod schedule;
 pub mod machine;
+pub mod schedule;
 pub mod session;
 pub mod store;
 pub mod time;

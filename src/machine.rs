@@ -123,19 +123,31 @@ pub enum Answer {
 #[derive(Clone, Debug)]
 pub enum Event<J> {
     /// `start()`: restore `stored` (the storage's entry, read by the driver), or ask peers and the bridge.
-    Start { caller: CallerId, stored: Option<String> },
+    Start {
+        caller: CallerId,
+        stored: Option<String>,
+    },
     /// `stop()`: no timer-driven refresh and no reaction to peers or the page until the next start.
     Stop,
     /// `free()`: every waiting caller fails with `freed`; nothing is reported, stored or posted afterwards.
     Free,
     /// A caller wants a token.
-    Want { caller: CallerId, want: Want },
+    Want {
+        caller: CallerId,
+        want: Want,
+    },
     /// `refresh()`: one refresh (joining one in flight), also out of the signed-out state.
-    Refresh { caller: CallerId },
+    Refresh {
+        caller: CallerId,
+    },
     /// `signOut()`.
-    SignOut { caller: CallerId },
+    SignOut {
+        caller: CallerId,
+    },
     /// The API answered 401 to this header value: it is not sent again.
-    Unauthorized { value: String },
+    Unauthorized {
+        value: String,
+    },
     /// The timer armed at [`Machine::poll_timeout`] fired.
     Timer,
     /// The platform went online (`true`) or offline.
@@ -143,17 +155,35 @@ pub enum Event<J> {
     /// The page became visible, was shown again or got focus: a timer may have been throttled or slept through.
     Wake,
     /// A message on the channel shared with the other contexts. Untrusted: any script of the origin can post.
-    Peer { kind: Option<String>, client: Option<String>, entry: Option<String> },
+    Peer {
+        kind: Option<String>,
+        client: Option<String>,
+        entry: Option<String>,
+    },
     /// Another tab wrote to the shared storage (`storage` event). Untrusted like a peer message.
-    Storage { key: Option<String>, value: Option<String> },
-    LockGranted { ticket: u32 },
-    LockBusy { ticket: u32 },
+    Storage {
+        key: Option<String>,
+        value: Option<String>,
+    },
+    LockGranted {
+        ticket: u32,
+    },
+    LockBusy {
+        ticket: u32,
+    },
     /// The lock request failed or was aborted without a grant.
-    LockFailed { ticket: u32 },
+    LockFailed {
+        ticket: u32,
+    },
     /// The bridge call made for [`Command::CallBridge`] `attempt` ended.
-    BridgeAnswered { attempt: u64, result: Transport<J> },
+    BridgeAnswered {
+        attempt: u64,
+        result: Transport<J>,
+    },
     /// The revoke call made for [`Command::Revoke`] ended (whatever its outcome).
-    Revoked { caller: CallerId },
+    Revoked {
+        caller: CallerId,
+    },
 }
 
 /// An output of the machine, for the driver to execute.
@@ -164,17 +194,30 @@ pub enum Command {
     /// Post to the other contexts.
     Post(Post),
     /// Request the origin-wide lock; answer with `LockGranted`/`LockBusy`/`LockFailed` carrying `ticket`.
-    Lock { ticket: u32, mode: LockMode },
+    Lock {
+        ticket: u32,
+        mode: LockMode,
+    },
     /// Release the lock held under `ticket`, or abandon that request if it is still queued (a grant that
     /// arrives later must then be released at once by the driver).
-    Unlock { ticket: u32 },
+    Unlock {
+        ticket: u32,
+    },
     /// Send the token request; answer with [`Event::BridgeAnswered`] carrying `attempt`.
-    CallBridge { attempt: u64 },
+    CallBridge {
+        attempt: u64,
+    },
     /// Send the revoke request (with this token header, if any); answer with [`Event::Revoked`].
-    Revoke { caller: CallerId, header: Option<(String, String)> },
+    Revoke {
+        caller: CallerId,
+        header: Option<(String, String)>,
+    },
     Notify(Notice),
     /// Settle a waiting caller's promise.
-    Settle { caller: CallerId, answer: Answer },
+    Settle {
+        caller: CallerId,
+        answer: Answer,
+    },
     /// `free()`: close the channel, remove the listeners and the timer.
     Shutdown,
 }
@@ -199,7 +242,8 @@ pub struct Setup {
     pub seed: u64,
 }
 
-/// The machine's view of storage: the entry the driver read at start, and the writes it must perform.
+/// The machine's view of storage: the entry the driver read at start (during the restore only), and the writes
+/// it must perform.
 #[derive(Debug, Default)]
 pub struct Slot {
     loaded: Option<String>,
@@ -211,7 +255,6 @@ impl TokenStore for Slot {
         self.loaded.clone()
     }
     fn save(&mut self, entry: &str) -> bool {
-        self.loaded = Some(entry.to_owned());
         self.writes.push(Some(entry.to_owned()));
         true
     }
@@ -226,20 +269,37 @@ impl TokenStore for Slot {
 enum Flight {
     Idle,
     /// Asked for the lock; `contended` once it was busy, `steal_at` while a queued request may be stolen.
-    Locking { epoch: u64, generation: u64, ticket: u32, contended: bool, steal_at: Option<Millis> },
+    Locking {
+        epoch: u64,
+        generation: u64,
+        ticket: u32,
+        contended: bool,
+        steal_at: Option<Millis>,
+    },
     /// Got the lock after a wait; deciding at `until` (a peer's token may land first).
-    Settling { epoch: u64, generation: u64, until: Millis },
+    Settling {
+        epoch: u64,
+        generation: u64,
+        until: Millis,
+    },
     /// The bridge call is out.
-    Calling { epoch: u64 },
+    Calling {
+        epoch: u64,
+    },
 }
 
 #[derive(Clone, Debug)]
 enum Role {
     Want(Want),
     /// `start()`, parked until `peers_until` unless a token arrives first.
-    Start { peers_until: Option<Millis>, generation: u64 },
+    Start {
+        peers_until: Option<Millis>,
+        generation: u64,
+    },
     /// `refresh()`: answered when the flight it joined ends.
-    Refresh { generation: u64 },
+    Refresh {
+        generation: u64,
+    },
     /// `signOut()`: answered when the revoke call ends.
     SignOut,
     /// Answered: settled by the next pass.
@@ -414,7 +474,13 @@ impl Machine {
             Event::Stop => self.stopped = true,
             Event::Free => self.free(),
             Event::Want { caller, want } => {
-                self.callers.push(Caller { id: caller, role: Role::Want(want), failures: 0, awaiting: None, sleep_until: None });
+                self.callers.push(Caller {
+                    id: caller,
+                    role: Role::Want(want),
+                    failures: 0,
+                    awaiting: None,
+                    sleep_until: None,
+                });
             }
             Event::Refresh { caller } => {
                 self.session.reactivate();
@@ -427,14 +493,26 @@ impl Machine {
                     self.settle(caller, answer);
                 } else {
                     let role = Role::Refresh { generation };
-                    self.callers.push(Caller { id: caller, role, failures: 0, awaiting: Some(generation), sleep_until: None });
+                    self.callers.push(Caller {
+                        id: caller,
+                        role,
+                        failures: 0,
+                        awaiting: Some(generation),
+                        sleep_until: None,
+                    });
                 }
             }
             Event::SignOut { caller } => {
                 let header = self.session.sign_out();
                 self.cancel_flight();
                 self.drop_token_notices();
-                self.callers.push(Caller { id: caller, role: Role::SignOut, failures: 0, awaiting: None, sleep_until: None });
+                self.callers.push(Caller {
+                    id: caller,
+                    role: Role::SignOut,
+                    failures: 0,
+                    awaiting: None,
+                    sleep_until: None,
+                });
                 self.out.push_back(Command::Revoke { caller, header });
             }
             Event::Revoked { caller } => {
@@ -526,6 +604,8 @@ impl Machine {
         self.cancel_flight();
         self.session.store_mut().loaded = stored;
         let restored = self.session.restore::<J>(&mut Dice { now, state: &mut self.rng });
+        // The entry is only read here: no copy of a token outlives its use.
+        self.session.store_mut().loaded = None;
         let mut peers_until = None;
         if restored {
             self.token_notice("storage");
@@ -638,7 +718,8 @@ impl Machine {
     }
 
     fn abandon_flight(&mut self) {
-        if let Flight::Locking { epoch, .. } | Flight::Settling { epoch, .. } | Flight::Calling { epoch } = self.flight {
+        if let Flight::Locking { epoch, .. } | Flight::Settling { epoch, .. } | Flight::Calling { epoch } = self.flight
+        {
             self.session.abandon_attempt(epoch);
         }
         self.release_lock();
@@ -692,7 +773,6 @@ impl Machine {
         if self.flight != (Flight::Calling { epoch: attempt }) {
             return;
         }
-        self.release_lock();
         self.flight = Flight::Idle;
         let outcome = self.session.finish_attempt(attempt, &mut Dice { now, state: &mut self.rng }, result);
         match outcome {
@@ -716,6 +796,8 @@ impl Machine {
             }
             Outcome::Ignored => {}
         }
+        // Released after the token was posted: a context granted the lock next finds it already delivered.
+        self.release_lock();
         self.flight_ended();
     }
 
@@ -753,7 +835,8 @@ impl Machine {
         loop {
             let generation = self.session.generation();
             let c = &mut self.callers[i];
-            if c.awaiting.is_some() || c.sleep_until.is_some() || !matches!(c.role, Role::Want(_) | Role::Start { .. }) {
+            if c.awaiting.is_some() || c.sleep_until.is_some() || !matches!(c.role, Role::Want(_) | Role::Start { .. })
+            {
                 return None;
             }
             if let Role::Start { peers_until: Some(_), generation: g } = c.role {
@@ -769,7 +852,10 @@ impl Machine {
                 Decision::Refresh if !self.online && !self.session.in_flight() => {
                     // Offline with no usable token: fail now instead of burning retries.
                     if !self.session.current().is_some_and(|cur| cur.valid_at(now)) {
-                        return Some(Err(Error::new(Code::Network, "offline: no valid token and the bridge cannot be reached")));
+                        return Some(Err(Error::new(
+                            Code::Network,
+                            "offline: no valid token and the bridge cannot be reached",
+                        )));
                     }
                     self.callers[i].failures += 1;
                 }

@@ -467,7 +467,11 @@ fn grant_and_token(channel_delay: Millis, lock_delay: Millis) -> Sim {
     sim.run(sim.now + 2 * SECOND, 0);
     assert!(matches!(sim.answer(0, c0), Some(Answer::Token(_))));
     assert!(matches!(sim.answer(1, c1), Some(Answer::Token(_))), "{:?}", sim.answer(1, c1));
-    assert_eq!(sim.bridge.calls.len() - before, 1, "one bridge call (channel {channel_delay} ms, lock {lock_delay} ms)");
+    assert_eq!(
+        sim.bridge.calls.len() - before,
+        1,
+        "one bridge call (channel {channel_delay} ms, lock {lock_delay} ms)"
+    );
     assert_eq!(sim.ctxs[0].machine.session().current().map(|c| c.record.token.secret().to_owned()), Some("t2".into()));
     assert_eq!(sim.ctxs[1].machine.session().current().map(|c| c.record.token.secret().to_owned()), Some("t2".into()));
     sim
@@ -527,7 +531,10 @@ fn peer_messages_for_another_client_or_while_stopped_change_nothing() {
         "Authorization",
         "another-client",
     );
-    sim.handle(1, Event::Peer { kind: Some("token".into()), client: Some("another-client".into()), entry: Some(forged) });
+    sim.handle(
+        1,
+        Event::Peer { kind: Some("token".into()), client: Some("another-client".into()), entry: Some(forged) },
+    );
     sim.handle(1, Event::Peer { kind: Some("signedOut".into()), client: Some("another-client".into()), entry: None });
     sim.handle(1, Event::Stop);
     sim.handle(1, Event::Peer { kind: Some("signedOut".into()), client: Some(CLIENT.into()), entry: None });

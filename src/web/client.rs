@@ -1,4 +1,9 @@
-//! `AuthClient`: drives the core [`Session`] with fetch, timers, Web Storage and events.
+//! `AuthClient`: the executor of the core [`Machine`]. It turns the machine's commands into I/O (fetch through
+//! gloo-net, Web Storage through gloo-storage, the Web Lock, the BroadcastChannel, one timer, listeners and
+//! promises) and the I/O back into events. It decides nothing: every decision is the machine's, tested natively.
+//!
+//! No `RefCell` borrow is held while JavaScript runs: the machine is borrowed to hand it an event or to take one
+//! command, and each command is executed with no borrow held (a listener may call back into the client).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -10,11 +15,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::js::{self, error_to_js, get, JsJson, WebEnv};
+use super::js::{self, error_to_js, get, JsJson};
 use crate::error::{Code, Error};
 use crate::json::Json;
+use crate::machine::{self, Answer, CallerId, Command, Event, LockMode, Machine, Notice, Post, Setup, Want};
 use crate::schedule::parse_retry_after_seconds;
-use crate::session::{Config, Decision, Outcome, Session, Transport};
+use crate::session::{Config, Transport};
 use crate::store::{MemoryStore, TokenStore};
 use crate::time::Millis;
 
@@ -22,6 +28,14 @@ use crate::time::Millis;
 fn future_to_promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
     let boxed: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f);
     wasm_bindgen_futures::future_to_promise(boxed)
+}
+
+/// Runs `f` to completion in the background (a bridge call whose answer comes back as an event).
+fn spawn(f: impl Future<Output = ()> + 'static) {
+    let _ = future_to_promise(async move {
+        f.await;
+        Ok(JsValue::UNDEFINED)
+    });
 }
 
 /// Web Storage under one key, falling back to memory for good once the storage refuses or throws.
@@ -79,27 +93,6 @@ struct Options {
     browser_like: bool,
 }
 
-/// The session as the store interface shows it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Status {
-    /// Created, or `start()` not settled yet.
-    Starting,
-    /// A token is in use.
-    SignedIn,
-    /// No session: `start()` found none, the bridge refused, or `signOut()`.
-    SignedOut,
-}
-
-impl Status {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Starting => "starting",
-            Self::SignedIn => "signedIn",
-            Self::SignedOut => "signedOut",
-        }
-    }
-}
-
 /// The `token` event's payload (`TokenEvent` in types.d.ts).
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -124,58 +117,6 @@ struct PeerMessage<'a> {
     client: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     entry: Option<&'a str>,
-}
-
-fn freed_error() -> Error {
-    Error::new(Code::Freed, "this AuthClient was freed: create a new one (stop() pauses a client, free() ends it)")
-}
-
-struct Inner {
-    session: RefCell<Session<WebStore>>,
-    options: Options,
-    /// The bridge call in progress, shared by every caller (single flight).
-    flight: RefCell<Option<Promise>>,
-    timer: RefCell<Option<JsValue>>,
-    timer_callback: Closure<dyn FnMut()>,
-    /// `stop()`/`free()` were called: no timers until `start()`.
-    stopped: Cell<bool>,
-    /// `free()` was called: no listener, broadcast, storage write or timer from now on.
-    freed: Cell<bool>,
-    /// The client's identity (also in the session's config), carried by every peer message.
-    client: String,
-    on_token: js_sys::Set,
-    on_signed_out: js_sys::Set,
-    on_error: js_sys::Set,
-    /// Subscribers of the store interface (`subscribe`), called with no argument when the snapshot changes.
-    on_change: js_sys::Set,
-    /// What the snapshot says: set only where the outcome of a call or a message is known.
-    status: Cell<Status>,
-    /// The error the snapshot shows: the last failure, cleared by a new token.
-    error: RefCell<Option<JsValue>>,
-    /// The snapshot handed out until something changes (`getSnapshot` returns the same object until then).
-    snapshot: RefCell<Option<JsValue>>,
-    /// The JavaScript error behind the last network failure or timeout: the `cause` of the error reported.
-    last_cause: RefCell<Option<JsValue>>,
-    /// The BroadcastChannel to the other tabs and workers (`null` where it does not exist).
-    channel: JsValue,
-    /// Kept alive for the channel's `onmessage`.
-    _channel_callback: Closure<dyn FnMut(JsValue)>,
-    event_callback: Closure<dyn FnMut(String, JsValue)>,
-    /// Removes the lifecycle listeners.
-    unlisten: RefCell<Option<Function>>,
-    /// `options.api_origins` as a JS array, for the fetch fast path.
-    origins_js: JsValue,
-    /// The current token's header name and value as JS strings, by token generation: the fast path reuses
-    /// them instead of copying strings out of wasm on every call.
-    header_js: RefCell<Option<(u64, JsValue, JsValue)>>,
-    /// Called by the fast path on a 401: `(input, init, headerValue, response)` → the retried response.
-    unauthorized_callback: Closure<dyn FnMut(JsValue, JsValue, JsValue, JsValue) -> Promise>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
 }
 
 /// Keeps a page or worker signed in: refreshes short-lived tokens through the bridging backend before they
@@ -425,10 +366,251 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
     Ok((options, config, WebStore { storage, key, memory: MemoryStore::default() }))
 }
 
-impl Inner {
-    fn now(&self) -> Millis {
-        js::now()
+struct Inner {
+    /// Every decision. Borrowed only to hand it an event, read it, or take a command: never across JavaScript.
+    machine: RefCell<Machine>,
+    options: Options,
+    store: RefCell<WebStore>,
+    /// The armed timer: when it fires and its handle.
+    timer: RefCell<Option<(Millis, JsValue)>>,
+    timer_callback: Closure<dyn FnMut()>,
+    /// `free()` was called (mirrors the machine, read on every call without a borrow).
+    freed: Cell<bool>,
+    /// The bridge call in flight (see `wait_here`).
+    flight_js: RefCell<Option<Promise>>,
+    /// The pending promises of callers the machine answers: id → (resolve, reject).
+    waiters: RefCell<Vec<(CallerId, Function, Function)>>,
+    next_caller: Cell<CallerId>,
+    /// The client's identity, carried by every peer message.
+    client: String,
+    on_token: js_sys::Set,
+    on_signed_out: js_sys::Set,
+    on_error: js_sys::Set,
+    /// Subscribers of the store interface (`subscribe`), called with no argument when the snapshot changes.
+    on_change: js_sys::Set,
+    /// The snapshot handed out until something changes (`getSnapshot` returns the same object until then).
+    snapshot: RefCell<Option<JsValue>>,
+    /// The machine's error as a JS error, by the machine's error serial: the snapshot and the `error` event share it.
+    error_js: RefCell<Option<(u32, JsValue)>>,
+    /// The JavaScript error behind the last network failure or timeout: the `cause` of the error reported.
+    last_cause: RefCell<Option<JsValue>>,
+    /// The BroadcastChannel to the other tabs and workers (`null` where it does not exist).
+    channel: JsValue,
+    /// Kept alive for the channel's `onmessage`.
+    _channel_callback: Closure<dyn FnMut(JsValue)>,
+    event_callback: Closure<dyn FnMut(String, JsValue)>,
+    /// The Web Lock requests by ticket (see `makeLocks`).
+    locks: js::Locks,
+    _lock_callback: Closure<dyn FnMut(u32, u32)>,
+    /// Removes the lifecycle listeners.
+    unlisten: RefCell<Option<Function>>,
+    /// `options.api_origins` as a JS array, for the fetch fast path.
+    origins_js: JsValue,
+    /// The current token's header name and value as JS strings, by token generation: the fast path reuses
+    /// them instead of copying strings out of wasm on every call.
+    header_js: RefCell<Option<(u64, JsValue, JsValue)>>,
+    /// Called by the fast path on a 401: `(input, init, headerValue, response)` → the retried response.
+    unauthorized_callback: Closure<dyn FnMut(JsValue, JsValue, JsValue, JsValue) -> Promise>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.close_io();
     }
+}
+
+impl Inner {
+    // ---- the executor loop ----
+
+    /// Hands `event` to the machine, then executes what it commands.
+    fn handle(self: &Rc<Self>, event: Event<JsJson>) {
+        self.machine.borrow_mut().handle(event, js::now());
+        self.run();
+    }
+
+    /// Executes the queued commands in order (a command may re-enter `handle`, which drains the rest), then
+    /// re-arms the timer.
+    fn run(self: &Rc<Self>) {
+        loop {
+            let command = self.machine.borrow_mut().poll_command();
+            match command {
+                Some(c) => self.execute(c),
+                None => break,
+            }
+        }
+        self.arm_timer();
+    }
+
+    fn execute(self: &Rc<Self>, command: Command) {
+        match command {
+            Command::Store(Some(entry)) => {
+                self.store.borrow_mut().save(&entry);
+            }
+            Command::Store(None) => self.store.borrow_mut().remove(),
+            Command::Post(post) => {
+                let (kind, entry) = match &post {
+                    Post::Ask => ("ask", None),
+                    Post::Token(entry) => ("token", Some(entry.as_str())),
+                    Post::SignedOut => ("signedOut", None),
+                };
+                if let Some(m) = js::to_js(&PeerMessage { kind, client: &self.client, entry }) {
+                    js::post(&self.channel, &m);
+                }
+            }
+            Command::Lock { ticket, mode } => {
+                let mode = match mode {
+                    LockMode::IfAvailable => 0,
+                    LockMode::Wait => 1,
+                    LockMode::Steal => 2,
+                };
+                self.locks.request(ticket, mode);
+            }
+            Command::Unlock { ticket } => self.locks.release(ticket),
+            Command::CallBridge { attempt } => {
+                let this = Rc::clone(self);
+                let flight = future_to_promise(async move {
+                    let result = this.call_bridge().await;
+                    *this.flight_js.borrow_mut() = None;
+                    this.handle(Event::BridgeAnswered { attempt, result });
+                    Ok(JsValue::UNDEFINED)
+                });
+                *self.flight_js.borrow_mut() = Some(flight);
+            }
+            Command::Revoke { caller, header } => {
+                let this = Rc::clone(self);
+                spawn(async move {
+                    let signal = web_sys::AbortSignal::timeout_with_u32(this.options.timeout_ms);
+                    // The session is already over locally; a failed revoke changes nothing here.
+                    if let Ok(revoke) = this.bridge_request(&this.options.revoke_url, "DELETE", &signal, header) {
+                        let _ = revoke.send().await;
+                    }
+                    this.handle(Event::Revoked { caller });
+                });
+            }
+            Command::Notify(notice) => self.notify(notice),
+            Command::Settle { caller, answer } => self.settle(caller, answer),
+            Command::Shutdown => {
+                self.freed.set(true);
+                for set in [&self.on_token, &self.on_signed_out, &self.on_error, &self.on_change] {
+                    set.clear();
+                }
+                for cell in [&self.snapshot, &self.last_cause] {
+                    *cell.borrow_mut() = None;
+                }
+                *self.error_js.borrow_mut() = None;
+                *self.header_js.borrow_mut() = None;
+                *self.flight_js.borrow_mut() = None;
+                // A memory-only token ends with the client (a stored one stays for the next page load).
+                self.store.borrow_mut().memory = MemoryStore::default();
+                self.close_io();
+            }
+        }
+    }
+
+    /// Timer, channel and listeners go (from `free()`, or when the last reference is dropped).
+    fn close_io(&self) {
+        if let Ok(mut timer) = self.timer.try_borrow_mut() {
+            if let Some((_, handle)) = timer.take() {
+                js::clear_timeout(&handle);
+            }
+        }
+        js::close_channel(&self.channel);
+        let off = self.unlisten.try_borrow_mut().ok().and_then(|mut u| u.take());
+        if let Some(off) = off {
+            let _ = off.call0(&JsValue::NULL);
+        }
+    }
+
+    /// One timer, at the machine's next deadline; left alone when that has not moved.
+    fn arm_timer(&self) {
+        if self.freed.get() {
+            return;
+        }
+        let next = self.machine.borrow().poll_timeout();
+        let mut timer = self.timer.borrow_mut();
+        if timer.as_ref().map(|(at, _)| *at) == next {
+            return;
+        }
+        if let Some((_, handle)) = timer.take() {
+            js::clear_timeout(&handle);
+        }
+        if let Some(at) = next {
+            // setTimeout holds at most 2^31-1 ms; a longer wait fires early and the machine re-arms it.
+            let delay = (at - js::now()).clamp(0, i64::from(i32::MAX));
+            let handle = js::set_timeout(self.timer_callback.as_ref().unchecked_ref(), delay as f64);
+            *timer = Some((at, handle));
+        }
+    }
+
+    // ---- callers ----
+
+    /// A promise the machine settles ([`Command::Settle`]), and the id to hand it in an event.
+    fn waiter(&self) -> (CallerId, Promise) {
+        let id = self.next_caller.get().wrapping_add(1);
+        self.next_caller.set(id);
+        let promise = Promise::new(&mut |resolve, reject| self.waiters.borrow_mut().push((id, resolve, reject)));
+        (id, promise)
+    }
+
+    /// Asks the machine on behalf of a new caller; the promise settles with its answer.
+    fn ask(self: &Rc<Self>, event: impl FnOnce(CallerId) -> Event<JsJson>) -> Promise {
+        let (id, promise) = self.waiter();
+        self.handle(event(id));
+        if self.options.browser_like || !self.pending(id) {
+            return promise;
+        }
+        future_to_promise(Rc::clone(self).wait_here(id, promise))
+    }
+
+    fn pending(&self, id: CallerId) -> bool {
+        self.waiters.borrow().iter().any(|(w, ..)| *w == id)
+    }
+
+    /// Request-scoped runtimes (workerd) cancel a request that waits on nothing of its own as hung, and a promise
+    /// resolved from another request's context may never wake it. So a caller there waits on the bridge call in
+    /// flight (whichever request made it) or on its own timer for the machine's next deadline, and then hands
+    /// the machine the timer event itself, until its answer is in.
+    async fn wait_here(self: Rc<Self>, id: CallerId, promise: Promise) -> Result<JsValue, JsValue> {
+        while self.pending(id) && !self.freed.get() {
+            let flight = self.flight_js.borrow().clone();
+            let deadline = self.machine.borrow().poll_timeout().map(|at| (at - js::now()).max(0) as f64);
+            let _ = JsFuture::from(js::first_of(&promise, flight.as_ref(), deadline.unwrap_or(-1.0))).await;
+            self.handle(Event::Timer);
+        }
+        JsFuture::from(promise).await
+    }
+
+    fn settle(&self, caller: CallerId, answer: Answer) {
+        let waiter = {
+            let mut waiters = self.waiters.borrow_mut();
+            let i = waiters.iter().position(|(id, ..)| *id == caller);
+            i.map(|i| waiters.swap_remove(i))
+        };
+        let Some((_, resolve, reject)) = waiter else { return };
+        let value = match answer {
+            Answer::Header(name, value) => Array::of2(&name.into(), &value.into()).into(),
+            Answer::Token(token) => JsValue::from_str(&token),
+            Answer::Started(signed_in) => JsValue::from_bool(signed_in),
+            Answer::Done => JsValue::UNDEFINED,
+            Answer::Failed(e) => {
+                // The error on show in the snapshot is rejected as that same object.
+                let shown = self.machine.borrow().error().0 == Some(&e);
+                let error = if shown { self.current_error() } else { self.js_error(&e) };
+                let _ = reject.call1(&JsValue::NULL, &error);
+                return;
+            }
+        };
+        let _ = resolve.call1(&JsValue::NULL, &value);
+    }
+
+    /// The header for a request: the machine's answer to a `Want`.
+    async fn want_header(self: &Rc<Self>) -> Result<(String, String), JsValue> {
+        let pair = JsFuture::from(self.ask(|caller| Event::Want { caller, want: Want::Header })).await?;
+        let pair: Array = pair.unchecked_into();
+        Ok((pair.get(0).as_string().unwrap_or_default(), pair.get(1).as_string().unwrap_or_default()))
+    }
+
+    // ---- notices ----
 
     fn emit(&self, listeners: &js_sys::Set, payload: Option<&JsValue>) {
         if self.freed.get() {
@@ -446,22 +628,45 @@ impl Inner {
         });
     }
 
-    /// The snapshot changed: the next `getSnapshot()` builds a new one and the subscribers are told.
-    fn set_state(&self, status: Status, error: Option<JsValue>) {
-        if self.freed.get() {
-            return;
+    fn notify(&self, notice: Notice) {
+        match notice {
+            Notice::Changed => {
+                *self.snapshot.borrow_mut() = None;
+                self.emit(&self.on_change, None);
+            }
+            Notice::Token { source, expires_at, header } => {
+                if self.on_token.size() > 0 {
+                    let expires_at = expires_at.map(crate::json::Epoch);
+                    let event = js::to_js(&TokenEvent { source, expires_at, header: &header });
+                    self.emit(&self.on_token, event.as_ref());
+                }
+            }
+            Notice::SignedOut { reason } => {
+                let event = js::to_js(&SignedOutEvent { reason });
+                self.emit(&self.on_signed_out, event.as_ref());
+            }
+            Notice::Error(_) => {
+                let error = self.current_error();
+                self.emit(&self.on_error, Some(&error));
+            }
         }
-        self.status.set(status);
-        *self.error.borrow_mut() = error;
-        *self.snapshot.borrow_mut() = None;
-        self.emit(&self.on_change, None);
     }
 
-    /// Reports a failed attempt: the snapshot's error and the `error` event.
-    fn report_error(&self, e: &Error) {
-        let error = self.js_error(e);
-        self.set_state(self.status.get(), Some(error.clone()));
-        self.emit(&self.on_error, Some(&error));
+    /// The machine's current error as a JS error (one object per error: the snapshot and the event share it).
+    fn current_error(&self) -> JsValue {
+        let (error, serial) = {
+            let machine = self.machine.borrow();
+            let (e, serial) = machine.error();
+            (e.cloned(), serial)
+        };
+        if let Some((s, js)) = self.error_js.borrow().as_ref() {
+            if *s == serial {
+                return js.clone();
+            }
+        }
+        let js = error.map_or(JsValue::NULL, |e| self.js_error(&e));
+        *self.error_js.borrow_mut() = Some((serial, js.clone()));
+        js
     }
 
     /// The JS error for `e`, with the JavaScript error behind a network failure or timeout as its `cause`.
@@ -470,224 +675,46 @@ impl Inner {
         js::error_with_cause(e, cause.as_ref())
     }
 
-    fn emit_token(&self, source: &str) {
-        self.set_state(Status::SignedIn, None);
-        if self.on_token.size() == 0 {
-            return;
-        }
-        // Read what the event needs first: building the object may run a setter planted on Object.prototype.
-        let fields = self.session.borrow().current().map(|c| (c.record.expires_at, c.record.header.to_string()));
-        // A listener run before this one may have signed out: there is no token to report then.
-        let Some((expires_at, header)) = fields else { return };
-        let event = js::to_js(&TokenEvent { source, expires_at: expires_at.map(crate::json::Epoch), header: &header });
-        self.emit(&self.on_token, event.as_ref());
-    }
-
-    fn emit_signed_out(&self, reason: &str) {
-        // A rejection keeps its error on show; a sign-out (here or a peer's) is no error.
-        let error = if reason == "rejected" { self.error.borrow().clone() } else { None };
-        self.set_state(Status::SignedOut, error);
-        let event = js::to_js(&SignedOutEvent { reason });
-        self.emit(&self.on_signed_out, event.as_ref());
-    }
-
     /// The current token's decoded claims, or `null`. The token is copied out first: decoding calls JSON.parse,
     /// and no borrow is held across JavaScript.
     fn claims(&self) -> JsValue {
-        let token = self.session.borrow().current().map(|c| c.record.token.clone());
+        let token = self.machine.borrow().session().current().map(|c| c.record.token.clone());
         token
             .and_then(|t| crate::jwt::decode_claims_unverified::<JsJson>(t.secret()).ok())
             .map_or(JsValue::NULL, |c| c.0)
     }
 
-    fn clear_timer(&self) {
-        let handle = self.timer.borrow_mut().take();
-        if let Some(handle) = handle {
-            js::clear_timeout(&handle);
-        }
-    }
-
-    fn reschedule(&self) {
-        self.clear_timer();
-        if !self.options.auto_refresh || self.stopped.get() || self.freed.get() {
-            return;
-        }
-        let next = self.session.borrow().next_wakeup();
-        if let Some(at) = next {
-            // setTimeout holds at most 2^31-1 ms; a longer wait simply re-arms when it fires.
-            let delay = (at - self.now()).clamp(0, i64::from(i32::MAX));
-            let handle = js::set_timeout(self.timer_callback.as_ref().unchecked_ref(), delay as f64);
-            *self.timer.borrow_mut() = Some(handle);
-        }
-    }
-
-    /// A timer fired (perhaps late: sleep, background throttling) or the page came back: refresh if due.
-    /// Offline, nothing happens until `online` fires, so no retries are burnt.
-    fn on_timer(self: &Rc<Self>) {
-        *self.timer.borrow_mut() = None;
-        if js::is_offline() || self.freed.get() {
-            return;
-        }
-        let due = self.session.borrow().auto_due(self.now());
-        if due {
-            let _ = self.flight();
-        } else {
-            self.reschedule();
-        }
-    }
+    // ---- platform events ----
 
     fn on_event(self: &Rc<Self>, kind: &str, event: JsValue) {
-        if self.freed.get() || self.stopped.get() {
-            return;
-        }
-        match kind {
-            "online" => {
-                self.session.borrow_mut().clear_backoff();
-                let stale = self.session.borrow().current().is_some_and(|c| !c.valid_at(self.now()));
-                if stale && self.options.auto_refresh && !self.stopped.get() {
-                    let _ = self.flight();
-                } else {
-                    self.on_timer();
-                }
+        let event = match kind {
+            "online" => Event::Online(true),
+            "offline" => Event::Online(false),
+            "visibilitychange" if js::is_hidden() => return,
+            "visibilitychange" | "pageshow" | "focus" => Event::Wake,
+            "storage" => {
+                Event::Storage { key: get(&event, "key").as_string(), value: get(&event, "newValue").as_string() }
             }
-            "visibilitychange" if js::is_hidden() => {}
-            "visibilitychange" | "pageshow" | "focus" => self.on_timer(),
-            "storage" if self.options.local_storage => {
-                let key = get(&event, "key").as_string();
-                let value = get(&event, "newValue").as_string();
-                if key.as_deref() == Some(self.options.storage_key.as_str()) {
-                    if let Some(v) = value {
-                        self.adopt(&v, "storage");
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// A message on the BroadcastChannel. Any script of the origin can post one, so a message may change only
-    /// what [`crate::session::Session::adopt`] and [`crate::session::Session::peer_signed_out`] allow, and only
-    /// for this client (its identity is in every message). A memory client never hands its token out.
-    fn on_message(self: &Rc<Self>, message: JsValue) {
-        // A stopped client (about to be freed, or paused) takes no part in its peers' traffic.
-        if self.freed.get()
-            || self.stopped.get()
-            || get(&message, "client").as_string().as_deref() != Some(self.client.as_str())
-        {
-            return;
-        }
-        match get(&message, "type").as_string().as_deref() {
-            Some("token") if !self.options.memory_only => {
-                if let Some(entry) = get(&message, "entry").as_string() {
-                    self.adopt(&entry, "peer");
-                }
-            }
-            Some("signedOut") => {
-                let check = self.session.borrow_mut().peer_signed_out(self.now());
-                if check && self.options.auto_refresh && !self.stopped.get() {
-                    let _ = self.flight();
-                }
-            }
-            Some("ask") if !self.options.memory_only => self.share_token(),
-            _ => {}
-        }
-    }
-
-    fn adopt(self: &Rc<Self>, entry: &str, source: &str) {
-        let header = self.session.borrow().config().header.clone();
-        let Some(entry) = crate::store::decode::<JsJson>(entry, header.as_deref(), &self.client) else { return };
-        let adopted = self.session.borrow_mut().adopt::<JsJson>(entry, &mut WebEnv);
-        if adopted {
-            self.emit_token(source);
-            self.reschedule();
-        }
-    }
-
-    fn post(&self, kind: &str, entry: Option<String>) {
-        if self.freed.get() {
-            return;
-        }
-        if let Some(m) = js::to_js(&PeerMessage { kind, client: &self.client, entry: entry.as_deref() }) {
-            js::post(&self.channel, &m);
-        }
-    }
-
-    /// Sends the current token to the other tabs and workers of this client (never from a memory client).
-    fn share_token(&self) {
-        if self.options.memory_only {
-            return;
-        }
-        let entry = self.session.borrow().entry(self.now());
-        if let Some(e) = entry {
-            self.post("token", Some(crate::store::encode::<JsJson>(&e.token, e.expires_at, &e.header, &self.client)));
-        }
-    }
-
-    /// The bridge call in flight, starting one if there is none. Resolves (never rejects) when it ends.
-    fn flight(self: &Rc<Self>) -> Promise {
-        if let Some(p) = self.flight.borrow().as_ref() {
-            return p.clone();
-        }
-        let claimed = if self.freed.get() { None } else { self.session.borrow_mut().begin_attempt() };
-        let Some(epoch) = claimed else {
-            return Promise::resolve(&JsValue::UNDEFINED);
+            _ => return,
         };
-        self.clear_timer();
-        let this = Rc::clone(self);
-        let generation = self.session.borrow().generation();
-        // The bridge call itself runs under the origin-wide Web Lock: one tab or worker calls, the others wait
-        // and receive its token over the BroadcastChannel before they get the lock.
-        let body = Closure::once_into_js(move || {
-            future_to_promise(async move {
-                let peer_delivered = this.session.borrow().generation() != generation
-                    && matches!(this.session.borrow().decide(this.now(), 0), Decision::Use(..));
-                if peer_delivered || js::is_offline() || this.freed.get() {
-                    this.session.borrow_mut().abandon_attempt(epoch);
-                    return Ok(JsValue::UNDEFINED);
-                }
-                let result = this.call_bridge().await;
-                let outcome = this.session.borrow_mut().finish_attempt(epoch, &mut WebEnv, result);
-                match outcome {
-                    Outcome::Token => {
-                        this.share_token();
-                        this.emit_token("bridge");
-                    }
-                    Outcome::Failed(e) => this.report_error(&e),
-                    // A first visit without a session: the snapshot says so; no error, nothing ended.
-                    Outcome::NoSession(_) => this.set_state(Status::SignedOut, None),
-                    Outcome::Rejected(e) => {
-                        let after_peer = this.session.borrow_mut().take_peer_sign_out();
-                        if after_peer {
-                            // Another context signed out and the bridge confirms it: that is no error here.
-                            this.emit_signed_out("peer");
-                        } else {
-                            this.post("signedOut", None);
-                            this.report_error(&e);
-                            this.emit_signed_out("rejected");
-                        }
-                    }
-                    Outcome::Ignored => {}
-                }
-                Ok(JsValue::UNDEFINED)
-            })
-        });
-        let this = Rc::clone(self);
-        let wait_ms = self.options.timeout_ms.saturating_add(2_000);
-        // Memory clients share nothing with their peers, so they have nothing to wait for either.
-        let lock = if self.options.memory_only { "" } else { self.options.shared_name.as_str() };
-        let locked = js::with_lock(lock, wait_ms, &body);
-        // spawn_local polls on a later microtask, so `self.flight` is set before this body runs.
-        let promise = future_to_promise(async move {
-            if JsFuture::from(locked).await.is_err() {
-                this.session.borrow_mut().abandon_attempt(epoch);
-            }
-            *this.flight.borrow_mut() = None;
-            this.reschedule();
-            Ok(JsValue::UNDEFINED)
-        });
-        *self.flight.borrow_mut() = Some(promise.clone());
-        promise
+        self.handle(event);
     }
+
+    /// A message on the BroadcastChannel, handed to the machine as untrusted input.
+    fn on_message(self: &Rc<Self>, message: JsValue) {
+        let text = |key| get(&message, key).as_string();
+        self.handle(Event::Peer { kind: text("type"), client: text("client"), entry: text("entry") });
+    }
+
+    fn on_lock(self: &Rc<Self>, ticket: u32, kind: u32) {
+        self.handle(match kind {
+            0 => Event::LockGranted { ticket },
+            1 => Event::LockBusy { ticket },
+            _ => Event::LockFailed { ticket },
+        });
+    }
+
+    // ---- the bridge ----
 
     /// A bridge call (the token `POST` or the revoke `DELETE`) with the configured headers, credentials and timeout,
     /// sent by gloo-net. The `web_sys::Request` is built here and handed to `gloo_net::http::Request::from`: gloo's
@@ -764,7 +791,7 @@ impl Inner {
         let retry_after_ms = headers.get("Retry-After").and_then(|v| {
             parse_retry_after_seconds(&v).or_else(|| {
                 let at = js_sys::Date::parse(&v);
-                at.is_finite().then(|| (at as Millis - self.now()).max(0))
+                at.is_finite().then(|| (at as Millis - js::now()).max(0))
             })
         });
         let body = match response.text().await {
@@ -774,42 +801,7 @@ impl Inner {
         Transport::Response { status, retry_after_ms, date, body }
     }
 
-    /// Waits until the session has a token to send (refreshing through the single flight), or fails.
-    async fn ensure_token(self: &Rc<Self>) -> Result<(String, String), Error> {
-        let mut failures = 0;
-        loop {
-            // A client freed while this caller waited: its promise settles with that, not with a stale answer.
-            if self.freed.get() {
-                return Err(freed_error());
-            }
-            let decision = self.session.borrow().decide(self.now(), failures);
-            match decision {
-                Decision::Use(name, value) => return Ok((name, value)),
-                Decision::Fail(e) => return Err(e),
-                Decision::Refresh if js::is_offline() && !self.session.borrow().in_flight() => {
-                    // Offline with no usable token: fail now instead of burning retries.
-                    let valid = self.session.borrow().current().is_some_and(|c| c.valid_at(self.now()));
-                    if !valid {
-                        return Err(Error::new(
-                            Code::Network,
-                            "offline: no valid token and the bridge cannot be reached",
-                        ));
-                    }
-                    failures += 1;
-                }
-                Decision::Refresh => {
-                    let generation = self.session.borrow().generation();
-                    let _ = JsFuture::from(self.flight()).await;
-                    if self.session.borrow().generation() == generation {
-                        failures += 1;
-                    }
-                }
-                Decision::SleepUntil(at) => {
-                    let _ = JsFuture::from(js::sleep(at - self.now())).await;
-                }
-            }
-        }
-    }
+    // ---- authenticated fetch ----
 
     fn allowed(&self, url: &str) -> bool {
         match web_sys::Url::new(url) {
@@ -829,15 +821,12 @@ impl Inner {
 
     async fn authed_fetch(self: Rc<Self>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
         let request: web_sys::Request = js::JsRequest::new(&input, &init)?.unchecked_into();
-        let header = self.session.borrow().current().map(|c| c.record.header.to_string());
-        let header_name = header.unwrap_or_else(|| {
-            self.session.borrow().config().header.clone().unwrap_or_else(|| crate::token::AUTHORIZATION.into())
-        });
+        let header_name = self.machine.borrow().header_name().to_owned();
         // Not an API origin, or the caller chose the header itself: the request goes out as given.
         if !self.allowed(&request.url()) || request.headers().has(&header_name).unwrap_or(false) {
             return JsFuture::from(js::global_fetch(&request, &JsValue::UNDEFINED)).await;
         }
-        let (name, value) = self.ensure_token().await.map_err(|e| error_to_js(&e))?;
+        let (name, value) = self.want_header().await?;
         // A streamed body can be sent once only; anything else is cloned so a 401 can be retried.
         let replayable = !get(&get(&init, "body"), "getReader").is_function();
         let retry = if replayable { request.clone().ok() } else { None };
@@ -846,7 +835,7 @@ impl Inner {
         let Some(retry) = retry.filter(|_| status == 401) else {
             return Ok(response);
         };
-        self.resend_after_401(retry, &value, response).await
+        self.resend_after_401(retry, value, response).await
     }
 
     /// The API answered 401 to `value`: stop using that token, get another, send `retry` once with it. Without
@@ -854,11 +843,11 @@ impl Inner {
     async fn resend_after_401(
         self: &Rc<Self>,
         retry: web_sys::Request,
-        value: &str,
+        value: String,
         response: JsValue,
     ) -> Result<JsValue, JsValue> {
-        self.session.borrow_mut().reject_token(value);
-        let Ok((name, value)) = self.ensure_token().await else {
+        self.handle(Event::Unauthorized { value });
+        let Ok((name, value)) = self.want_header().await else {
             return Ok(response);
         };
         JsFuture::from(self.send(&retry, &name, &value)).await
@@ -873,7 +862,7 @@ impl Inner {
         response: JsValue,
     ) -> Result<JsValue, JsValue> {
         let request: web_sys::Request = js::JsRequest::new(&input, &init)?.unchecked_into();
-        self.resend_after_401(request, &value.as_string().unwrap_or_default(), response).await
+        self.resend_after_401(request, value.as_string().unwrap_or_default(), response).await
     }
 
     /// Sends through the fast path when the token needs no refresh and `input` is a plain URL string under an
@@ -884,70 +873,20 @@ impl Inner {
         }
         // Every borrow ends before JavaScript runs: `sendAuthed` reads `init`, whose getters may call back.
         let (name, value, custom) = {
-            let session = self.session.borrow();
-            let current = session.current().filter(|c| c.fresh_at(self.now()))?;
-            let generation = session.generation();
+            let machine = self.machine.borrow();
+            let (name, value) = machine.fresh_header(js::now())?;
+            let generation = machine.session().generation();
             let mut cache = self.header_js.borrow_mut();
             if cache.as_ref().map_or(true, |(g, ..)| *g != generation) {
-                let (name, value) = current.header();
                 *cache = Some((generation, name.into(), value.into()));
             }
-            let (_, name, value) = cache.as_ref()?;
-            (name.clone(), value.clone(), !current.record.header.eq_ignore_ascii_case(crate::token::AUTHORIZATION))
+            let (_, name_js, value_js) = cache.as_ref()?;
+            (name_js.clone(), value_js.clone(), !name.eq_ignore_ascii_case(crate::token::AUTHORIZATION))
         };
         let callback = self.unauthorized_callback.as_ref().unchecked_ref();
         match js::send_authed(input, init, &self.origins_js, &name, &value, custom, callback) {
             Ok(sent) => (!sent.is_undefined()).then(|| sent.unchecked_into()),
             Err(e) => Some(Promise::reject(&e)),
-        }
-    }
-
-    async fn sign_out(self: Rc<Self>) -> Result<(), Error> {
-        let header = self.session.borrow_mut().sign_out();
-        *self.header_js.borrow_mut() = None;
-        *self.flight.borrow_mut() = None;
-        self.clear_timer();
-        let signal = web_sys::AbortSignal::timeout_with_u32(self.options.timeout_ms);
-        // The session is already over locally; a failed revoke changes nothing here.
-        if let Ok(revoke) = self.bridge_request(&self.options.revoke_url, "DELETE", &signal, header) {
-            let _ = revoke.send().await;
-        }
-        if self.freed.get() {
-            return Err(freed_error());
-        }
-        // Peers are told once the bridge has ended the session: the notice only makes them ask their bridge,
-        // which then refuses.
-        self.post("signedOut", None);
-        self.emit_signed_out("signOut");
-        Ok(())
-    }
-
-    /// `free()`: nothing is called, stored, broadcast or scheduled after this; an answer on its way is ignored.
-    fn shutdown(&self) {
-        // Runs from `free()` and again when the last future holding the state ends: once is enough.
-        if self.freed.replace(true) {
-            return;
-        }
-        self.stopped.set(true);
-        self.clear_timer();
-        for set in [&self.on_token, &self.on_signed_out, &self.on_error, &self.on_change] {
-            set.clear();
-        }
-        if let Ok(mut session) = self.session.try_borrow_mut() {
-            session.detach();
-        }
-        if let Ok(mut cache) = self.header_js.try_borrow_mut() {
-            *cache = None;
-        }
-        for cell in [&self.snapshot, &self.error, &self.last_cause] {
-            if let Ok(mut v) = cell.try_borrow_mut() {
-                *v = None;
-            }
-        }
-        js::close_channel(&self.channel);
-        let off = self.unlisten.borrow_mut().take();
-        if let Some(off) = off {
-            let _ = off.call0(&JsValue::NULL);
         }
     }
 }
@@ -959,59 +898,89 @@ impl AuthClient {
     pub fn new(options: JsValue) -> Result<AuthClient, JsValue> {
         let (options, config, store) = parse_options(&options).map_err(|e| error_to_js(&e))?;
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
-            let (w1, w2) = (weak.clone(), weak.clone());
+            let w = weak.clone();
             let channel_callback = Closure::new(move |m: JsValue| {
-                if let Some(inner) = w1.upgrade() {
+                if let Some(inner) = w.upgrade() {
                     inner.on_message(m);
                 }
             });
+            let w = weak.clone();
             let event_callback = Closure::new(move |kind: String, event: JsValue| {
-                if let Some(inner) = w2.upgrade() {
+                if let Some(inner) = w.upgrade() {
                     inner.on_event(&kind, event);
                 }
+            });
+            let w = weak.clone();
+            let lock_callback = Closure::new(move |ticket: u32, kind: u32| {
+                if let Some(inner) = w.upgrade() {
+                    inner.on_lock(ticket, kind);
+                }
+            });
+            let w = weak.clone();
+            let timer_callback = Closure::new(move || {
+                if let Some(inner) = w.upgrade() {
+                    *inner.timer.borrow_mut() = None;
+                    inner.handle(Event::Timer);
+                }
+            });
+            let w = weak.clone();
+            let unauthorized_callback = Closure::new(move |input, init, value, response: JsValue| match w.upgrade() {
+                Some(inner) => future_to_promise(inner.after_fast_401(input, init, value, response)),
+                None => Promise::resolve(&response),
             });
             let channel = if options.browser_like {
                 js::open_channel(&options.shared_name, channel_callback.as_ref().unchecked_ref())
             } else {
                 JsValue::NULL
             };
-            let w3 = weak.clone();
-            let weak = weak.clone();
+            let locks = js::make_locks(&options.shared_name, lock_callback.as_ref().unchecked_ref());
+            let setup = Setup {
+                session: config,
+                auto_refresh: options.auto_refresh,
+                peers: !channel.is_null() && !options.memory_only,
+                lock: !options.memory_only,
+                bridge_timeout_ms: Millis::from(options.timeout_ms),
+                shared_storage_key: options.local_storage.then(|| options.storage_key.clone()),
+                online: !js::is_offline(),
+                seed: (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64,
+            };
             let origins_js: Array = options.api_origins.iter().map(|o| JsValue::from_str(o)).collect();
             Inner {
-                origins_js: origins_js.into(),
-                header_js: RefCell::new(None),
-                unauthorized_callback: Closure::new(move |input, init, value, response: JsValue| match w3.upgrade() {
-                    Some(inner) => future_to_promise(inner.after_fast_401(input, init, value, response)),
-                    None => Promise::resolve(&response),
-                }),
-                channel,
-                _channel_callback: channel_callback,
-                event_callback,
-                unlisten: RefCell::new(None),
-                client: config.client.clone(),
-                session: RefCell::new(Session::new(config, store)),
+                client: setup.session.client.clone(),
+                machine: RefCell::new(Machine::new(setup)),
                 options,
-                flight: RefCell::new(None),
+                store: RefCell::new(store),
                 timer: RefCell::new(None),
-                timer_callback: Closure::new(move || {
-                    if let Some(inner) = weak.upgrade() {
-                        inner.on_timer();
-                    }
-                }),
-                stopped: Cell::new(false),
+                timer_callback,
                 freed: Cell::new(false),
+                flight_js: RefCell::new(None),
+                waiters: RefCell::new(Vec::new()),
+                next_caller: Cell::new(0),
                 on_token: js_sys::Set::new(&JsValue::UNDEFINED),
                 on_signed_out: js_sys::Set::new(&JsValue::UNDEFINED),
                 on_error: js_sys::Set::new(&JsValue::UNDEFINED),
                 on_change: js_sys::Set::new(&JsValue::UNDEFINED),
-                status: Cell::new(Status::Starting),
-                error: RefCell::new(None),
                 snapshot: RefCell::new(None),
+                error_js: RefCell::new(None),
                 last_cause: RefCell::new(None),
+                channel,
+                _channel_callback: channel_callback,
+                event_callback,
+                locks,
+                _lock_callback: lock_callback,
+                unlisten: RefCell::new(None),
+                origins_js: origins_js.into(),
+                header_js: RefCell::new(None),
+                unauthorized_callback,
             }
         });
-        let events = Array::of4(&"online".into(), &"visibilitychange".into(), &"pageshow".into(), &"focus".into());
+        let events = Array::of5(
+            &"online".into(),
+            &"offline".into(),
+            &"visibilitychange".into(),
+            &"pageshow".into(),
+            &"focus".into(),
+        );
         // Only localStorage is shared with other tabs, so only its clients listen for `storage` (fewer listeners
         // also make the constructor cheaper: Chromium's profile put ~3 ms of a first `new AuthClient` in
         // addEventListener).
@@ -1027,57 +996,20 @@ impl AuthClient {
     /// Resolves `true` when signed in, `false` when the bridge says there is no session.
     pub fn start(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
-        inner.stopped.set(false);
-        *inner.flight.borrow_mut() = None;
-        let restored = inner.session.borrow_mut().restore::<JsJson>(&mut WebEnv);
-        inner.reschedule();
-        Ok(future_to_promise(async move {
-            // Listeners run from the promise's microtask, never inside this call: one may call `free()`.
-            if restored {
-                inner.emit_token("storage");
-            } else if inner.status.get() != Status::Starting {
-                inner.set_state(Status::Starting, None);
-            }
-            if !restored && !inner.channel.is_null() && !inner.options.memory_only {
-                // A tab with per-tab storage asks its peers for a valid token before calling the bridge.
-                inner.post("ask", None);
-                let generation = inner.session.borrow().generation();
-                for _ in 0..6 {
-                    if inner.session.borrow().generation() != generation {
-                        break;
-                    }
-                    let _ = JsFuture::from(js::sleep(25)).await;
-                }
-            }
-            match inner.ensure_token().await {
-                Ok(_) => Ok(JsValue::TRUE),
-                Err(e) if matches!(e.code, Code::SignedOut | Code::RefreshRejected) => {
-                    if inner.status.get() != Status::SignedOut {
-                        inner.set_state(Status::SignedOut, None);
-                    }
-                    Ok(JsValue::FALSE)
-                }
-                Err(e) => {
-                    let error = inner.js_error(&e);
-                    let signed_in = inner.session.borrow().current().is_some_and(|c| c.valid_at(inner.now()));
-                    inner.set_state(if signed_in { Status::SignedIn } else { Status::SignedOut }, Some(error.clone()));
-                    Err(error)
-                }
-            }
-        }))
+        let stored = inner.store.borrow().load();
+        let (caller, promise) = inner.waiter();
+        inner.machine.borrow_mut().handle::<JsJson>(Event::Start { caller, stored }, js::now());
+        // The restore is done now (claims() answers at once); listeners run from a microtask, never inside this
+        // call: one may call `free()`.
+        spawn(async move { inner.run() });
+        Ok(promise)
     }
 
     /// A token valid for at least the refresh margin, refreshing first if needed.
     #[wasm_bindgen(js_name = accessToken)]
     pub fn access_token(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
-        Ok(future_to_promise(async move {
-            inner.ensure_token().await.map_err(|e| inner.js_error(&e))?;
-            let token = inner.session.borrow().current().map(|c| c.record.token.clone());
-            token
-                .map(|t| JsValue::from_str(t.secret()))
-                .ok_or_else(|| error_to_js(&Error::new(Code::SignedOut, "no token")))
-        }))
+        Ok(inner.ask(|caller| Event::Want { caller, want: Want::Token }))
     }
 
     /// Like `fetch()`; attaches the token only for the configured API origins and retries once on 401.
@@ -1099,53 +1031,29 @@ impl AuthClient {
     #[wasm_bindgen(js_name = expiresAt)]
     pub fn expires_at(&self) -> Result<JsValue, JsValue> {
         let inner = self.live()?;
-        let session = inner.session.borrow();
-        Ok(session.current().and_then(|c| c.record.expires_at).map_or(JsValue::NULL, |t| (t as f64).into()))
+        let machine = inner.machine.borrow();
+        Ok(machine.session().current().and_then(|c| c.record.expires_at).map_or(JsValue::NULL, |t| (t as f64).into()))
     }
 
     /// When the next timer-driven refresh is due, in epoch milliseconds; `null` when none is scheduled.
     #[wasm_bindgen(js_name = nextRefreshAt)]
     pub fn next_refresh_at(&self) -> Result<JsValue, JsValue> {
         let inner = self.live()?;
-        let next = inner.session.borrow().next_wakeup();
+        let next = inner.machine.borrow().session().next_wakeup();
         Ok(next.map_or(JsValue::NULL, |t| (t as f64).into()))
     }
 
     /// Forces one refresh (joining one already in flight). Also leaves the signed-out state.
     pub fn refresh(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
-        Ok(future_to_promise(async move {
-            let generation = {
-                let mut session = inner.session.borrow_mut();
-                session.reactivate();
-                session.force_due();
-                session.generation()
-            };
-            let _ = JsFuture::from(inner.flight()).await;
-            if inner.freed.get() {
-                return Err(error_to_js(&freed_error()));
-            }
-            let result = {
-                let session = inner.session.borrow();
-                match session.current() {
-                    Some(c) if session.generation() != generation => Ok(c.record.token.clone()),
-                    _ => Err(session.last_error().unwrap_or_else(|| {
-                        Error::new(Code::SignedOut, "signed out: the refresh did not produce a token")
-                    })),
-                }
-            };
-            result.map(|t| JsValue::from_str(t.secret())).map_err(|e| inner.js_error(&e))
-        }))
+        Ok(inner.ask(|caller| Event::Refresh { caller }))
     }
 
     /// Revokes at the bridge (`DELETE revokeUrl`), clears storage and timers, emits `signedOut`.
     #[wasm_bindgen(js_name = signOut)]
     pub fn sign_out(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
-        Ok(future_to_promise(async move {
-            inner.sign_out().await.map_err(|e| error_to_js(&e))?;
-            Ok(JsValue::UNDEFINED)
-        }))
+        Ok(inner.ask(|caller| Event::SignOut { caller }))
     }
 
     /// Adds a listener; returns a function that removes it.
@@ -1184,11 +1092,14 @@ impl AuthClient {
             return Ok(snapshot);
         }
         // Everything is read before JavaScript runs (JSON.parse, the object's construction).
-        let expires_at = inner.session.borrow().current().and_then(|c| c.record.expires_at);
+        let (status, expires_at) = {
+            let machine = inner.machine.borrow();
+            (machine.status(), machine.session().current().and_then(|c| c.record.expires_at))
+        };
         let claims = inner.claims();
-        let error = inner.error.borrow().clone().unwrap_or(JsValue::NULL);
+        let error = inner.current_error();
         let expires_at = expires_at.map_or(JsValue::NULL, |t| (t as f64).into());
-        let snapshot = js::snapshot(inner.status.get().as_str(), &claims, &expires_at, &error);
+        let snapshot = js::snapshot(status.as_str(), &claims, &expires_at, &error);
         *inner.snapshot.borrow_mut() = Some(snapshot.clone());
         Ok(snapshot)
     }
@@ -1197,8 +1108,7 @@ impl AuthClient {
     /// refreshed on access. `start()` resumes.
     pub fn stop(&self) -> Result<(), JsValue> {
         let inner = self.live()?;
-        inner.stopped.set(true);
-        inner.clear_timer();
+        inner.handle(Event::Stop);
         Ok(())
     }
 
@@ -1208,7 +1118,9 @@ impl AuthClient {
     /// garbage-collected: wasm-bindgen's finaliser.)
     #[wasm_bindgen(js_name = free)]
     pub fn free_client(&self) {
-        self.inner.shutdown();
+        if !self.inner.freed.get() {
+            self.inner.handle(Event::Free);
+        }
     }
 }
 
@@ -1216,7 +1128,7 @@ impl AuthClient {
     /// The client's state, or the `freed` error once `free()` was called.
     fn live(&self) -> Result<Rc<Inner>, JsValue> {
         if self.inner.freed.get() {
-            return Err(error_to_js(&freed_error()));
+            return Err(error_to_js(&machine::freed_error()));
         }
         Ok(Rc::clone(&self.inner))
     }
@@ -1233,7 +1145,10 @@ fn listener_arg(call: &str, listener: JsValue) -> Result<Function, JsValue> {
 
 impl Drop for AuthClient {
     fn drop(&mut self) {
-        // Futures still running hold the inner state; after this they find it shut down.
-        self.inner.shutdown();
+        // Futures still running hold the inner state; after this they find it freed. A drop can come from the
+        // finaliser while the client is in use elsewhere only if a borrow were held across JavaScript: none is.
+        if !self.inner.freed.get() {
+            Rc::clone(&self.inner).handle(Event::Free);
+        }
     }
 }

@@ -6,7 +6,7 @@ use wasm_bindgen::JsCast;
 
 use crate::error::{Code, Error};
 use crate::json::{Json, Kind};
-use crate::time::{Env, Millis};
+use crate::time::Millis;
 use crate::token::{CustomFormat, Format};
 
 #[wasm_bindgen]
@@ -22,6 +22,14 @@ extern "C" {
     pub type JsRequest;
     #[wasm_bindgen(constructor, catch, js_class = "Request")]
     pub fn new(input: &JsValue, init: &JsValue) -> Result<JsRequest, JsValue>;
+
+    /// What `makeLocks` returns.
+    pub type Locks;
+    /// Requests the lock under `ticket`: mode 0 if available, 1 wait, 2 steal.
+    #[wasm_bindgen(method)]
+    pub fn request(this: &Locks, ticket: u32, mode: u32);
+    #[wasm_bindgen(method)]
+    pub fn release(this: &Locks, ticket: u32);
 }
 
 // Small platform helpers written in JS: each is a feature test plus a call, cheaper here than as bindings.
@@ -30,6 +38,13 @@ extern "C" {
 // with wasm frames below it measured ~0.1 ms slower per request (bench/: loopback p50 1.03-1.08x a JS wrapper,
 // 1.00x once deferred), most likely its capture of the initiator's stack trace.
 export function fetchOffStack(input, init) { return Promise.resolve().then(() => fetch(input, init)); }
+// Settles (never rejects) when the first of `promise`, `flight` (may be undefined) or a `ms` timer (none when
+// negative) settles.
+export function firstOf(promise, flight, ms) {
+  const all = [promise, flight].filter(Boolean).map((p) => p.then(() => {}, () => {}));
+  if (ms >= 0) all.push(new Promise((r) => setTimeout(r, ms)));
+  return Promise.race(all);
+}
 export function offFn(set, fn) { return () => { set.delete(fn); }; }
 // A value as an error message names it: strings quoted (cut at 80 characters), anything else by its kind.
 export function describe(v) {
@@ -127,32 +142,44 @@ export function sendAuthed(input, init, origins, name, value, custom, onUnauthor
     return Promise.reject(e);
   }
 }
-// Runs `body` (which returns a promise) holding the Web Lock `name`, so that one context of the origin calls the
-// bridge at a time. A holder that does not finish within `waitMs` is stolen from: a crashed or frozen tab must
-// not stall the others. Without Web Locks, `body` runs at once (per-context single flight only).
-const BUSY = {};
-export function withLock(name, waitMs, body) {
+// The origin-wide Web Lock, by ticket, for the core's lock protocol (src/machine.rs decides when to ask, wait,
+// steal and release; this only performs it). `onEvent(ticket, kind)`: 0 granted, 1 busy (if-available refused),
+// 2 failed (aborted, stolen, or the request threw). A ticket released before its grant gives the lock back at once.
+// Without Web Locks every request is granted at once (per-context single flight only).
+export function makeLocks(name, onEvent) {
   const locks = globalThis.navigator?.locks;
-  if (!name || !locks?.request) return body();
-  return locks.request(name, { ifAvailable: true }, (lock) => (lock ? body() : BUSY)).then((result) => {
-    if (result !== BUSY) return result;
-    // Another context is refreshing. Its token comes over the BroadcastChannel, but that message and this lock's
-    // grant travel separately: a short pause after the grant lets the token land first (then body finds it).
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), waitMs);
-    const settled = () => new Promise((r) => setTimeout(r, 50)).then(body);
-    return locks.request(name, { signal: abort.signal }, () => { clearTimeout(timer); return settled(); })
-      .catch((e) => {
-        if (e?.name !== 'AbortError' || !abort.signal.aborted) throw e;
-        return locks.request(name, { steal: true }, () => body());
+  const tickets = new Map();
+  return {
+    request(ticket, mode) {
+      if (!locks?.request) { queueMicrotask(() => onEvent(ticket, 0)); return; }
+      const t = { release: null, abort: new AbortController(), done: false };
+      tickets.set(ticket, t);
+      const options = mode === 0 ? { ifAvailable: true } : mode === 2 ? { steal: true } : { signal: t.abort.signal };
+      locks.request(name, options, (lock) => {
+        if (t.done) return;
+        if (!lock) { t.done = true; tickets.delete(ticket); onEvent(ticket, 1); return; }
+        return new Promise((resolve) => { t.release = resolve; onEvent(ticket, 0); });
+      }).catch(() => {
+        if (!t.done) { t.done = true; tickets.delete(ticket); onEvent(ticket, 2); }
       });
-  });
+    },
+    release(ticket) {
+      const t = tickets.get(ticket);
+      if (!t) return;
+      tickets.delete(ticket);
+      t.done = true;
+      if (t.release) t.release(); else t.abort.abort();
+    },
+  };
 }
 "#)]
 extern "C" {
     /// `fetch(input, init)` from a microtask (see `fetchOffStack`).
     #[wasm_bindgen(js_name = fetchOffStack)]
     pub fn global_fetch(input: &JsValue, init: &JsValue) -> Promise;
+    /// See `firstOf`.
+    #[wasm_bindgen(js_name = firstOf)]
+    pub fn first_of(promise: &Promise, flight: Option<&Promise>, ms: f64) -> Promise;
     /// A function that removes `f` from `set`; made in JS so that no closure outlives the client.
     #[wasm_bindgen(js_name = offFn)]
     pub fn off_fn(set: &js_sys::Set, f: &Function) -> Function;
@@ -171,8 +198,9 @@ extern "C" {
     pub fn close_channel(channel: &JsValue);
     /// Adds `handler(type, event)` for each event name on the global scope; returns the function removing it.
     pub fn listen(names: &Array, handler: &Function) -> Function;
-    #[wasm_bindgen(js_name = withLock)]
-    pub fn with_lock(name: &str, wait_ms: u32, body: &JsValue) -> Promise;
+    /// The Web Lock executor (see `makeLocks`): `request(ticket, mode)` and `release(ticket)`.
+    #[wasm_bindgen(js_name = makeLocks)]
+    pub fn make_locks(name: &str, on_event: &Function) -> Locks;
     /// The fast path of `AuthClient.fetch`: a promise, or `undefined` when the full path must run.
     #[wasm_bindgen(js_name = sendAuthed, catch)]
     pub fn send_authed(
@@ -252,18 +280,6 @@ pub fn to_js<T: serde::Serialize>(value: &T) -> Option<JsValue> {
     value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).ok()
 }
 
-/// The browser's clock and `Math.random`.
-pub struct WebEnv;
-
-impl Env for WebEnv {
-    fn now(&self) -> Millis {
-        js_sys::Date::now() as Millis
-    }
-    fn random(&mut self) -> f64 {
-        js_sys::Math::random()
-    }
-}
-
 pub fn now() -> Millis {
     js_sys::Date::now() as Millis
 }
@@ -340,14 +356,6 @@ pub fn format_option(value: &JsValue) -> Result<Format, Error> {
     };
     let token = pointer("token")?.ok_or_else(|| config_error("a custom format needs a `token` JSON pointer"))?;
     Ok(Format::Custom(CustomFormat { token, expires_in: pointer("expiresIn")?, expires_at: pointer("expiresAt")? }))
-}
-
-/// A promise that resolves after `ms` milliseconds, using `resolve` itself as the timer callback.
-pub fn sleep(ms: Millis) -> Promise {
-    let ms = ms.clamp(0, i64::from(i32::MAX)) as f64;
-    Promise::new(&mut |resolve, _| {
-        set_timeout(&resolve, ms);
-    })
 }
 
 /// The page's `sessionStorage` or `localStorage` through gloo-storage (`raw()`: its typed get/set go through
