@@ -4,12 +4,15 @@
 //! backend*; authbridge asks it for short-lived access tokens, refreshes them before they expire (once, however
 //! many callers), keeps only the access token in storage and attaches it only to your API origins.
 //!
-//! The crate is a pure Rust core, tested natively, plus a thin wasm-bindgen layer ([`web`], wasm only):
+//! The crate is a pure Rust core, tested natively, plus the web executor ([`web`], wasm only: the Rust API
+//! `web::Client` and the JS API `AuthClient`):
 //!
 //! - [`jwt`]: strict decoding of JWT header and claims, `exp`/`nbf`/`iat` with leeway;
 //! - [`token`]: the token responses of the supported providers (OAuth 2, Point, Wazo, static, custom);
 //! - [`schedule`]: refresh margins, jitter and backoff;
-//! - [`session`]: the session state machine (restore, single flight, failure handling, sign-out);
+//! - [`session`]: the token session (restore, decide, failure handling, sign-out);
+//! - [`machine`]: the client's one owner of state and policy, sans-IO (events in, commands out, `now` passed in):
+//!   callers and the single flight, the lock and peer protocols, connectivity, lifecycle, status, storage writes;
 //! - [`store`]: the store trait and the stored-entry format (access token only);
 //! - [`json`], [`time`], [`error`]: the JSON view, clock and ISO 8601, typed errors with stable codes.
 

@@ -251,3 +251,58 @@ async fn redirects_never_carry_the_token_to_another_origin() {
         drop(auth);
     }
 }
+
+/// The Rust API (`authbridge::web::Client`), as a Rust frontend uses it: typed options, futures, typed errors and
+/// notices, a `web_sys::Request` through the authenticated fetch, the origin rule, sign-out and free.
+#[wasm_bindgen_test]
+async fn the_rust_client_signs_in_fetches_and_signs_out() {
+    use authbridge::web::{Client, Notice, Options, Status};
+    use std::{cell::RefCell, rc::Rc};
+
+    let k = key("rust");
+    let bad = Client::new(&Options { token_url: String::new(), ..Options::default() }).err().expect("refused");
+    assert_eq!(bad.code, authbridge::Code::InvalidConfig);
+    assert!(bad.message.contains("tokenUrl"), "{}", bad.message);
+
+    let auth = Client::new(&Options {
+        token_url: format!("{}/token/oauth2?key={k}", bridge()),
+        api_origins: vec![bridge().into()],
+        storage_key: Some(k.clone()),
+        ..Options::default()
+    })
+    .expect("valid options");
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = Rc::clone(&seen);
+    let listener = auth.on_notice(move |n| match n {
+        Notice::Token { source, .. } => log.borrow_mut().push(format!("token:{source}")),
+        Notice::SignedOut { reason } => log.borrow_mut().push(format!("signedOut:{reason}")),
+        _ => {}
+    });
+    assert_eq!(auth.status(), Status::Starting);
+    assert_eq!(auth.start().await, Ok(true));
+    assert_eq!(auth.status(), Status::SignedIn);
+    let token = auth.access_token().await.expect("a token");
+    assert!(auth.expires_at().is_some());
+
+    let url = format!("{}/api/echo?key={k}", bridge());
+    let response = auth.fetch(web_sys::Request::new_with_str(&url).unwrap()).await.expect("sent");
+    let echo = wait(json_of(&response)).await.unwrap();
+    assert_eq!(field(&echo, "authorization").as_string(), Some(format!("Bearer {}", token.secret())));
+
+    // Another origin gets the request as given: no token.
+    let stub = stub_fetch(bridge());
+    let other = web_sys::Request::new_with_str("https://elsewhere.example/x").unwrap();
+    auth.fetch(other).await.expect("sent");
+    let sent = Array::from(&stub.seen().get(0));
+    stub.restore();
+    assert_eq!(sent.get(1), JsValue::NULL, "no Authorization to another origin");
+
+    auth.sign_out().await.expect("signed out");
+    assert_eq!(auth.status(), Status::SignedOut);
+    assert_eq!(storage_item("sessionStorage", &k), None);
+    assert_eq!(*seen.borrow(), ["token:bridge", "signedOut:signOut"]);
+    auth.off(listener);
+
+    auth.free();
+    assert_eq!(auth.access_token().await.map(|_| ()).unwrap_err().code, authbridge::Code::Freed);
+}

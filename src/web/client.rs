@@ -23,6 +23,7 @@ use crate::schedule::parse_retry_after_seconds;
 use crate::session::{Config, Transport};
 use crate::store::{MemoryStore, TokenStore};
 use crate::time::Millis;
+use crate::token::AccessToken;
 
 /// `future_to_promise` over one boxed future type: the executor's code exists once, not once per async block.
 fn future_to_promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
@@ -70,7 +71,8 @@ impl TokenStore for WebStore {
     }
 }
 
-struct Options {
+/// The checked options.
+struct Settings {
     token_url: String,
     revoke_url: String,
     api_origins: Vec<String>,
@@ -123,7 +125,7 @@ struct PeerMessage<'a> {
 /// expire and attaches them to requests for the configured API origins only.
 #[wasm_bindgen(skip_typescript)]
 pub struct AuthClient {
-    inner: Rc<Inner>,
+    client: Client,
 }
 
 /// Every option `AuthClient` reads; any other key is refused (a misspelt `autorefresh` would otherwise be
@@ -229,7 +231,7 @@ fn absolute_url(option: &str, url: &str) -> Result<String, Error> {
     }
 }
 
-fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error> {
+fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Error> {
     if !options.is_object() || js_sys::Array::is_array(options) {
         return Err(js::config_error(
             "AuthClient needs an options object: new AuthClient({ tokenUrl, apiOrigins: ['https://api.example.com'] })",
@@ -348,7 +350,7 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
         n.push_str(&key);
         n
     };
-    let options = Options {
+    let options = Settings {
         token_url,
         revoke_url,
         api_origins,
@@ -369,7 +371,7 @@ fn parse_options(options: &JsValue) -> Result<(Options, Config, WebStore), Error
 struct Inner {
     /// Every decision. Borrowed only to hand it an event, read it, or take a command: never across JavaScript.
     machine: RefCell<Machine>,
-    options: Options,
+    options: Settings,
     store: RefCell<WebStore>,
     /// The armed timer: when it fires and its handle.
     timer: RefCell<Option<(Millis, JsValue)>>,
@@ -378,8 +380,12 @@ struct Inner {
     freed: Cell<bool>,
     /// The bridge call in flight (see `wait_here`).
     flight_js: RefCell<Option<Promise>>,
-    /// The pending promises of callers the machine answers: id → (resolve, reject).
-    waiters: RefCell<Vec<(CallerId, Function, Function)>>,
+    /// The pending promises of callers the machine answers: id → resolve.
+    waiters: RefCell<Vec<(CallerId, Function)>>,
+    /// Answers settled and not yet collected by their caller.
+    answers: RefCell<Vec<(CallerId, Answer)>>,
+    /// Rust listeners ([`Client::on_notice`]), by id.
+    notice_listeners: RefCell<Vec<(u32, NoticeListener)>>,
     next_caller: Cell<CallerId>,
     /// The client's identity, carried by every peer message.
     client: String,
@@ -500,6 +506,7 @@ impl Inner {
                 *self.error_js.borrow_mut() = None;
                 *self.header_js.borrow_mut() = None;
                 *self.flight_js.borrow_mut() = None;
+                self.notice_listeners.borrow_mut().clear();
                 // A memory-only token ends with the client (a stored one stays for the next page load).
                 self.store.borrow_mut().memory = MemoryStore::default();
                 self.close_io();
@@ -544,70 +551,86 @@ impl Inner {
 
     // ---- callers ----
 
-    /// A promise the machine settles ([`Command::Settle`]), and the id to hand it in an event.
-    fn waiter(&self) -> (CallerId, Promise) {
+    /// A caller: its id and a promise resolved (with `undefined`) once the machine has settled it. Registers the
+    /// caller and hands the machine its event now (`defer`: the commands run from a microtask, so that no listener
+    /// runs inside the call that started it).
+    fn begin(self: &Rc<Self>, event: impl FnOnce(CallerId) -> Event<JsJson>, defer: bool) -> (CallerId, Promise) {
         let id = self.next_caller.get().wrapping_add(1);
         self.next_caller.set(id);
-        let promise = Promise::new(&mut |resolve, reject| self.waiters.borrow_mut().push((id, resolve, reject)));
+        let promise = Promise::new(&mut |resolve, _| self.waiters.borrow_mut().push((id, resolve)));
+        if defer {
+            self.machine.borrow_mut().handle(event(id), js::now());
+            let this = Rc::clone(self);
+            spawn(async move { this.run() });
+        } else {
+            self.handle(event(id));
+        }
         (id, promise)
     }
 
-    /// Asks the machine on behalf of a new caller; the promise settles with its answer.
-    fn ask(self: &Rc<Self>, event: impl FnOnce(CallerId) -> Event<JsJson>) -> Promise {
-        let (id, promise) = self.waiter();
-        self.handle(event(id));
-        if self.options.browser_like || !self.pending(id) {
-            return promise;
+    /// The machine's answer to caller `id`, once it is in.
+    async fn answer(self: Rc<Self>, (id, promise): (CallerId, Promise)) -> Answer {
+        if self.pending(id) {
+            if self.options.browser_like {
+                let _ = JsFuture::from(promise).await;
+            } else {
+                self.wait_here(id, &promise).await;
+            }
         }
-        future_to_promise(Rc::clone(self).wait_here(id, promise))
+        let mut answers = self.answers.borrow_mut();
+        match answers.iter().position(|(a, _)| *a == id) {
+            Some(i) => answers.swap_remove(i).1,
+            None => Answer::Failed(machine::freed_error()),
+        }
     }
 
     fn pending(&self, id: CallerId) -> bool {
-        self.waiters.borrow().iter().any(|(w, ..)| *w == id)
+        self.waiters.borrow().iter().any(|(w, _)| *w == id)
     }
 
     /// Request-scoped runtimes (workerd) cancel a request that waits on nothing of its own as hung, and a promise
     /// resolved from another request's context may never wake it. So a caller there waits on the bridge call in
     /// flight (whichever request made it) or on its own timer for the machine's next deadline, and then hands
     /// the machine the timer event itself, until its answer is in.
-    async fn wait_here(self: Rc<Self>, id: CallerId, promise: Promise) -> Result<JsValue, JsValue> {
+    async fn wait_here(self: &Rc<Self>, id: CallerId, promise: &Promise) {
         while self.pending(id) && !self.freed.get() {
             let flight = self.flight_js.borrow().clone();
             let deadline = self.machine.borrow().poll_timeout().map(|at| (at - js::now()).max(0) as f64);
-            let _ = JsFuture::from(js::first_of(&promise, flight.as_ref(), deadline.unwrap_or(-1.0))).await;
+            let _ = JsFuture::from(js::first_of(promise, flight.as_ref(), deadline.unwrap_or(-1.0))).await;
             self.handle(Event::Timer);
         }
-        JsFuture::from(promise).await
     }
 
     fn settle(&self, caller: CallerId, answer: Answer) {
         let waiter = {
             let mut waiters = self.waiters.borrow_mut();
-            let i = waiters.iter().position(|(id, ..)| *id == caller);
+            let i = waiters.iter().position(|(id, _)| *id == caller);
             i.map(|i| waiters.swap_remove(i))
         };
-        let Some((_, resolve, reject)) = waiter else { return };
-        let value = match answer {
-            Answer::Header(name, value) => Array::of2(&name.into(), &value.into()).into(),
-            Answer::Token(token) => JsValue::from_str(&token),
-            Answer::Started(signed_in) => JsValue::from_bool(signed_in),
-            Answer::Done => JsValue::UNDEFINED,
-            Answer::Failed(e) => {
-                // The error on show in the snapshot is rejected as that same object.
-                let shown = self.machine.borrow().error().0 == Some(&e);
-                let error = if shown { self.current_error() } else { self.js_error(&e) };
-                let _ = reject.call1(&JsValue::NULL, &error);
-                return;
-            }
-        };
-        let _ = resolve.call1(&JsValue::NULL, &value);
+        if let Some((_, resolve)) = waiter {
+            self.answers.borrow_mut().push((caller, answer));
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    }
+
+    /// The JS error for a failed call: the error on show in the snapshot is that same object.
+    fn call_error(&self, e: &Error) -> JsValue {
+        let shown = self.machine.borrow().error().0 == Some(e);
+        if shown {
+            self.current_error()
+        } else {
+            self.js_error(e)
+        }
     }
 
     /// The header for a request: the machine's answer to a `Want`.
     async fn want_header(self: &Rc<Self>) -> Result<(String, String), JsValue> {
-        let pair = JsFuture::from(self.ask(|caller| Event::Want { caller, want: Want::Header })).await?;
-        let pair: Array = pair.unchecked_into();
-        Ok((pair.get(0).as_string().unwrap_or_default(), pair.get(1).as_string().unwrap_or_default()))
+        let pending = self.begin(|caller| Event::Want { caller, want: Want::Header }, false);
+        match Rc::clone(self).answer(pending).await {
+            Answer::Header(name, value) => Ok((name, value)),
+            Answer::Failed(e) => Err(self.call_error(&e)),
+            _ => Err(self.call_error(&machine::freed_error())),
+        }
     }
 
     // ---- notices ----
@@ -629,6 +652,16 @@ impl Inner {
     }
 
     fn notify(&self, notice: Notice) {
+        if !self.freed.get() && !self.notice_listeners.borrow().is_empty() {
+            // Called from a copy of the list: a listener may add or remove listeners.
+            let listeners: Vec<NoticeListener> =
+                self.notice_listeners.borrow().iter().map(|(_, l)| l.clone()).collect();
+            for l in listeners {
+                if let Ok(mut f) = l.try_borrow_mut() {
+                    f(&notice);
+                }
+            }
+        }
         match notice {
             Notice::Changed => {
                 *self.snapshot.borrow_mut() = None;
@@ -819,16 +852,15 @@ impl Inner {
             .unwrap_or_else(|e| Promise::reject(&e))
     }
 
-    async fn authed_fetch(self: Rc<Self>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
-        let request: web_sys::Request = js::JsRequest::new(&input, &init)?.unchecked_into();
+    /// The full path of the authenticated fetch: origin check, the caller's own header, the token (refreshed
+    /// first if needed), one retry after a 401 when the request can be replayed.
+    async fn fetch_request(self: Rc<Self>, request: web_sys::Request, replayable: bool) -> Result<JsValue, JsValue> {
         let header_name = self.machine.borrow().header_name().to_owned();
         // Not an API origin, or the caller chose the header itself: the request goes out as given.
         if !self.allowed(&request.url()) || request.headers().has(&header_name).unwrap_or(false) {
             return JsFuture::from(js::global_fetch(&request, &JsValue::UNDEFINED)).await;
         }
         let (name, value) = self.want_header().await?;
-        // A streamed body can be sent once only; anything else is cloned so a 401 can be retried.
-        let replayable = !get(&get(&init, "body"), "getReader").is_function();
         let retry = if replayable { request.clone().ok() } else { None };
         let response = JsFuture::from(self.send(&request, &name, &value)).await?;
         let status = response.unchecked_ref::<web_sys::Response>().status();
@@ -891,12 +923,79 @@ impl Inner {
     }
 }
 
-#[wasm_bindgen]
-impl AuthClient {
-    /// Creates a client. Throws an `AuthbridgeError` with code `invalid_config` on bad options.
-    #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<AuthClient, JsValue> {
-        let (options, config, store) = parse_options(&options).map_err(|e| error_to_js(&e))?;
+/// The Rust API: the client [`AuthClient`] wraps, for Rust frontends (Leptos, Yew, Dioxus, or none) and Rust
+/// workers. Cloning gives another handle on the same client. Every method runs its event through the core's
+/// [`Machine`] at call time; the futures only wait for the answer.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), authbridge::Error> {
+/// use authbridge::web::{Client, Options};
+/// let auth = Client::new(&Options {
+///     token_url: "/auth/token".into(),
+///     api_origins: vec!["https://api.example.com".into()],
+///     ..Options::default()
+/// })?;
+/// if auth.start().await? {
+///     let request = web_sys::Request::new_with_str("https://api.example.com/me").unwrap();
+///     let response = auth.fetch(request).await;
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Rc<Inner>,
+}
+
+/// A Rust listener of the client's notices (see [`Client::on_notice`]).
+type NoticeListener = Rc<RefCell<dyn FnMut(&Notice)>>;
+
+/// The options of [`Client::new`]: the same as `AuthClient`'s (see the package README), checked by the same code.
+/// `None` and empty values leave the default. Custom `format` pointers are JS-only for now; `format` takes a name.
+#[derive(Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Options {
+    /// The bridge's token endpoint (absolute, or relative to the page).
+    pub token_url: String,
+    /// The exact origins the token may be sent to.
+    pub api_origins: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoke_url: Option<String>,
+    /// `auto`, `oauth2`, `point`, `wazo` or `static`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// `session`, `local` or `memory`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_key: Option<String>,
+    /// `omit`, `same-origin` or `include`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
+    /// Extra headers of the bridge calls (a CSRF token, a worker's API key).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub bridge_headers: std::collections::BTreeMap<String, String>,
+    /// Seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_margin: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_refresh: Option<bool>,
+    /// Seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge_timeout: Option<f64>,
+}
+
+impl Client {
+    /// Creates a client; an [`Error`] with code `invalid_config` names the option that is wrong.
+    pub fn new(options: &Options) -> Result<Client, Error> {
+        // One validation path for both APIs: the options become the object `AuthClient` is given.
+        let object = js::to_js(options).ok_or_else(|| js::config_error("AuthClient options could not be read"))?;
+        Self::from_js(&object)
+    }
+
+    fn from_js(options: &JsValue) -> Result<Client, Error> {
+        let (options, config, store) = parse_options(options)?;
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
             let w = weak.clone();
             let channel_callback = Closure::new(move |m: JsValue| {
@@ -955,6 +1054,8 @@ impl AuthClient {
                 freed: Cell::new(false),
                 flight_js: RefCell::new(None),
                 waiters: RefCell::new(Vec::new()),
+                answers: RefCell::new(Vec::new()),
+                notice_listeners: RefCell::new(Vec::new()),
                 next_caller: Cell::new(0),
                 on_token: js_sys::Set::new(&JsValue::UNDEFINED),
                 on_signed_out: js_sys::Set::new(&JsValue::UNDEFINED),
@@ -989,7 +1090,139 @@ impl AuthClient {
         }
         let off = js::listen(&events, inner.event_callback.as_ref().unchecked_ref());
         *inner.unlisten.borrow_mut() = Some(off);
-        Ok(AuthClient { inner })
+        Ok(Client { inner })
+    }
+
+    /// Restores a stored token if still valid, otherwise asks the peers and the bridge. `Ok(true)`: signed in;
+    /// `Ok(false)`: no session. The restore happens in this call; the future waits for the rest.
+    pub fn start(&self) -> impl Future<Output = Result<bool, Error>> {
+        let inner = Rc::clone(&self.inner);
+        let stored = inner.store.borrow().load();
+        let pending = inner.begin(|caller| Event::Start { caller, stored }, true);
+        async move {
+            match inner.answer(pending).await {
+                Answer::Started(signed_in) => Ok(signed_in),
+                other => Err(failure(other)),
+            }
+        }
+    }
+
+    /// A token valid for at least the refresh margin, refreshing first if needed.
+    pub fn access_token(&self) -> impl Future<Output = Result<AccessToken, Error>> {
+        let pending = self.inner.begin(|caller| Event::Want { caller, want: Want::Token }, false);
+        let inner = Rc::clone(&self.inner);
+        async move { token_answer(inner.answer(pending).await) }
+    }
+
+    /// Forces one refresh (joining one in flight); also leaves the signed-out state.
+    pub fn refresh(&self) -> impl Future<Output = Result<AccessToken, Error>> {
+        let pending = self.inner.begin(|caller| Event::Refresh { caller }, false);
+        let inner = Rc::clone(&self.inner);
+        async move { token_answer(inner.answer(pending).await) }
+    }
+
+    /// Ends the session here and at the bridge (`DELETE revokeUrl`); tells the other tabs and workers.
+    pub fn sign_out(&self) -> impl Future<Output = Result<(), Error>> {
+        let pending = self.inner.begin(|caller| Event::SignOut { caller }, false);
+        let inner = Rc::clone(&self.inner);
+        async move {
+            match inner.answer(pending).await {
+                Answer::Done => Ok(()),
+                other => Err(failure(other)),
+            }
+        }
+    }
+
+    /// Sends `request` with the token when its URL is under an API origin (and the request does not set the
+    /// header itself), refreshing first if needed, and once more after a 401. The error is an authbridge error
+    /// (with a `code`) or, when the API itself cannot be reached, the platform's.
+    pub async fn fetch(&self, request: web_sys::Request) -> Result<web_sys::Response, JsValue> {
+        let inner = Rc::clone(&self.inner);
+        if inner.freed.get() {
+            return Err(error_to_js(&machine::freed_error()));
+        }
+        let response = inner.fetch_request(request, true).await?;
+        Ok(response.unchecked_into())
+    }
+
+    /// The current token's decoded claims (a JS object), or `None` (opaque token, or none).
+    pub fn claims(&self) -> Option<JsValue> {
+        Some(self.inner.claims()).filter(|c| !c.is_null())
+    }
+
+    /// The current token's expiry in epoch milliseconds.
+    pub fn expires_at(&self) -> Option<Millis> {
+        self.inner.machine.borrow().session().current().and_then(|c| c.record.expires_at)
+    }
+
+    /// What the store interface shows.
+    pub fn status(&self) -> machine::Status {
+        self.inner.machine.borrow().status()
+    }
+
+    /// Calls `listener` with every notice (new token, signed out, error, snapshot changed) until [`Client::off`]
+    /// with the returned id. It may call the client; it is not called again while it runs.
+    pub fn on_notice(&self, listener: impl FnMut(&Notice) + 'static) -> u32 {
+        let id = self.inner.next_caller.get().wrapping_add(1);
+        self.inner.next_caller.set(id);
+        let listener: NoticeListener = Rc::new(RefCell::new(listener));
+        self.inner.notice_listeners.borrow_mut().push((id, listener));
+        id
+    }
+
+    /// Removes a listener added with [`Client::on_notice`].
+    pub fn off(&self, id: u32) {
+        self.inner.notice_listeners.borrow_mut().retain(|(l, _)| *l != id);
+    }
+
+    /// Pauses the refresh timer and the reactions to peers and page events; `start()` resumes.
+    pub fn stop(&self) {
+        if !self.inner.freed.get() {
+            self.inner.handle(Event::Stop);
+        }
+    }
+
+    /// Ends the client for good: pending calls fail with `freed`, nothing is called, stored or posted afterwards.
+    pub fn free(&self) {
+        if !self.inner.freed.get() {
+            self.inner.handle(Event::Free);
+        }
+    }
+}
+
+fn failure(answer: Answer) -> Error {
+    match answer {
+        Answer::Failed(e) => e,
+        _ => machine::freed_error(),
+    }
+}
+
+fn token_answer(answer: Answer) -> Result<AccessToken, Error> {
+    match answer {
+        Answer::Token(t) => AccessToken::new(t).ok_or_else(|| Error::new(Code::SignedOut, "no token")),
+        other => Err(failure(other)),
+    }
+}
+
+/// A promise settled from a Rust future's answer, with the error as the JS error the snapshot shows.
+fn answer_promise(
+    inner: Rc<Inner>,
+    pending: (CallerId, Promise),
+    value: fn(Answer) -> Result<JsValue, Answer>,
+) -> Promise {
+    future_to_promise(async move {
+        let answer = Rc::clone(&inner).answer(pending).await;
+        value(answer).map_err(|a| inner.call_error(&failure(a)))
+    })
+}
+
+#[wasm_bindgen]
+impl AuthClient {
+    /// Creates a client. Throws an `AuthbridgeError` with code `invalid_config` on bad options.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<AuthClient, JsValue> {
+        let client = Client::from_js(&options).map_err(|e| error_to_js(&e))?;
+        Ok(AuthClient { client })
     }
 
     /// Restores a stored token if still valid, otherwise asks the bridge; schedules the refresh.
@@ -997,19 +1230,19 @@ impl AuthClient {
     pub fn start(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
         let stored = inner.store.borrow().load();
-        let (caller, promise) = inner.waiter();
-        inner.machine.borrow_mut().handle::<JsJson>(Event::Start { caller, stored }, js::now());
-        // The restore is done now (claims() answers at once); listeners run from a microtask, never inside this
-        // call: one may call `free()`.
-        spawn(async move { inner.run() });
-        Ok(promise)
+        let pending = inner.begin(|caller| Event::Start { caller, stored }, true);
+        Ok(answer_promise(inner, pending, |a| match a {
+            Answer::Started(b) => Ok(JsValue::from_bool(b)),
+            other => Err(other),
+        }))
     }
 
     /// A token valid for at least the refresh margin, refreshing first if needed.
     #[wasm_bindgen(js_name = accessToken)]
     pub fn access_token(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
-        Ok(inner.ask(|caller| Event::Want { caller, want: Want::Token }))
+        let pending = inner.begin(|caller| Event::Want { caller, want: Want::Token }, false);
+        Ok(answer_promise(inner, pending, token_js))
     }
 
     /// Like `fetch()`; attaches the token only for the configured API origins and retries once on 401.
@@ -1018,7 +1251,12 @@ impl AuthClient {
         if let Some(sent) = inner.fetch_fast(&input, &init) {
             return Ok(sent);
         }
-        Ok(future_to_promise(inner.authed_fetch(input, init)))
+        Ok(future_to_promise(async move {
+            let request: web_sys::Request = js::JsRequest::new(&input, &init)?.unchecked_into();
+            // A streamed body can be sent once only; anything else is cloned so a 401 can be retried.
+            let replayable = !get(&get(&init, "body"), "getReader").is_function();
+            inner.fetch_request(request, replayable).await
+        }))
     }
 
     /// The current token's decoded claims, or `null` (opaque token, or none).
@@ -1046,14 +1284,19 @@ impl AuthClient {
     /// Forces one refresh (joining one already in flight). Also leaves the signed-out state.
     pub fn refresh(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
-        Ok(inner.ask(|caller| Event::Refresh { caller }))
+        let pending = inner.begin(|caller| Event::Refresh { caller }, false);
+        Ok(answer_promise(inner, pending, token_js))
     }
 
     /// Revokes at the bridge (`DELETE revokeUrl`), clears storage and timers, emits `signedOut`.
     #[wasm_bindgen(js_name = signOut)]
     pub fn sign_out(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
-        Ok(inner.ask(|caller| Event::SignOut { caller }))
+        let pending = inner.begin(|caller| Event::SignOut { caller }, false);
+        Ok(answer_promise(inner, pending, |a| match a {
+            Answer::Done => Ok(JsValue::UNDEFINED),
+            other => Err(other),
+        }))
     }
 
     /// Adds a listener; returns a function that removes it.
@@ -1107,8 +1350,8 @@ impl AuthClient {
     /// Stops the refresh timer and the reactions to other tabs and to the page's lifecycle; tokens are still
     /// refreshed on access. `start()` resumes.
     pub fn stop(&self) -> Result<(), JsValue> {
-        let inner = self.live()?;
-        inner.handle(Event::Stop);
+        self.live()?;
+        self.client.stop();
         Ok(())
     }
 
@@ -1118,19 +1361,17 @@ impl AuthClient {
     /// garbage-collected: wasm-bindgen's finaliser.)
     #[wasm_bindgen(js_name = free)]
     pub fn free_client(&self) {
-        if !self.inner.freed.get() {
-            self.inner.handle(Event::Free);
-        }
+        self.client.free();
     }
 }
 
 impl AuthClient {
     /// The client's state, or the `freed` error once `free()` was called.
     fn live(&self) -> Result<Rc<Inner>, JsValue> {
-        if self.inner.freed.get() {
+        if self.client.inner.freed.get() {
             return Err(error_to_js(&machine::freed_error()));
         }
-        Ok(Rc::clone(&self.inner))
+        Ok(Rc::clone(&self.client.inner))
     }
 }
 
@@ -1147,8 +1388,13 @@ impl Drop for AuthClient {
     fn drop(&mut self) {
         // Futures still running hold the inner state; after this they find it freed. A drop can come from the
         // finaliser while the client is in use elsewhere only if a borrow were held across JavaScript: none is.
-        if !self.inner.freed.get() {
-            Rc::clone(&self.inner).handle(Event::Free);
-        }
+        self.client.free();
+    }
+}
+
+fn token_js(answer: Answer) -> Result<JsValue, Answer> {
+    match answer {
+        Answer::Token(t) => Ok(JsValue::from_str(&t)),
+        other => Err(other),
     }
 }

@@ -1,10 +1,11 @@
-//! The thin wasm-bindgen layer: JS bindings for the core. Nothing here decides policy; it moves values
+//! The web executor: `Client` (Rust API) and `AuthClient` (JS API) run the core [`crate::machine::Machine`]. Nothing here decides policy; it moves values
 //! between JavaScript and [`crate::session`], performs the I/O and fires events.
 
 mod client;
 mod js;
 
-pub use client::AuthClient;
+pub use crate::machine::{Notice, Status};
+pub use client::{AuthClient, Client, Options};
 
 use wasm_bindgen::prelude::*;
 
