@@ -410,6 +410,11 @@ impl Machine {
     pub fn fresh_header(&self, now: Millis) -> Option<(&str, String)> {
         self.session.current().filter(|c| c.fresh_at(now) && !self.freed).map(|c| c.header())
     }
+    /// The session's generation when its token needs no refresh at `now`, without building the header: the hot
+    /// path of the authenticated fetch keeps the header it built for that generation.
+    pub fn fresh_generation(&self, now: Millis) -> Option<u64> {
+        self.session.current().filter(|c| c.fresh_at(now) && !self.freed).map(|_| self.session.generation())
+    }
     /// The header a caller's request would carry the token in (to tell whether the caller set it itself).
     pub fn header_name(&self) -> &str {
         match self.session.current() {
