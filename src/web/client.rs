@@ -410,13 +410,15 @@ struct Inner {
     _lock_callback: Closure<dyn FnMut(u32, u32)>,
     /// Removes the lifecycle listeners.
     unlisten: RefCell<Option<Function>>,
-    /// `options.api_origins` as a JS array, for the fetch fast path.
-    origins_js: JsValue,
-    /// The current token's header name and value as JS strings, by token generation: the fast path reuses
-    /// them instead of copying strings out of wasm on every call.
+    /// The authenticated fetch's rules (see `makeFetch` in web/js.rs).
+    fetcher: js::Fetcher,
+    /// The current token's header name and value as JS strings, by token generation: a fetch reuses them
+    /// instead of copying strings out of wasm on every call.
     header_js: RefCell<Option<(u64, JsValue, JsValue)>>,
-    /// Called by the fast path on a 401: `(input, init, headerValue, response)` → the retried response.
-    unauthorized_callback: Closure<dyn FnMut(JsValue, JsValue, JsValue, JsValue) -> Promise>,
+    /// The fetcher's `want()`: a promise of `[name, value]`, the machine's answer to a `Want`.
+    _want_callback: Closure<dyn FnMut() -> Promise>,
+    /// The fetcher's `unauthorized(value)`: the API answered 401 to that token.
+    _unauthorized_callback: Closure<dyn FnMut(String)>,
 }
 
 impl Drop for Inner {
@@ -836,90 +838,25 @@ impl Inner {
 
     // ---- authenticated fetch ----
 
-    fn allowed(&self, url: &str) -> bool {
-        match web_sys::Url::new(url) {
-            Ok(u) => {
-                let origin = u.origin();
-                self.options.api_origins.iter().any(|o| *o == origin)
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Sends `request` with the token through the one JS function that applies the redirect rules.
-    fn send(&self, request: &web_sys::Request, name: &str, value: &str) -> Promise {
-        js::send_request(request, name, value, &self.origins_js, self.options.browser_like)
-            .unwrap_or_else(|e| Promise::reject(&e))
-    }
-
-    /// The full path of the authenticated fetch: origin check, the caller's own header, the token (refreshed
-    /// first if needed), one retry after a 401 when the request can be replayed.
-    async fn fetch_request(self: Rc<Self>, request: web_sys::Request, replayable: bool) -> Result<JsValue, JsValue> {
-        let header_name = self.machine.borrow().header_name().to_owned();
-        // Not an API origin, or the caller chose the header itself: the request goes out as given.
-        if !self.allowed(&request.url()) || request.headers().has(&header_name).unwrap_or(false) {
-            return JsFuture::from(js::global_fetch(&request, &JsValue::UNDEFINED)).await;
-        }
-        let (name, value) = self.want_header().await?;
-        let retry = if replayable { request.clone().ok() } else { None };
-        let response = JsFuture::from(self.send(&request, &name, &value)).await?;
-        let status = response.unchecked_ref::<web_sys::Response>().status();
-        let Some(retry) = retry.filter(|_| status == 401) else {
-            return Ok(response);
-        };
-        self.resend_after_401(retry, value, response).await
-    }
-
-    /// The API answered 401 to `value`: stop using that token, get another, send `retry` once with it. Without
-    /// a new token, the 401 response stands.
-    async fn resend_after_401(
-        self: &Rc<Self>,
-        retry: web_sys::Request,
-        value: String,
-        response: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        self.handle(Event::Unauthorized { value });
-        let Ok((name, value)) = self.want_header().await else {
-            return Ok(response);
-        };
-        JsFuture::from(self.send(&retry, &name, &value)).await
-    }
-
-    /// The fast path's 401: rebuild the request from what the caller passed and go through the full path once.
-    async fn after_fast_401(
-        self: Rc<Self>,
-        input: JsValue,
-        init: JsValue,
-        value: JsValue,
-        response: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let request: web_sys::Request = js::JsRequest::new(&input, &init)?.unchecked_into();
-        self.resend_after_401(request, value.as_string().unwrap_or_default(), response).await
-    }
-
-    /// Sends through the fast path when the token needs no refresh and `input` is a plain URL string under an
-    /// API origin, in a page or worker; `None` when the full path must run.
-    fn fetch_fast(&self, input: &JsValue, init: &JsValue) -> Option<Promise> {
-        if !self.options.browser_like {
-            return None;
-        }
-        // Every borrow ends before JavaScript runs: `sendAuthed` reads `init`, whose getters may call back.
-        let (name, value, custom) = {
+    /// Sends `input` with `init` under the fetch rules of `makeFetch`, with the token when it needs no refresh
+    /// (the header built once per token) and otherwise after the machine's answer to a `Want`. `replay`: whether
+    /// a 401 may be retried (`None`: unless `init`'s body is a stream).
+    fn fetch(&self, input: &JsValue, init: &JsValue, replay: Option<bool>) -> Promise {
+        // Every borrow ends before JavaScript runs: `send` reads `init`, whose getters may call back.
+        let (name, value) = {
             let machine = self.machine.borrow();
-            let (name, value) = machine.fresh_header(js::now())?;
-            let generation = machine.session().generation();
-            let mut cache = self.header_js.borrow_mut();
-            if cache.as_ref().map_or(true, |(g, ..)| *g != generation) {
-                *cache = Some((generation, name.into(), value.into()));
-            }
-            let (_, name_js, value_js) = cache.as_ref()?;
-            (name_js.clone(), value_js.clone(), !name.eq_ignore_ascii_case(crate::token::AUTHORIZATION))
+            let now = js::now();
+            let fresh = machine.fresh_generation(now).and_then(|generation| {
+                let mut cache = self.header_js.borrow_mut();
+                if cache.as_ref().map_or(true, |(g, ..)| *g != generation) {
+                    let (name, value) = machine.fresh_header(now)?;
+                    *cache = Some((generation, name.into(), value.into()));
+                }
+                cache.as_ref().map(|(_, name, value)| (name.clone(), value.clone()))
+            });
+            fresh.unwrap_or_else(|| (machine.header_name().into(), JsValue::UNDEFINED))
         };
-        let callback = self.unauthorized_callback.as_ref().unchecked_ref();
-        match js::send_authed(input, init, &self.origins_js, &name, &value, custom, callback) {
-            Ok(sent) => (!sent.is_undefined()).then(|| sent.unchecked_into()),
-            Err(e) => Some(Promise::reject(&e)),
-        }
+        self.fetcher.send(input, init, &name, &value, replay)
     }
 }
 
@@ -1023,9 +960,18 @@ impl Client {
                 }
             });
             let w = weak.clone();
-            let unauthorized_callback = Closure::new(move |input, init, value, response: JsValue| match w.upgrade() {
-                Some(inner) => future_to_promise(inner.after_fast_401(input, init, value, response)),
-                None => Promise::resolve(&response),
+            let want_callback = Closure::new(move || match w.upgrade() {
+                Some(inner) => future_to_promise(async move {
+                    let (name, value) = inner.want_header().await?;
+                    Ok(Array::of2(&name.into(), &value.into()).into())
+                }),
+                None => Promise::reject(&error_to_js(&machine::freed_error())),
+            });
+            let w = weak.clone();
+            let unauthorized_callback = Closure::new(move |value: String| {
+                if let Some(inner) = w.upgrade() {
+                    inner.handle(Event::Unauthorized { value });
+                }
             });
             let channel = if options.browser_like {
                 js::open_channel(&options.shared_name, channel_callback.as_ref().unchecked_ref())
@@ -1043,7 +989,13 @@ impl Client {
                 online: !js::is_offline(),
                 seed: (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64,
             };
-            let origins_js: Array = options.api_origins.iter().map(|o| JsValue::from_str(o)).collect();
+            let origins: Array = options.api_origins.iter().map(|o| JsValue::from_str(o)).collect();
+            let fetcher = js::make_fetch(
+                &origins,
+                options.browser_like,
+                want_callback.as_ref().unchecked_ref(),
+                unauthorized_callback.as_ref().unchecked_ref(),
+            );
             Inner {
                 client: setup.session.client.clone(),
                 machine: RefCell::new(Machine::new(setup)),
@@ -1070,9 +1022,10 @@ impl Client {
                 locks,
                 _lock_callback: lock_callback,
                 unlisten: RefCell::new(None),
-                origins_js: origins_js.into(),
+                fetcher,
                 header_js: RefCell::new(None),
-                unauthorized_callback,
+                _want_callback: want_callback,
+                _unauthorized_callback: unauthorized_callback,
             }
         });
         let events = Array::of5(
@@ -1136,13 +1089,25 @@ impl Client {
     /// Sends `request` with the token when its URL is under an API origin (and the request does not set the
     /// header itself), refreshing first if needed, and once more after a 401. The error is an authbridge error
     /// (with a `code`) or, when the API itself cannot be reached, the platform's.
+    ///
+    /// A copy of the body is kept to resend after a 401: for a body that is a stream, use
+    /// [`fetch_streamed`](Self::fetch_streamed).
     pub async fn fetch(&self, request: web_sys::Request) -> Result<web_sys::Response, JsValue> {
-        let inner = Rc::clone(&self.inner);
-        if inner.freed.get() {
+        self.send(request, true).await
+    }
+
+    /// [`fetch`](Self::fetch) for a request whose body is a stream: sent once, with no retry after a 401 (a
+    /// stream can be read once, and keeping a copy would hold the whole upload in memory).
+    pub async fn fetch_streamed(&self, request: web_sys::Request) -> Result<web_sys::Response, JsValue> {
+        self.send(request, false).await
+    }
+
+    async fn send(&self, request: web_sys::Request, replay: bool) -> Result<web_sys::Response, JsValue> {
+        if self.inner.freed.get() {
             return Err(error_to_js(&machine::freed_error()));
         }
-        let response = inner.fetch_request(request, true).await?;
-        Ok(response.unchecked_into())
+        let sent = self.inner.fetch(&request.into(), &JsValue::UNDEFINED, Some(replay));
+        Ok(JsFuture::from(sent).await?.unchecked_into())
     }
 
     /// The current token's decoded claims (a JS object), or `None` (opaque token, or none).
@@ -1247,16 +1212,7 @@ impl AuthClient {
 
     /// Like `fetch()`; attaches the token only for the configured API origins and retries once on 401.
     pub fn fetch(&self, input: JsValue, init: JsValue) -> Result<Promise, JsValue> {
-        let inner = self.live()?;
-        if let Some(sent) = inner.fetch_fast(&input, &init) {
-            return Ok(sent);
-        }
-        Ok(future_to_promise(async move {
-            let request: web_sys::Request = js::JsRequest::new(&input, &init)?.unchecked_into();
-            // A streamed body can be sent once only; anything else is cloned so a 401 can be retried.
-            let replayable = !get(&get(&init, "body"), "getReader").is_function();
-            inner.fetch_request(request, replayable).await
-        }))
+        Ok(self.live()?.fetch(&input, &init, None))
     }
 
     /// The current token's decoded claims, or `null` (opaque token, or none).

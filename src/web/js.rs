@@ -17,11 +17,12 @@ extern "C" {
     #[wasm_bindgen(js_name = clearTimeout)]
     pub fn clear_timeout(handle: &JsValue);
 
-    /// `new Request(input, init)`, which accepts a string, a URL or a Request, as `fetch` does.
-    #[wasm_bindgen(js_name = Request)]
-    pub type JsRequest;
-    #[wasm_bindgen(constructor, catch, js_class = "Request")]
-    pub fn new(input: &JsValue, init: &JsValue) -> Result<JsRequest, JsValue>;
+    /// What `makeFetch` returns.
+    pub type Fetcher;
+    /// Sends `input` (a URL or a Request) with `init` under the fetch rules; `value` is `undefined` when the token
+    /// needs a refresh first; `replay` `undefined` reads it from `init` (no retry for a streamed body).
+    #[wasm_bindgen(method)]
+    pub fn send(this: &Fetcher, input: &JsValue, init: &JsValue, name: &JsValue, value: &JsValue, replay: Option<bool>) -> Promise;
 
     /// What `makeLocks` returns.
     pub type Locks;
@@ -37,7 +38,7 @@ extern "C" {
 // The global fetch, called from a microtask so that no wasm frames are on the stack: in Chromium a fetch made
 // with wasm frames below it measured ~0.1 ms slower per request (bench/: loopback p50 1.03-1.08x a JS wrapper,
 // 1.00x once deferred), most likely its capture of the initiator's stack trace.
-export function fetchOffStack(input, init) { return Promise.resolve().then(() => fetch(input, init)); }
+function fetchOffStack(input, init) { return Promise.resolve().then(() => fetch(input, init)); }
 // Settles (never rejects) when the first of `promise`, `flight` (may be undefined) or a `ms` timer (none when
 // negative) settles.
 export function firstOf(promise, flight, ms) {
@@ -75,6 +76,58 @@ export function listen(names, handler) {
   for (const n of names) globalThis.addEventListener?.(n, on);
   return () => { for (const n of names) globalThis.removeEventListener?.(n, on); };
 }
+// The authenticated fetch: every rule, in one place, for `AuthClient.fetch(input, init)` and the Rust
+// `Client::fetch(request)` alike. The client (wasm) decides the token; this only applies the rules to a request:
+// 1. origin: the token goes only to `origins` (exact origins). A URL string that starts with one of them and
+//    then `/` has that origin (the authority ends at the first `/`); anything else (relative, other case, odd
+//    forms, a Request) is parsed by `new Request` and its origin compared.
+// 2. the caller's own header (the token's header name already set by the caller): sent as given.
+// 3. the token: `value` when the client's token needs no refresh, else `want()` resolves to [name, value] once
+//    the client has one (refreshing first) or rejects with the client's error.
+// 4. redirects (see `sendRequest`).
+// 5. a 401: `unauthorized(value)` tells the client the token was refused, and the request is sent once more with
+//    the token `want()` gives; without one, the 401 stands. Not when the body is a stream (it can be sent once).
+// The string form with a plain `init` (pages and workers) is sent without building a Request: the speed of a
+// hand-written wrapper. Getters on `init` run here, with no borrow held in wasm; one that throws rejects.
+export function makeFetch(origins, browser, want, unauthorized) {
+  return { send(input, init, name, value, replay) {
+    try {
+      let req = null;
+      const simple = browser && typeof input === 'string' && (init == null || Object.getPrototypeOf(init) === Object.prototype);
+      if (!simple || !origins.some((o) => input.startsWith(o) && input.charCodeAt(o.length) === 47)) {
+        req = new Request(input, init); // a copy: the caller's Request never gets the token
+        if (!origins.includes(new URL(req.url).origin)) return fetchOffStack(req);
+      }
+      const headers = req ? req.headers : new Headers(init?.headers);
+      if (headers.has(name)) return fetchOffStack(req ?? input, req ? undefined : init);
+      const again = replay ?? typeof init?.body?.getReader !== 'function';
+      const options = req ? null : { ...init, headers };
+      const spare = req && again ? req.clone() : null;
+      const redirect = options?.redirect;
+      let sentName = null;
+      const send = (req, [name, value]) => {
+        if (req) return sendRequest(req, name, value, origins, browser);
+        if (sentName !== null && sentName !== name) headers.delete(sentName);
+        sentName = name;
+        headers.set(name, value);
+        options.redirect = name.toLowerCase() !== 'authorization' && followsRedirects(redirect) ? 'error' : redirect;
+        return fetchOffStack(input, options);
+      };
+      const first = (header) => {
+        // The header's name may be known only once there is a token (a format that picks it): checked again.
+        if (headers.has(header[0])) return fetchOffStack(req ?? input, req ? undefined : init);
+        return send(req, header).then((r) => {
+          if (r.status !== 401 || !again) return r;
+          unauthorized(header[1]);
+          return want().then((next) => send(spare, next), () => r);
+        });
+      };
+      return value === undefined ? want().then(first) : first([name, value]);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  } };
+}
 // Redirects and the token. Pages and workers: the browser drops Authorization on a cross-origin redirect itself
 // but forwards any other header, and hides a redirect's target from scripts (`manual` gives an opaque response),
 // so a token in another header never follows a redirect there (`error`, unless the caller chose `manual`, which
@@ -82,8 +135,7 @@ export function listen(names, handler) {
 // before 2026, and rejects `redirect: 'error'`): redirects are followed here by hand, the token re-attached only
 // for `origins`.
 const followsRedirects = (redirect) => (redirect ?? 'follow') === 'follow';
-// Sends `request` (a Request) with the token: the one place both fetch paths hand a token to the network.
-export function sendRequest(request, name, value, origins, browser) {
+function sendRequest(request, name, value, origins, browser) {
   if (!browser) return followByHand(request, name, value, origins);
   const custom = name.toLowerCase() !== 'authorization';
   const req = custom && followsRedirects(request.redirect) ? new Request(request, { redirect: 'error' }) : request;
@@ -120,28 +172,6 @@ async function followByHand(request, name, value, origins) {
     req = new Request(url, init);
   }
 }
-// The authenticated fetch's fast path (pages and workers): a string URL under an API origin and a token that
-// needs no refresh. `origins` are exact origins; a URL that starts with one of them and then `/` has that origin
-// (the authority ends at the first `/`), so anything else (relative, other case, odd forms) takes the full path
-// through `new Request` and its parsed origin. Returns undefined when the fast path does not apply. A 401 goes to
-// `onUnauthorized(input, init, value, response)` unless the body is a stream (it cannot be sent twice). Getters
-// on `init` run here, with no borrow held in wasm; one that throws rejects the returned promise.
-export function sendAuthed(input, init, origins, name, value, custom, onUnauthorized) {
-  if (typeof input !== 'string' || (init != null && Object.getPrototypeOf(init) !== Object.prototype)) return;
-  if (!origins.some((o) => input.startsWith(o) && input.charCodeAt(o.length) === 47)) return;
-  try {
-    const headers = new Headers(init?.headers);
-    if (headers.has(name)) return fetchOffStack(input, init);
-    headers.set(name, value);
-    const options = { ...init, headers };
-    if (custom && followsRedirects(options.redirect)) options.redirect = 'error';
-    const streamed = typeof init?.body?.getReader === 'function';
-    return fetchOffStack(input, options)
-      .then((r) => (r.status === 401 && !streamed ? onUnauthorized(input, init, value, r) : r));
-  } catch (e) {
-    return Promise.reject(e);
-  }
-}
 // The origin-wide Web Lock, by ticket, for the core's lock protocol (src/machine.rs decides when to ask, wait,
 // steal and release; this only performs it). `onEvent(ticket, kind)`: 0 granted, 1 busy (if-available refused),
 // 2 failed (aborted, stolen, or the request threw). A ticket released before its grant gives the lock back at once.
@@ -174,9 +204,6 @@ export function makeLocks(name, onEvent) {
 }
 "#)]
 extern "C" {
-    /// `fetch(input, init)` from a microtask (see `fetchOffStack`).
-    #[wasm_bindgen(js_name = fetchOffStack)]
-    pub fn global_fetch(input: &JsValue, init: &JsValue) -> Promise;
     /// See `firstOf`.
     #[wasm_bindgen(js_name = firstOf)]
     pub fn first_of(promise: &Promise, flight: Option<&Promise>, ms: f64) -> Promise;
@@ -201,26 +228,9 @@ extern "C" {
     /// The Web Lock executor (see `makeLocks`): `request(ticket, mode)` and `release(ticket)`.
     #[wasm_bindgen(js_name = makeLocks)]
     pub fn make_locks(name: &str, on_event: &Function) -> Locks;
-    /// The fast path of `AuthClient.fetch`: a promise, or `undefined` when the full path must run.
-    #[wasm_bindgen(js_name = sendAuthed, catch)]
-    pub fn send_authed(
-        input: &JsValue,
-        init: &JsValue,
-        origins: &JsValue,
-        name: &JsValue,
-        value: &JsValue,
-        custom: bool,
-        on_unauthorized: &Function,
-    ) -> Result<JsValue, JsValue>;
-    /// Sends `request` with the token header under the redirect rules (see `sendRequest`).
-    #[wasm_bindgen(js_name = sendRequest, catch)]
-    pub fn send_request(
-        request: &web_sys::Request,
-        name: &str,
-        value: &str,
-        origins: &JsValue,
-        browser: bool,
-    ) -> Result<Promise, JsValue>;
+    /// The authenticated fetch's rules (see `makeFetch`): `send(input, init, name, value, replay)`.
+    #[wasm_bindgen(js_name = makeFetch)]
+    pub fn make_fetch(origins: &JsValue, browser: bool, want: &Function, unauthorized: &Function) -> Fetcher;
 }
 
 /// A parsed JS value seen through the core's [`Json`] trait.

@@ -1,0 +1,140 @@
+// One rule set for the authenticated fetch, proven on every path: each rule of src/web/js.rs `makeFetch` (origin,
+// the caller's own header, the token refreshed first, redirects, one retry after a 401, none for a streamed body)
+// for a URL string and a Request, with a fresh token and one to get first, in headless Chromium (where the fresh
+// string form is the fast path), Node, Deno and Cloudflare workerd (tests/js/fixtures/fetch-rules.js).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
+import { startBridge } from '../support/bridge.mjs';
+import { serveStatic } from '../support/static.mjs';
+import { launchChromium } from '../support/chromium.mjs';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const out = `${root}target/fetch-rules-test/`;
+let api, evil, server;
+let n = 0;
+
+const free = (port) => new Promise((resolve) => {
+  const s = createServer();
+  s.once('error', () => resolve(false));
+  s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+});
+
+before(async () => {
+  // The other origin is a look-alike: the API listens on port p and it on port p·10 + d, so the API's origin is a
+  // prefix of every URL of it (the fast path must see that the authority goes on). p avoids the ports Chromium
+  // refuses to fetch.
+  for (let i = 0; i < 100 && !evil; i++) {
+    const p = 2100 + Math.floor(Math.random() * 3900);
+    const q = p * 10 + Math.floor(Math.random() * 10);
+    if ([3659, 4045, 4190, 5060, 5061].includes(p) || !(await free(p)) || !(await free(q))) continue;
+    api = await startBridge({ port: p });
+    evil = await startBridge({ port: q });
+  }
+  assert.ok(evil?.url.startsWith(api.url), 'a free pair of ports');
+  server = await serveStatic(root, { mounts: { '/fixtures/': `${root}tests/js/fixtures` } });
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(`${out}node_modules`, { recursive: true });
+  symlinkSync(`${root}pkg`, `${out}node_modules/authbridge`);
+});
+after(async () => { await api?.close(); await evil?.close(); await server?.close(); });
+
+function check(r, key, browser) {
+  const cases = [];
+  for (const scenario of ['oauth2', 'wazo']) {
+    for (const freshness of ['fresh', 'stale']) {
+      for (const form of ['string', 'request']) {
+        const tag = `${scenario} ${freshness} ${form}`;
+        const at = (rule) => [r[`${tag} ${rule}`], r[`${tag} ${rule} bridge calls`]];
+        const refresh = freshness === 'stale' ? 1 : 0;
+        const say = (rule) => `${tag} ${rule}: ${JSON.stringify(at(rule))}`;
+        cases.push(tag);
+        assert.deepEqual(at('token'), [scenario === 'wazo' ? { authorization: null, xAuthToken: 'string' } : { authorization: 'Bearer eyJ', xAuthToken: null }, refresh], say('token'));
+        assert.deepEqual(at('outside'), [200, 0], say('outside'));
+        assert.deepEqual(at('odd form'), [true, refresh], say('odd form'));
+        assert.ok(['TypeError', 200].includes(at('userinfo')[0]) && at('userinfo')[1] === 0, say('userinfo'));
+        // The caller's header goes out as given; the wazo header's name is known once a token says so, hence the
+        // one bridge call when there is none yet.
+        assert.deepEqual(at('own header'), ['mine', scenario === 'wazo' ? refresh : 0], say('own header'));
+        // A token in a custom header never follows a redirect in a browser, even when the caller wants it to.
+        assert.deepEqual(at('redirect'), [browser && scenario === 'wazo' ? 'TypeError' : 200, refresh], say('redirect'));
+        assert.deepEqual(at('retry'), [{ status: 401, sends: 2, distinct: 2, bodies: ['again', 'again'] }, refresh + 1], say('retry'));
+        const [stream, streamCalls] = at('stream');
+        assert.ok(stream.sends === (stream.status === 401 ? 1 : 0) && streamCalls === refresh, say('stream'));
+      }
+    }
+  }
+  assert.equal(cases.length, 8);
+  const arrived = evil.stats(key).apiCalls;
+  // (Deno sends a URL's own credentials as Basic authorization: the caller's, not a token.)
+  const own = (c) => c.to === 'userinfo' && /^Basic /.test(c.authorization);
+  for (const c of arrived) assert.ok((c.authorization === null || own(c)) && c.xAuthToken === null, `token at the other origin: ${JSON.stringify(c)}`);
+  assert.equal(arrived.filter((c) => / outside$/.test(c.to)).length, 8, 'every outside request arrived, without the token');
+  assert.equal(arrived.filter((c) => / redirect$/.test(c.to)).length, browser ? 4 : 8, 'followed redirects arrived, without the token');
+}
+
+test('Chromium (pages: the fresh string form is the fast path)', async () => {
+  const key = `chromium${++n}`;
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/fixtures/hostile.html`);
+    await page.evaluate(() => window.ready);
+    const r = await page.evaluate(async ({ api, evil, key }) => {
+      const { fetchRules } = await import('/fixtures/fetch-rules.js');
+      return fetchRules(lib.AuthClient, api, evil, key);
+    }, { api: api.url, evil: evil.url, key });
+    check(r, key, true);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('Node', async () => {
+  const key = `node${++n}`;
+  const { AuthClient } = await import(`${root}pkg/node.js`);
+  const { fetchRules } = await import(`${root}tests/js/fixtures/fetch-rules.js`);
+  check(await fetchRules(AuthClient, api.url, evil.url, key), key, false);
+});
+
+test('Deno', async () => {
+  const key = `deno${++n}`;
+  const script = `${out}deno-rules.js`;
+  writeFileSync(script, `import { AuthClient } from '${root}pkg/deno.js';
+import { fetchRules } from '${root}tests/js/fixtures/fetch-rules.js';
+console.log(JSON.stringify(await fetchRules(AuthClient, ${JSON.stringify(api.url)}, ${JSON.stringify(evil.url)}, ${JSON.stringify(key)})));`);
+  const { stdout } = await promisify(execFile)(`${root}node_modules/.bin/deno`, ['run', '--allow-net=127.0.0.1,127.1', `--allow-read=${root}`, script],
+    { env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' } });
+  check(JSON.parse(stdout), key, false);
+});
+
+test('Cloudflare workerd', async () => {
+  const key = `workerd${++n}`;
+  writeFileSync(`${out}worker-src.js`, `import { AuthClient } from 'authbridge';
+import { fetchRules } from '${root}tests/js/fixtures/fetch-rules.js';
+export default { async fetch(request, env) { return Response.json(await fetchRules(AuthClient, env.API, env.EVIL, env.KEY)); } };`);
+  await build({
+    entryPoints: [`${out}worker-src.js`], bundle: true, format: 'esm', outfile: `${out}worker.js`,
+    conditions: ['workerd', 'worker', 'browser'], external: ['*.wasm'], nodePaths: [`${out}node_modules`], logLevel: 'warning',
+  });
+  copyFileSync(`${root}pkg/authbridge_bg.wasm`, `${out}authbridge_bg.wasm`);
+  const mf = new Miniflare({
+    modules: true, scriptPath: `${out}worker.js`, compatibilityDate: '2026-04-01',
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    bindings: { API: api.url, EVIL: evil.url, KEY: key },
+  });
+  try {
+    const res = await mf.dispatchFetch('http://worker.test/');
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    check(JSON.parse(text), key, false);
+  } finally {
+    await mf.dispose();
+  }
+});
