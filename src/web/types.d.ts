@@ -201,8 +201,5 @@ type WasmModule = typeof globalThis extends { WebAssembly: { Module: { prototype
 /** `WebAssembly.Memory` where declared, else its shape. */
 type WasmMemory = typeof globalThis extends { WebAssembly: { Memory: { prototype: infer M } } } ? M
   : { readonly buffer: ArrayBuffer; grow(delta: number): number };
-/** `WebAssembly.Table` where declared, else its shape. */
-type WasmTable = typeof globalThis extends { WebAssembly: { Table: { prototype: infer T } } } ? T
-  : { readonly length: number; get(index: number): unknown; grow(delta: number, value?: unknown): number };
 // Only what is marked `export` is exported (a .d.ts module otherwise exports every top-level declaration).
 export {};
