@@ -68,10 +68,10 @@ if (hasNightly) {
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out);
-// `--minify-imports-and-exports-and-modules` (run last) renames every import to module "a" with a short name and
+// `--minify-imports-and-exports-and-modules` (run after -Oz) renames every import to module "a" with a short name and
 // every export to a short name, and prints the old -> new mapping as JSON on stdout: the glue is rewritten to match
 // below ("Short names across the wasm/JS boundary").
-const minified = JSON.parse(execFileSync(join(root, 'node_modules', '.bin', 'wasm-opt'), [
+run(join(root, 'node_modules', '.bin', 'wasm-opt'), [
   '-Oz', '--strip-debug', '--strip-producers',
   // Measured by helper-4 on the shipped .wasm (at 5a233a9), gzip -9, one at a time against -Oz alone (45,530 B), then
   // together:
@@ -84,8 +84,14 @@ const minified = JSON.parse(execFileSync(join(root, 'node_modules', '.bin', 'was
   // The features rustc emits for wasm32 by default; binaryen must know them to keep the module valid.
   '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
   '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
-  '--minify-imports-and-exports-and-modules',
   join(raw, 'authbridge_bg.wasm'), '-o', join(out, 'authbridge_bg.wasm'),
+]);
+// A run of its own: `--converge` repeats every pass of its run, and this one must rename once.
+const minified = JSON.parse(execFileSync(join(root, 'node_modules', '.bin', 'wasm-opt'), [
+  '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
+  '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
+  '--minify-imports-and-exports-and-modules',
+  join(out, 'authbridge_bg.wasm'), '-o', join(out, 'authbridge_bg.wasm'),
 ], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 << 20 }));
 // The exports are then renamed again, here: binaryen draws import and export names from one sequence, so with
 // 118 imports its export names are two characters long, while exports and imports are separate namespaces and the
