@@ -703,8 +703,10 @@ impl Machine {
                     self.call_or_skip(epoch, generation, now);
                 }
             }
-            // A grant for a request given up since (the driver releases it: it was told to Unlock that ticket).
-            _ => {}
+            // A grant for a request given up since: given back at once. The driver was told to Unlock that ticket
+            // already, and releasing a released ticket does nothing; this also covers a grant the driver delivers
+            // late or twice, so that no lock is ever left held by a flight that moved on.
+            _ => self.out.push_back(Command::Unlock { ticket }),
         }
     }
 

@@ -564,7 +564,7 @@ fn free_settles_every_waiting_caller_and_silences_the_client() {
 }
 
 #[test]
-fn a_stale_lock_grant_is_ignored() {
+fn a_stale_lock_grant_is_given_back() {
     let mut m = Machine::new(setup(1));
     m.handle::<Value>(Event::Start { caller: 1, stored: None }, T0);
     m.handle::<Value>(Event::Timer, T0 + PEER_ASK_WAIT_MS);
@@ -575,7 +575,8 @@ fn a_stale_lock_grant_is_ignored() {
     let (ticket, mode) = lock.expect("a lock request");
     assert_eq!(mode, LockMode::IfAvailable);
     m.handle::<Value>(Event::LockGranted { ticket: ticket + 7 }, T0 + PEER_ASK_WAIT_MS);
-    assert_eq!(m.poll_command(), None, "no bridge call on somebody else's grant");
+    assert_eq!(m.poll_command(), Some(Command::Unlock { ticket: ticket + 7 }), "given back, no bridge call");
+    assert_eq!(m.poll_command(), None);
     m.handle::<Value>(Event::LockGranted { ticket }, T0 + PEER_ASK_WAIT_MS);
     assert!(matches!(m.poll_command(), Some(Command::CallBridge { .. })));
 }

@@ -108,7 +108,7 @@ async fn restore_from_storage_and_evict_bad_entries() {
     let first = client("oauth2", &k, &[]);
     wait(first.start()).await.unwrap();
     let token = wait(first.access_token()).await.unwrap();
-    first.stop();
+    first.stop().expect("stopped");
     drop(first);
     let second = client("oauth2", &k, &[]);
     wait(second.start()).await.unwrap();
@@ -256,7 +256,7 @@ async fn redirects_never_carry_the_token_to_another_origin() {
 /// notices, a `web_sys::Request` through the authenticated fetch, the origin rule, sign-out and free.
 #[wasm_bindgen_test]
 async fn the_rust_client_signs_in_fetches_and_signs_out() {
-    use authbridge::web::{Client, Notice, Options, Status};
+    use authbridge::web::{Client, FormatOption, Notice, Options, Status};
     use std::{cell::RefCell, rc::Rc};
 
     let k = key("rust");
@@ -289,6 +289,18 @@ async fn the_rust_client_signs_in_fetches_and_signs_out() {
     let echo = wait(json_of(&response)).await.unwrap();
     assert_eq!(field(&echo, "authorization").as_string(), Some(format!("Bearer {}", token.secret())));
 
+    // A 401: one more try with a new token (the body kept to resend); a streamed request is sent once.
+    let refused = |to: &str| {
+        let url = format!("{}/api/always401?key={k}&to={to}", bridge());
+        web_sys::Request::new_with_str(&url).unwrap()
+    };
+    assert_eq!(auth.fetch(refused("again")).await.expect("sent").status(), 401);
+    assert_eq!(auth.fetch_streamed(refused("once")).await.expect("sent").status(), 401);
+    let calls = wait(stats(bridge(), &k)).await.unwrap();
+    let sent = |to: &str| Array::from(&field(&calls, "apiCalls")).iter().filter(|c| field(c, "to").as_string().as_deref() == Some(to)).count();
+    assert_eq!((sent("again"), sent("once")), (2, 1));
+    auth.access_token().await.expect("a token after the 401s");
+
     // Another origin gets the request as given: no token.
     let stub = stub_fetch(bridge());
     let other = web_sys::Request::new_with_str("https://elsewhere.example/x").unwrap();
@@ -300,9 +312,40 @@ async fn the_rust_client_signs_in_fetches_and_signs_out() {
     auth.sign_out().await.expect("signed out");
     assert_eq!(auth.status(), Status::SignedOut);
     assert_eq!(storage_item("sessionStorage", &k), None);
-    assert_eq!(*seen.borrow(), ["token:bridge", "signedOut:signOut"]);
+    // The token of start(), the one after the first 401 (a streamed request's 401 is not retried), sign-out.
+    assert_eq!(*seen.borrow(), ["token:bridge", "token:bridge", "signedOut:signOut"]);
     auth.off(listener);
 
     auth.free();
     assert_eq!(auth.access_token().await.map(|_| ()).unwrap_err().code, authbridge::Code::Freed);
+
+    // A response of another shape, read through JSON pointers (Wazo's, as if it were unknown).
+    let custom = Client::new(&Options {
+        token_url: format!("{}/token/wazo?key={k}", bridge()),
+        api_origins: vec![bridge().into()],
+        storage: Some("memory".into()),
+        format: Some(FormatOption::Custom {
+            token: "/data/token".into(),
+            expires_in: None,
+            expires_at: Some("/data/utc_expires_at".into()),
+        }),
+        header: Some("X-Auth-Token".into()),
+        ..Options::default()
+    })
+    .expect("valid options");
+    let token = custom.access_token().await.expect("a token");
+    let left = custom.expires_at().expect("an expiry") - js_sys::Date::now() as authbridge::time::Millis;
+    assert!(left > 3_000_000 && left <= 3_600_000, "{left} ms left");
+    assert_eq!(token.secret().len(), 36, "the UUID at /data/token");
+    let bad = Client::new(&Options { format: Some("jwt".into()), ..custom_options() }).err().expect("refused");
+    assert!(bad.message.contains("format"), "{}", bad.message);
+    custom.free();
+}
+
+fn custom_options() -> authbridge::web::Options {
+    authbridge::web::Options {
+        token_url: format!("{}/token/wazo", bridge()),
+        api_origins: vec![bridge().into()],
+        ..Default::default()
+    }
 }

@@ -897,9 +897,9 @@ pub struct Options {
     pub api_origins: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoke_url: Option<String>,
-    /// `auto`, `oauth2`, `point`, `wazo` or `static`.
+    /// How to read the bridge's response: a provider's name, or JSON pointers (`"auto"` when `None`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
+    pub format: Option<FormatOption>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
     /// `session`, `local` or `memory`.
@@ -921,6 +921,31 @@ pub struct Options {
     /// Seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bridge_timeout: Option<f64>,
+}
+
+/// The `format` option of [`Options`]: `"auto"`, `"oauth2"`, `"point"`, `"wazo"` or `"static"` (`.into()` from a
+/// `&str`), or where a response of another shape keeps the token.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum FormatOption {
+    Name(String),
+    /// JSON pointers into the bridge's response, such as `/data/token`.
+    #[serde(rename_all = "camelCase")]
+    Custom {
+        token: String,
+        /// Seconds from now.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires_in: Option<String>,
+        /// An absolute time (ISO 8601 or seconds since the epoch).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires_at: Option<String>,
+    },
+}
+
+impl From<&str> for FormatOption {
+    fn from(name: &str) -> Self {
+        FormatOption::Name(name.to_owned())
+    }
 }
 
 impl Client {

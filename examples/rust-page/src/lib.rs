@@ -3,6 +3,7 @@
 //! client the same way (keep one `Client` in a context or signal; call `on_notice` to re-render).
 use authbridge::web::{Client, Notice, Options, Status};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 fn show(id: &str, text: &str) {
@@ -12,13 +13,23 @@ fn show(id: &str, text: &str) {
     }
 }
 
+/// The value of the bridge's CSRF cookie (the bridge sets it on every page it serves): the bridge wants it back
+/// in `X-CSRF-Token` on each token call, which a cross-site page cannot do.
+fn csrf() -> Option<String> {
+    let document: web_sys::HtmlDocument = web_sys::window()?.document()?.dyn_into().ok()?;
+    let cookies = document.cookie().ok()?;
+    cookies.split("; ").find_map(|c| c.strip_prefix("authbridge_csrf=")).map(str::to_owned)
+}
+
 #[wasm_bindgen(start)]
 pub fn main() -> Result<(), JsValue> {
     let origin = web_sys::window().ok_or("no window")?.location().origin()?;
     let auth = Client::new(&Options {
-        // The reference bridge's OAuth 2 provider (`make demo`); sign in on its page first.
-        token_url: "/auth/oauth2/token".into(),
+        // The reference bridge's pointservices provider (OAuth 2 shaped: access_token, expires_in); the refresh
+        // token stays in the bridge.
+        token_url: "/auth/pointservices/token".into(),
         api_origins: vec![origin.clone()],
+        bridge_headers: csrf().map(|c| ("X-CSRF-Token".to_owned(), c)).into_iter().collect(),
         ..Options::default()
     })
     .map_err(|e| JsValue::from_str(&e.message))?;
@@ -32,7 +43,7 @@ pub fn main() -> Result<(), JsValue> {
     spawn_local(async move {
         match auth.start().await {
             Ok(true) => {
-                let request = web_sys::Request::new_with_str(&format!("{origin}/api/oauth2/me")).unwrap();
+                let request = web_sys::Request::new_with_str(&format!("{origin}/api/pointservices/me")).unwrap();
                 match auth.fetch(request).await {
                     Ok(response) => {
                         let response: web_sys::Response = response;
@@ -42,7 +53,7 @@ pub fn main() -> Result<(), JsValue> {
                     Err(e) => show("error", &format!("{e:?}")),
                 }
             }
-            Ok(false) => show("status", "no session: sign in at the bridge"),
+            Ok(false) => show("status", "no session: sign in"),
             Err(e) => show("error", &format!("{}: {}", e.code.as_str(), e.message)),
         }
         debug_assert!(auth.status() != Status::Starting);
