@@ -105,7 +105,7 @@ export function makeFetch(origins, browser, want, unauthorized) {
       const spare = req && again ? req.clone() : null;
       const redirect = options?.redirect;
       let sentName = null;
-      const send = (req, [name, value]) => {
+      const send = (req, name, value) => {
         if (req) return sendRequest(req, name, value, origins, browser);
         if (sentName !== null && sentName !== name) headers.delete(sentName);
         sentName = name;
@@ -113,16 +113,17 @@ export function makeFetch(origins, browser, want, unauthorized) {
         options.redirect = name.toLowerCase() !== 'authorization' && followsRedirects(redirect) ? 'error' : redirect;
         return fetchOffStack(input, options);
       };
-      const first = (header) => {
+      const first = (n, v) => {
         // The header's name may be known only once there is a token (a format that picks it): checked again.
-        if (headers.has(header[0])) return fetchOffStack(req ?? input, req ? undefined : init);
-        return send(req, header).then((r) => {
-          if (r.status !== 401 || !again) return r;
-          unauthorized(header[1]);
-          return want().then((next) => send(spare, next), () => r);
-        });
+        if (n !== name && headers.has(n)) return fetchOffStack(req ?? input, req ? undefined : init);
+        const sent = send(req, n, v);
+        return again ? sent.then((r) => {
+          if (r.status !== 401) return r;
+          unauthorized(v);
+          return want().then(([n, v]) => send(spare, n, v), () => r);
+        }) : sent;
       };
-      return value === undefined ? want().then(first) : first([name, value]);
+      return value === undefined ? want().then(([n, v]) => first(n, v)) : first(name, value);
     } catch (e) {
       return Promise.reject(e);
     }
