@@ -4,14 +4,11 @@
 // string form is the fast path), Node, Deno and Cloudflare workerd (tests/js/fixtures/fetch-rules.js).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { Miniflare } from 'miniflare';
 import { startBridge } from '../support/bridge.mjs';
+import { inDeno, inWorkerd } from '../support/runtimes.mjs';
 import { serveStatic } from '../support/static.mjs';
 import { launchChromium } from '../support/chromium.mjs';
 
@@ -105,36 +102,10 @@ test('Node', async () => {
 
 test('Deno', async () => {
   const key = `deno${++n}`;
-  const script = `${out}deno-rules.js`;
-  writeFileSync(script, `import { AuthClient } from '${root}pkg/deno.js';
-import { fetchRules } from '${root}tests/js/fixtures/fetch-rules.js';
-console.log(JSON.stringify(await fetchRules(AuthClient, ${JSON.stringify(api.url)}, ${JSON.stringify(evil.url)}, ${JSON.stringify(key)})));`);
-  const { stdout } = await promisify(execFile)(`${root}node_modules/.bin/deno`, ['run', '--allow-net=127.0.0.1,127.1', `--allow-read=${root}`, script],
-    { env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' } });
-  check(JSON.parse(stdout), key, false);
+  check(await inDeno(out, 'fetch-rules.js', 'fetchRules', [api.url, evil.url, key]), key, false);
 });
 
 test('Cloudflare workerd', async () => {
   const key = `workerd${++n}`;
-  writeFileSync(`${out}worker-src.js`, `import { AuthClient } from 'authbridge';
-import { fetchRules } from '${root}tests/js/fixtures/fetch-rules.js';
-export default { async fetch(request, env) { return Response.json(await fetchRules(AuthClient, env.API, env.EVIL, env.KEY)); } };`);
-  await build({
-    entryPoints: [`${out}worker-src.js`], bundle: true, format: 'esm', outfile: `${out}worker.js`,
-    conditions: ['workerd', 'worker', 'browser'], external: ['*.wasm'], nodePaths: [`${out}node_modules`], logLevel: 'warning',
-  });
-  copyFileSync(`${root}pkg/authbridge_bg.wasm`, `${out}authbridge_bg.wasm`);
-  const mf = new Miniflare({
-    modules: true, scriptPath: `${out}worker.js`, compatibilityDate: '2026-04-01',
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-    bindings: { API: api.url, EVIL: evil.url, KEY: key },
-  });
-  try {
-    const res = await mf.dispatchFetch('http://worker.test/');
-    const text = await res.text();
-    assert.equal(res.status, 200, text);
-    check(JSON.parse(text), key, false);
-  } finally {
-    await mf.dispose();
-  }
+  check(await inWorkerd(out, 'fetch-rules.js', 'fetchRules', [api.url, evil.url, key], '2026-04-01'), key, false);
 });

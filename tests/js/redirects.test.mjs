@@ -4,13 +4,10 @@
 // Firefox: tests/web.rs and tests/js/security.test.mjs.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { Miniflare } from 'miniflare';
 import { startBridge } from '../support/bridge.mjs';
+import { inDeno, inWorkerd } from '../support/runtimes.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const out = `${root}target/redirect-test/`;
@@ -50,40 +47,12 @@ test('Node', async () => {
 
 test('Deno', async () => {
   const key = `deno${++n}`;
-  const script = `${out}deno-probe.js`;
-  writeFileSync(script, `import { AuthClient } from '${root}pkg/deno.js';
-import { probe } from '${root}tests/js/fixtures/redirect-probe.js';
-console.log(JSON.stringify(await probe(AuthClient, ${JSON.stringify(api.url)}, ${JSON.stringify(evil.url)}, ${JSON.stringify(key)})));`);
-  const { stdout } = await promisify(execFile)(`${root}node_modules/.bin/deno`, ['run', '--allow-net=127.0.0.1', `--allow-read=${root}`, script],
-    { env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' } });
-  check(JSON.parse(stdout), key);
+  check(await inDeno(out, 'redirect-probe.js', 'probe', [api.url, evil.url, key]), key);
 });
 
 for (const compatibilityDate of ['2025-01-01', '2026-04-01']) {
   test(`Cloudflare workerd, compatibility date ${compatibilityDate}`, async () => {
     const key = `workerd${++n}`;
-    const dir = `${out}workerd-${compatibilityDate}/`;
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(`${out}worker-src.js`, `import { AuthClient } from 'authbridge';
-import { probe } from '${root}tests/js/fixtures/redirect-probe.js';
-export default { async fetch(request, env) { return Response.json(await probe(AuthClient, env.API, env.EVIL, env.KEY)); } };`);
-    await build({
-      entryPoints: [`${out}worker-src.js`], bundle: true, format: 'esm', outfile: `${dir}worker.js`,
-      conditions: ['workerd', 'worker', 'browser'], external: ['*.wasm'], nodePaths: [`${out}node_modules`], logLevel: 'warning',
-    });
-    copyFileSync(`${root}pkg/authbridge_bg.wasm`, `${dir}authbridge_bg.wasm`);
-    const mf = new Miniflare({
-      modules: true, scriptPath: `${dir}worker.js`, compatibilityDate,
-      modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-      bindings: { API: api.url, EVIL: evil.url, KEY: key },
-    });
-    try {
-      const r = await mf.dispatchFetch('http://worker.test/');
-      const text = await r.text();
-      assert.equal(r.status, 200, text);
-      check(JSON.parse(text), key);
-    } finally {
-      await mf.dispose();
-    }
+    check(await inWorkerd(out, 'redirect-probe.js', 'probe', [api.url, evil.url, key], compatibilityDate), key);
   });
 }

@@ -1,0 +1,49 @@
+// Runs an export of a fixture in tests/js/fixtures (called as `fn(AuthClient, ...args)`) against the built package
+// in Deno or in Cloudflare workerd (through Miniflare), and returns what it returned (as JSON). `out` is a scratch
+// folder with `node_modules/authbridge` linked to pkg/.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const call = (fixture, fn, args) => `import { ${fn} } from '${root}tests/js/fixtures/${fixture}';
+const args = ${JSON.stringify(args)};`;
+
+export async function inDeno(out, fixture, fn, args) {
+  const script = `${out}deno-${fn}.js`;
+  writeFileSync(script, `import { AuthClient } from '${root}pkg/deno.js';
+${call(fixture, fn, args)}
+console.log(JSON.stringify(await ${fn}(AuthClient, ...args)));`);
+  // 127.1 is 127.0.0.1 written another way (fetch-rules.js).
+  const { stdout } = await promisify(execFile)(`${root}node_modules/.bin/deno`, ['run', '--allow-net=127.0.0.1,127.1', `--allow-read=${root}`, script],
+    { env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' } });
+  return JSON.parse(stdout);
+}
+
+export async function inWorkerd(out, fixture, fn, args, compatibilityDate) {
+  const dir = `${out}workerd-${fn}-${compatibilityDate}/`;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}src.js`, `import { AuthClient } from 'authbridge';
+${call(fixture, fn, args)}
+export default { async fetch() { return Response.json(await ${fn}(AuthClient, ...args)); } };`);
+  await build({
+    entryPoints: [`${dir}src.js`], bundle: true, format: 'esm', outfile: `${dir}worker.js`,
+    conditions: ['workerd', 'worker', 'browser'], external: ['*.wasm'], nodePaths: [`${out}node_modules`], logLevel: 'warning',
+  });
+  copyFileSync(`${root}pkg/authbridge_bg.wasm`, `${dir}authbridge_bg.wasm`);
+  const mf = new Miniflare({
+    modules: true, scriptPath: `${dir}worker.js`, compatibilityDate,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+  });
+  try {
+    const r = await mf.dispatchFetch('http://worker.test/');
+    const text = await r.text();
+    if (r.status !== 200) throw new Error(`workerd answered ${r.status}: ${text}`);
+    return JSON.parse(text);
+  } finally {
+    await mf.dispose();
+  }
+}
