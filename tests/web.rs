@@ -297,7 +297,12 @@ async fn the_rust_client_signs_in_fetches_and_signs_out() {
     assert_eq!(auth.fetch(refused("again")).await.expect("sent").status(), 401);
     assert_eq!(auth.fetch_streamed(refused("once")).await.expect("sent").status(), 401);
     let calls = wait(stats(bridge(), &k)).await.unwrap();
-    let sent = |to: &str| Array::from(&field(&calls, "apiCalls")).iter().filter(|c| field(c, "to").as_string().as_deref() == Some(to)).count();
+    let sent = |to: &str| {
+        Array::from(&field(&calls, "apiCalls"))
+            .iter()
+            .filter(|c| field(c, "to").as_string().as_deref() == Some(to))
+            .count()
+    };
     assert_eq!((sent("again"), sent("once")), (2, 1));
     auth.access_token().await.expect("a token after the 401s");
 

@@ -22,7 +22,14 @@ extern "C" {
     /// Sends `input` (a URL or a Request) with `init` under the fetch rules; `value` is `undefined` when the token
     /// needs a refresh first; `replay` `undefined` reads it from `init` (no retry for a streamed body).
     #[wasm_bindgen(method)]
-    pub fn send(this: &Fetcher, input: &JsValue, init: &JsValue, name: &JsValue, value: &JsValue, replay: Option<bool>) -> Promise;
+    pub fn send(
+        this: &Fetcher,
+        input: &JsValue,
+        init: &JsValue,
+        name: &JsValue,
+        value: &JsValue,
+        replay: Option<bool>,
+    ) -> Promise;
 
     /// What `makeLocks` returns.
     pub type Locks;
