@@ -101,6 +101,29 @@ impl serde::Serialize for Epoch {
     }
 }
 
+/// `impl Serialize` for a struct with a lifetime, as a map of these keys in this order (`key: field`; `?key: field`
+/// for an `Option` left out when `None`). serde's derive serialises a struct through `serialize_struct`, for which
+/// serde-wasm-bindgen caches every field name's JS string in a `HashMap` (hashbrown); serialised as maps, the keys
+/// are plain strings and that cache is not linked. Native serde_json writes the same JSON either way.
+macro_rules! serialize_as_map {
+    ($ty:ident { $($(? $okey:literal)? $($key:literal)?: $field:ident),* $(,)? }) => {
+        impl serde::Serialize for $ty<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut map = serializer.serialize_map(None)?;
+                $(
+                    $(map.serialize_entry($key, &self.$field)?;)?
+                    $(if let Some(value) = &self.$field {
+                        map.serialize_entry($okey, value)?;
+                    })?
+                )*
+                map.end()
+            }
+        }
+    };
+}
+pub(crate) use serialize_as_map;
+
 /// Writes a signed integer in decimal without pulling in `core::fmt`.
 pub fn push_int(value: i64, out: &mut String) {
     if value < 0 {

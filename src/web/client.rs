@@ -96,30 +96,27 @@ struct Settings {
 }
 
 /// The `token` event's payload (`TokenEvent` in types.d.ts).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 struct TokenEvent<'a> {
     source: &'a str,
     expires_at: Option<crate::json::Epoch>,
     header: &'a str,
 }
+crate::json::serialize_as_map!(TokenEvent { "source": source, "expiresAt": expires_at, "header": header });
 
 /// The `signedOut` event's payload.
-#[derive(serde::Serialize)]
 struct SignedOutEvent<'a> {
     reason: &'a str,
 }
+crate::json::serialize_as_map!(SignedOutEvent { "reason": reason });
 
 /// A message to the other contexts of this client on the BroadcastChannel: `ask` (for a token), `token` (with
 /// the stored entry's JSON) or `signedOut`. Received ones are read as untrusted input (see `on_message`).
-#[derive(serde::Serialize)]
 struct PeerMessage<'a> {
-    #[serde(rename = "type")]
     kind: &'a str,
     client: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     entry: Option<&'a str>,
 }
+crate::json::serialize_as_map!(PeerMessage { "type": kind, "client": client, ?"entry": entry });
 
 /// Keeps a page or worker signed in: refreshes short-lived tokens through the bridging backend before they
 /// expire and attaches them to requests for the configured API origins only.
