@@ -48,7 +48,7 @@ pub trait Json: Sized {
         }
         let rest = pointer.strip_prefix('/')?;
         let mut current = self.clone();
-        for raw in rest.split('/') {
+        for raw in split_ascii(rest, b'/') {
             let key = unescape_pointer_segment(raw)?;
             current = match current.kind() {
                 Kind::Object => current.get(&key)?,
@@ -58,6 +58,25 @@ pub trait Json: Sized {
         }
         Some(current)
     }
+}
+
+/// `s.split(sep as char)` for an ASCII separator, as a byte loop: `str::split`'s searcher brings `memchr` and a
+/// generic `Split` iterator into the wasm build.
+pub fn split_ascii(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.bytes().position(|b| b == sep) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
 }
 
 /// `~1` → `/`, `~0` → `~`; any other `~` makes the pointer invalid (RFC 6901 §3). A loop rather than

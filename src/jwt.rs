@@ -83,7 +83,7 @@ pub fn split(token: &str) -> Result<[&str; 3], JwtError> {
     if token.bytes().any(|b| b.is_ascii_whitespace()) {
         return Err(JwtError::Whitespace);
     }
-    let mut parts = token.split('.');
+    let mut parts = crate::json::split_ascii(token, b'.');
     let header = parts.next().unwrap_or_default();
     if header.is_empty() {
         return Err(JwtError::EmptyPart(Part::Header));

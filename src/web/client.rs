@@ -194,7 +194,7 @@ fn normalize_origin(value: &JsValue) -> Result<String, Error> {
                             no path, no wildcard)";
     let bad = || option_error("apiOrigins", EXPECTED, value);
     let text = value.as_string().ok_or_else(bad)?;
-    if text.contains('*') {
+    if text.bytes().any(|b| b == b'*') {
         return Err(bad());
     }
     let url = web_sys::Url::new(&text).map_err(|_| bad())?;
@@ -266,7 +266,7 @@ fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Erro
 
     let header = string_option(options, "header", "an HTTP header name such as 'Authorization'")?;
     if let Some(h) = &header {
-        let token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        let token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".iter().any(|&c| c == b);
         if !h.bytes().all(token_char) {
             return Err(option_error("header", "an HTTP header name such as 'Authorization'", &JsValue::from_str(h)));
         }
