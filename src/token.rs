@@ -190,11 +190,7 @@ fn token_at<J: Json>(value: Option<J>, field: Cow<'static, str>) -> Result<Strin
     string_at(value, &field)?.ok_or(ResponseError::Field { field, problem: Problem::Missing })
 }
 
-fn lifetime_at<J: Json>(
-    value: Option<J>,
-    field: Cow<'static, str>,
-    received: Millis,
-) -> Result<Option<Millis>> {
+fn lifetime_at<J: Json>(value: Option<J>, field: Cow<'static, str>, received: Millis) -> Result<Option<Millis>> {
     let Some(v) = value else { return Ok(None) };
     let Some(seconds) = v.as_f64() else {
         return field_err(field, Problem::WrongType);
@@ -206,11 +202,7 @@ fn lifetime_at<J: Json>(
     Ok(Some(received + ms as Millis))
 }
 
-fn timestamp_at<J: Json>(
-    value: Option<J>,
-    field: Cow<'static, str>,
-    received: Millis,
-) -> Result<Option<Millis>> {
+fn timestamp_at<J: Json>(value: Option<J>, field: Cow<'static, str>, received: Millis) -> Result<Option<Millis>> {
     let Some(v) = value else { return Ok(None) };
     let at = match v.kind() {
         Kind::String => v.as_str().as_deref().and_then(parse_iso8601),

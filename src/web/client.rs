@@ -266,7 +266,26 @@ fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Erro
 
     let header = string_option(options, "header", "an HTTP header name such as 'Authorization'")?;
     if let Some(h) = &header {
-        let token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".iter().any(|&c| c == b);
+        let token_char = |b: u8| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        };
         if !h.bytes().all(token_char) {
             return Err(option_error("header", "an HTTP header name such as 'Authorization'", &JsValue::from_str(h)));
         }
@@ -372,7 +391,8 @@ struct Inner {
     store: RefCell<WebStore>,
     /// The armed timer: when it fires and its handle.
     timer: RefCell<Option<(Millis, JsValue)>>,
-    timer_callback: Closure<dyn FnMut()>,
+    /// `handlers[TIMER]`, for `setTimeout`.
+    timer_fn: Function,
     /// `free()` was called (mirrors the machine, read on every call without a borrow).
     freed: Cell<bool>,
     /// The bridge call in flight (see `wait_here`).
@@ -399,12 +419,12 @@ struct Inner {
     last_cause: RefCell<Option<JsValue>>,
     /// The BroadcastChannel to the other tabs and workers (`null` where it does not exist).
     channel: JsValue,
-    /// Kept alive for the channel's `onmessage`.
-    _channel_callback: Closure<dyn FnMut(JsValue)>,
-    event_callback: Closure<dyn FnMut(String, JsValue)>,
+    /// The one Rust closure JavaScript calls (see `Client::from_js`): kept alive as long as the client.
+    _callback: Closure<dyn FnMut(u32, JsValue, JsValue) -> JsValue>,
+    /// `handlers[EVENT]`, for the lifecycle listeners.
+    event_fn: Function,
     /// The Web Lock requests by ticket (see `makeLocks`).
     locks: js::Locks,
-    _lock_callback: Closure<dyn FnMut(u32, u32)>,
     /// Removes the lifecycle listeners.
     unlisten: RefCell<Option<Function>>,
     /// The authenticated fetch's rules (see `makeFetch` in web/js.rs).
@@ -412,11 +432,17 @@ struct Inner {
     /// The current token's header name and value as JS strings, by token generation: a fetch reuses them
     /// instead of copying strings out of wasm on every call.
     header_js: RefCell<Option<(u64, JsValue, JsValue)>>,
-    /// The fetcher's `want()`: a promise of `[name, value]`, the machine's answer to a `Want`.
-    _want_callback: Closure<dyn FnMut() -> Promise>,
-    /// The fetcher's `unauthorized(value)`: the API answered 401 to that token.
-    _unauthorized_callback: Closure<dyn FnMut(String)>,
 }
+
+// The kinds of calls from JavaScript (see `Client::from_js`): a BroadcastChannel message, a lifecycle event
+// (`type`, event), a Web Lock event (ticket, kind), the timer, the fetcher's `want()` (a promise of `[name, value]`,
+// the machine's answer to a `Want`) and its `unauthorized(value)` (the API answered 401 to that token).
+const MESSAGE: u32 = 0;
+const EVENT: u32 = 1;
+const LOCK: u32 = 2;
+const TIMER: u32 = 3;
+const WANT: u32 = 4;
+const UNAUTHORIZED: u32 = 5;
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -543,7 +569,7 @@ impl Inner {
         if let Some(at) = next {
             // setTimeout holds at most 2^31-1 ms; a longer wait fires early and the machine re-arms it.
             let delay = (at - js::now()).clamp(0, i64::from(i32::MAX));
-            let handle = js::set_timeout(self.timer_callback.as_ref().unchecked_ref(), delay as f64);
+            let handle = js::set_timeout(&self.timer_fn, delay as f64);
             *timer = Some((at, handle));
         }
     }
@@ -931,51 +957,44 @@ impl Client {
     fn from_js(options: &JsValue) -> Result<Client, Error> {
         let (options, config, store) = parse_options(options)?;
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
+            // One closure for every call from JavaScript, told apart by `kind` (`js::handlers` makes one function per
+            // kind): each closure type costs wasm-bindgen an invoke shim in the module and a wrapper in the glue.
             let w = weak.clone();
-            let channel_callback = Closure::new(move |m: JsValue| {
-                if let Some(inner) = w.upgrade() {
-                    inner.on_message(m);
+            let callback = Closure::new(move |kind: u32, a: JsValue, b: JsValue| -> JsValue {
+                let Some(inner) = w.upgrade() else {
+                    return if kind == WANT {
+                        Promise::reject(&error_to_js(&machine::freed_error())).into()
+                    } else {
+                        JsValue::UNDEFINED
+                    };
+                };
+                match kind {
+                    MESSAGE => inner.on_message(a),
+                    EVENT => inner.on_event(&a.as_string().unwrap_or_default(), b),
+                    LOCK => inner.on_lock(a.as_f64().unwrap_or_default() as u32, b.as_f64().unwrap_or_default() as u32),
+                    TIMER => {
+                        *inner.timer.borrow_mut() = None;
+                        inner.handle(Event::Timer);
+                    }
+                    WANT => {
+                        return future_to_promise(async move {
+                            let (name, value) = inner.want_header().await?;
+                            Ok(Array::of2(&name.into(), &value.into()).into())
+                        })
+                        .into()
+                    }
+                    _ => inner.handle(Event::Unauthorized { value: a.as_string().unwrap_or_default() }),
                 }
+                JsValue::UNDEFINED
             });
-            let w = weak.clone();
-            let event_callback = Closure::new(move |kind: String, event: JsValue| {
-                if let Some(inner) = w.upgrade() {
-                    inner.on_event(&kind, event);
-                }
-            });
-            let w = weak.clone();
-            let lock_callback = Closure::new(move |ticket: u32, kind: u32| {
-                if let Some(inner) = w.upgrade() {
-                    inner.on_lock(ticket, kind);
-                }
-            });
-            let w = weak.clone();
-            let timer_callback = Closure::new(move || {
-                if let Some(inner) = w.upgrade() {
-                    *inner.timer.borrow_mut() = None;
-                    inner.handle(Event::Timer);
-                }
-            });
-            let w = weak.clone();
-            let want_callback = Closure::new(move || match w.upgrade() {
-                Some(inner) => future_to_promise(async move {
-                    let (name, value) = inner.want_header().await?;
-                    Ok(Array::of2(&name.into(), &value.into()).into())
-                }),
-                None => Promise::reject(&error_to_js(&machine::freed_error())),
-            });
-            let w = weak.clone();
-            let unauthorized_callback = Closure::new(move |value: String| {
-                if let Some(inner) = w.upgrade() {
-                    inner.handle(Event::Unauthorized { value });
-                }
-            });
+            let handlers = js::handlers(callback.as_ref().unchecked_ref());
+            let handler = |kind: u32| -> Function { handlers.get(kind).unchecked_into() };
             let channel = if options.browser_like {
-                js::open_channel(&options.shared_name, channel_callback.as_ref().unchecked_ref())
+                js::open_channel(&options.shared_name, &handler(MESSAGE))
             } else {
                 JsValue::NULL
             };
-            let locks = js::make_locks(&options.shared_name, lock_callback.as_ref().unchecked_ref());
+            let locks = js::make_locks(&options.shared_name, &handler(LOCK));
             let setup = Setup {
                 session: config,
                 auto_refresh: options.auto_refresh,
@@ -987,19 +1006,14 @@ impl Client {
                 seed: (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64,
             };
             let origins: Array = options.api_origins.iter().map(|o| JsValue::from_str(o)).collect();
-            let fetcher = js::make_fetch(
-                &origins,
-                options.browser_like,
-                want_callback.as_ref().unchecked_ref(),
-                unauthorized_callback.as_ref().unchecked_ref(),
-            );
+            let fetcher = js::make_fetch(&origins, options.browser_like, &handler(WANT), &handler(UNAUTHORIZED));
             Inner {
                 client: setup.session.client.clone(),
                 machine: RefCell::new(Machine::new(setup)),
                 options,
                 store: RefCell::new(store),
                 timer: RefCell::new(None),
-                timer_callback,
+                timer_fn: handler(TIMER),
                 freed: Cell::new(false),
                 flight_js: RefCell::new(None),
                 waiters: RefCell::new(Vec::new()),
@@ -1014,15 +1028,12 @@ impl Client {
                 error_js: RefCell::new(None),
                 last_cause: RefCell::new(None),
                 channel,
-                _channel_callback: channel_callback,
-                event_callback,
+                event_fn: handler(EVENT),
+                _callback: callback,
                 locks,
-                _lock_callback: lock_callback,
                 unlisten: RefCell::new(None),
                 fetcher,
                 header_js: RefCell::new(None),
-                _want_callback: want_callback,
-                _unauthorized_callback: unauthorized_callback,
             }
         });
         let events = Array::of5(
@@ -1038,7 +1049,7 @@ impl Client {
         if inner.options.local_storage {
             events.push(&"storage".into());
         }
-        let off = js::listen(&events, inner.event_callback.as_ref().unchecked_ref());
+        let off = js::listen(&events, &inner.event_fn);
         *inner.unlisten.borrow_mut() = Some(off);
         Ok(Client { inner })
     }

@@ -22,7 +22,14 @@ extern "C" {
     /// Sends `input` (a URL or a Request) with `init` under the fetch rules; `value` is `undefined` when the token
     /// needs a refresh first; `replay` `undefined` reads it from `init` (no retry for a streamed body).
     #[wasm_bindgen(method)]
-    pub fn send(this: &Fetcher, input: &JsValue, init: &JsValue, name: &JsValue, value: &JsValue, replay: Option<bool>) -> Promise;
+    pub fn send(
+        this: &Fetcher,
+        input: &JsValue,
+        init: &JsValue,
+        name: &JsValue,
+        value: &JsValue,
+        replay: Option<bool>,
+    ) -> Promise;
 
     /// What `makeLocks` returns.
     pub type Locks;
@@ -46,6 +53,8 @@ export function firstOf(promise, flight, ms) {
   if (ms >= 0) all.push(new Promise((r) => setTimeout(r, ms)));
   return Promise.race(all);
 }
+// One function per kind of call, each calling the client's one closure `f(kind, a, b)` (web/client.rs).
+export function handlers(f) { return [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b)); }
 export function offFn(set, fn) { return () => { set.delete(fn); }; }
 // A value as an error message names it: strings quoted (cut at 80 characters), anything else by its kind.
 export function describe(v) {
@@ -207,6 +216,8 @@ extern "C" {
     /// See `firstOf`.
     #[wasm_bindgen(js_name = firstOf)]
     pub fn first_of(promise: &Promise, flight: Option<&Promise>, ms: f64) -> Promise;
+    /// `[0..6].map((kind) => (a, b) => f(kind, a, b))`.
+    pub fn handlers(f: &Function) -> Array;
     /// A function that removes `f` from `set`; made in JS so that no closure outlives the client.
     #[wasm_bindgen(js_name = offFn)]
     pub fn off_fn(set: &js_sys::Set, f: &Function) -> Function;
