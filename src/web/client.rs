@@ -197,35 +197,19 @@ fn normalize_origin(value: &JsValue) -> Result<String, Error> {
     if text.bytes().any(|b| b == b'*') {
         return Err(bad());
     }
-    let url = web_sys::Url::new(&text).map_err(|_| bad())?;
-    let plain = (url.protocol() == "https:" || url.protocol() == "http:")
-        && url.pathname() == "/"
-        && url.search().is_empty()
-        && url.hash().is_empty()
-        && url.username().is_empty()
-        && url.password().is_empty()
-        && !text.ends_with("/?")
-        && !text.ends_with('#');
-    plain.then(|| url.origin()).ok_or_else(bad)
+    js::http_url(&text, None, true).ok_or_else(bad)
 }
 
 /// `url` resolved against the global `location` where there is one (pages, workers). Where there is none (Node,
 /// Deno, workerd) a relative URL has nothing to resolve against, and fetch would reject it on every call.
 fn absolute_url(option: &str, url: &str) -> Result<String, Error> {
     let base = get(&get(&js_sys::global(), "location"), "href").as_string();
-    let parsed = match &base {
-        Some(b) => web_sys::Url::new_with_base(url, b),
-        None => web_sys::Url::new(url),
-    };
     let expected = if base.is_some() {
         "an http(s) URL (absolute, or relative to the page)"
     } else {
         "an absolute http(s) URL here: there is no document to resolve a relative one against"
     };
-    match parsed {
-        Ok(u) if u.protocol() == "https:" || u.protocol() == "http:" => Ok(u.href()),
-        _ => Err(option_error(option, expected, &JsValue::from_str(url))),
-    }
+    js::http_url(url, base.as_deref(), false).ok_or_else(|| option_error(option, expected, &JsValue::from_str(url)))
 }
 
 fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Error> {

@@ -53,6 +53,17 @@ export function firstOf(promise, flight, ms) {
   if (ms >= 0) all.push(new Promise((r) => setTimeout(r, ms)));
   return Promise.race(all);
 }
+// `text` as an http(s) URL (resolved against `base` unless that is undefined): its `href`, or with `origin` its
+// `origin` if it is an origin and nothing else (no path, query, fragment or credentials); else undefined. In JS:
+// as bindings, each of the URL's getters cost an import and a string copy into wasm.
+export function httpUrl(text, base, origin) {
+  let u;
+  try { u = new URL(text, base); } catch { return undefined; }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
+  if (!origin) return u.href;
+  const plain = u.pathname === '/' && !u.search && !u.hash && !u.username && !u.password && !text.endsWith('/?') && !text.endsWith('#');
+  return plain ? u.origin : undefined;
+}
 // One function per kind of call, each calling the client's one closure `f(kind, a, b)` (web/client.rs).
 export function handlers(f) { return [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b)); }
 export function offFn(set, fn) { return () => { set.delete(fn); }; }
@@ -216,6 +227,9 @@ extern "C" {
     /// See `firstOf`.
     #[wasm_bindgen(js_name = firstOf)]
     pub fn first_of(promise: &Promise, flight: Option<&Promise>, ms: f64) -> Promise;
+    /// See `httpUrl`.
+    #[wasm_bindgen(js_name = httpUrl)]
+    pub fn http_url(text: &str, base: Option<&str>, origin: bool) -> Option<String>;
     /// `[0..6].map((kind) => (a, b) => f(kind, a, b))`.
     pub fn handlers(f: &Function) -> Array;
     /// A function that removes `f` from `set`; made in JS so that no closure outlives the client.
