@@ -566,7 +566,8 @@ impl Inner {
     fn begin(self: &Rc<Self>, event: impl FnOnce(CallerId) -> Event<JsJson>, defer: bool) -> (CallerId, Promise) {
         let id = self.next_caller.get().wrapping_add(1);
         self.next_caller.set(id);
-        let promise = Promise::new(&mut |resolve, _| self.waiters.borrow_mut().push((id, resolve)));
+        let (promise, resolve) = js::deferred();
+        self.waiters.borrow_mut().push((id, resolve));
         if defer {
             self.machine.borrow_mut().handle(event(id), js::now());
             let this = Rc::clone(self);
@@ -650,14 +651,7 @@ impl Inner {
         }
         // A listener that throws must not break the client or the other listeners. No borrow is held here: a
         // listener may call back into the client.
-        listeners.for_each(&mut |f, _, _| {
-            if let Some(f) = f.dyn_ref::<Function>() {
-                let _ = match payload {
-                    Some(p) => f.call1(&JsValue::NULL, p),
-                    None => f.call0(&JsValue::NULL),
-                };
-            }
-        });
+        js::emit(listeners, payload.is_some(), payload.unwrap_or(&JsValue::UNDEFINED));
     }
 
     fn notify(&self, notice: Notice) {

@@ -64,6 +64,13 @@ export function httpUrl(text, base, origin) {
   const plain = u.pathname === '/' && !u.search && !u.hash && !u.username && !u.password && !text.endsWith('/?') && !text.endsWith('#');
   return plain ? u.origin : undefined;
 }
+// A promise and its resolve function (`new Promise` with a Rust closure costs an invoke shim and glue).
+export function deferred() { let resolve; const promise = new Promise((r) => { resolve = r; }); return [promise, resolve]; }
+// Calls every function of `set` (in its order, as forEach visits it) with `payload` when `has`, else with no
+// argument; one that throws does not stop the others.
+export function emit(set, has, payload) {
+  set.forEach((f) => { if (typeof f === 'function') try { has ? f.call(null, payload) : f.call(null); } catch {} });
+}
 // One function per kind of call, each calling the client's one closure `f(kind, a, b)` (web/client.rs).
 export function handlers(f) { return [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b)); }
 export function offFn(set, fn) { return () => { set.delete(fn); }; }
@@ -227,6 +234,11 @@ extern "C" {
     /// See `firstOf`.
     #[wasm_bindgen(js_name = firstOf)]
     pub fn first_of(promise: &Promise, flight: Option<&Promise>, ms: f64) -> Promise;
+    /// A pending promise and the function resolving it.
+    #[wasm_bindgen(js_name = deferred)]
+    fn deferred_pair() -> Array;
+    /// See `emit`.
+    pub fn emit(set: &js_sys::Set, has: bool, payload: &JsValue);
     /// See `httpUrl`.
     #[wasm_bindgen(js_name = httpUrl)]
     pub fn http_url(text: &str, base: Option<&str>, origin: bool) -> Option<String>;
@@ -256,6 +268,12 @@ extern "C" {
     /// The authenticated fetch's rules (see `makeFetch`): `send(input, init, name, value, replay)`.
     #[wasm_bindgen(js_name = makeFetch)]
     pub fn make_fetch(origins: &JsValue, browser: bool, want: &Function, unauthorized: &Function) -> Fetcher;
+}
+
+/// A pending promise and the function resolving it (with `undefined`).
+pub fn deferred() -> (Promise, Function) {
+    let pair = deferred_pair();
+    (pair.get(0).unchecked_into(), pair.get(1).unchecked_into())
 }
 
 /// A parsed JS value seen through the core's [`Json`] trait.
