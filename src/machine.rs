@@ -18,8 +18,6 @@
 //! Every answer to an I/O command comes back as an event carrying the command's identifier (the lock ticket, the
 //! attempt): a late answer to a command the machine has moved past is ignored.
 
-use std::collections::VecDeque;
-
 use crate::error::{Code, Error};
 use crate::json::Json;
 use crate::session::{Config, Decision, Outcome, Session, Transport};
@@ -362,7 +360,9 @@ pub struct Machine {
     /// Set when a flight ends, so that callers parked on it move in the same pass.
     moved: bool,
     callers: Vec<Caller>,
-    out: VecDeque<Command>,
+    /// The commands not yet polled, oldest first: a `Vec` (a handful at a time) rather than a `VecDeque`, whose
+    /// ring-buffer code is larger in the wasm build.
+    out: Vec<Command>,
 }
 
 impl Machine {
@@ -383,7 +383,7 @@ impl Machine {
             lock: None,
             moved: false,
             callers: Vec::new(),
-            out: VecDeque::new(),
+            out: Vec::new(),
         }
     }
 
@@ -425,7 +425,7 @@ impl Machine {
 
     /// The next command to execute, in order.
     pub fn poll_command(&mut self) -> Option<Command> {
-        self.out.pop_front()
+        (!self.out.is_empty()).then(|| self.out.remove(0))
     }
 
     /// When the driver's one timer should fire next ([`Event::Timer`]); `None` for no timer.
@@ -518,7 +518,7 @@ impl Machine {
                     awaiting: None,
                     sleep_until: None,
                 });
-                self.out.push_back(Command::Revoke { caller, header });
+                self.out.push(Command::Revoke { caller, header });
             }
             Event::Revoked { caller } => {
                 if let Some(i) = self.callers.iter().position(|c| c.id == caller && matches!(c.role, Role::SignOut)) {
@@ -639,9 +639,9 @@ impl Machine {
         // Nothing queued for the application is delivered any more; waiting callers learn that the client is gone.
         self.out.retain(|c| !matches!(c, Command::Notify(_) | Command::Post(_) | Command::Store(_)));
         for c in std::mem::take(&mut self.callers) {
-            self.out.push_back(Command::Settle { caller: c.id, answer: Answer::Failed(freed_error()) });
+            self.out.push(Command::Settle { caller: c.id, answer: Answer::Failed(freed_error()) });
         }
-        self.out.push_back(Command::Shutdown);
+        self.out.push(Command::Shutdown);
     }
 
     fn on_timer(&mut self, now: Millis) {
@@ -675,7 +675,7 @@ impl Machine {
     fn request_lock(&mut self, mode: LockMode) -> u32 {
         self.ticket = self.ticket.wrapping_add(1);
         self.lock = Some(self.ticket);
-        self.out.push_back(Command::Lock { ticket: self.ticket, mode });
+        self.out.push(Command::Lock { ticket: self.ticket, mode });
         self.ticket
     }
 
@@ -719,7 +719,7 @@ impl Machine {
             return;
         }
         self.flight = Flight::Calling { epoch };
-        self.out.push_back(Command::CallBridge { attempt: epoch });
+        self.out.push(Command::CallBridge { attempt: epoch });
     }
 
     fn abandon_flight(&mut self) {
@@ -743,7 +743,7 @@ impl Machine {
 
     fn release_lock(&mut self) {
         if let Some(ticket) = self.lock.take() {
-            self.out.push_back(Command::Unlock { ticket });
+            self.out.push(Command::Unlock { ticket });
         }
     }
 
@@ -909,7 +909,7 @@ impl Machine {
     }
 
     fn settle(&mut self, caller: CallerId, answer: Answer) {
-        self.out.push_back(Command::Settle { caller, answer });
+        self.out.push(Command::Settle { caller, answer });
     }
 
     // ---- peers, storage, notices ----
@@ -935,12 +935,12 @@ impl Machine {
     /// Queues a message to the peers (the driver drops it where there is no channel). `Ask` and `Token` are
     /// only posted by clients that share tokens.
     fn post(&mut self, post: Post) {
-        self.out.push_back(Command::Post(post));
+        self.out.push(Command::Post(post));
     }
 
     fn sync_store(&mut self) {
         for w in std::mem::take(&mut self.session.store_mut().writes) {
-            self.out.push_back(Command::Store(w));
+            self.out.push(Command::Store(w));
         }
     }
 
@@ -950,19 +950,19 @@ impl Machine {
             self.error = error;
             self.error_serial = self.error_serial.wrapping_add(1);
         }
-        self.out.push_back(Command::Notify(Notice::Changed));
+        self.out.push(Command::Notify(Notice::Changed));
     }
 
     fn report_error(&mut self, e: Error) {
         self.set_state(self.status, Some(e.clone()));
-        self.out.push_back(Command::Notify(Notice::Error(e)));
+        self.out.push(Command::Notify(Notice::Error(e)));
     }
 
     fn token_notice(&mut self, source: &'static str) {
         self.set_state(Status::SignedIn, None);
         if let Some(c) = self.session.current() {
             let notice = Notice::Token { source, expires_at: c.record.expires_at, header: c.record.header.to_string() };
-            self.out.push_back(Command::Notify(notice));
+            self.out.push(Command::Notify(notice));
         }
     }
 
@@ -970,7 +970,7 @@ impl Machine {
         // A rejection keeps its error on show; a sign-out (here or a peer's) is no error.
         let error = if reason == "rejected" { self.error.clone() } else { None };
         self.set_state(Status::SignedOut, error);
-        self.out.push_back(Command::Notify(Notice::SignedOut { reason }));
+        self.out.push(Command::Notify(Notice::SignedOut { reason }));
     }
 
     /// A token reported but not yet delivered must not reach the application after the session ended.

@@ -215,12 +215,32 @@ fn timestamp_at<J: Json>(value: Option<J>, field: Cow<'static, str>, received: M
     }
 }
 
+/// `text.split_ascii_whitespace().map(str::to_owned).collect()`, as a loop (smaller in the wasm build).
+fn ascii_words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, b) in text.bytes().enumerate() {
+        match (b.is_ascii_whitespace(), start) {
+            (true, Some(s)) => {
+                out.push(text[s..i].to_owned());
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push(text[s..].to_owned());
+    }
+    out
+}
+
 fn scopes_from<J: Json>(obj: &J, field: &'static str) -> Result<Vec<String>> {
     let Some(v) = member(obj, field) else {
         return Ok(Vec::new());
     };
     match v.kind() {
-        Kind::String => Ok(v.as_str().unwrap_or_default().split_ascii_whitespace().map(str::to_owned).collect()),
+        Kind::String => Ok(ascii_words(&v.as_str().unwrap_or_default())),
         Kind::Array => {
             let mut out = Vec::new();
             while let Some(item) = v.index(out.len()) {
@@ -417,6 +437,13 @@ mod tests {
         };
         assert_eq!(custom(Some("/e"), None), "custom\n/t\n/e\n");
         assert_ne!(custom(Some("/e"), None), custom(None, Some("/e")));
+    }
+    #[test]
+    fn ascii_words_are_split_ascii_whitespace() {
+        for text in ["", " ", "a", " a ", "read write", "\ta\n\x0cb\r\n c  d\u{a0}e ", "x\u{e9}y  z", "\x0b v"] {
+            let expected: Vec<String> = text.split_ascii_whitespace().map(str::to_owned).collect();
+            assert_eq!(ascii_words(text), expected, "{text:?}");
+        }
     }
     fn msg(body: Value, format: Format) -> String {
         parse(body, format).unwrap_err().message().into_owned()

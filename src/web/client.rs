@@ -661,8 +661,10 @@ impl Inner {
     fn notify(&self, notice: Notice) {
         if !self.freed.get() && !self.notice_listeners.borrow().is_empty() {
             // Called from a copy of the list: a listener may add or remove listeners.
-            let listeners: Vec<NoticeListener> =
-                self.notice_listeners.borrow().iter().map(|(_, l)| l.clone()).collect();
+            let mut listeners: Vec<NoticeListener> = Vec::new();
+            for (_, l) in self.notice_listeners.borrow().iter() {
+                listeners.push(l.clone());
+            }
             for l in listeners {
                 if let Ok(mut f) = l.try_borrow_mut() {
                     f(&notice);
