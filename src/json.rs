@@ -120,28 +120,87 @@ impl serde::Serialize for Epoch {
     }
 }
 
-/// `impl Serialize` for a struct with a lifetime, as a map of these keys in this order (`key: field`; `?key: field`
-/// for an `Option` left out when `None`). serde's derive serialises a struct through `serialize_struct`, for which
-/// serde-wasm-bindgen caches every field name's JS string in a `HashMap` (hashbrown); serialised as maps, the keys
-/// are plain strings and that cache is not linked. Native serde_json writes the same JSON either way.
+/// `impl Serialize` for a struct with a lifetime, as a map of these keys in this order (`key: field`; a field of
+/// type `Option<&str>` is left out when `None`). serde's derive serialises a struct through `serialize_struct`, for
+/// which serde-wasm-bindgen caches every field name's JS string in a `HashMap` (hashbrown); as maps, the keys are
+/// plain strings and that cache is not linked. Every such struct is serialised by one loop ([`Fields`]), not by
+/// code unrolled per struct and per field type. Native serde_json writes the same JSON either way.
 macro_rules! serialize_as_map {
-    ($ty:ident { $($(? $okey:literal)? $($key:literal)?: $field:ident),* $(,)? }) => {
+    ($ty:ident { $($key:literal: $field:ident),* $(,)? }) => {
         impl serde::Serialize for $ty<'_> {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                use serde::ser::SerializeMap;
-                let mut map = serializer.serialize_map(None)?;
-                $(
-                    $(map.serialize_entry($key, &self.$field)?;)?
-                    $(if let Some(value) = &self.$field {
-                        map.serialize_entry($okey, value)?;
-                    })?
-                )*
-                map.end()
+                use $crate::json::AsField;
+                serde::Serialize::serialize(&$crate::json::Fields(&[$(($key, self.$field.as_field())),*]), serializer)
             }
         }
     };
 }
 pub(crate) use serialize_as_map;
+
+/// A member of an object written by [`serialize_as_map!`].
+pub enum Field<'a> {
+    Str(&'a str),
+    Epoch(Option<Epoch>),
+    List(&'a [String]),
+    /// Left out of the object.
+    Absent,
+}
+
+/// The field types [`serialize_as_map!`] takes.
+pub trait AsField {
+    fn as_field(&self) -> Field<'_>;
+}
+
+impl AsField for &str {
+    fn as_field(&self) -> Field<'_> {
+        Field::Str(self)
+    }
+}
+
+impl AsField for Option<&str> {
+    fn as_field(&self) -> Field<'_> {
+        self.map_or(Field::Absent, Field::Str)
+    }
+}
+
+impl AsField for Option<Epoch> {
+    fn as_field(&self) -> Field<'_> {
+        Field::Epoch(*self)
+    }
+}
+
+impl AsField for &[String] {
+    fn as_field(&self) -> Field<'_> {
+        Field::List(self)
+    }
+}
+
+impl serde::Serialize for Field<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Str(s) => serializer.serialize_str(s),
+            Field::Epoch(e) => e.serialize(serializer),
+            Field::List(l) => l.serialize(serializer),
+            Field::Absent => serializer.serialize_none(),
+        }
+    }
+}
+
+/// An object's members in order, [`Field::Absent`] ones left out.
+pub struct Fields<'a, 'b>(pub &'b [(&'static str, Field<'a>)]);
+
+impl serde::Serialize for Fields<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.0 {
+            if !matches!(value, Field::Absent) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
+}
 
 /// Writes a signed integer in decimal without pulling in `core::fmt`.
 pub fn push_int(value: i64, out: &mut String) {

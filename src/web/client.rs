@@ -116,7 +116,7 @@ struct PeerMessage<'a> {
     client: &'a str,
     entry: Option<&'a str>,
 }
-crate::json::serialize_as_map!(PeerMessage { "type": kind, "client": client, ?"entry": entry });
+crate::json::serialize_as_map!(PeerMessage { "type": kind, "client": client, "entry": entry });
 
 /// Keeps a page or worker signed in: refreshes short-lived tokens through the bridging backend before they
 /// expire and attaches them to requests for the configured API origins only.
