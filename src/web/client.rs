@@ -1020,20 +1020,10 @@ impl Client {
                 header_js: RefCell::new(None),
             }
         });
-        let events = Array::of5(
-            &"online".into(),
-            &"offline".into(),
-            &"visibilitychange".into(),
-            &"pageshow".into(),
-            &"focus".into(),
-        );
         // Only localStorage is shared with other tabs, so only its clients listen for `storage` (fewer listeners
         // also make the constructor cheaper: Chromium's profile put ~3 ms of a first `new AuthClient` in
         // addEventListener).
-        if inner.options.local_storage {
-            events.push(&"storage".into());
-        }
-        let off = js::listen(&events, &inner.event_fn);
+        let off = js::listen(inner.options.local_storage, &inner.event_fn);
         *inner.unlisten.borrow_mut() = Some(off);
         Ok(Client { inner })
     }

@@ -98,7 +98,9 @@ export function openChannel(name, onMessage) {
 }
 export function post(channel, message) { try { channel?.postMessage(message); } catch {} }
 export function closeChannel(channel) { if (channel) { channel.onmessage = null; channel.close(); } }
-export function listen(names, handler) {
+export function listen(storage, handler) {
+  const names = ['online', 'offline', 'visibilitychange', 'pageshow', 'focus'];
+  if (storage) names.push('storage');
   const on = (e) => handler(e.type, e.type === 'storage' ? e : undefined);
   for (const n of names) globalThis.addEventListener?.(n, on);
   return () => { for (const n of names) globalThis.removeEventListener?.(n, on); };
@@ -260,8 +262,9 @@ extern "C" {
     pub fn post(channel: &JsValue, message: &JsValue);
     #[wasm_bindgen(js_name = closeChannel)]
     pub fn close_channel(channel: &JsValue);
-    /// Adds `handler(type, event)` for each event name on the global scope; returns the function removing it.
-    pub fn listen(names: &Array, handler: &Function) -> Function;
+    /// Adds `handler(type, event)` on the global scope for `online`, `offline`, `visibilitychange`, `pageshow`,
+    /// `focus` and, with `storage`, `storage`; returns the function removing them.
+    pub fn listen(storage: bool, handler: &Function) -> Function;
     /// The Web Lock executor (see `makeLocks`): `request(ticket, mode)` and `release(ticket)`.
     #[wasm_bindgen(js_name = makeLocks)]
     pub fn make_locks(name: &str, on_event: &Function) -> Locks;
