@@ -638,7 +638,8 @@ impl Machine {
         self.flight = Flight::Idle;
         // Nothing queued for the application is delivered any more; waiting callers learn that the client is gone.
         self.out.retain(|c| !matches!(c, Command::Notify(_) | Command::Post(_) | Command::Store(_)));
-        for c in std::mem::take(&mut self.callers) {
+        // Iterated by reference, here and below: a `Vec`'s by-value iterator brings its own drop code.
+        for c in &std::mem::take(&mut self.callers) {
             self.out.push(Command::Settle { caller: c.id, answer: Answer::Failed(freed_error()) });
         }
         self.out.push(Command::Shutdown);
@@ -939,8 +940,8 @@ impl Machine {
     }
 
     fn sync_store(&mut self) {
-        for w in std::mem::take(&mut self.session.store_mut().writes) {
-            self.out.push(Command::Store(w));
+        for w in &mut std::mem::take(&mut self.session.store_mut().writes) {
+            self.out.push(Command::Store(w.take()));
         }
     }
 

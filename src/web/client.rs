@@ -665,7 +665,7 @@ impl Inner {
             for (_, l) in self.notice_listeners.borrow().iter() {
                 listeners.push(l.clone());
             }
-            for l in listeners {
+            for l in &listeners {
                 if let Ok(mut f) = l.try_borrow_mut() {
                     f(&notice);
                 }
