@@ -492,7 +492,7 @@ impl Machine {
                 self.session.force_due();
                 let generation = self.session.generation();
                 self.begin_flight(now);
-                if self.flight == Flight::Idle {
+                if matches!(self.flight, Flight::Idle) {
                     // Nothing could start (no bridge call is possible now): the caller learns why at once.
                     let answer = Answer::Failed(self.refresh_error());
                     self.settle(caller, answer);
@@ -682,7 +682,7 @@ impl Machine {
 
     /// Starts the one bridge call (under the lock when coordinating), unless one is under way or none may start.
     fn begin_flight(&mut self, now: Millis) {
-        if self.flight != Flight::Idle {
+        if !matches!(self.flight, Flight::Idle) {
             return;
         }
         let Some(epoch) = self.session.begin_attempt() else { return };
@@ -735,7 +735,7 @@ impl Machine {
 
     /// A restart or sign-out: the flight under way no longer counts (its answer will be ignored).
     fn cancel_flight(&mut self) {
-        if self.flight != Flight::Idle {
+        if !matches!(self.flight, Flight::Idle) {
             self.release_lock();
             self.flight = Flight::Idle;
             self.flight_ended();
@@ -776,7 +776,7 @@ impl Machine {
     }
 
     fn bridge_answered<J: Json + Clone>(&mut self, attempt: u64, result: Transport<J>, now: Millis) {
-        if self.flight != (Flight::Calling { epoch: attempt }) {
+        if !matches!(self.flight, Flight::Calling { epoch } if epoch == attempt) {
             return;
         }
         self.flight = Flight::Idle;
@@ -867,7 +867,7 @@ impl Machine {
                 }
                 Decision::Refresh => {
                     self.begin_flight(now);
-                    if self.flight == Flight::Idle {
+                    if matches!(self.flight, Flight::Idle) {
                         // The flight ended at once (offline, or a peer's token): decide again.
                         self.callers[i].failures += 1;
                         continue;
