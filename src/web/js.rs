@@ -71,6 +71,17 @@ export function deferred() { let resolve; const promise = new Promise((r) => { r
 export function emit(set, has, payload) {
   set.forEach((f) => { if (typeof f === 'function') try { has ? f.call(null, payload) : f.call(null); } catch {} });
 }
+// A bridge call's Request (built here: as bindings, Headers, RequestInit and each of its setters cost an import):
+// `Accept: application/json`, the configured `headers` (`[name, value, ...]`), the token header when `name` is
+// given (a call carrying the token follows no redirect), `credentials` unless undefined, the timeout's `signal`.
+export function bridgeRequest(url, method, headers, name, value, credentials, signal) {
+  const h = new Headers({ Accept: 'application/json' });
+  for (let i = 0; i < headers.length; i += 2) h.set(headers[i], headers[i + 1]);
+  const init = { method, headers: h, signal };
+  if (name !== undefined) { h.set(name, value); init.redirect = 'manual'; }
+  if (credentials !== undefined) init.credentials = credentials;
+  return new Request(url, init);
+}
 // One function per kind of call, each calling the client's one closure `f(kind, a, b)` (web/client.rs).
 export function handlers(f) { return [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b)); }
 export function offFn(set, fn) { return () => { set.delete(fn); }; }
@@ -241,6 +252,17 @@ extern "C" {
     fn deferred_pair() -> Array;
     /// See `emit`.
     pub fn emit(set: &js_sys::Set, has: bool, payload: &JsValue);
+    /// See `bridgeRequest`.
+    #[wasm_bindgen(catch, js_name = bridgeRequest)]
+    pub fn bridge_request(
+        url: &str,
+        method: &str,
+        headers: &Array,
+        name: Option<&str>,
+        value: Option<&str>,
+        credentials: &JsValue,
+        signal: &web_sys::AbortSignal,
+    ) -> Result<web_sys::Request, JsValue>;
     /// See `httpUrl`.
     #[wasm_bindgen(js_name = httpUrl)]
     pub fn http_url(text: &str, base: Option<&str>, origin: bool) -> Option<String>;
