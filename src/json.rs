@@ -48,7 +48,7 @@ pub trait Json: Sized {
         }
         let rest = pointer.strip_prefix('/')?;
         let mut current = self.clone();
-        for raw in rest.split('/') {
+        for raw in split_ascii(rest, b'/') {
             let key = unescape_pointer_segment(raw)?;
             current = match current.kind() {
                 Kind::Object => current.get(&key)?,
@@ -58,6 +58,25 @@ pub trait Json: Sized {
         }
         Some(current)
     }
+}
+
+/// `s.split(sep as char)` for an ASCII separator, as a byte loop: `str::split`'s searcher brings `memchr` and a
+/// generic `Split` iterator into the wasm build.
+pub fn split_ascii(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.bytes().position(|b| b == sep) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
 }
 
 /// `~1` → `/`, `~0` → `~`; any other `~` makes the pointer invalid (RFC 6901 §3). A loop rather than
@@ -98,6 +117,88 @@ impl serde::Serialize for Epoch {
         } else {
             serializer.serialize_i64(self.0)
         }
+    }
+}
+
+/// `impl Serialize` for a struct with a lifetime, as a map of these keys in this order (`key: field`; a field of
+/// type `Option<&str>` is left out when `None`). serde's derive serialises a struct through `serialize_struct`, for
+/// which serde-wasm-bindgen caches every field name's JS string in a `HashMap` (hashbrown); as maps, the keys are
+/// plain strings and that cache is not linked. Every such struct is serialised by one loop ([`Fields`]), not by
+/// code unrolled per struct and per field type. Native serde_json writes the same JSON either way.
+macro_rules! serialize_as_map {
+    ($ty:ident { $($key:literal: $field:ident),* $(,)? }) => {
+        impl serde::Serialize for $ty<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                use $crate::json::AsField;
+                serde::Serialize::serialize(&$crate::json::Fields(&[$(($key, self.$field.as_field())),*]), serializer)
+            }
+        }
+    };
+}
+pub(crate) use serialize_as_map;
+
+/// A member of an object written by [`serialize_as_map!`].
+pub enum Field<'a> {
+    Str(&'a str),
+    Epoch(Option<Epoch>),
+    List(&'a [String]),
+    /// Left out of the object.
+    Absent,
+}
+
+/// The field types [`serialize_as_map!`] takes.
+pub trait AsField {
+    fn as_field(&self) -> Field<'_>;
+}
+
+impl AsField for &str {
+    fn as_field(&self) -> Field<'_> {
+        Field::Str(self)
+    }
+}
+
+impl AsField for Option<&str> {
+    fn as_field(&self) -> Field<'_> {
+        self.map_or(Field::Absent, Field::Str)
+    }
+}
+
+impl AsField for Option<Epoch> {
+    fn as_field(&self) -> Field<'_> {
+        Field::Epoch(*self)
+    }
+}
+
+impl AsField for &[String] {
+    fn as_field(&self) -> Field<'_> {
+        Field::List(self)
+    }
+}
+
+impl serde::Serialize for Field<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Str(s) => serializer.serialize_str(s),
+            Field::Epoch(e) => e.serialize(serializer),
+            Field::List(l) => l.serialize(serializer),
+            Field::Absent => serializer.serialize_none(),
+        }
+    }
+}
+
+/// An object's members in order, [`Field::Absent`] ones left out.
+pub struct Fields<'a, 'b>(pub &'b [(&'static str, Field<'a>)]);
+
+impl serde::Serialize for Fields<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.0 {
+            if !matches!(value, Field::Absent) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
     }
 }
 

@@ -83,7 +83,7 @@ pub fn split(token: &str) -> Result<[&str; 3], JwtError> {
     if token.bytes().any(|b| b.is_ascii_whitespace()) {
         return Err(JwtError::Whitespace);
     }
-    let mut parts = token.split('.');
+    let mut parts = crate::json::split_ascii(token, b'.');
     let header = parts.next().unwrap_or_default();
     if header.is_empty() {
         return Err(JwtError::EmptyPart(Part::Header));
@@ -101,7 +101,40 @@ pub fn split(token: &str) -> Result<[&str; 3], JwtError> {
 
 fn decode_object_text(part: &str, which: Part) -> Result<String, JwtError> {
     let bytes = base64url(part, which)?;
-    String::from_utf8(bytes).map_err(|_| JwtError::InvalidUtf8(which))
+    if !is_utf8(&bytes) {
+        return Err(JwtError::InvalidUtf8(which));
+    }
+    // SAFETY: checked just above.
+    Ok(unsafe { String::from_utf8_unchecked(bytes) })
+}
+
+/// `std::str::from_utf8(bytes).is_ok()` (no overlong forms, surrogates or code points above U+10FFFF), as a plain
+/// loop: core's validator, unrolled for speed, was the largest function of this path in the wasm build (642 B
+/// before compression, twiggy). Claims and headers are a few hundred bytes.
+fn is_utf8(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&lead) = bytes.get(i) {
+        // Continuation bytes after the lead, and the smallest code point that needs that many.
+        let (more, min) = match lead {
+            0x00..=0x7f => (0, 0),
+            0xc2..=0xdf => (1, 0x80),
+            0xe0..=0xef => (2, 0x800),
+            0xf0..=0xf4 => (3, 0x1_0000),
+            _ => return false,
+        };
+        let mut code = u32::from(lead & (0x7f >> more));
+        for k in 1..=more {
+            match bytes.get(i + k) {
+                Some(&b) if b & 0xc0 == 0x80 => code = code << 6 | u32::from(b & 0x3f),
+                _ => return false,
+            }
+        }
+        if code < min || code > 0x10_ffff || (0xd800..=0xdfff).contains(&code) {
+            return false;
+        }
+        i += 1 + more;
+    }
+    true
 }
 
 fn decode_object<J: Json>(part: &str, which: Part) -> Result<J, JwtError> {
@@ -139,6 +172,38 @@ mod tests {
     use super::*;
     use crate::test_support::{b64, jwt};
     use serde_json::{json, Value};
+
+    #[test]
+    fn utf8_check_is_std_s() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            "plain {\"sub\": \"\u{e9}\u{4e2d}\u{1f600}\"}".as_bytes().to_vec(),
+            vec![0xc0, 0x80],             // overlong NUL
+            vec![0xe0, 0x80, 0x80],       // overlong
+            vec![0xf0, 0x80, 0x80, 0x80], // overlong
+            vec![0xed, 0xa0, 0x80],       // surrogate
+            vec![0xf4, 0x90, 0x80, 0x80], // above U+10FFFF
+            vec![0xe2, 0x82],             // truncated
+            vec![0x80],                   // lone continuation
+            vec![0xff],
+        ];
+        // Every one- and two-byte sequence, and three- and four-byte ones around every lead byte.
+        for a in 0..=255u8 {
+            cases.push(vec![a]);
+            for b in 0..=255u8 {
+                cases.push(vec![a, b]);
+                for c in [0x00, 0x7f, 0x80, 0x9f, 0xa0, 0xbf, 0xc0, 0xff] {
+                    cases.push(vec![a, b, c]);
+                    cases.push(vec![a, b, c, 0x80]);
+                    cases.push(vec![a, b, c, 0xbf]);
+                    cases.push(vec![b'x', a, b, c, 0x41]);
+                }
+            }
+        }
+        for case in cases {
+            assert_eq!(is_utf8(&case), std::str::from_utf8(&case).is_ok(), "{case:x?}");
+        }
+    }
 
     fn err(token: &str) -> &'static str {
         decode_unverified::<Value>(token).unwrap_err().message()

@@ -18,8 +18,6 @@
 //! Every answer to an I/O command comes back as an event carrying the command's identifier (the lock ticket, the
 //! attempt): a late answer to a command the machine has moved past is ignored.
 
-use std::collections::VecDeque;
-
 use crate::error::{Code, Error};
 use crate::json::Json;
 use crate::session::{Config, Decision, Outcome, Session, Transport};
@@ -362,7 +360,9 @@ pub struct Machine {
     /// Set when a flight ends, so that callers parked on it move in the same pass.
     moved: bool,
     callers: Vec<Caller>,
-    out: VecDeque<Command>,
+    /// The commands not yet polled, oldest first: a `Vec` (a handful at a time) rather than a `VecDeque`, whose
+    /// ring-buffer code is larger in the wasm build.
+    out: Vec<Command>,
 }
 
 impl Machine {
@@ -383,7 +383,7 @@ impl Machine {
             lock: None,
             moved: false,
             callers: Vec::new(),
-            out: VecDeque::new(),
+            out: Vec::new(),
         }
     }
 
@@ -425,7 +425,7 @@ impl Machine {
 
     /// The next command to execute, in order.
     pub fn poll_command(&mut self) -> Option<Command> {
-        self.out.pop_front()
+        (!self.out.is_empty()).then(|| self.out.remove(0))
     }
 
     /// When the driver's one timer should fire next ([`Event::Timer`]); `None` for no timer.
@@ -492,7 +492,7 @@ impl Machine {
                 self.session.force_due();
                 let generation = self.session.generation();
                 self.begin_flight(now);
-                if self.flight == Flight::Idle {
+                if matches!(self.flight, Flight::Idle) {
                     // Nothing could start (no bridge call is possible now): the caller learns why at once.
                     let answer = Answer::Failed(self.refresh_error());
                     self.settle(caller, answer);
@@ -518,7 +518,7 @@ impl Machine {
                     awaiting: None,
                     sleep_until: None,
                 });
-                self.out.push_back(Command::Revoke { caller, header });
+                self.out.push(Command::Revoke { caller, header });
             }
             Event::Revoked { caller } => {
                 if let Some(i) = self.callers.iter().position(|c| c.id == caller && matches!(c.role, Role::SignOut)) {
@@ -637,11 +637,12 @@ impl Machine {
         self.release_lock();
         self.flight = Flight::Idle;
         // Nothing queued for the application is delivered any more; waiting callers learn that the client is gone.
-        self.out.retain(|c| !matches!(c, Command::Notify(_) | Command::Post(_) | Command::Store(_)));
-        for c in std::mem::take(&mut self.callers) {
-            self.out.push_back(Command::Settle { caller: c.id, answer: Answer::Failed(freed_error()) });
+        self.keep_commands(|c| !matches!(c, Command::Notify(_) | Command::Post(_) | Command::Store(_)));
+        // Iterated by reference, here and below: a `Vec`'s by-value iterator brings its own drop code.
+        for c in &std::mem::take(&mut self.callers) {
+            self.out.push(Command::Settle { caller: c.id, answer: Answer::Failed(freed_error()) });
         }
-        self.out.push_back(Command::Shutdown);
+        self.out.push(Command::Shutdown);
     }
 
     fn on_timer(&mut self, now: Millis) {
@@ -675,13 +676,13 @@ impl Machine {
     fn request_lock(&mut self, mode: LockMode) -> u32 {
         self.ticket = self.ticket.wrapping_add(1);
         self.lock = Some(self.ticket);
-        self.out.push_back(Command::Lock { ticket: self.ticket, mode });
+        self.out.push(Command::Lock { ticket: self.ticket, mode });
         self.ticket
     }
 
     /// Starts the one bridge call (under the lock when coordinating), unless one is under way or none may start.
     fn begin_flight(&mut self, now: Millis) {
-        if self.flight != Flight::Idle {
+        if !matches!(self.flight, Flight::Idle) {
             return;
         }
         let Some(epoch) = self.session.begin_attempt() else { return };
@@ -721,7 +722,7 @@ impl Machine {
             return;
         }
         self.flight = Flight::Calling { epoch };
-        self.out.push_back(Command::CallBridge { attempt: epoch });
+        self.out.push(Command::CallBridge { attempt: epoch });
     }
 
     fn abandon_flight(&mut self) {
@@ -736,7 +737,7 @@ impl Machine {
 
     /// A restart or sign-out: the flight under way no longer counts (its answer will be ignored).
     fn cancel_flight(&mut self) {
-        if self.flight != Flight::Idle {
+        if !matches!(self.flight, Flight::Idle) {
             self.release_lock();
             self.flight = Flight::Idle;
             self.flight_ended();
@@ -745,7 +746,7 @@ impl Machine {
 
     fn release_lock(&mut self) {
         if let Some(ticket) = self.lock.take() {
-            self.out.push_back(Command::Unlock { ticket });
+            self.out.push(Command::Unlock { ticket });
         }
     }
 
@@ -777,7 +778,7 @@ impl Machine {
     }
 
     fn bridge_answered<J: Json + Clone>(&mut self, attempt: u64, result: Transport<J>, now: Millis) {
-        if self.flight != (Flight::Calling { epoch: attempt }) {
+        if !matches!(self.flight, Flight::Calling { epoch } if epoch == attempt) {
             return;
         }
         self.flight = Flight::Idle;
@@ -868,7 +869,7 @@ impl Machine {
                 }
                 Decision::Refresh => {
                     self.begin_flight(now);
-                    if self.flight == Flight::Idle {
+                    if matches!(self.flight, Flight::Idle) {
                         // The flight ended at once (offline, or a peer's token): decide again.
                         self.callers[i].failures += 1;
                         continue;
@@ -911,7 +912,7 @@ impl Machine {
     }
 
     fn settle(&mut self, caller: CallerId, answer: Answer) {
-        self.out.push_back(Command::Settle { caller, answer });
+        self.out.push(Command::Settle { caller, answer });
     }
 
     // ---- peers, storage, notices ----
@@ -937,12 +938,12 @@ impl Machine {
     /// Queues a message to the peers (the driver drops it where there is no channel). `Ask` and `Token` are
     /// only posted by clients that share tokens.
     fn post(&mut self, post: Post) {
-        self.out.push_back(Command::Post(post));
+        self.out.push(Command::Post(post));
     }
 
     fn sync_store(&mut self) {
-        for w in std::mem::take(&mut self.session.store_mut().writes) {
-            self.out.push_back(Command::Store(w));
+        for w in &mut std::mem::take(&mut self.session.store_mut().writes) {
+            self.out.push(Command::Store(w.take()));
         }
     }
 
@@ -952,19 +953,19 @@ impl Machine {
             self.error = error;
             self.error_serial = self.error_serial.wrapping_add(1);
         }
-        self.out.push_back(Command::Notify(Notice::Changed));
+        self.out.push(Command::Notify(Notice::Changed));
     }
 
     fn report_error(&mut self, e: Error) {
         self.set_state(self.status, Some(e.clone()));
-        self.out.push_back(Command::Notify(Notice::Error(e)));
+        self.out.push(Command::Notify(Notice::Error(e)));
     }
 
     fn token_notice(&mut self, source: &'static str) {
         self.set_state(Status::SignedIn, None);
         if let Some(c) = self.session.current() {
             let notice = Notice::Token { source, expires_at: c.record.expires_at, header: c.record.header.to_string() };
-            self.out.push_back(Command::Notify(notice));
+            self.out.push(Command::Notify(notice));
         }
     }
 
@@ -972,11 +973,17 @@ impl Machine {
         // A rejection keeps its error on show; a sign-out (here or a peer's) is no error.
         let error = if reason == "rejected" { self.error.clone() } else { None };
         self.set_state(Status::SignedOut, error);
-        self.out.push_back(Command::Notify(Notice::SignedOut { reason }));
+        self.out.push(Command::Notify(Notice::SignedOut { reason }));
     }
 
     /// A token reported but not yet delivered must not reach the application after the session ended.
     fn drop_token_notices(&mut self) {
-        self.out.retain(|c| !matches!(c, Command::Notify(Notice::Token { .. })));
+        self.keep_commands(|c| !matches!(c, Command::Notify(Notice::Token { .. })));
+    }
+
+    /// `retain` on the queued commands through a function pointer: one copy of `Vec::retain` for both callers
+    /// instead of one per closure type.
+    fn keep_commands(&mut self, keep: fn(&Command) -> bool) {
+        self.out.retain(keep);
     }
 }

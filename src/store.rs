@@ -96,14 +96,13 @@ pub fn client_id(token_url: &str, api_origins: &[String], header: Option<&str>, 
 }
 
 /// The stored entry as written: exactly these four members, nothing else can be serialised into storage.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 struct EntryOut<'a> {
     token: &'a str,
     expires_at: Option<Epoch>,
     header: &'a str,
     client: &'a str,
 }
+crate::json::serialize_as_map!(EntryOut { "token": token, "expiresAt": expires_at, "header": header, "client": client });
 
 /// Serialises an entry as `{"token":…,"expiresAt":…,"header":…,"client":…}`.
 pub fn encode<J: Json>(token: &AccessToken, expires_at: Option<Millis>, header: &str, client: &str) -> String {

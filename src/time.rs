@@ -58,7 +58,7 @@ impl Cursor<'_> {
     }
     fn eat(&mut self, any_of: &[u8]) -> bool {
         match self.s.get(self.i) {
-            Some(b) if any_of.contains(b) => {
+            Some(b) if any_of.iter().any(|a| a == b) => {
                 self.i += 1;
                 true
             }

@@ -185,16 +185,12 @@ fn string_at<J: Json>(value: Option<J>, field: &Cow<'static, str>) -> Result<Opt
     }
 }
 
-fn token_at<J: Json>(value: Option<J>, field: impl Into<Cow<'static, str>>) -> Result<String> {
-    let field = field.into();
+// `field` is a `Cow`, not `impl Into<Cow>`: one copy of each of these in the wasm build, not one per argument type.
+fn token_at<J: Json>(value: Option<J>, field: Cow<'static, str>) -> Result<String> {
     string_at(value, &field)?.ok_or(ResponseError::Field { field, problem: Problem::Missing })
 }
 
-fn lifetime_at<J: Json>(
-    value: Option<J>,
-    field: impl Into<Cow<'static, str>>,
-    received: Millis,
-) -> Result<Option<Millis>> {
+fn lifetime_at<J: Json>(value: Option<J>, field: Cow<'static, str>, received: Millis) -> Result<Option<Millis>> {
     let Some(v) = value else { return Ok(None) };
     let Some(seconds) = v.as_f64() else {
         return field_err(field, Problem::WrongType);
@@ -206,11 +202,7 @@ fn lifetime_at<J: Json>(
     Ok(Some(received + ms as Millis))
 }
 
-fn timestamp_at<J: Json>(
-    value: Option<J>,
-    field: impl Into<Cow<'static, str>>,
-    received: Millis,
-) -> Result<Option<Millis>> {
+fn timestamp_at<J: Json>(value: Option<J>, field: Cow<'static, str>, received: Millis) -> Result<Option<Millis>> {
     let Some(v) = value else { return Ok(None) };
     let at = match v.kind() {
         Kind::String => v.as_str().as_deref().and_then(parse_iso8601),
@@ -223,12 +215,32 @@ fn timestamp_at<J: Json>(
     }
 }
 
+/// `text.split_ascii_whitespace().map(str::to_owned).collect()`, as a loop (smaller in the wasm build).
+fn ascii_words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, b) in text.bytes().enumerate() {
+        match (b.is_ascii_whitespace(), start) {
+            (true, Some(s)) => {
+                out.push(text[s..i].to_owned());
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push(text[s..].to_owned());
+    }
+    out
+}
+
 fn scopes_from<J: Json>(obj: &J, field: &'static str) -> Result<Vec<String>> {
     let Some(v) = member(obj, field) else {
         return Ok(Vec::new());
     };
     match v.kind() {
-        Kind::String => Ok(v.as_str().unwrap_or_default().split_ascii_whitespace().map(str::to_owned).collect()),
+        Kind::String => Ok(ascii_words(&v.as_str().unwrap_or_default())),
         Kind::Array => {
             let mut out = Vec::new();
             while let Some(item) = v.index(out.len()) {
@@ -290,16 +302,16 @@ fn read<J: Json + Clone>(body: &J, format: &Format, received: Millis) -> Result<
                 }
             }
             Ok(Raw {
-                token: token_at(member(body, "access_token"), "access_token")?,
+                token: token_at(member(body, "access_token"), "access_token".into())?,
                 token_field: "access_token".into(),
-                expires_at: lifetime_at(member(body, "expires_in"), "expires_in", received)?,
+                expires_at: lifetime_at(member(body, "expires_in"), "expires_in".into(), received)?,
                 scopes: scopes_from(body, "scope")?,
                 format: Detected::OAuth2,
             })
         }
         Format::Point => {
             let inner = object(body, "accessToken")?;
-            let token = token_at(member(&inner, "token"), "accessToken.token")?;
+            let token = token_at(member(&inner, "token"), "accessToken.token".into())?;
             // Point sends "Bearer eyJ…"; keep the bare token so the header is never "Bearer Bearer …".
             let token = match token.get(..7) {
                 Some(p) if p.eq_ignore_ascii_case("bearer ") => token[7..].trim_start().to_owned(),
@@ -308,7 +320,7 @@ fn read<J: Json + Clone>(body: &J, format: &Format, received: Millis) -> Result<
             Ok(Raw {
                 token,
                 token_field: "accessToken.token".into(),
-                expires_at: lifetime_at(member(&inner, "expiresIn"), "accessToken.expiresIn", received)?,
+                expires_at: lifetime_at(member(&inner, "expiresIn"), "accessToken.expiresIn".into(), received)?,
                 scopes: Vec::new(),
                 format: Detected::Point,
             })
@@ -316,11 +328,11 @@ fn read<J: Json + Clone>(body: &J, format: &Format, received: Millis) -> Result<
         Format::Wazo => {
             let data = object(body, "data")?;
             let expires_at = match member(&data, "utc_expires_at") {
-                Some(v) => timestamp_at(Some(v), "data.utc_expires_at", received)?,
-                None => timestamp_at(member(&data, "expires_at"), "data.expires_at", received)?,
+                Some(v) => timestamp_at(Some(v), "data.utc_expires_at".into(), received)?,
+                None => timestamp_at(member(&data, "expires_at"), "data.expires_at".into(), received)?,
             };
             Ok(Raw {
-                token: token_at(member(&data, "token"), "data.token")?,
+                token: token_at(member(&data, "token"), "data.token".into())?,
                 token_field: "data.token".into(),
                 expires_at,
                 scopes: scopes_from(&data, "acl")?,
@@ -344,7 +356,7 @@ fn read<J: Json + Clone>(body: &J, format: &Format, received: Millis) -> Result<
                 scopes_from(body, "scope")?
             };
             Ok(Raw {
-                token: token_at(member(body, "token"), "token")?,
+                token: token_at(member(body, "token"), "token".into())?,
                 token_field: "token".into(),
                 expires_at: None,
                 scopes,
@@ -354,15 +366,15 @@ fn read<J: Json + Clone>(body: &J, format: &Format, received: Millis) -> Result<
         Format::Custom(custom) => {
             let at = |ptr: &str| body.pointer(ptr).filter(|v| !v.is_null());
             let expires_in = match &custom.expires_in {
-                Some(p) => lifetime_at(at(p), p.clone(), received)?,
+                Some(p) => lifetime_at(at(p), p.clone().into(), received)?,
                 None => None,
             };
             let expires_at = match &custom.expires_at {
-                Some(p) => timestamp_at(at(p), p.clone(), received)?,
+                Some(p) => timestamp_at(at(p), p.clone().into(), received)?,
                 None => None,
             };
             Ok(Raw {
-                token: token_at(at(&custom.token), custom.token.clone())?,
+                token: token_at(at(&custom.token), custom.token.clone().into())?,
                 token_field: custom.token.clone().into(),
                 expires_at: earlier(expires_in, expires_at),
                 scopes: Vec::new(),
@@ -425,6 +437,13 @@ mod tests {
         };
         assert_eq!(custom(Some("/e"), None), "custom\n/t\n/e\n");
         assert_ne!(custom(Some("/e"), None), custom(None, Some("/e")));
+    }
+    #[test]
+    fn ascii_words_are_split_ascii_whitespace() {
+        for text in ["", " ", "a", " a ", "read write", "\ta\n\x0cb\r\n c  d\u{a0}e ", "x\u{e9}y  z", "\x0b v"] {
+            let expected: Vec<String> = text.split_ascii_whitespace().map(str::to_owned).collect();
+            assert_eq!(ascii_words(text), expected, "{text:?}");
+        }
     }
     fn msg(body: Value, format: Format) -> String {
         parse(body, format).unwrap_err().message().into_owned()

@@ -77,8 +77,10 @@ struct Settings {
     revoke_url: String,
     api_origins: Vec<String>,
     /// `credentials` of bridge calls; `None` leaves it to the platform (server runtimes: some refuse the field).
-    credentials: Option<web_sys::RequestCredentials>,
-    bridge_headers: Vec<(String, String)>,
+    /// (`undefined`, or the option's string.)
+    credentials: JsValue,
+    /// `[name, value, ...]`, checked by the platform.
+    bridge_headers: Array,
     timeout_ms: u32,
     auto_refresh: bool,
     /// Web Lock and BroadcastChannel name shared by every context of the origin using this storage key.
@@ -96,30 +98,27 @@ struct Settings {
 }
 
 /// The `token` event's payload (`TokenEvent` in types.d.ts).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 struct TokenEvent<'a> {
     source: &'a str,
     expires_at: Option<crate::json::Epoch>,
     header: &'a str,
 }
+crate::json::serialize_as_map!(TokenEvent { "source": source, "expiresAt": expires_at, "header": header });
 
 /// The `signedOut` event's payload.
-#[derive(serde::Serialize)]
 struct SignedOutEvent<'a> {
     reason: &'a str,
 }
+crate::json::serialize_as_map!(SignedOutEvent { "reason": reason });
 
 /// A message to the other contexts of this client on the BroadcastChannel: `ask` (for a token), `token` (with
 /// the stored entry's JSON) or `signedOut`. Received ones are read as untrusted input (see `on_message`).
-#[derive(serde::Serialize)]
 struct PeerMessage<'a> {
-    #[serde(rename = "type")]
     kind: &'a str,
     client: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     entry: Option<&'a str>,
 }
+crate::json::serialize_as_map!(PeerMessage { "type": kind, "client": client, "entry": entry });
 
 /// Keeps a page or worker signed in: refreshes short-lived tokens through the bridging backend before they
 /// expire and attaches them to requests for the configured API origins only.
@@ -197,38 +196,22 @@ fn normalize_origin(value: &JsValue) -> Result<String, Error> {
                             no path, no wildcard)";
     let bad = || option_error("apiOrigins", EXPECTED, value);
     let text = value.as_string().ok_or_else(bad)?;
-    if text.contains('*') {
+    if text.bytes().any(|b| b == b'*') {
         return Err(bad());
     }
-    let url = web_sys::Url::new(&text).map_err(|_| bad())?;
-    let plain = (url.protocol() == "https:" || url.protocol() == "http:")
-        && url.pathname() == "/"
-        && url.search().is_empty()
-        && url.hash().is_empty()
-        && url.username().is_empty()
-        && url.password().is_empty()
-        && !text.ends_with("/?")
-        && !text.ends_with('#');
-    plain.then(|| url.origin()).ok_or_else(bad)
+    js::http_url(&text, None, true).ok_or_else(bad)
 }
 
 /// `url` resolved against the global `location` where there is one (pages, workers). Where there is none (Node,
 /// Deno, workerd) a relative URL has nothing to resolve against, and fetch would reject it on every call.
 fn absolute_url(option: &str, url: &str) -> Result<String, Error> {
     let base = get(&get(&js_sys::global(), "location"), "href").as_string();
-    let parsed = match &base {
-        Some(b) => web_sys::Url::new_with_base(url, b),
-        None => web_sys::Url::new(url),
-    };
     let expected = if base.is_some() {
         "an http(s) URL (absolute, or relative to the page)"
     } else {
         "an absolute http(s) URL here: there is no document to resolve a relative one against"
     };
-    match parsed {
-        Ok(u) if u.protocol() == "https:" || u.protocol() == "http:" => Ok(u.href()),
-        _ => Err(option_error(option, expected, &JsValue::from_str(url))),
-    }
+    js::http_url(url, base.as_deref(), false).ok_or_else(|| option_error(option, expected, &JsValue::from_str(url)))
 }
 
 fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Error> {
@@ -265,11 +248,34 @@ fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Erro
     let list = origins.dyn_ref::<Array>().filter(|a| a.length() > 0).ok_or_else(|| {
         option_error("apiOrigins", "a non-empty array of origins like ['https://api.example.com']", &origins)
     })?;
-    let api_origins = list.iter().map(|o| normalize_origin(&o)).collect::<Result<Vec<_>, _>>()?;
+    // A loop, not `collect::<Result<Vec<_>, _>>()`, whose iterator adapters cost more wasm than the loop.
+    let mut api_origins = Vec::new();
+    for origin in list.iter() {
+        api_origins.push(normalize_origin(&origin)?);
+    }
 
     let header = string_option(options, "header", "an HTTP header name such as 'Authorization'")?;
     if let Some(h) = &header {
-        let token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        let token_char = |b: u8| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        };
         if !h.bytes().all(token_char) {
             return Err(option_error("header", "an HTTP header name such as 'Authorization'", &JsValue::from_str(h)));
         }
@@ -310,13 +316,12 @@ fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Erro
     let browser_like = !get(&global, "document").is_undefined() || get(&global, "importScripts").is_function();
     let given = get(options, "credentials");
     let credentials = match given.as_string().as_deref() {
-        Some("omit") => Some(web_sys::RequestCredentials::Omit),
-        Some("same-origin") => Some(web_sys::RequestCredentials::SameOrigin),
-        Some("include") => Some(web_sys::RequestCredentials::Include),
-        None if given.is_undefined() => browser_like.then_some(web_sys::RequestCredentials::Include),
+        Some("omit" | "same-origin" | "include") => given,
+        None if given.is_undefined() && browser_like => JsValue::from_str("include"),
+        None if given.is_undefined() => given,
         _ => return Err(option_error("credentials", "'omit', 'same-origin' or 'include'", &given)),
     };
-    let mut bridge_headers = Vec::new();
+    let bridge_headers = Array::new();
     let extra = get(options, "bridgeHeaders");
     if !extra.is_undefined() {
         const HEADERS: &str = "an object of header names to string values";
@@ -330,7 +335,10 @@ fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Erro
             let value = js_sys::Reflect::get(obj, &name).unwrap_or(JsValue::UNDEFINED);
             match (name.as_string(), value.as_string()) {
                 // The platform's own check: a name or value fetch would refuse fails here, not at every call.
-                (Some(k), Some(v)) if probe.set(&k, &v).is_ok() => bridge_headers.push((k, v)),
+                (Some(k), Some(v)) if probe.set(&k, &v).is_ok() => {
+                    bridge_headers.push(&name);
+                    bridge_headers.push(&value);
+                }
                 (Some(k), Some(_)) => {
                     return Err(option_error("bridgeHeaders", "valid header names and values", &JsValue::from_str(&k)))
                 }
@@ -375,7 +383,8 @@ struct Inner {
     store: RefCell<WebStore>,
     /// The armed timer: when it fires and its handle.
     timer: RefCell<Option<(Millis, JsValue)>>,
-    timer_callback: Closure<dyn FnMut()>,
+    /// `handlers[TIMER]`, for `setTimeout`.
+    timer_fn: Function,
     /// `free()` was called (mirrors the machine, read on every call without a borrow).
     freed: Cell<bool>,
     /// The bridge call in flight (see `wait_here`).
@@ -402,12 +411,12 @@ struct Inner {
     last_cause: RefCell<Option<JsValue>>,
     /// The BroadcastChannel to the other tabs and workers (`null` where it does not exist).
     channel: JsValue,
-    /// Kept alive for the channel's `onmessage`.
-    _channel_callback: Closure<dyn FnMut(JsValue)>,
-    event_callback: Closure<dyn FnMut(String, JsValue)>,
+    /// The one Rust closure JavaScript calls (see `Client::from_js`): kept alive as long as the client.
+    _callback: Closure<dyn FnMut(u32, JsValue, JsValue) -> JsValue>,
+    /// `handlers[EVENT]`, for the lifecycle listeners.
+    event_fn: Function,
     /// The Web Lock requests by ticket (see `makeLocks`).
     locks: js::Locks,
-    _lock_callback: Closure<dyn FnMut(u32, u32)>,
     /// Removes the lifecycle listeners.
     unlisten: RefCell<Option<Function>>,
     /// The authenticated fetch's rules (see `makeFetch` in web/js.rs).
@@ -415,11 +424,17 @@ struct Inner {
     /// The current token's header name and value as JS strings, by token generation: a fetch reuses them
     /// instead of copying strings out of wasm on every call.
     header_js: RefCell<Option<(u64, JsValue, JsValue)>>,
-    /// The fetcher's `want()`: a promise of `[name, value]`, the machine's answer to a `Want`.
-    _want_callback: Closure<dyn FnMut() -> Promise>,
-    /// The fetcher's `unauthorized(value)`: the API answered 401 to that token.
-    _unauthorized_callback: Closure<dyn FnMut(String)>,
 }
+
+// The kinds of calls from JavaScript (see `Client::from_js`): a BroadcastChannel message, a lifecycle event
+// (`type`, event), a Web Lock event (ticket, kind), the timer, the fetcher's `want()` (a promise of `[name, value]`,
+// the machine's answer to a `Want`) and its `unauthorized(value)` (the API answered 401 to that token).
+const MESSAGE: u32 = 0;
+const EVENT: u32 = 1;
+const LOCK: u32 = 2;
+const TIMER: u32 = 3;
+const WANT: u32 = 4;
+const UNAUTHORIZED: u32 = 5;
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -546,7 +561,7 @@ impl Inner {
         if let Some(at) = next {
             // setTimeout holds at most 2^31-1 ms; a longer wait fires early and the machine re-arms it.
             let delay = (at - js::now()).clamp(0, i64::from(i32::MAX));
-            let handle = js::set_timeout(self.timer_callback.as_ref().unchecked_ref(), delay as f64);
+            let handle = js::set_timeout(&self.timer_fn, delay as f64);
             *timer = Some((at, handle));
         }
     }
@@ -559,7 +574,8 @@ impl Inner {
     fn begin(self: &Rc<Self>, event: impl FnOnce(CallerId) -> Event<JsJson>, defer: bool) -> (CallerId, Promise) {
         let id = self.next_caller.get().wrapping_add(1);
         self.next_caller.set(id);
-        let promise = Promise::new(&mut |resolve, _| self.waiters.borrow_mut().push((id, resolve)));
+        let (promise, resolve) = js::deferred();
+        self.waiters.borrow_mut().push((id, resolve));
         if defer {
             self.machine.borrow_mut().handle(event(id), js::now());
             let this = Rc::clone(self);
@@ -643,22 +659,17 @@ impl Inner {
         }
         // A listener that throws must not break the client or the other listeners. No borrow is held here: a
         // listener may call back into the client.
-        listeners.for_each(&mut |f, _, _| {
-            if let Some(f) = f.dyn_ref::<Function>() {
-                let _ = match payload {
-                    Some(p) => f.call1(&JsValue::NULL, p),
-                    None => f.call0(&JsValue::NULL),
-                };
-            }
-        });
+        js::emit(listeners, payload.is_some(), payload.unwrap_or(&JsValue::UNDEFINED));
     }
 
     fn notify(&self, notice: Notice) {
         if !self.freed.get() && !self.notice_listeners.borrow().is_empty() {
             // Called from a copy of the list: a listener may add or remove listeners.
-            let listeners: Vec<NoticeListener> =
-                self.notice_listeners.borrow().iter().map(|(_, l)| l.clone()).collect();
-            for l in listeners {
+            let mut listeners: Vec<NoticeListener> = Vec::new();
+            for (_, l) in self.notice_listeners.borrow().iter() {
+                listeners.push(l.clone());
+            }
+            for l in &listeners {
                 if let Ok(mut f) = l.try_borrow_mut() {
                     f(&notice);
                 }
@@ -752,7 +763,8 @@ impl Inner {
     // ---- the bridge ----
 
     /// A bridge call (the token `POST` or the revoke `DELETE`) with the configured headers, credentials and timeout,
-    /// sent by gloo-net. The `web_sys::Request` is built here and handed to `gloo_net::http::Request::from`: gloo's
+    /// sent by gloo-net. The `web_sys::Request` is built here (by `bridgeRequest` in web/js.rs) and handed to
+    /// `gloo_net::http::Request::from`: gloo's
     /// `RequestBuilder` merges query parameters with `format!`, which linked `core::fmt` (measured: +2.8 kB gzip
     /// with the builder, see bench/RESULTS.md section 7).
     fn bridge_request(
@@ -762,24 +774,12 @@ impl Inner {
         signal: &web_sys::AbortSignal,
         token_header: Option<(String, String)>,
     ) -> Result<gloo_net::http::Request, JsValue> {
-        let headers = web_sys::Headers::new()?;
-        headers.set("Accept", "application/json")?;
-        for (name, value) in &self.options.bridge_headers {
-            headers.set(name, value)?;
-        }
-        let init = web_sys::RequestInit::new();
-        if let Some((name, value)) = token_header {
-            headers.set(&name, &value)?;
-            // The revoke call carries the token: it must not follow a redirect anywhere.
-            init.set_redirect(web_sys::RequestRedirect::Manual);
-        }
-        init.set_method(method);
-        init.set_headers(&headers);
-        if let Some(credentials) = self.options.credentials {
-            init.set_credentials(credentials);
-        }
-        init.set_signal(Some(signal));
-        Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
+        let (name, value) = match &token_header {
+            Some((name, value)) => (Some(name.as_str()), Some(value.as_str())),
+            None => (None, None),
+        };
+        let options = &self.options;
+        Ok(js::bridge_request(url, method, &options.bridge_headers, name, value, &options.credentials, signal)?.into())
     }
 
     /// The JS error behind a failed bridge call, kept as the `cause` of the error reported for it.
@@ -959,51 +959,44 @@ impl Client {
     fn from_js(options: &JsValue) -> Result<Client, Error> {
         let (options, config, store) = parse_options(options)?;
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
+            // One closure for every call from JavaScript, told apart by `kind` (`js::handlers` makes one function per
+            // kind): each closure type costs wasm-bindgen an invoke shim in the module and a wrapper in the glue.
             let w = weak.clone();
-            let channel_callback = Closure::new(move |m: JsValue| {
-                if let Some(inner) = w.upgrade() {
-                    inner.on_message(m);
+            let callback = Closure::new(move |kind: u32, a: JsValue, b: JsValue| -> JsValue {
+                let Some(inner) = w.upgrade() else {
+                    return if kind == WANT {
+                        Promise::reject(&error_to_js(&machine::freed_error())).into()
+                    } else {
+                        JsValue::UNDEFINED
+                    };
+                };
+                match kind {
+                    MESSAGE => inner.on_message(a),
+                    EVENT => inner.on_event(&a.as_string().unwrap_or_default(), b),
+                    LOCK => inner.on_lock(a.as_f64().unwrap_or_default() as u32, b.as_f64().unwrap_or_default() as u32),
+                    TIMER => {
+                        *inner.timer.borrow_mut() = None;
+                        inner.handle(Event::Timer);
+                    }
+                    WANT => {
+                        return future_to_promise(async move {
+                            let (name, value) = inner.want_header().await?;
+                            Ok(Array::of2(&name.into(), &value.into()).into())
+                        })
+                        .into()
+                    }
+                    _ => inner.handle(Event::Unauthorized { value: a.as_string().unwrap_or_default() }),
                 }
+                JsValue::UNDEFINED
             });
-            let w = weak.clone();
-            let event_callback = Closure::new(move |kind: String, event: JsValue| {
-                if let Some(inner) = w.upgrade() {
-                    inner.on_event(&kind, event);
-                }
-            });
-            let w = weak.clone();
-            let lock_callback = Closure::new(move |ticket: u32, kind: u32| {
-                if let Some(inner) = w.upgrade() {
-                    inner.on_lock(ticket, kind);
-                }
-            });
-            let w = weak.clone();
-            let timer_callback = Closure::new(move || {
-                if let Some(inner) = w.upgrade() {
-                    *inner.timer.borrow_mut() = None;
-                    inner.handle(Event::Timer);
-                }
-            });
-            let w = weak.clone();
-            let want_callback = Closure::new(move || match w.upgrade() {
-                Some(inner) => future_to_promise(async move {
-                    let (name, value) = inner.want_header().await?;
-                    Ok(Array::of2(&name.into(), &value.into()).into())
-                }),
-                None => Promise::reject(&error_to_js(&machine::freed_error())),
-            });
-            let w = weak.clone();
-            let unauthorized_callback = Closure::new(move |value: String| {
-                if let Some(inner) = w.upgrade() {
-                    inner.handle(Event::Unauthorized { value });
-                }
-            });
+            let handlers = js::handlers(callback.as_ref().unchecked_ref());
+            let handler = |kind: u32| -> Function { handlers.get(kind).unchecked_into() };
             let channel = if options.browser_like {
-                js::open_channel(&options.shared_name, channel_callback.as_ref().unchecked_ref())
+                js::open_channel(&options.shared_name, &handler(MESSAGE))
             } else {
                 JsValue::NULL
             };
-            let locks = js::make_locks(&options.shared_name, lock_callback.as_ref().unchecked_ref());
+            let locks = js::make_locks(&options.shared_name, &handler(LOCK));
             let setup = Setup {
                 session: config,
                 auto_refresh: options.auto_refresh,
@@ -1015,19 +1008,14 @@ impl Client {
                 seed: (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64,
             };
             let origins: Array = options.api_origins.iter().map(|o| JsValue::from_str(o)).collect();
-            let fetcher = js::make_fetch(
-                &origins,
-                options.browser_like,
-                want_callback.as_ref().unchecked_ref(),
-                unauthorized_callback.as_ref().unchecked_ref(),
-            );
+            let fetcher = js::make_fetch(&origins, options.browser_like, &handler(WANT), &handler(UNAUTHORIZED));
             Inner {
                 client: setup.session.client.clone(),
                 machine: RefCell::new(Machine::new(setup)),
                 options,
                 store: RefCell::new(store),
                 timer: RefCell::new(None),
-                timer_callback,
+                timer_fn: handler(TIMER),
                 freed: Cell::new(false),
                 flight_js: RefCell::new(None),
                 waiters: RefCell::new(Vec::new()),
@@ -1042,31 +1030,18 @@ impl Client {
                 error_js: RefCell::new(None),
                 last_cause: RefCell::new(None),
                 channel,
-                _channel_callback: channel_callback,
-                event_callback,
+                event_fn: handler(EVENT),
+                _callback: callback,
                 locks,
-                _lock_callback: lock_callback,
                 unlisten: RefCell::new(None),
                 fetcher,
                 header_js: RefCell::new(None),
-                _want_callback: want_callback,
-                _unauthorized_callback: unauthorized_callback,
             }
         });
-        let events = Array::of5(
-            &"online".into(),
-            &"offline".into(),
-            &"visibilitychange".into(),
-            &"pageshow".into(),
-            &"focus".into(),
-        );
         // Only localStorage is shared with other tabs, so only its clients listen for `storage` (fewer listeners
         // also make the constructor cheaper: Chromium's profile put ~3 ms of a first `new AuthClient` in
         // addEventListener).
-        if inner.options.local_storage {
-            events.push(&"storage".into());
-        }
-        let off = js::listen(&events, inner.event_callback.as_ref().unchecked_ref());
+        let off = js::listen(inner.options.local_storage, &inner.event_fn);
         *inner.unlisten.borrow_mut() = Some(off);
         Ok(Client { inner })
     }

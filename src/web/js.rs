@@ -53,6 +53,37 @@ export function firstOf(promise, flight, ms) {
   if (ms >= 0) all.push(new Promise((r) => setTimeout(r, ms)));
   return Promise.race(all);
 }
+// `text` as an http(s) URL (resolved against `base` unless that is undefined): its `href`, or with `origin` its
+// `origin` if it is an origin and nothing else (no path, query, fragment or credentials); else undefined. In JS:
+// as bindings, each of the URL's getters cost an import and a string copy into wasm.
+export function httpUrl(text, base, origin) {
+  let u;
+  try { u = new URL(text, base); } catch { return undefined; }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
+  if (!origin) return u.href;
+  const plain = u.pathname === '/' && !u.search && !u.hash && !u.username && !u.password && !text.endsWith('/?') && !text.endsWith('#');
+  return plain ? u.origin : undefined;
+}
+// A promise and its resolve function (`new Promise` with a Rust closure costs an invoke shim and glue).
+export function deferred() { let resolve; const promise = new Promise((r) => { resolve = r; }); return [promise, resolve]; }
+// Calls every function of `set` (in its order, as forEach visits it) with `payload` when `has`, else with no
+// argument; one that throws does not stop the others.
+export function emit(set, has, payload) {
+  set.forEach((f) => { if (typeof f === 'function') try { has ? f.call(null, payload) : f.call(null); } catch {} });
+}
+// A bridge call's Request (built here: as bindings, Headers, RequestInit and each of its setters cost an import):
+// `Accept: application/json`, the configured `headers` (`[name, value, ...]`), the token header when `name` is
+// given (a call carrying the token follows no redirect), `credentials` unless undefined, the timeout's `signal`.
+export function bridgeRequest(url, method, headers, name, value, credentials, signal) {
+  const h = new Headers({ Accept: 'application/json' });
+  for (let i = 0; i < headers.length; i += 2) h.set(headers[i], headers[i + 1]);
+  const init = { method, headers: h, signal };
+  if (name !== undefined) { h.set(name, value); init.redirect = 'manual'; }
+  if (credentials !== undefined) init.credentials = credentials;
+  return new Request(url, init);
+}
+// One function per kind of call, each calling the client's one closure `f(kind, a, b)` (web/client.rs).
+export function handlers(f) { return [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b)); }
 export function offFn(set, fn) { return () => { set.delete(fn); }; }
 // A value as an error message names it: strings quoted (cut at 80 characters), anything else by its kind.
 export function describe(v) {
@@ -78,7 +109,9 @@ export function openChannel(name, onMessage) {
 }
 export function post(channel, message) { try { channel?.postMessage(message); } catch {} }
 export function closeChannel(channel) { if (channel) { channel.onmessage = null; channel.close(); } }
-export function listen(names, handler) {
+export function listen(storage, handler) {
+  const names = ['online', 'offline', 'visibilitychange', 'pageshow', 'focus'];
+  if (storage) names.push('storage');
   const on = (e) => handler(e.type, e.type === 'storage' ? e : undefined);
   for (const n of names) globalThis.addEventListener?.(n, on);
   return () => { for (const n of names) globalThis.removeEventListener?.(n, on); };
@@ -215,6 +248,27 @@ extern "C" {
     /// See `firstOf`.
     #[wasm_bindgen(js_name = firstOf)]
     pub fn first_of(promise: &Promise, flight: Option<&Promise>, ms: f64) -> Promise;
+    /// A pending promise and the function resolving it.
+    #[wasm_bindgen(js_name = deferred)]
+    fn deferred_pair() -> Array;
+    /// See `emit`.
+    pub fn emit(set: &js_sys::Set, has: bool, payload: &JsValue);
+    /// See `bridgeRequest`.
+    #[wasm_bindgen(catch, js_name = bridgeRequest)]
+    pub fn bridge_request(
+        url: &str,
+        method: &str,
+        headers: &Array,
+        name: Option<&str>,
+        value: Option<&str>,
+        credentials: &JsValue,
+        signal: &web_sys::AbortSignal,
+    ) -> Result<web_sys::Request, JsValue>;
+    /// See `httpUrl`.
+    #[wasm_bindgen(js_name = httpUrl)]
+    pub fn http_url(text: &str, base: Option<&str>, origin: bool) -> Option<String>;
+    /// `[0..6].map((kind) => (a, b) => f(kind, a, b))`.
+    pub fn handlers(f: &Function) -> Array;
     /// A function that removes `f` from `set`; made in JS so that no closure outlives the client.
     #[wasm_bindgen(js_name = offFn)]
     pub fn off_fn(set: &js_sys::Set, f: &Function) -> Function;
@@ -231,14 +285,21 @@ extern "C" {
     pub fn post(channel: &JsValue, message: &JsValue);
     #[wasm_bindgen(js_name = closeChannel)]
     pub fn close_channel(channel: &JsValue);
-    /// Adds `handler(type, event)` for each event name on the global scope; returns the function removing it.
-    pub fn listen(names: &Array, handler: &Function) -> Function;
+    /// Adds `handler(type, event)` on the global scope for `online`, `offline`, `visibilitychange`, `pageshow`,
+    /// `focus` and, with `storage`, `storage`; returns the function removing them.
+    pub fn listen(storage: bool, handler: &Function) -> Function;
     /// The Web Lock executor (see `makeLocks`): `request(ticket, mode)` and `release(ticket)`.
     #[wasm_bindgen(js_name = makeLocks)]
     pub fn make_locks(name: &str, on_event: &Function) -> Locks;
     /// The authenticated fetch's rules (see `makeFetch`): `send(input, init, name, value, replay)`.
     #[wasm_bindgen(js_name = makeFetch)]
     pub fn make_fetch(origins: &JsValue, browser: bool, want: &Function, unauthorized: &Function) -> Fetcher;
+}
+
+/// A pending promise and the function resolving it (with `undefined`).
+pub fn deferred() -> (Promise, Function) {
+    let pair = deferred_pair();
+    (pair.get(0).unchecked_into(), pair.get(1).unchecked_into())
 }
 
 /// A parsed JS value seen through the core's [`Json`] trait.

@@ -55,8 +55,6 @@ pub fn parse_token_response_js(
 }
 
 /// What `parseTokenResponse` returns (`ParsedTokenResponse` in types.d.ts): never a refresh token.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 struct ParsedTokenResponse<'a> {
     token: &'a str,
     expires_at: Option<crate::json::Epoch>,
@@ -64,6 +62,13 @@ struct ParsedTokenResponse<'a> {
     header: &'a str,
     format: &'a str,
 }
+crate::json::serialize_as_map!(ParsedTokenResponse {
+    "token": token,
+    "expiresAt": expires_at,
+    "scopes": scopes,
+    "header": header,
+    "format": format,
+});
 
 /// The crate version, for bug reports.
 #[wasm_bindgen(js_name = version)]
