@@ -707,7 +707,7 @@ impl Machine {
             // A grant for a request given up since: given back at once. The driver was told to Unlock that ticket
             // already, and releasing a released ticket does nothing; this also covers a grant the driver delivers
             // late or twice, so that no lock is ever left held by a flight that moved on.
-            _ => self.out.push_back(Command::Unlock { ticket }),
+            _ => self.out.push(Command::Unlock { ticket }),
         }
     }
 
