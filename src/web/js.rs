@@ -126,7 +126,8 @@ export function listen(storage, handler) {
 //    the client has one (refreshing first) or rejects with the client's error.
 // 4. redirects (see `sendRequest`).
 // 5. a 401: `unauthorized(value)` tells the client the token was refused, and the request is sent once more with
-//    the token `want()` gives; without one, the 401 stands. Not when the body is a stream (it can be sent once).
+//    the token `want()` gives; without one, the 401 stands. Not sent again when the body is a stream (it can be
+//    sent once), but the client is told all the same.
 // The string form with a plain `init` (pages and workers) is sent without building a Request: the speed of a
 // hand-written wrapper. Getters on `init` run here, with no borrow held in wasm; one that throws rejects.
 export function makeFetch(origins, browser, want, unauthorized) {
@@ -156,12 +157,12 @@ export function makeFetch(origins, browser, want, unauthorized) {
       const first = (n, v) => {
         // The header's name may be known only once there is a token (a format that picks it): checked again.
         if (n !== name && headers.has(n)) return fetchOffStack(req ?? input, req ? undefined : init);
-        const sent = send(req, n, v);
-        return again ? sent.then((r) => {
+        // A 401 tells the client its token was refused, whether or not the request can be sent again.
+        return send(req, n, v).then((r) => {
           if (r.status !== 401) return r;
           unauthorized(v);
-          return want().then(([n, v]) => send(spare, n, v), () => r);
-        }) : sent;
+          return again ? want().then(([n, v]) => send(spare, n, v), () => r) : r;
+        });
       };
       return value === undefined ? want().then(([n, v]) => first(n, v)) : first(name, value);
     } catch (e) {
