@@ -335,6 +335,13 @@ impl Env for Dice<'_> {
     }
 }
 
+/// Why a `refresh()` got no new token.
+fn refresh_error(session: &Session<Slot>) -> Error {
+    session
+        .last_error()
+        .unwrap_or_else(|| Error::new(Code::SignedOut, "signed out: the refresh did not produce a token"))
+}
+
 pub fn freed_error() -> Error {
     Error::new(Code::Freed, "this AuthClient was freed: create a new one (stop() pauses a client, free() ends it)")
 }
@@ -494,7 +501,7 @@ impl Machine {
                 self.begin_flight(now);
                 if matches!(self.flight, Flight::Idle) {
                     // Nothing could start (no bridge call is possible now): the caller learns why at once.
-                    let answer = Answer::Failed(self.refresh_error());
+                    let answer = Answer::Failed(refresh_error(&self.session));
                     self.settle(caller, answer);
                 } else {
                     let role = Role::Refresh { generation };
@@ -754,14 +761,13 @@ impl Machine {
     fn flight_ended(&mut self) {
         self.moved = true;
         let generation = self.session.generation();
-        let token = self.session.current().map(|c| c.record.token.secret().to_owned());
-        let refresh_error = self.refresh_error();
         for c in &mut self.callers {
             match (c.awaiting.take(), &c.role) {
                 (Some(_), Role::Refresh { generation: g }) => {
-                    let answer = match &token {
-                        Some(t) if generation != *g => Answer::Token(t.clone()),
-                        _ => Answer::Failed(refresh_error.clone()),
+                    // Built per caller (rarely more than one): nothing is copied when no `refresh()` waits.
+                    let answer = match self.session.current() {
+                        Some(cur) if generation != *g => Answer::Token(cur.record.token.secret().to_owned()),
+                        _ => Answer::Failed(refresh_error(&self.session)),
                     };
                     c.role = Role::Ready(answer);
                 }
@@ -769,12 +775,6 @@ impl Machine {
                 _ => {}
             }
         }
-    }
-
-    fn refresh_error(&self) -> Error {
-        self.session
-            .last_error()
-            .unwrap_or_else(|| Error::new(Code::SignedOut, "signed out: the refresh did not produce a token"))
     }
 
     fn bridge_answered<J: Json + Clone>(&mut self, attempt: u64, result: Transport<J>, now: Millis) {
@@ -918,8 +918,8 @@ impl Machine {
     // ---- peers, storage, notices ----
 
     fn adopt<J: Json + Clone>(&mut self, entry: &str, source: &'static str, now: Millis) {
-        let header = self.setup.session.header.clone();
-        let Some(entry) = store::decode::<J>(entry, header.as_deref(), &self.setup.session.client) else { return };
+        let config = &self.setup.session;
+        let Some(entry) = store::decode::<J>(entry, config.header.as_deref(), &config.client) else { return };
         if self.session.adopt::<J>(entry, &mut Dice { now, state: &mut self.rng }) {
             self.token_notice(source);
         }

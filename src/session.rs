@@ -453,6 +453,7 @@ impl<S: TokenStore> Session<S> {
             let offset = date + 500 - now;
             self.clock_offset = if offset.abs() < MIN_CLOCK_SKEW_MS { 0 } else { offset };
         }
+        let mut rejected = None;
         let (error, retry_after) = match result {
             Transport::Response { status: 200..=299, body, .. } => {
                 let parsed = body
@@ -479,14 +480,12 @@ impl<S: TokenStore> Session<S> {
                 }
             }
             Transport::Response { status: status @ (401 | 403), body, .. } => {
-                let error = rejection(status, body.as_ref());
                 // A 401 to a client that never held a token in this session is a first visit: nothing ended, so
                 // the driver reports the signed-out state, not an error. A 403 is the bridge refusing this page
                 // (CSRF, CORS, origin checks): a misconfiguration that must not pass for "no session".
-                let no_session = status == 401 && self.current.is_none();
+                rejected = Some(status == 401 && self.current.is_none());
                 self.end();
-                self.last_error = Some(error.clone());
-                return if no_session { Outcome::NoSession(error) } else { Outcome::Rejected(error) };
+                (rejection(status, body.as_ref()), None)
             }
             Transport::Response { status, retry_after_ms, .. } => {
                 let mut m = String::from("the bridge answered HTTP ");
@@ -497,11 +496,18 @@ impl<S: TokenStore> Session<S> {
             Transport::Network => (Error::new(Code::Network, "the bridge could not be reached"), None),
             Transport::Timeout => (Error::new(Code::Timeout, "the bridge did not answer in time"), None),
         };
-        self.failures = self.failures.saturating_add(1);
-        self.gate = now + schedule::backoff_ms(self.failures, env.random(), retry_after);
-        self.retry_after_until = retry_after.map_or(0, |wait| now + wait.clamp(0, schedule::MAX_RETRY_AFTER_MS));
+        // One tail for a failure and a rejection (`rejected`: whether there was no session): one clone of the error.
+        if rejected.is_none() {
+            self.failures = self.failures.saturating_add(1);
+            self.gate = now + schedule::backoff_ms(self.failures, env.random(), retry_after);
+            self.retry_after_until = retry_after.map_or(0, |wait| now + wait.clamp(0, schedule::MAX_RETRY_AFTER_MS));
+        }
         self.last_error = Some(error.clone());
-        Outcome::Failed(error)
+        match rejected {
+            None => Outcome::Failed(error),
+            Some(true) => Outcome::NoSession(error),
+            Some(false) => Outcome::Rejected(error),
+        }
     }
 
     /// When the driver's timer should next call [`Session::auto_due`]; `None` for no timer.
