@@ -553,10 +553,9 @@ impl Machine {
             }
             Event::Wake if !self.stopped => self.on_timer(now),
             Event::Wake => {}
-            Event::Peer { kind, client, entry } => {
-                if self.stopped || client.as_deref() != Some(self.setup.session.client.as_str()) {
-                    return self.after(now);
-                }
+            Event::Peer { kind, client, entry }
+                if !self.stopped && client.as_deref() == Some(&self.setup.session.client) =>
+            {
                 match kind.as_deref() {
                     Some("token") if self.setup.peers => {
                         if let Some(entry) = entry {
@@ -571,6 +570,7 @@ impl Machine {
                     _ => {}
                 }
             }
+            Event::Peer { .. } => {}
             Event::Storage { key, value } => {
                 let ours = self.setup.shared_storage_key.is_some() && key == self.setup.shared_storage_key;
                 if ours && !self.stopped {
