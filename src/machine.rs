@@ -469,10 +469,17 @@ impl Machine {
     // ---- events ----
 
     /// Applies one event at `now`. Commands queue up for [`Machine::poll_command`].
-    pub fn handle<J: Json + Clone>(&mut self, event: Event<J>, now: Millis) {
+    pub fn handle<J: Json + Clone>(&mut self, mut event: Event<J>, now: Millis) {
+        // Applied by reference: the event is dropped here, once, rather than field by field in every arm.
+        self.apply(&mut event, now);
+        drop(event);
+        self.after(now);
+    }
+
+    fn apply<J: Json + Clone>(&mut self, event: &mut Event<J>, now: Millis) {
         if self.freed {
             // Calls made after free() are answered (the driver refuses most before they get here).
-            match event {
+            match *event {
                 Event::Start { caller, .. }
                 | Event::Want { caller, .. }
                 | Event::Refresh { caller }
@@ -481,8 +488,8 @@ impl Machine {
             }
             return;
         }
-        match event {
-            Event::Start { caller, stored } => self.start::<J>(caller, stored, now),
+        match *event {
+            Event::Start { caller, ref mut stored } => self.start::<J>(caller, stored.take(), now),
             Event::Stop => self.stopped = true,
             Event::Free => self.free(),
             Event::Want { caller, want } => {
@@ -537,7 +544,7 @@ impl Machine {
                     self.settle(caller, Answer::Done);
                 }
             }
-            Event::Unauthorized { value } => self.session.reject_token(&value),
+            Event::Unauthorized { ref value } => self.session.reject_token(value),
             Event::Timer => self.on_timer(now),
             Event::Online(online) => {
                 self.online = online;
@@ -553,13 +560,13 @@ impl Machine {
             }
             Event::Wake if !self.stopped => self.on_timer(now),
             Event::Wake => {}
-            Event::Peer { kind, client, entry }
+            Event::Peer { ref kind, ref client, ref entry }
                 if !self.stopped && client.as_deref() == Some(&self.setup.session.client) =>
             {
                 match kind.as_deref() {
                     Some("token") if self.setup.peers => {
                         if let Some(entry) = entry {
-                            self.adopt::<J>(&entry, "peer", now);
+                            self.adopt::<J>(entry, "peer", now);
                         }
                     }
                     // The notice only makes the session check with its bridge (see `Session::peer_signed_out`).
@@ -571,11 +578,11 @@ impl Machine {
                 }
             }
             Event::Peer { .. } => {}
-            Event::Storage { key, value } => {
-                let ours = self.setup.shared_storage_key.is_some() && key == self.setup.shared_storage_key;
+            Event::Storage { ref key, ref value } => {
+                let ours = self.setup.shared_storage_key.is_some() && *key == self.setup.shared_storage_key;
                 if ours && !self.stopped {
                     if let Some(v) = value {
-                        self.adopt::<J>(&v, "storage", now);
+                        self.adopt::<J>(v, "storage", now);
                     }
                 }
             }
@@ -596,9 +603,10 @@ impl Machine {
                     self.abandon_flight();
                 }
             }
-            Event::BridgeAnswered { attempt, result } => self.bridge_answered::<J>(attempt, result, now),
+            Event::BridgeAnswered { attempt, ref mut result } => {
+                self.bridge_answered::<J>(attempt, std::mem::replace(result, Transport::Network), now)
+            }
         }
-        self.after(now);
     }
 
     /// After every event: callers that can move do; a timer that is due runs.
