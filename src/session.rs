@@ -278,13 +278,16 @@ impl<S: TokenStore> Session<S> {
             .map(|iat| iat - self.clock_offset)
             .filter(|&iat| iat <= now);
         let lifetime = entry.expires_at.map_or(0, |exp| exp - issued.unwrap_or(now));
-        let header = match &self.config.header {
-            Some(h) => Cow::Owned(h.clone()),
-            None => entry.header,
-        };
+        // The entry's header is kept as it is: every caller checked it against `acceptable` first, which requires
+        // the configured header, when there is one, so no override is needed here (unlike a bridge answer's).
         let format = crate::token::Detected::Custom;
-        let record =
-            TokenRecord { token: entry.token, expires_at: entry.expires_at, scopes: Vec::new(), header, format };
+        let record = TokenRecord {
+            token: entry.token,
+            expires_at: entry.expires_at,
+            scopes: Vec::new(),
+            header: entry.header,
+            format,
+        };
         self.install(record, lifetime, random);
     }
 
