@@ -894,27 +894,32 @@ impl Machine {
     }
 
     fn finish_caller(&mut self, c: Caller, result: Result<(String, String), Error>, now: Millis) {
-        let answer = match (&c.role, result) {
-            (Role::Want(Want::Header), Ok((name, value))) => Answer::Header(name, value),
-            (Role::Want(Want::Token), Ok(_)) => match self.session.current() {
-                Some(cur) => Answer::Token(cur.record.token.secret().to_owned()),
-                None => Answer::Failed(Error::new(Code::SignedOut, "no token")),
+        // Split on the result first: the error is moved into one `Answer::Failed` only.
+        let start = matches!(c.role, Role::Start { .. });
+        let answer = match result {
+            Ok((name, value)) => match c.role {
+                Role::Want(Want::Header) => Answer::Header(name, value),
+                Role::Want(Want::Token) => match self.session.current() {
+                    Some(cur) => Answer::Token(cur.record.token.secret().to_owned()),
+                    None => Answer::Failed(Error::new(Code::SignedOut, "no token")),
+                },
+                Role::Start { .. } => Answer::Started(true),
+                Role::Refresh { .. } | Role::SignOut | Role::Ready(_) => Answer::Done,
             },
-            (Role::Start { .. }, Ok(_)) => Answer::Started(true),
-            (Role::Start { .. }, Err(e)) if matches!(e.code, Code::SignedOut | Code::RefreshRejected) => {
+            Err(e) if start && matches!(e.code, Code::SignedOut | Code::RefreshRejected) => {
                 if self.status != Status::SignedOut {
                     self.set_state(Status::SignedOut, None);
                 }
                 Answer::Started(false)
             }
-            (Role::Start { .. }, Err(e)) => {
-                let signed_in = self.session.current().is_some_and(|cur| cur.valid_at(now));
-                let status = if signed_in { Status::SignedIn } else { Status::SignedOut };
-                self.set_state(status, Some(e.clone()));
+            Err(e) => {
+                if start {
+                    let signed_in = self.session.current().is_some_and(|cur| cur.valid_at(now));
+                    let status = if signed_in { Status::SignedIn } else { Status::SignedOut };
+                    self.set_state(status, Some(e.clone()));
+                }
                 Answer::Failed(e)
             }
-            (_, Err(e)) => Answer::Failed(e),
-            (Role::Refresh { .. } | Role::SignOut | Role::Ready(_), Ok(_)) => Answer::Done,
         };
         self.settle(c.id, answer);
     }

@@ -459,15 +459,13 @@ impl<S: TokenStore> Session<S> {
         let mut rejected = None;
         let (error, retry_after) = match result {
             Transport::Response { status: 200..=299, body, .. } => {
-                let parsed = body
-                    .ok_or(ResponseError::NotJson)
-                    .and_then(|body| parse_token_response_skewed(&body, &self.config.format, now, self.clock_offset))
-                    .and_then(|rec| match rec.expires_at {
-                        Some(exp) if exp <= now + EXPIRY_SAFETY_MS => Err(ResponseError::AlreadyExpired),
-                        _ => Ok(rec),
-                    });
-                match parsed {
-                    Ok(mut record) => {
+                // Plain matches rather than a chain of `and_then`s: the record is moved once fewer.
+                let parsed = match &body {
+                    Some(body) => parse_token_response_skewed(body, &self.config.format, now, self.clock_offset),
+                    None => Err(ResponseError::NotJson),
+                };
+                let e = match parsed {
+                    Ok(mut record) if record.expires_at.map_or(true, |exp| exp > now + EXPIRY_SAFETY_MS) => {
                         if let Some(h) = &self.config.header {
                             record.header = Cow::Owned(h.clone());
                         }
@@ -479,8 +477,10 @@ impl<S: TokenStore> Session<S> {
                         self.install(record, lifetime, env.random());
                         return Outcome::Token;
                     }
-                    Err(e) => (Error::from(e), None),
-                }
+                    Ok(_) => ResponseError::AlreadyExpired,
+                    Err(e) => e,
+                };
+                (Error::from(e), None)
             }
             Transport::Response { status: status @ (401 | 403), body, .. } => {
                 // A 401 to a client that never held a token in this session is a first visit: nothing ended, so
