@@ -176,6 +176,10 @@ fn rejection<J: Json>(status: u16, body: Option<&J>) -> Error {
     error
 }
 
+fn no_token_error() -> Error {
+    Error::new(Code::Network, "no token: the bridge could not be reached")
+}
+
 fn signed_out_error() -> Error {
     Error::new(Code::SignedOut, "signed out: call refresh() or start() after signing in at the bridge")
 }
@@ -393,44 +397,45 @@ impl<S: TokenStore> Session<S> {
     /// What a caller wanting a token should do at `now`, after `caller_failures` attempts it has awaited
     /// that brought no new token.
     pub fn decide(&self, now: Millis, caller_failures: u32) -> Decision {
+        // Every failure ends in one tail: the error to give (`why`), else the default for the case.
+        let mut why = self.last_error.as_ref();
+        let default: fn() -> Error;
         if self.signed_out {
             // A caller that awaited the attempt which ended the session learns why; later callers learn that
             // the session is over.
-            let why = self.last_error.clone().filter(|_| caller_failures > 0);
-            return Decision::Fail(why.unwrap_or_else(signed_out_error));
-        }
-        if let Some(c) = self.current.as_ref().filter(|c| c.valid_at(now)) {
-            let fresh = c.fresh_at(now);
-            // Inside the margin the caller waits for one refresh, but never on a bridge known to be failing:
-            // the token still works, so it is used and the retry runs in the background.
-            let bridge_failing = caller_failures > 0 || (self.failures > 0 && !self.in_flight);
-            if fresh || bridge_failing {
-                let (name, value) = c.header();
-                return Decision::Use(name.to_owned(), value);
+            if caller_failures == 0 {
+                why = None;
             }
-            return Decision::Refresh;
+            default = signed_out_error;
+        } else {
+            if let Some(c) = self.current.as_ref().filter(|c| c.valid_at(now)) {
+                let fresh = c.fresh_at(now);
+                // Inside the margin the caller waits for one refresh, but never on a bridge known to be failing:
+                // the token still works, so it is used and the retry runs in the background.
+                let bridge_failing = caller_failures > 0 || (self.failures > 0 && !self.in_flight);
+                if fresh || bridge_failing {
+                    let (name, value) = c.header();
+                    return Decision::Use(name.to_owned(), value);
+                }
+                return Decision::Refresh;
+            }
+            if caller_failures < MAX_CALLER_ATTEMPTS {
+                // A new caller may go before the backoff gate, but no sooner than one probe interval after the
+                // last attempt and never before the bridge's Retry-After: that bounds the call rate however often
+                // the app asks, and notices a healed bridge within seconds.
+                let probe_at = self.last_attempt.saturating_add(DEMAND_PROBE_INTERVAL_MS).max(self.retry_after_until);
+                // A caller that already awaited a failed attempt is told now rather than made to wait for a probe.
+                let at = if caller_failures == 0 { self.gate.min(probe_at) } else { self.gate };
+                if self.in_flight || now >= at {
+                    return Decision::Refresh;
+                }
+                if at - now <= MAX_CALLER_WAIT_MS {
+                    return Decision::SleepUntil(at);
+                }
+            }
+            default = no_token_error;
         }
-        let last_error = || {
-            self.last_error
-                .clone()
-                .unwrap_or_else(|| Error::new(Code::Network, "no token: the bridge could not be reached"))
-        };
-        if caller_failures >= MAX_CALLER_ATTEMPTS {
-            return Decision::Fail(last_error());
-        }
-        // A new caller may go before the backoff gate, but no sooner than one probe interval after the last
-        // attempt and never before the bridge's Retry-After: that bounds the call rate however often the
-        // app asks, and notices a healed bridge within seconds.
-        let probe_at = self.last_attempt.saturating_add(DEMAND_PROBE_INTERVAL_MS).max(self.retry_after_until);
-        // A caller that already awaited a failed attempt is told now rather than made to wait for a probe.
-        let at = if caller_failures == 0 { self.gate.min(probe_at) } else { self.gate };
-        if self.in_flight || now >= at {
-            return Decision::Refresh;
-        }
-        if at - now <= MAX_CALLER_WAIT_MS {
-            return Decision::SleepUntil(at);
-        }
-        Decision::Fail(last_error())
+        Decision::Fail(why.cloned().unwrap_or_else(default))
     }
 
     /// Claims the single bridge call. Returns the attempt's epoch, or `None` when a call is already in flight
