@@ -493,13 +493,7 @@ impl Machine {
             Event::Stop => self.stopped = true,
             Event::Free => self.free(),
             Event::Want { caller, want } => {
-                self.callers.push(Caller {
-                    id: caller,
-                    role: Role::Want(want),
-                    failures: 0,
-                    awaiting: None,
-                    sleep_until: None,
-                });
+                self.add_caller(caller, Role::Want(want), None);
             }
             Event::Refresh { caller } => {
                 self.session.reactivate();
@@ -511,27 +505,14 @@ impl Machine {
                     let answer = Answer::Failed(refresh_error(&self.session));
                     self.settle(caller, answer);
                 } else {
-                    let role = Role::Refresh { generation };
-                    self.callers.push(Caller {
-                        id: caller,
-                        role,
-                        failures: 0,
-                        awaiting: Some(generation),
-                        sleep_until: None,
-                    });
+                    self.add_caller(caller, Role::Refresh { generation }, Some(generation));
                 }
             }
             Event::SignOut { caller } => {
                 let header = self.session.sign_out();
                 self.cancel_flight();
                 self.drop_token_notices();
-                self.callers.push(Caller {
-                    id: caller,
-                    role: Role::SignOut,
-                    failures: 0,
-                    awaiting: None,
-                    sleep_until: None,
-                });
+                self.add_caller(caller, Role::SignOut, None);
                 self.out.push(Command::Revoke { caller, header });
             }
             Event::Revoked { caller } => {
@@ -640,8 +621,13 @@ impl Machine {
             }
         }
         let generation = self.session.generation();
-        let role = Role::Start { peers_until, generation };
-        self.callers.push(Caller { id: caller, role, failures: 0, awaiting: None, sleep_until: None });
+        self.add_caller(caller, Role::Start { peers_until, generation }, None);
+    }
+
+    /// One copy of the code that builds and queues a caller, for the four kinds.
+    #[inline(never)]
+    fn add_caller(&mut self, id: CallerId, role: Role, awaiting: Option<u64>) {
+        self.callers.push(Caller { id, role, failures: 0, awaiting, sleep_until: None });
     }
 
     fn free(&mut self) {
@@ -994,9 +980,18 @@ impl Machine {
         self.keep_commands(|c| !matches!(c, Command::Notify(Notice::Token { .. })));
     }
 
-    /// `retain` on the queued commands through a function pointer: one copy of `Vec::retain` for both callers
-    /// instead of one per closure type.
+    /// `retain` on the queued commands through a function pointer: one copy of the loop for both callers instead
+    /// of one per closure type.
     fn keep_commands(&mut self, keep: fn(&Command) -> bool) {
-        self.out.retain(keep);
+        // A plain loop over `Vec::remove` (already in the module for `poll_command`) rather than `retain`'s own
+        // code: the queue holds a handful of commands.
+        let mut i = 0;
+        while i < self.out.len() {
+            if keep(&self.out[i]) {
+                i += 1;
+            } else {
+                self.out.remove(i);
+            }
+        }
     }
 }
