@@ -242,22 +242,29 @@ pub struct Setup {
 
 /// The machine's view of storage: the entry the driver read at start (during the restore only), and the writes
 /// it must perform.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Slot {
-    loaded: Option<String>,
+    /// Taken by the one `load` of a restore: the entry is handed over, not copied.
+    loaded: std::cell::Cell<Option<String>>,
     writes: Vec<Option<String>>,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot").field("writes", &self.writes).finish_non_exhaustive()
+    }
 }
 
 impl TokenStore for Slot {
     fn load(&self) -> Option<String> {
-        self.loaded.clone()
+        self.loaded.take()
     }
     fn save(&mut self, entry: &str) -> bool {
         self.writes.push(Some(entry.to_owned()));
         true
     }
     fn remove(&mut self) {
-        self.loaded = None;
+        self.loaded.set(None);
         self.writes.push(None);
     }
 }
@@ -603,10 +610,10 @@ impl Machine {
     fn start<J: Json + Clone>(&mut self, caller: CallerId, stored: Option<String>, now: Millis) {
         self.stopped = false;
         self.cancel_flight();
-        self.session.store_mut().loaded = stored;
+        self.session.store_mut().loaded.set(stored);
         let restored = self.session.restore::<J>(&mut Dice { now, state: &mut self.rng });
         // The entry is only read here: no copy of a token outlives its use.
-        self.session.store_mut().loaded = None;
+        self.session.store_mut().loaded.set(None);
         let mut peers_until = None;
         if restored {
             self.token_notice("storage");
@@ -787,14 +794,15 @@ impl Machine {
             Outcome::NoSession(_) => self.set_state(Status::SignedOut, None),
             Outcome::Rejected(e) => {
                 self.drop_token_notices();
-                if self.session.take_peer_sign_out() {
-                    // Another context signed out and the bridge confirms it: that is no error here.
-                    self.signed_out("peer");
+                // Another context signed out and the bridge confirms it: that is no error here.
+                let reason = if self.session.take_peer_sign_out() {
+                    "peer"
                 } else {
                     self.post(Post::SignedOut);
                     self.report_error(e);
-                    self.signed_out("rejected");
-                }
+                    "rejected"
+                };
+                self.signed_out(reason);
             }
             Outcome::Ignored => {}
         }

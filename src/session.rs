@@ -276,12 +276,16 @@ impl<S: TokenStore> Session<S> {
 
     fn install_entry<J: Json>(&mut self, entry: StoredEntry, now: Millis, random: f64) {
         // The original lifetime is not stored; a JWT's iat recovers it, else the remaining time stands in.
-        let issued = crate::jwt::decode_claims_unverified::<J>(entry.token.secret())
-            .ok()
-            .and_then(|c| crate::jwt::numeric_date_ms(&c, "iat"))
-            .map(|iat| iat - self.clock_offset)
-            .filter(|&iat| iat <= now);
-        let lifetime = entry.expires_at.map_or(0, |exp| exp - issued.unwrap_or(now));
+        let mut issued = now;
+        if let Ok(claims) = crate::jwt::decode_claims_unverified::<J>(entry.token.secret()) {
+            if let Some(iat) = crate::jwt::numeric_date_ms(&claims, "iat") {
+                let iat = iat - self.clock_offset;
+                if iat <= now {
+                    issued = iat;
+                }
+            }
+        }
+        let lifetime = entry.expires_at.map_or(0, |exp| exp - issued);
         // The entry's header is kept as it is: every caller checked it against `acceptable` first, which requires
         // the configured header, when there is one, so no override is needed here (unlike a bridge answer's).
         let format = crate::token::Detected::Custom;
