@@ -667,9 +667,11 @@ impl Machine {
             if c.sleep_until.is_some_and(|t| now >= t) {
                 c.sleep_until = None;
             }
-            if let Role::Start { peers_until: Some(t), .. } = c.role {
-                if now >= t {
-                    c.role = Role::Start { peers_until: None, generation: 0 };
+            // Changed in place: assigning a new `Role` would drop the old one (drop glue for a `Start`).
+            if let Role::Start { peers_until, generation } = &mut c.role {
+                if peers_until.is_some_and(|t| now >= t) {
+                    *peers_until = None;
+                    *generation = 0;
                 }
             }
         }
@@ -849,11 +851,12 @@ impl Machine {
             {
                 return None;
             }
-            if let Role::Start { peers_until: Some(_), generation: g } = c.role {
-                if g == generation {
+            if let Role::Start { peers_until: until @ Some(_), generation: g } = &mut c.role {
+                if *g == generation {
                     return None;
                 }
-                c.role = Role::Start { peers_until: None, generation: 0 };
+                *until = None;
+                *g = 0;
             }
             let failures = c.failures;
             match self.session.decide(now, failures) {
