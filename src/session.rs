@@ -466,10 +466,11 @@ impl<S: TokenStore> Session<S> {
             self.clock_offset = if offset.abs() < MIN_CLOCK_SKEW_MS { 0 } else { offset };
         }
         let mut rejected = None;
-        let (error, retry_after) = match result {
+        // Matched by reference: the result is dropped once, not body by body in every arm.
+        let (error, retry_after) = match &result {
             Transport::Response { status: 200..=299, body, .. } => {
                 // Plain matches rather than a chain of `and_then`s: the record is moved once fewer.
-                let parsed = match &body {
+                let parsed = match body {
                     Some(body) => parse_token_response_skewed(body, &self.config.format, now, self.clock_offset),
                     None => Err(ResponseError::NotJson),
                 };
@@ -491,7 +492,7 @@ impl<S: TokenStore> Session<S> {
                 };
                 (Error::from(e), None)
             }
-            Transport::Response { status: status @ (401 | 403), body, .. } => {
+            &Transport::Response { status: status @ (401 | 403), ref body, .. } => {
                 // A 401 to a client that never held a token in this session is a first visit: nothing ended, so
                 // the driver reports the signed-out state, not an error. A 403 is the bridge refusing this page
                 // (CSRF, CORS, origin checks): a misconfiguration that must not pass for "no session".
@@ -499,7 +500,7 @@ impl<S: TokenStore> Session<S> {
                 self.end();
                 (rejection(status, body.as_ref()), None)
             }
-            Transport::Response { status, retry_after_ms, .. } => {
+            &Transport::Response { status, retry_after_ms, .. } => {
                 let mut m = String::from("the bridge answered HTTP ");
                 push_int(i64::from(status), &mut m);
                 let honour = matches!(status, 429 | 503);
