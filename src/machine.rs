@@ -591,9 +591,7 @@ impl Machine {
                     self.abandon_flight();
                 }
             }
-            Event::BridgeAnswered { attempt, ref mut result } => {
-                self.bridge_answered::<J>(attempt, std::mem::replace(result, Transport::Network), now)
-            }
+            Event::BridgeAnswered { attempt, ref result } => self.bridge_answered::<J>(attempt, result, now),
         }
     }
 
@@ -780,12 +778,12 @@ impl Machine {
         }
     }
 
-    fn bridge_answered<J: Json + Clone>(&mut self, attempt: u64, result: Transport<J>, now: Millis) {
+    fn bridge_answered<J: Json + Clone>(&mut self, attempt: u64, result: &Transport<J>, now: Millis) {
         if !matches!(self.flight, Flight::Calling { epoch } if epoch == attempt) {
             return;
         }
         self.flight = Flight::Idle;
-        let outcome = self.session.finish_attempt(attempt, &mut Dice { now, state: &mut self.rng }, result);
+        let outcome = self.session.finish(attempt, &mut Dice { now, state: &mut self.rng }, result);
         match outcome {
             Outcome::Token => {
                 self.share_token::<J>(now);

@@ -454,20 +454,25 @@ impl<S: TokenStore> Session<S> {
 
     /// Applies the bridge's answer to the attempt started with `epoch`.
     pub fn finish_attempt<J: Json + Clone>(&mut self, epoch: u64, env: &mut impl Env, result: Transport<J>) -> Outcome {
+        self.finish(epoch, env, &result)
+    }
+
+    /// [`Session::finish_attempt`] on a borrowed result (the machine's events keep theirs: nothing is moved).
+    pub(crate) fn finish<J: Json + Clone>(&mut self, epoch: u64, env: &mut impl Env, result: &Transport<J>) -> Outcome {
         if epoch != self.epoch || !self.in_flight {
             return Outcome::Ignored;
         }
         self.in_flight = false;
         let now = env.now();
         self.last_attempt = now;
-        if let Transport::Response { date: Some(date), .. } = &result {
+        if let Transport::Response { date: Some(date), .. } = result {
             // The header is truncated to the second: its midpoint is the best estimate.
             let offset = date + 500 - now;
             self.clock_offset = if offset.abs() < MIN_CLOCK_SKEW_MS { 0 } else { offset };
         }
         let mut rejected = None;
         // Matched by reference: the result is dropped once, not body by body in every arm.
-        let (error, retry_after) = match &result {
+        let (error, retry_after) = match result {
             Transport::Response { status: 200..=299, body, .. } => {
                 // Plain matches rather than a chain of `and_then`s: the record is moved once fewer.
                 let parsed = match body {
