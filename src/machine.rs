@@ -357,7 +357,11 @@ pub fn freed_error() -> Error {
 #[derive(Debug)]
 pub struct Machine {
     session: Session<Slot>,
+    /// The setup without its session configuration, which the session owns (`session: Config::default()` here):
+    /// one copy of it, not two.
     setup: Setup,
+    /// The whole setup, rebuilt for [`Machine::setup`] on its first call (nothing in the client calls it).
+    whole_setup: std::cell::OnceCell<Setup>,
     rng: u64,
     status: Status,
     /// What the snapshot shows as the error; bumped `error_serial` whenever it changes.
@@ -380,13 +384,14 @@ pub struct Machine {
 }
 
 impl Machine {
-    pub fn new(setup: Setup) -> Self {
-        let session = Session::new(setup.session.clone(), Slot::default());
+    pub fn new(mut setup: Setup) -> Self {
+        let session = Session::new(std::mem::take(&mut setup.session), Slot::default());
         Self {
             session,
             rng: setup.seed | 1,
             online: setup.online,
             setup,
+            whole_setup: std::cell::OnceCell::new(),
             status: Status::Starting,
             error: None,
             error_serial: 0,
@@ -407,7 +412,11 @@ impl Machine {
         &self.session
     }
     pub fn setup(&self) -> &Setup {
-        &self.setup
+        self.whole_setup.get_or_init(|| Setup { session: self.config().clone(), ..self.setup.clone() })
+    }
+    /// The session configuration (held by the session).
+    fn config(&self) -> &Config {
+        self.session.config()
     }
     pub fn status(&self) -> Status {
         self.status
@@ -433,7 +442,7 @@ impl Machine {
     pub fn header_name(&self) -> &str {
         match self.session.current() {
             Some(c) => &c.record.header,
-            None => self.setup.session.header.as_deref().unwrap_or(crate::token::AUTHORIZATION),
+            None => self.config().header.as_deref().unwrap_or(crate::token::AUTHORIZATION),
         }
     }
 
@@ -549,7 +558,7 @@ impl Machine {
             Event::Wake if !self.stopped => self.on_timer(now),
             Event::Wake => {}
             Event::Peer { ref kind, ref client, ref entry }
-                if !self.stopped && client.as_deref() == Some(&self.setup.session.client) =>
+                if !self.stopped && client.as_deref() == Some(&self.config().client) =>
             {
                 match kind.as_deref() {
                     Some("token") if self.setup.peers => {
@@ -926,7 +935,7 @@ impl Machine {
     // ---- peers, storage, notices ----
 
     fn adopt<J: Json + Clone>(&mut self, entry: &str, source: &'static str, now: Millis) {
-        let config = &self.setup.session;
+        let config = self.config();
         let Some(entry) = store::decode::<J>(entry, config.header.as_deref(), &config.client) else { return };
         if self.session.adopt::<J>(entry, &mut Dice { now, state: &mut self.rng }) {
             self.token_notice(source);
@@ -938,7 +947,7 @@ impl Machine {
             return;
         }
         if let Some(e) = self.session.entry(now) {
-            let text = store::encode::<J>(&e.token, e.expires_at, &e.header, &self.setup.session.client);
+            let text = store::encode::<J>(&e.token, e.expires_at, &e.header, &self.config().client);
             self.post(Post::Token(text));
         }
     }
