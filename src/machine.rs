@@ -946,8 +946,10 @@ impl Machine {
         if !self.setup.peers {
             return;
         }
-        if let Some(e) = self.session.entry(now) {
-            let text = store::encode::<J>(&e.token, e.expires_at, &e.header, &self.config().client);
+        // Encoded from the current token in place (what `Session::entry` would return, without copying it).
+        if let Some(c) = self.session.current().filter(|c| c.valid_at(now)) {
+            let text =
+                store::encode::<J>(&c.record.token, c.record.expires_at, &c.record.header, &self.config().client);
             self.post(Post::Token(text));
         }
     }
