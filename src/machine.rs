@@ -246,7 +246,8 @@ pub struct Setup {
 pub struct Slot {
     /// Taken by the one `load` of a restore: the entry is handed over, not copied.
     loaded: std::cell::Cell<Option<String>>,
-    writes: Vec<Option<String>>,
+    /// The writes as the `Command::Store`s they become: moved to the queue in one `append`.
+    writes: Vec<Command>,
 }
 
 impl std::fmt::Debug for Slot {
@@ -260,12 +261,12 @@ impl TokenStore for Slot {
         self.loaded.take()
     }
     fn save(&mut self, entry: &str) -> bool {
-        self.writes.push(Some(entry.to_owned()));
+        self.writes.push(Command::Store(Some(entry.to_owned())));
         true
     }
     fn remove(&mut self) {
         self.loaded.set(None);
-        self.writes.push(None);
+        self.writes.push(Command::Store(None));
     }
 }
 
@@ -961,9 +962,7 @@ impl Machine {
     }
 
     fn sync_store(&mut self) {
-        for w in &mut std::mem::take(&mut self.session.store_mut().writes) {
-            self.out.push(Command::Store(w.take()));
-        }
+        self.out.append(&mut self.session.store_mut().writes);
     }
 
     fn set_state(&mut self, status: Status, error: Option<Error>) {
