@@ -355,33 +355,37 @@ pub fn freed_error() -> Error {
 }
 
 /// The client's state machine. See the module documentation for the calling contract.
+///
+/// `repr(C)`, in this order: the small, often used fields first, where their offsets fit in a one-byte LEB128
+/// immediate in every wasm load and store (Rust's own layout put them after the session, past offset 127).
 #[derive(Debug)]
+#[repr(C)]
 pub struct Machine {
+    freed: bool,
+    stopped: bool,
+    online: bool,
+    /// Set when a flight ends, so that callers parked on it move in the same pass.
+    moved: bool,
+    status: Status,
+    /// The last lock ticket issued.
+    ticket: u32,
+    /// The ticket of the lock request outstanding or held (an `Unlock` is owed for it).
+    lock: Option<u32>,
+    error_serial: u32,
+    rng: u64,
+    callers: Vec<Caller>,
+    /// The commands not yet polled, oldest first: a `Vec` (a handful at a time) rather than a `VecDeque`, whose
+    /// ring-buffer code is larger in the wasm build.
+    out: Vec<Command>,
+    flight: Flight,
+    /// What the snapshot shows as the error; bumped `error_serial` whenever it changes.
+    error: Option<Error>,
     session: Session<Slot>,
     /// The setup without its session configuration, which the session owns (`session: Config::default()` here):
     /// one copy of it, not two.
     setup: Setup,
     /// The whole setup, rebuilt for [`Machine::setup`] on its first call (nothing in the client calls it).
     whole_setup: std::cell::OnceCell<Setup>,
-    rng: u64,
-    status: Status,
-    /// What the snapshot shows as the error; bumped `error_serial` whenever it changes.
-    error: Option<Error>,
-    error_serial: u32,
-    stopped: bool,
-    freed: bool,
-    online: bool,
-    flight: Flight,
-    /// The last lock ticket issued.
-    ticket: u32,
-    /// The ticket of the lock request outstanding or held (an `Unlock` is owed for it).
-    lock: Option<u32>,
-    /// Set when a flight ends, so that callers parked on it move in the same pass.
-    moved: bool,
-    callers: Vec<Caller>,
-    /// The commands not yet polled, oldest first: a `Vec` (a handful at a time) rather than a `VecDeque`, whose
-    /// ring-buffer code is larger in the wasm build.
-    out: Vec<Command>,
 }
 
 impl Machine {

@@ -123,18 +123,21 @@ pub enum Outcome {
 }
 
 /// A sign-in session against one bridge.
+///
+/// `repr(C)`, in this order: the flags and numbers first, where their offsets fit in a one-byte LEB128 immediate
+/// in every wasm load and store; the configuration, the store and the token last.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Session<S> {
-    config: Config,
-    store: S,
-    current: Option<Current>,
     signed_out: bool,
     in_flight: bool,
+    /// The check a peer's sign-out asked for is pending: a rejection then reads as the peer's sign-out.
+    peer_sign_out: bool,
+    failures: u32,
     /// Bumped by sign-out and restart so that a late bridge answer cannot resurrect a session.
     epoch: u64,
     /// Bumped whenever a new token is accepted.
     generation: u64,
-    failures: u32,
     /// No attempt before this moment (backoff).
     gate: Millis,
     /// When the last attempt ended.
@@ -143,11 +146,12 @@ pub struct Session<S> {
     retry_after_until: Millis,
     /// Server clock minus local clock, from the bridge's `Date` header (0 when within the header's precision).
     clock_offset: Millis,
-    last_error: Option<Error>,
     /// When a peer's sign-out notice last made this session check with its bridge.
     last_peer_check: Millis,
-    /// The check a peer's sign-out asked for is pending: a rejection then reads as the peer's sign-out.
-    peer_sign_out: bool,
+    last_error: Option<Error>,
+    current: Option<Current>,
+    store: S,
+    config: Config,
 }
 
 /// A peer's sign-out notice makes a session check with its bridge at most this often (any script of the origin
