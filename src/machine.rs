@@ -242,23 +242,31 @@ pub struct Setup {
 
 /// The machine's view of storage: the entry the driver read at start (during the restore only), and the writes
 /// it must perform.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Slot {
-    loaded: Option<String>,
-    writes: Vec<Option<String>>,
+    /// Taken by the one `load` of a restore: the entry is handed over, not copied.
+    loaded: std::cell::Cell<Option<String>>,
+    /// The writes as the `Command::Store`s they become: moved to the queue in one `append`.
+    writes: Vec<Command>,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot").field("writes", &self.writes).finish_non_exhaustive()
+    }
 }
 
 impl TokenStore for Slot {
     fn load(&self) -> Option<String> {
-        self.loaded.clone()
+        self.loaded.take()
     }
     fn save(&mut self, entry: &str) -> bool {
-        self.writes.push(Some(entry.to_owned()));
+        self.writes.push(Command::Store(Some(entry.to_owned())));
         true
     }
     fn remove(&mut self) {
-        self.loaded = None;
-        self.writes.push(None);
+        self.loaded.set(None);
+        self.writes.push(Command::Store(None));
     }
 }
 
@@ -335,44 +343,60 @@ impl Env for Dice<'_> {
     }
 }
 
+/// Why a `refresh()` got no new token.
+fn refresh_error(session: &Session<Slot>) -> Error {
+    session
+        .last_error()
+        .unwrap_or_else(|| Error::new(Code::SignedOut, "signed out: the refresh did not produce a token"))
+}
+
 pub fn freed_error() -> Error {
     Error::new(Code::Freed, "this AuthClient was freed: create a new one (stop() pauses a client, free() ends it)")
 }
 
 /// The client's state machine. See the module documentation for the calling contract.
+///
+/// `repr(C)`, in this order: the small, often used fields first, where their offsets fit in a one-byte LEB128
+/// immediate in every wasm load and store (Rust's own layout put them after the session, past offset 127).
 #[derive(Debug)]
+#[repr(C)]
 pub struct Machine {
-    session: Session<Slot>,
-    setup: Setup,
-    rng: u64,
-    status: Status,
-    /// What the snapshot shows as the error; bumped `error_serial` whenever it changes.
-    error: Option<Error>,
-    error_serial: u32,
-    stopped: bool,
     freed: bool,
+    stopped: bool,
     online: bool,
-    flight: Flight,
+    /// Set when a flight ends, so that callers parked on it move in the same pass.
+    moved: bool,
+    status: Status,
     /// The last lock ticket issued.
     ticket: u32,
     /// The ticket of the lock request outstanding or held (an `Unlock` is owed for it).
     lock: Option<u32>,
-    /// Set when a flight ends, so that callers parked on it move in the same pass.
-    moved: bool,
+    error_serial: u32,
+    rng: u64,
     callers: Vec<Caller>,
     /// The commands not yet polled, oldest first: a `Vec` (a handful at a time) rather than a `VecDeque`, whose
     /// ring-buffer code is larger in the wasm build.
     out: Vec<Command>,
+    flight: Flight,
+    /// What the snapshot shows as the error; bumped `error_serial` whenever it changes.
+    error: Option<Error>,
+    session: Session<Slot>,
+    /// The setup without its session configuration, which the session owns (`session: Config::default()` here):
+    /// one copy of it, not two.
+    setup: Setup,
+    /// The whole setup, rebuilt for [`Machine::setup`] on its first call (nothing in the client calls it).
+    whole_setup: std::cell::OnceCell<Setup>,
 }
 
 impl Machine {
-    pub fn new(setup: Setup) -> Self {
-        let session = Session::new(setup.session.clone(), Slot::default());
+    pub fn new(mut setup: Setup) -> Self {
+        let session = Session::new(std::mem::take(&mut setup.session), Slot::default());
         Self {
             session,
             rng: setup.seed | 1,
             online: setup.online,
             setup,
+            whole_setup: std::cell::OnceCell::new(),
             status: Status::Starting,
             error: None,
             error_serial: 0,
@@ -393,7 +417,11 @@ impl Machine {
         &self.session
     }
     pub fn setup(&self) -> &Setup {
-        &self.setup
+        self.whole_setup.get_or_init(|| Setup { session: self.config().clone(), ..self.setup.clone() })
+    }
+    /// The session configuration (held by the session).
+    fn config(&self) -> &Config {
+        self.session.config()
     }
     pub fn status(&self) -> Status {
         self.status
@@ -419,7 +447,7 @@ impl Machine {
     pub fn header_name(&self) -> &str {
         match self.session.current() {
             Some(c) => &c.record.header,
-            None => self.setup.session.header.as_deref().unwrap_or(crate::token::AUTHORIZATION),
+            None => self.config().header.as_deref().unwrap_or(crate::token::AUTHORIZATION),
         }
     }
 
@@ -462,10 +490,17 @@ impl Machine {
     // ---- events ----
 
     /// Applies one event at `now`. Commands queue up for [`Machine::poll_command`].
-    pub fn handle<J: Json + Clone>(&mut self, event: Event<J>, now: Millis) {
+    pub fn handle<J: Json + Clone>(&mut self, mut event: Event<J>, now: Millis) {
+        // Applied by reference: the event is dropped here, once, rather than field by field in every arm.
+        self.apply(&mut event, now);
+        drop(event);
+        self.after(now);
+    }
+
+    fn apply<J: Json + Clone>(&mut self, event: &mut Event<J>, now: Millis) {
         if self.freed {
             // Calls made after free() are answered (the driver refuses most before they get here).
-            match event {
+            match *event {
                 Event::Start { caller, .. }
                 | Event::Want { caller, .. }
                 | Event::Refresh { caller }
@@ -474,18 +509,12 @@ impl Machine {
             }
             return;
         }
-        match event {
-            Event::Start { caller, stored } => self.start::<J>(caller, stored, now),
+        match *event {
+            Event::Start { caller, ref mut stored } => self.start::<J>(caller, stored.take(), now),
             Event::Stop => self.stopped = true,
             Event::Free => self.free(),
             Event::Want { caller, want } => {
-                self.callers.push(Caller {
-                    id: caller,
-                    role: Role::Want(want),
-                    failures: 0,
-                    awaiting: None,
-                    sleep_until: None,
-                });
+                self.add_caller(caller, Role::Want(want), None);
             }
             Event::Refresh { caller } => {
                 self.session.reactivate();
@@ -494,30 +523,17 @@ impl Machine {
                 self.begin_flight(now);
                 if matches!(self.flight, Flight::Idle) {
                     // Nothing could start (no bridge call is possible now): the caller learns why at once.
-                    let answer = Answer::Failed(self.refresh_error());
+                    let answer = Answer::Failed(refresh_error(&self.session));
                     self.settle(caller, answer);
                 } else {
-                    let role = Role::Refresh { generation };
-                    self.callers.push(Caller {
-                        id: caller,
-                        role,
-                        failures: 0,
-                        awaiting: Some(generation),
-                        sleep_until: None,
-                    });
+                    self.add_caller(caller, Role::Refresh { generation }, Some(generation));
                 }
             }
             Event::SignOut { caller } => {
                 let header = self.session.sign_out();
                 self.cancel_flight();
                 self.drop_token_notices();
-                self.callers.push(Caller {
-                    id: caller,
-                    role: Role::SignOut,
-                    failures: 0,
-                    awaiting: None,
-                    sleep_until: None,
-                });
+                self.add_caller(caller, Role::SignOut, None);
                 self.out.push(Command::Revoke { caller, header });
             }
             Event::Revoked { caller } => {
@@ -530,7 +546,7 @@ impl Machine {
                     self.settle(caller, Answer::Done);
                 }
             }
-            Event::Unauthorized { value } => self.session.reject_token(&value),
+            Event::Unauthorized { ref value } => self.session.reject_token(value),
             Event::Timer => self.on_timer(now),
             Event::Online(online) => {
                 self.online = online;
@@ -546,14 +562,13 @@ impl Machine {
             }
             Event::Wake if !self.stopped => self.on_timer(now),
             Event::Wake => {}
-            Event::Peer { kind, client, entry } => {
-                if self.stopped || client.as_deref() != Some(self.setup.session.client.as_str()) {
-                    return self.after(now);
-                }
+            Event::Peer { ref kind, ref client, ref entry }
+                if !self.stopped && client.as_deref() == Some(&self.config().client) =>
+            {
                 match kind.as_deref() {
                     Some("token") if self.setup.peers => {
                         if let Some(entry) = entry {
-                            self.adopt::<J>(&entry, "peer", now);
+                            self.adopt::<J>(entry, "peer", now);
                         }
                     }
                     // The notice only makes the session check with its bridge (see `Session::peer_signed_out`).
@@ -564,11 +579,12 @@ impl Machine {
                     _ => {}
                 }
             }
-            Event::Storage { key, value } => {
-                let ours = self.setup.shared_storage_key.is_some() && key == self.setup.shared_storage_key;
+            Event::Peer { .. } => {}
+            Event::Storage { ref key, ref value } => {
+                let ours = self.setup.shared_storage_key.is_some() && *key == self.setup.shared_storage_key;
                 if ours && !self.stopped {
                     if let Some(v) = value {
-                        self.adopt::<J>(&v, "storage", now);
+                        self.adopt::<J>(v, "storage", now);
                     }
                 }
             }
@@ -589,9 +605,8 @@ impl Machine {
                     self.abandon_flight();
                 }
             }
-            Event::BridgeAnswered { attempt, result } => self.bridge_answered::<J>(attempt, result, now),
+            Event::BridgeAnswered { attempt, ref result } => self.bridge_answered::<J>(attempt, result, now),
         }
-        self.after(now);
     }
 
     /// After every event: callers that can move do; a timer that is due runs.
@@ -607,10 +622,10 @@ impl Machine {
     fn start<J: Json + Clone>(&mut self, caller: CallerId, stored: Option<String>, now: Millis) {
         self.stopped = false;
         self.cancel_flight();
-        self.session.store_mut().loaded = stored;
+        self.session.store_mut().loaded.set(stored);
         let restored = self.session.restore::<J>(&mut Dice { now, state: &mut self.rng });
         // The entry is only read here: no copy of a token outlives its use.
-        self.session.store_mut().loaded = None;
+        self.session.store_mut().loaded.set(None);
         let mut peers_until = None;
         if restored {
             self.token_notice("storage");
@@ -625,8 +640,13 @@ impl Machine {
             }
         }
         let generation = self.session.generation();
-        let role = Role::Start { peers_until, generation };
-        self.callers.push(Caller { id: caller, role, failures: 0, awaiting: None, sleep_until: None });
+        self.add_caller(caller, Role::Start { peers_until, generation }, None);
+    }
+
+    /// One copy of the code that builds and queues a caller, for the four kinds.
+    #[inline(never)]
+    fn add_caller(&mut self, id: CallerId, role: Role, awaiting: Option<u64>) {
+        self.callers.push(Caller { id, role, failures: 0, awaiting, sleep_until: None });
     }
 
     fn free(&mut self) {
@@ -659,9 +679,11 @@ impl Machine {
             if c.sleep_until.is_some_and(|t| now >= t) {
                 c.sleep_until = None;
             }
-            if let Role::Start { peers_until: Some(t), .. } = c.role {
-                if now >= t {
-                    c.role = Role::Start { peers_until: None, generation: 0 };
+            // Changed in place: assigning a new `Role` would drop the old one (drop glue for a `Start`).
+            if let Role::Start { peers_until, generation } = &mut c.role {
+                if peers_until.is_some_and(|t| now >= t) {
+                    *peers_until = None;
+                    *generation = 0;
                 }
             }
         }
@@ -754,14 +776,13 @@ impl Machine {
     fn flight_ended(&mut self) {
         self.moved = true;
         let generation = self.session.generation();
-        let token = self.session.current().map(|c| c.record.token.secret().to_owned());
-        let refresh_error = self.refresh_error();
         for c in &mut self.callers {
             match (c.awaiting.take(), &c.role) {
                 (Some(_), Role::Refresh { generation: g }) => {
-                    let answer = match &token {
-                        Some(t) if generation != *g => Answer::Token(t.clone()),
-                        _ => Answer::Failed(refresh_error.clone()),
+                    // Built per caller (rarely more than one): nothing is copied when no `refresh()` waits.
+                    let answer = match self.session.current() {
+                        Some(cur) if generation != *g => Answer::Token(cur.record.token.secret().to_owned()),
+                        _ => Answer::Failed(refresh_error(&self.session)),
                     };
                     c.role = Role::Ready(answer);
                 }
@@ -771,18 +792,12 @@ impl Machine {
         }
     }
 
-    fn refresh_error(&self) -> Error {
-        self.session
-            .last_error()
-            .unwrap_or_else(|| Error::new(Code::SignedOut, "signed out: the refresh did not produce a token"))
-    }
-
-    fn bridge_answered<J: Json + Clone>(&mut self, attempt: u64, result: Transport<J>, now: Millis) {
+    fn bridge_answered<J: Json + Clone>(&mut self, attempt: u64, result: &Transport<J>, now: Millis) {
         if !matches!(self.flight, Flight::Calling { epoch } if epoch == attempt) {
             return;
         }
         self.flight = Flight::Idle;
-        let outcome = self.session.finish_attempt(attempt, &mut Dice { now, state: &mut self.rng }, result);
+        let outcome = self.session.finish(attempt, &mut Dice { now, state: &mut self.rng }, result);
         match outcome {
             Outcome::Token => {
                 self.share_token::<J>(now);
@@ -793,14 +808,15 @@ impl Machine {
             Outcome::NoSession(_) => self.set_state(Status::SignedOut, None),
             Outcome::Rejected(e) => {
                 self.drop_token_notices();
-                if self.session.take_peer_sign_out() {
-                    // Another context signed out and the bridge confirms it: that is no error here.
-                    self.signed_out("peer");
+                // Another context signed out and the bridge confirms it: that is no error here.
+                let reason = if self.session.take_peer_sign_out() {
+                    "peer"
                 } else {
                     self.post(Post::SignedOut);
                     self.report_error(e);
-                    self.signed_out("rejected");
-                }
+                    "rejected"
+                };
+                self.signed_out(reason);
             }
             Outcome::Ignored => {}
         }
@@ -847,11 +863,12 @@ impl Machine {
             {
                 return None;
             }
-            if let Role::Start { peers_until: Some(_), generation: g } = c.role {
-                if g == generation {
+            if let Role::Start { peers_until: until @ Some(_), generation: g } = &mut c.role {
+                if *g == generation {
                     return None;
                 }
-                c.role = Role::Start { peers_until: None, generation: 0 };
+                *until = None;
+                *g = 0;
             }
             let failures = c.failures;
             match self.session.decide(now, failures) {
@@ -886,27 +903,32 @@ impl Machine {
     }
 
     fn finish_caller(&mut self, c: Caller, result: Result<(String, String), Error>, now: Millis) {
-        let answer = match (&c.role, result) {
-            (Role::Want(Want::Header), Ok((name, value))) => Answer::Header(name, value),
-            (Role::Want(Want::Token), Ok(_)) => match self.session.current() {
-                Some(cur) => Answer::Token(cur.record.token.secret().to_owned()),
-                None => Answer::Failed(Error::new(Code::SignedOut, "no token")),
+        // Split on the result first: the error is moved into one `Answer::Failed` only.
+        let start = matches!(c.role, Role::Start { .. });
+        let answer = match result {
+            Ok((name, value)) => match c.role {
+                Role::Want(Want::Header) => Answer::Header(name, value),
+                Role::Want(Want::Token) => match self.session.current() {
+                    Some(cur) => Answer::Token(cur.record.token.secret().to_owned()),
+                    None => Answer::Failed(Error::new(Code::SignedOut, "no token")),
+                },
+                Role::Start { .. } => Answer::Started(true),
+                Role::Refresh { .. } | Role::SignOut | Role::Ready(_) => Answer::Done,
             },
-            (Role::Start { .. }, Ok(_)) => Answer::Started(true),
-            (Role::Start { .. }, Err(e)) if matches!(e.code, Code::SignedOut | Code::RefreshRejected) => {
+            Err(e) if start && matches!(e.code, Code::SignedOut | Code::RefreshRejected) => {
                 if self.status != Status::SignedOut {
                     self.set_state(Status::SignedOut, None);
                 }
                 Answer::Started(false)
             }
-            (Role::Start { .. }, Err(e)) => {
-                let signed_in = self.session.current().is_some_and(|cur| cur.valid_at(now));
-                let status = if signed_in { Status::SignedIn } else { Status::SignedOut };
-                self.set_state(status, Some(e.clone()));
+            Err(e) => {
+                if start {
+                    let signed_in = self.session.current().is_some_and(|cur| cur.valid_at(now));
+                    let status = if signed_in { Status::SignedIn } else { Status::SignedOut };
+                    self.set_state(status, Some(e.clone()));
+                }
                 Answer::Failed(e)
             }
-            (_, Err(e)) => Answer::Failed(e),
-            (Role::Refresh { .. } | Role::SignOut | Role::Ready(_), Ok(_)) => Answer::Done,
         };
         self.settle(c.id, answer);
     }
@@ -918,8 +940,8 @@ impl Machine {
     // ---- peers, storage, notices ----
 
     fn adopt<J: Json + Clone>(&mut self, entry: &str, source: &'static str, now: Millis) {
-        let header = self.setup.session.header.clone();
-        let Some(entry) = store::decode::<J>(entry, header.as_deref(), &self.setup.session.client) else { return };
+        let config = self.config();
+        let Some(entry) = store::decode::<J>(entry, config.header.as_deref(), &config.client) else { return };
         if self.session.adopt::<J>(entry, &mut Dice { now, state: &mut self.rng }) {
             self.token_notice(source);
         }
@@ -929,8 +951,10 @@ impl Machine {
         if !self.setup.peers {
             return;
         }
-        if let Some(e) = self.session.entry(now) {
-            let text = store::encode::<J>(&e.token, e.expires_at, &e.header, &self.setup.session.client);
+        // Encoded from the current token in place (what `Session::entry` would return, without copying it).
+        if let Some(c) = self.session.current().filter(|c| c.valid_at(now)) {
+            let text =
+                store::encode::<J>(&c.record.token, c.record.expires_at, &c.record.header, &self.config().client);
             self.post(Post::Token(text));
         }
     }
@@ -942,9 +966,7 @@ impl Machine {
     }
 
     fn sync_store(&mut self) {
-        for w in &mut std::mem::take(&mut self.session.store_mut().writes) {
-            self.out.push(Command::Store(w.take()));
-        }
+        self.out.append(&mut self.session.store_mut().writes);
     }
 
     fn set_state(&mut self, status: Status, error: Option<Error>) {
@@ -981,9 +1003,18 @@ impl Machine {
         self.keep_commands(|c| !matches!(c, Command::Notify(Notice::Token { .. })));
     }
 
-    /// `retain` on the queued commands through a function pointer: one copy of `Vec::retain` for both callers
-    /// instead of one per closure type.
+    /// `retain` on the queued commands through a function pointer: one copy of the loop for both callers instead
+    /// of one per closure type.
     fn keep_commands(&mut self, keep: fn(&Command) -> bool) {
-        self.out.retain(keep);
+        // A plain loop over `Vec::remove` (already in the module for `poll_command`) rather than `retain`'s own
+        // code: the queue holds a handful of commands.
+        let mut i = 0;
+        while i < self.out.len() {
+            if keep(&self.out[i]) {
+                i += 1;
+            } else {
+                self.out.remove(i);
+            }
+        }
     }
 }

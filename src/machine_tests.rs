@@ -580,3 +580,15 @@ fn a_stale_lock_grant_is_given_back() {
     m.handle::<Value>(Event::LockGranted { ticket }, T0 + PEER_ASK_WAIT_MS);
     assert!(matches!(m.poll_command(), Some(Command::CallBridge { .. })));
 }
+
+#[test]
+fn setup_reads_back_as_given() {
+    let mut given = setup(7);
+    given.session.header = Some("X-Api-Key".into());
+    given.session.refresh_margin_ms = Some(30_000);
+    given.shared_storage_key = Some("k".into());
+    let m = Machine::new(given.clone());
+    assert_eq!(format!("{:?}", m.setup()), format!("{given:?}"));
+    assert_eq!(format!("{:?}", m.session().config()), format!("{:?}", given.session));
+    assert_eq!(m.header_name(), "X-Api-Key");
+}

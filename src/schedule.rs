@@ -44,10 +44,18 @@ pub fn backoff_ms(failures: u32, random: f64, retry_after: Option<Millis>) -> Mi
 /// Parses a `Retry-After` value given in seconds (the HTTP-date form is parsed by the caller's platform).
 pub fn parse_retry_after_seconds(value: &str) -> Option<Millis> {
     let v = value.trim();
-    if v.is_empty() || v.len() > 9 || !v.bytes().all(|b| b.is_ascii_digit()) {
+    if v.is_empty() || v.len() > 9 {
         return None;
     }
-    v.parse::<Millis>().ok().map(|s| s * 1000)
+    // At most nine digits: no overflow, and no `str::parse` code.
+    let mut seconds: Millis = 0;
+    for b in v.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        seconds = seconds * 10 + Millis::from(b - b'0');
+    }
+    Some(seconds * 1000)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -93,7 +101,9 @@ mod tests {
     fn retry_after_seconds() {
         assert_eq!(parse_retry_after_seconds(" 120 "), Some(120_000));
         assert_eq!(parse_retry_after_seconds("0"), Some(0));
-        for bad in ["", "-1", "1.5", "Wed, 21 Oct 2015 07:28:00 GMT", "9999999999"] {
+        assert_eq!(parse_retry_after_seconds("000000042"), Some(42_000));
+        assert_eq!(parse_retry_after_seconds("\t999999999\n"), Some(999_999_999_000));
+        for bad in ["", "-1", "+1", "1.5", "1 2", " ", "٣", "Wed, 21 Oct 2015 07:28:00 GMT", "9999999999"] {
             assert_eq!(parse_retry_after_seconds(bad), None, "{bad}");
         }
     }

@@ -123,18 +123,21 @@ pub enum Outcome {
 }
 
 /// A sign-in session against one bridge.
+///
+/// `repr(C)`, in this order: the flags and numbers first, where their offsets fit in a one-byte LEB128 immediate
+/// in every wasm load and store; the configuration, the store and the token last.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Session<S> {
-    config: Config,
-    store: S,
-    current: Option<Current>,
     signed_out: bool,
     in_flight: bool,
+    /// The check a peer's sign-out asked for is pending: a rejection then reads as the peer's sign-out.
+    peer_sign_out: bool,
+    failures: u32,
     /// Bumped by sign-out and restart so that a late bridge answer cannot resurrect a session.
     epoch: u64,
     /// Bumped whenever a new token is accepted.
     generation: u64,
-    failures: u32,
     /// No attempt before this moment (backoff).
     gate: Millis,
     /// When the last attempt ended.
@@ -143,11 +146,12 @@ pub struct Session<S> {
     retry_after_until: Millis,
     /// Server clock minus local clock, from the bridge's `Date` header (0 when within the header's precision).
     clock_offset: Millis,
-    last_error: Option<Error>,
     /// When a peer's sign-out notice last made this session check with its bridge.
     last_peer_check: Millis,
-    /// The check a peer's sign-out asked for is pending: a rejection then reads as the peer's sign-out.
-    peer_sign_out: bool,
+    last_error: Option<Error>,
+    current: Option<Current>,
+    store: S,
+    config: Config,
 }
 
 /// A peer's sign-out notice makes a session check with its bridge at most this often (any script of the origin
@@ -174,6 +178,10 @@ fn rejection<J: Json>(status: u16, body: Option<&J>) -> Error {
     let mut error = Error::new(Code::RefreshRejected, m);
     error.bridge = Some(crate::error::BridgeRefusal { status, error: code });
     error
+}
+
+fn no_token_error() -> Error {
+    Error::new(Code::Network, "no token: the bridge could not be reached")
 }
 
 fn signed_out_error() -> Error {
@@ -272,19 +280,26 @@ impl<S: TokenStore> Session<S> {
 
     fn install_entry<J: Json>(&mut self, entry: StoredEntry, now: Millis, random: f64) {
         // The original lifetime is not stored; a JWT's iat recovers it, else the remaining time stands in.
-        let issued = crate::jwt::decode_claims_unverified::<J>(entry.token.secret())
-            .ok()
-            .and_then(|c| crate::jwt::numeric_date_ms(&c, "iat"))
-            .map(|iat| iat - self.clock_offset)
-            .filter(|&iat| iat <= now);
-        let lifetime = entry.expires_at.map_or(0, |exp| exp - issued.unwrap_or(now));
-        let header = match &self.config.header {
-            Some(h) => Cow::Owned(h.clone()),
-            None => entry.header,
-        };
+        let mut issued = now;
+        if let Ok(claims) = crate::jwt::decode_claims_unverified::<J>(entry.token.secret()) {
+            if let Some(iat) = crate::jwt::numeric_date_ms(&claims, "iat") {
+                let iat = iat - self.clock_offset;
+                if iat <= now {
+                    issued = iat;
+                }
+            }
+        }
+        let lifetime = entry.expires_at.map_or(0, |exp| exp - issued);
+        // The entry's header is kept as it is: every caller checked it against `acceptable` first, which requires
+        // the configured header, when there is one, so no override is needed here (unlike a bridge answer's).
         let format = crate::token::Detected::Custom;
-        let record =
-            TokenRecord { token: entry.token, expires_at: entry.expires_at, scopes: Vec::new(), header, format };
+        let record = TokenRecord {
+            token: entry.token,
+            expires_at: entry.expires_at,
+            scopes: Vec::new(),
+            header: entry.header,
+            format,
+        };
         self.install(record, lifetime, random);
     }
 
@@ -390,44 +405,45 @@ impl<S: TokenStore> Session<S> {
     /// What a caller wanting a token should do at `now`, after `caller_failures` attempts it has awaited
     /// that brought no new token.
     pub fn decide(&self, now: Millis, caller_failures: u32) -> Decision {
+        // Every failure ends in one tail: the error to give (`why`), else the default for the case.
+        let mut why = self.last_error.as_ref();
+        let default: fn() -> Error;
         if self.signed_out {
             // A caller that awaited the attempt which ended the session learns why; later callers learn that
             // the session is over.
-            let why = self.last_error.clone().filter(|_| caller_failures > 0);
-            return Decision::Fail(why.unwrap_or_else(signed_out_error));
-        }
-        if let Some(c) = self.current.as_ref().filter(|c| c.valid_at(now)) {
-            let fresh = c.fresh_at(now);
-            // Inside the margin the caller waits for one refresh, but never on a bridge known to be failing:
-            // the token still works, so it is used and the retry runs in the background.
-            let bridge_failing = caller_failures > 0 || (self.failures > 0 && !self.in_flight);
-            if fresh || bridge_failing {
-                let (name, value) = c.header();
-                return Decision::Use(name.to_owned(), value);
+            if caller_failures == 0 {
+                why = None;
             }
-            return Decision::Refresh;
+            default = signed_out_error;
+        } else {
+            if let Some(c) = self.current.as_ref().filter(|c| c.valid_at(now)) {
+                let fresh = c.fresh_at(now);
+                // Inside the margin the caller waits for one refresh, but never on a bridge known to be failing:
+                // the token still works, so it is used and the retry runs in the background.
+                let bridge_failing = caller_failures > 0 || (self.failures > 0 && !self.in_flight);
+                if fresh || bridge_failing {
+                    let (name, value) = c.header();
+                    return Decision::Use(name.to_owned(), value);
+                }
+                return Decision::Refresh;
+            }
+            if caller_failures < MAX_CALLER_ATTEMPTS {
+                // A new caller may go before the backoff gate, but no sooner than one probe interval after the
+                // last attempt and never before the bridge's Retry-After: that bounds the call rate however often
+                // the app asks, and notices a healed bridge within seconds.
+                let probe_at = self.last_attempt.saturating_add(DEMAND_PROBE_INTERVAL_MS).max(self.retry_after_until);
+                // A caller that already awaited a failed attempt is told now rather than made to wait for a probe.
+                let at = if caller_failures == 0 { self.gate.min(probe_at) } else { self.gate };
+                if self.in_flight || now >= at {
+                    return Decision::Refresh;
+                }
+                if at - now <= MAX_CALLER_WAIT_MS {
+                    return Decision::SleepUntil(at);
+                }
+            }
+            default = no_token_error;
         }
-        let last_error = || {
-            self.last_error
-                .clone()
-                .unwrap_or_else(|| Error::new(Code::Network, "no token: the bridge could not be reached"))
-        };
-        if caller_failures >= MAX_CALLER_ATTEMPTS {
-            return Decision::Fail(last_error());
-        }
-        // A new caller may go before the backoff gate, but no sooner than one probe interval after the last
-        // attempt and never before the bridge's Retry-After: that bounds the call rate however often the
-        // app asks, and notices a healed bridge within seconds.
-        let probe_at = self.last_attempt.saturating_add(DEMAND_PROBE_INTERVAL_MS).max(self.retry_after_until);
-        // A caller that already awaited a failed attempt is told now rather than made to wait for a probe.
-        let at = if caller_failures == 0 { self.gate.min(probe_at) } else { self.gate };
-        if self.in_flight || now >= at {
-            return Decision::Refresh;
-        }
-        if at - now <= MAX_CALLER_WAIT_MS {
-            return Decision::SleepUntil(at);
-        }
-        Decision::Fail(last_error())
+        Decision::Fail(why.cloned().unwrap_or_else(default))
     }
 
     /// Claims the single bridge call. Returns the attempt's epoch, or `None` when a call is already in flight
@@ -442,28 +458,33 @@ impl<S: TokenStore> Session<S> {
 
     /// Applies the bridge's answer to the attempt started with `epoch`.
     pub fn finish_attempt<J: Json + Clone>(&mut self, epoch: u64, env: &mut impl Env, result: Transport<J>) -> Outcome {
+        self.finish(epoch, env, &result)
+    }
+
+    /// [`Session::finish_attempt`] on a borrowed result (the machine's events keep theirs: nothing is moved).
+    pub(crate) fn finish<J: Json + Clone>(&mut self, epoch: u64, env: &mut impl Env, result: &Transport<J>) -> Outcome {
         if epoch != self.epoch || !self.in_flight {
             return Outcome::Ignored;
         }
         self.in_flight = false;
         let now = env.now();
         self.last_attempt = now;
-        if let Transport::Response { date: Some(date), .. } = &result {
+        if let Transport::Response { date: Some(date), .. } = result {
             // The header is truncated to the second: its midpoint is the best estimate.
             let offset = date + 500 - now;
             self.clock_offset = if offset.abs() < MIN_CLOCK_SKEW_MS { 0 } else { offset };
         }
+        let mut rejected = None;
+        // Matched by reference: the result is dropped once, not body by body in every arm.
         let (error, retry_after) = match result {
             Transport::Response { status: 200..=299, body, .. } => {
-                let parsed = body
-                    .ok_or(ResponseError::NotJson)
-                    .and_then(|body| parse_token_response_skewed(&body, &self.config.format, now, self.clock_offset))
-                    .and_then(|rec| match rec.expires_at {
-                        Some(exp) if exp <= now + EXPIRY_SAFETY_MS => Err(ResponseError::AlreadyExpired),
-                        _ => Ok(rec),
-                    });
-                match parsed {
-                    Ok(mut record) => {
+                // Plain matches rather than a chain of `and_then`s: the record is moved once fewer.
+                let parsed = match body {
+                    Some(body) => parse_token_response_skewed(body, &self.config.format, now, self.clock_offset),
+                    None => Err(ResponseError::NotJson),
+                };
+                let e = match parsed {
+                    Ok(mut record) if record.expires_at.map_or(true, |exp| exp > now + EXPIRY_SAFETY_MS) => {
                         if let Some(h) = &self.config.header {
                             record.header = Cow::Owned(h.clone());
                         }
@@ -475,20 +496,20 @@ impl<S: TokenStore> Session<S> {
                         self.install(record, lifetime, env.random());
                         return Outcome::Token;
                     }
-                    Err(e) => (Error::from(e), None),
-                }
+                    Ok(_) => ResponseError::AlreadyExpired,
+                    Err(e) => e,
+                };
+                (Error::from(e), None)
             }
-            Transport::Response { status: status @ (401 | 403), body, .. } => {
-                let error = rejection(status, body.as_ref());
+            &Transport::Response { status: status @ (401 | 403), ref body, .. } => {
                 // A 401 to a client that never held a token in this session is a first visit: nothing ended, so
                 // the driver reports the signed-out state, not an error. A 403 is the bridge refusing this page
                 // (CSRF, CORS, origin checks): a misconfiguration that must not pass for "no session".
-                let no_session = status == 401 && self.current.is_none();
+                rejected = Some(status == 401 && self.current.is_none());
                 self.end();
-                self.last_error = Some(error.clone());
-                return if no_session { Outcome::NoSession(error) } else { Outcome::Rejected(error) };
+                (rejection(status, body.as_ref()), None)
             }
-            Transport::Response { status, retry_after_ms, .. } => {
+            &Transport::Response { status, retry_after_ms, .. } => {
                 let mut m = String::from("the bridge answered HTTP ");
                 push_int(i64::from(status), &mut m);
                 let honour = matches!(status, 429 | 503);
@@ -497,11 +518,18 @@ impl<S: TokenStore> Session<S> {
             Transport::Network => (Error::new(Code::Network, "the bridge could not be reached"), None),
             Transport::Timeout => (Error::new(Code::Timeout, "the bridge did not answer in time"), None),
         };
-        self.failures = self.failures.saturating_add(1);
-        self.gate = now + schedule::backoff_ms(self.failures, env.random(), retry_after);
-        self.retry_after_until = retry_after.map_or(0, |wait| now + wait.clamp(0, schedule::MAX_RETRY_AFTER_MS));
+        // One tail for a failure and a rejection (`rejected`: whether there was no session): one clone of the error.
+        if rejected.is_none() {
+            self.failures = self.failures.saturating_add(1);
+            self.gate = now + schedule::backoff_ms(self.failures, env.random(), retry_after);
+            self.retry_after_until = retry_after.map_or(0, |wait| now + wait.clamp(0, schedule::MAX_RETRY_AFTER_MS));
+        }
         self.last_error = Some(error.clone());
-        Outcome::Failed(error)
+        match rejected {
+            None => Outcome::Failed(error),
+            Some(true) => Outcome::NoSession(error),
+            Some(false) => Outcome::Rejected(error),
+        }
     }
 
     /// When the driver's timer should next call [`Session::auto_due`]; `None` for no timer.

@@ -157,6 +157,32 @@ fn wazo_tokens_use_x_auth_token_and_configured_header_overrides() {
 }
 
 #[test]
+fn a_configured_header_carries_restored_and_adopted_tokens_and_refuses_others() {
+    let mut env = FakeEnv::new(&[0.5]);
+    let config = || Config { header: Some("X-Api-Key".into()), ..config() };
+    let entry = |token: &str, header: &str| {
+        format!(r#"{{"token":"{token}","expiresAt":{},"header":"{header}","client":"{CLIENT}"}}"#, T0 + 60_000)
+    };
+    // Restored from storage: the configured header, as the entry says.
+    let mut s = Session::new(config(), MemoryStore::default());
+    s.store_mut().save(&entry("r-1", "X-Api-Key"));
+    assert!(s.restore::<Value>(&mut env));
+    assert_eq!(s.decide(T0, 0), Decision::Use("X-Api-Key".into(), "r-1".into()));
+    // An entry in another header is not this client's: not restored, and deleted.
+    let mut s = Session::new(config(), MemoryStore::default());
+    s.store_mut().save(&entry("r-2", "Authorization"));
+    assert!(!s.restore::<Value>(&mut env));
+    assert_eq!(s.store().peek(), None);
+    // Adopted from a peer: the same rule.
+    let mut s = Session::new(config(), MemoryStore::default());
+    let decode = |text: &str| crate::store::decode::<Value>(text, Some("X-Api-Key"), CLIENT).unwrap();
+    assert!(!s.adopt::<Value>(decode(&entry("p-1", "Authorization")), &mut env));
+    assert!(s.adopt::<Value>(decode(&entry("p-2", "X-Api-Key")), &mut env));
+    assert_eq!(s.decide(T0, 0), Decision::Use("X-Api-Key".into(), "p-2".into()));
+    assert_eq!(s.entry(T0).map(|e| e.header), Some("X-Api-Key".into()));
+}
+
+#[test]
 fn storage_holds_only_the_access_token_after_every_operation() {
     let mut env = FakeEnv::new(&[0.5]);
     let mut s = session();
