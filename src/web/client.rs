@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
-use js_sys::{Array, Function, Object, Promise};
+use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -75,7 +75,8 @@ impl TokenStore for WebStore {
 struct Settings {
     token_url: String,
     revoke_url: String,
-    api_origins: Vec<String>,
+    /// The exact origins the token may be sent to (a JS array of strings).
+    api_origins: Array,
     /// `credentials` of bridge calls; `None` leaves it to the platform (server runtimes: some refuse the field).
     /// (`undefined`, or the option's string.)
     credentials: JsValue,
@@ -127,232 +128,36 @@ pub struct AuthClient {
     client: Client,
 }
 
-/// Every option `AuthClient` reads; any other key is refused (a misspelt `autorefresh` would otherwise be
-/// ignored without a word).
-const OPTION_KEYS: [&str; 12] = [
-    "tokenUrl",
-    "revokeUrl",
-    "apiOrigins",
-    "format",
-    "header",
-    "storage",
-    "storageKey",
-    "credentials",
-    "bridgeHeaders",
-    "refreshMargin",
-    "autoRefresh",
-    "bridgeTimeout",
-];
-
-/// The longest `bridgeTimeout` and `refreshMargin` accepted, in seconds: larger values are mistakes (milliseconds
-/// given as seconds), not intentions.
-const MAX_BRIDGE_TIMEOUT_S: f64 = 600.0;
-const MAX_REFRESH_MARGIN_S: f64 = 86_400.0;
-
-/// "`option` must be `expected`; got `what`": every configuration error names the option and what it expects.
-fn option_error(option: &str, expected: &str, got: &JsValue) -> Error {
-    let mut m = String::from("AuthClient option `");
-    m.push_str(option);
-    m.push_str("` must be ");
-    m.push_str(expected);
-    m.push_str("; got ");
-    m.push_str(&js::describe(got));
-    js::config_error(m)
-}
-
-fn string_option(options: &JsValue, key: &str, expected: &str) -> Result<Option<String>, Error> {
-    let v = get(options, key);
-    if v.is_undefined() {
-        return Ok(None);
-    }
-    match v.as_string() {
-        Some(s) if !s.is_empty() => Ok(Some(s)),
-        _ => Err(option_error(key, expected, &v)),
-    }
-}
-
-/// Seconds in `(0, max]` (`zero_ok`: `[0, max]`), as milliseconds; `expected` says so in the error.
-fn seconds_option(
-    options: &JsValue,
-    key: &str,
-    zero_ok: bool,
-    max: f64,
-    expected: &str,
-) -> Result<Option<Millis>, Error> {
-    let v = get(options, key);
-    if v.is_undefined() {
-        return Ok(None);
-    }
-    match v.as_f64() {
-        Some(n) if n.is_finite() && (n > 0.0 || (zero_ok && n == 0.0)) && n <= max => Ok(Some((n * 1000.0) as Millis)),
-        _ => Err(option_error(key, expected, &v)),
-    }
-}
-
-/// `https://api.example.com` (or with a trailing `/`) → its origin; anything with a path, query, credentials,
-/// a wildcard or a non-http scheme is refused, so that nobody believes a path prefix or a pattern is enforced.
-fn normalize_origin(value: &JsValue) -> Result<String, Error> {
-    const EXPECTED: &str = "an array of exact origins like 'https://api.example.com' (scheme, host, optional port; \
-                            no path, no wildcard)";
-    let bad = || option_error("apiOrigins", EXPECTED, value);
-    let text = value.as_string().ok_or_else(bad)?;
-    if text.bytes().any(|b| b == b'*') {
-        return Err(bad());
-    }
-    js::http_url(&text, None, true).ok_or_else(bad)
-}
-
-/// `url` resolved against the global `location` where there is one (pages, workers). Where there is none (Node,
-/// Deno, workerd) a relative URL has nothing to resolve against, and fetch would reject it on every call.
-fn absolute_url(option: &str, url: &str) -> Result<String, Error> {
-    let base = get(&get(&js_sys::global(), "location"), "href").as_string();
-    let expected = if base.is_some() {
-        "an http(s) URL (absolute, or relative to the page)"
-    } else {
-        "an absolute http(s) URL here: there is no document to resolve a relative one against"
-    };
-    js::http_url(url, base.as_deref(), false).ok_or_else(|| option_error(option, expected, &JsValue::from_str(url)))
-}
-
 fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Error> {
-    if !options.is_object() || js_sys::Array::is_array(options) {
-        return Err(js::config_error(
-            "AuthClient needs an options object: new AuthClient({ tokenUrl, apiOrigins: ['https://api.example.com'] })",
-        ));
+    // Every check is made by `readOptions` (web/js.rs); this only takes its already checked answer apart.
+    let read = js::read_options(options);
+    if let Some(m) = read.as_string() {
+        return Err(js::config_error(m));
     }
-    let keys = js_sys::Reflect::own_keys(options.unchecked_ref()).unwrap_or_else(|_| Array::new());
-    for key in keys.iter() {
-        let Some(key) = key.as_string() else { continue };
-        if !OPTION_KEYS.contains(&key.as_str()) {
-            let mut m = String::from("unknown AuthClient option `");
-            m.push_str(&key);
-            m.push('`');
-            if let Some(known) = OPTION_KEYS.iter().find(|k| k.eq_ignore_ascii_case(&key)) {
-                m.push_str(" (did you mean `");
-                m.push_str(known);
-                m.push_str("`?)");
-            }
-            return Err(js::config_error(m));
-        }
-    }
-    const URL: &str = "a non-empty URL string";
-    let token_url = string_option(options, "tokenUrl", URL)?.ok_or_else(|| {
-        option_error("tokenUrl", "the bridge's token endpoint, e.g. '/auth/token'", &get(options, "tokenUrl"))
-    })?;
-    let token_url = absolute_url("tokenUrl", &token_url)?;
-    let revoke_url = match string_option(options, "revokeUrl", URL)? {
-        Some(url) => absolute_url("revokeUrl", &url)?,
-        None => token_url.clone(),
-    };
-    let origins = get(options, "apiOrigins");
-    let list = origins.dyn_ref::<Array>().filter(|a| a.length() > 0).ok_or_else(|| {
-        option_error("apiOrigins", "a non-empty array of origins like ['https://api.example.com']", &origins)
-    })?;
-    // A loop, not `collect::<Result<Vec<_>, _>>()`, whose iterator adapters cost more wasm than the loop.
+    let read: Array = read.unchecked_into();
+    let at = |i| read.get(i);
+    let text = |i| at(i).as_string().unwrap_or_default();
+    let token_url = text(0);
+    let origins: Array = at(2).unchecked_into();
     let mut api_origins = Vec::new();
-    for origin in list.iter() {
-        api_origins.push(normalize_origin(&origin)?);
+    for origin in origins.iter() {
+        api_origins.push(origin.as_string().unwrap_or_default());
     }
-
-    let header = string_option(options, "header", "an HTTP header name such as 'Authorization'")?;
-    if let Some(h) = &header {
-        let token_char = |b: u8| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                )
-        };
-        if !h.bytes().all(token_char) {
-            return Err(option_error("header", "an HTTP header name such as 'Authorization'", &JsValue::from_str(h)));
-        }
-    }
-    let format = js::format_option(&get(options, "format"))?;
-    let refresh_margin_ms =
-        seconds_option(options, "refreshMargin", true, MAX_REFRESH_MARGIN_S, "a number of seconds from 0 to 86400")?;
-    let timeout_ms = seconds_option(
-        options,
-        "bridgeTimeout",
-        false,
-        MAX_BRIDGE_TIMEOUT_S,
-        "a number of seconds above 0 and at most 600",
-    )?
-    .map_or(10_000, |ms| ms.max(1) as u32);
+    let header = at(3).as_string();
+    let format = js::format_from(at(4))?;
+    let refresh_margin_ms = at(5).as_f64().map(|ms| ms as Millis);
+    let number = |i| at(i).as_f64().unwrap_or_default() as u32;
+    let flags = number(8);
+    let (local_storage, memory_only) = (flags >> 2 == 1, flags >> 2 == 2);
 
     // The identity binds stored entries and peer messages to this bridge, these API origins and this header.
     let client = crate::store::client_id(&token_url, &api_origins, header.as_deref(), &format.identity());
-    let key = string_option(options, "storageKey", "a non-empty string")?.unwrap_or_else(|| {
+    let key = at(7).as_string().unwrap_or_else(|| {
         let mut k = String::from("authbridge.");
         k.push_str(&client);
         k
     });
-    let storage_name = string_option(options, "storage", "'session', 'local' or 'memory'")?;
-    let local_storage = storage_name.as_deref() == Some("local");
-    let storage = match storage_name.as_deref() {
-        None | Some("session") => js::web_storage(false),
-        Some("local") => js::web_storage(true),
-        Some("memory") => None,
-        Some(other) => {
-            return Err(option_error("storage", "'session', 'local' or 'memory'", &JsValue::from_str(other)))
-        }
-    };
-
-    // Pages and workers send the bridge's session cookie; server runtimes have no cookie jar (and some
-    // refuse the `credentials` field), so there it is left unset.
-    let global = js_sys::global();
-    let browser_like = !get(&global, "document").is_undefined() || get(&global, "importScripts").is_function();
-    let given = get(options, "credentials");
-    let credentials = match given.as_string().as_deref() {
-        Some("omit" | "same-origin" | "include") => given,
-        None if given.is_undefined() && browser_like => JsValue::from_str("include"),
-        None if given.is_undefined() => given,
-        _ => return Err(option_error("credentials", "'omit', 'same-origin' or 'include'", &given)),
-    };
-    let bridge_headers = Array::new();
-    let extra = get(options, "bridgeHeaders");
-    if !extra.is_undefined() {
-        const HEADERS: &str = "an object of header names to string values";
-        let obj = extra
-            .dyn_ref::<Object>()
-            .filter(|_| !Array::is_array(&extra))
-            .ok_or_else(|| option_error("bridgeHeaders", HEADERS, &extra))?;
-        let entries = js_sys::Reflect::own_keys(obj).unwrap_or_else(|_| Array::new());
-        let probe = web_sys::Headers::new().map_err(|_| option_error("bridgeHeaders", HEADERS, &extra))?;
-        for name in entries.iter() {
-            let value = js_sys::Reflect::get(obj, &name).unwrap_or(JsValue::UNDEFINED);
-            match (name.as_string(), value.as_string()) {
-                // The platform's own check: a name or value fetch would refuse fails here, not at every call.
-                (Some(k), Some(v)) if probe.set(&k, &v).is_ok() => {
-                    bridge_headers.push(&name);
-                    bridge_headers.push(&value);
-                }
-                (Some(k), Some(_)) => {
-                    return Err(option_error("bridgeHeaders", "valid header names and values", &JsValue::from_str(&k)))
-                }
-                _ => return Err(option_error("bridgeHeaders", HEADERS, &value)),
-            }
-        }
-    }
-    let auto = get(options, "autoRefresh");
-    if !auto.is_undefined() && auto.as_bool().is_none() {
-        return Err(option_error("autoRefresh", "true or false", &auto));
-    }
-    // Timers suit pages and workers; request-scoped runtimes (workerd, Deno Deploy) refresh lazily.
-    let auto_refresh = auto.as_bool().unwrap_or(browser_like);
-
+    let storage = if memory_only { None } else { js::web_storage(local_storage) };
     let shared_name = {
         let mut n = String::from("authbridge:");
         n.push_str(&key);
@@ -360,17 +165,17 @@ fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Erro
     };
     let options = Settings {
         token_url,
-        revoke_url,
-        api_origins,
-        credentials,
-        bridge_headers,
-        timeout_ms,
-        auto_refresh,
+        revoke_url: text(1),
+        api_origins: origins,
+        credentials: at(9),
+        bridge_headers: at(10).unchecked_into(),
+        timeout_ms: number(6),
+        auto_refresh: flags & 1 != 0,
         shared_name,
         storage_key: key.clone(),
-        memory_only: storage_name.as_deref() == Some("memory"),
+        memory_only,
         local_storage,
-        browser_like,
+        browser_like: flags & 2 != 0,
     };
     let config = Config { format, header, refresh_margin_ms, client };
     Ok((options, config, WebStore { storage, key, memory: MemoryStore::default() }))
@@ -1007,8 +812,8 @@ impl Client {
                 online: !js::is_offline(),
                 seed: (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64,
             };
-            let origins: Array = options.api_origins.iter().map(|o| JsValue::from_str(o)).collect();
-            let fetcher = js::make_fetch(&origins, options.browser_like, &handler(WANT), &handler(UNAUTHORIZED));
+            let fetcher =
+                js::make_fetch(&options.api_origins, options.browser_like, &handler(WANT), &handler(UNAUTHORIZED));
             Inner {
                 client: setup.session.client.clone(),
                 machine: RefCell::new(Machine::new(setup)),

@@ -56,13 +56,130 @@ export function firstOf(promise, flight, ms) {
 // `text` as an http(s) URL (resolved against `base` unless that is undefined): its `href`, or with `origin` its
 // `origin` if it is an origin and nothing else (no path, query, fragment or credentials); else undefined. In JS:
 // as bindings, each of the URL's getters cost an import and a string copy into wasm.
-export function httpUrl(text, base, origin) {
+function httpUrl(text, base, origin) {
   let u;
   try { u = new URL(text, base); } catch { return undefined; }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
   if (!origin) return u.href;
   const plain = u.pathname === '/' && !u.search && !u.hash && !u.username && !u.password && !text.endsWith('/?') && !text.endsWith('#');
   return plain ? u.origin : undefined;
+}
+// The options of `new AuthClient(options)` (and of the Rust `Client::new`), every rule checked here, in this
+// order: the error's message, or [tokenUrl, revokeUrl (both absolute), origins, header, format (see `readFormat`),
+// refreshMargin (ms), bridgeTimeout (ms), storageKey, flags: autoRefresh 1, browser-like 2, storage kind * 4
+// (0 session, 1 local, 2 memory), credentials, bridgeHeaders ([name, value, ...], checked by the platform's
+// Headers)]. In JS: as Rust, each read, check and message cost far more wasm. A getter that throws reads as
+// `undefined`; unknown keys are refused (a misspelt `autorefresh` would otherwise be ignored without a word).
+const OPTIONS = ['tokenUrl', 'revokeUrl', 'apiOrigins', 'format', 'header', 'storage', 'storageKey', 'credentials', 'bridgeHeaders', 'refreshMargin', 'autoRefresh', 'bridgeTimeout'];
+const isObject = (v) => typeof v === 'object' && v !== null;
+const get = (o, k) => { try { return isObject(o) ? o[k] : undefined; } catch { return undefined; } };
+export function readOptions(o) {
+  let message;
+  // "AuthClient option `key` must be `expected`; got `v`" (or `expected` alone without a key).
+  const fail = (expected, key, v) => { message = key ? `AuthClient option \`${key}\` must be ${expected}; got ${describe(v)}` : expected; throw fail; };
+  try {
+    if (!isObject(o) || Array.isArray(o)) fail("AuthClient needs an options object: new AuthClient({ tokenUrl, apiOrigins: ['https://api.example.com'] })");
+    let keys = [];
+    try { keys = Reflect.ownKeys(o); } catch {}
+    for (const k of keys) {
+      if (typeof k === 'string' && !OPTIONS.includes(k)) {
+        const known = OPTIONS.find((n) => n.toLowerCase() === k.replace(/[A-Z]/g, (c) => c.toLowerCase()));
+        fail(`unknown AuthClient option \`${k}\`${known ? ` (did you mean \`${known}\`?)` : ''}`);
+      }
+    }
+    // A non-empty string, or undefined.
+    const text = (key, expected) => { const v = get(o, key); if (v !== undefined && (typeof v !== 'string' || !v)) fail(expected, key, v); return v; };
+    // Resolved against the global `location` where there is one (pages, workers). Where there is none (Node, Deno,
+    // workerd) a relative URL has nothing to resolve against, and fetch would reject it on every call.
+    const url = (key, u) => {
+      let base = get(get(globalThis, 'location'), 'href');
+      if (typeof base !== 'string') base = undefined;
+      return httpUrl(u, base, false) ?? fail(base !== undefined ? 'an http(s) URL (absolute, or relative to the page)'
+        : 'an absolute http(s) URL here: there is no document to resolve a relative one against', key, u);
+    };
+    const URLS = 'a non-empty URL string';
+    const token = text('tokenUrl', URLS) ?? fail("the bridge's token endpoint, e.g. '/auth/token'", 'tokenUrl');
+    const tokenUrl = url('tokenUrl', token);
+    const revoke = text('revokeUrl', URLS);
+    const revokeUrl = revoke === undefined ? tokenUrl : url('revokeUrl', revoke);
+    const list = get(o, 'apiOrigins');
+    const count = Array.isArray(list) ? list.length >>> 0 : 0;
+    if (!count) fail("a non-empty array of origins like ['https://api.example.com']", 'apiOrigins', list);
+    // Exact origins: anything with a path, query, credentials, a wildcard or a non-http scheme is refused, so that
+    // nobody believes a path prefix or a pattern is enforced.
+    const origins = [];
+    for (let i = 0; i < count; i++) {
+      const v = list[i];
+      origins.push((typeof v === 'string' && !v.includes('*') && httpUrl(v, undefined, true))
+        || fail("an array of exact origins like 'https://api.example.com' (scheme, host, optional port; no path, no wildcard)", 'apiOrigins', v));
+    }
+    const HEADER = "an HTTP header name such as 'Authorization'";
+    const header = text('header', HEADER);
+    if (header !== undefined && !/^[\w!#$%&'*+.^`|~-]+$/.test(header)) fail(HEADER, 'header', header);
+    const format = readFormat(get(o, 'format'));
+    if (typeof format === 'string') fail(format);
+    // Seconds in (0, max] (`zero`: [0, max]) as whole milliseconds; larger values are mistakes (milliseconds given
+    // as seconds), not intentions.
+    const ms = (key, zero, max, expected) => {
+      const v = get(o, key);
+      if (v === undefined) return v;
+      return typeof v === 'number' && (v > 0 || (zero && v === 0)) && v <= max ? (v * 1000) | 0 : fail(expected, key, v);
+    };
+    const margin = ms('refreshMargin', true, 86400, 'a number of seconds from 0 to 86400');
+    const timeout = ms('bridgeTimeout', false, 600, 'a number of seconds above 0 and at most 600') ?? 10000;
+    const storageKey = text('storageKey', 'a non-empty string');
+    const storage = get(o, 'storage');
+    const kind = storage === undefined ? 0 : ['session', 'local', 'memory'].indexOf(storage);
+    if (kind < 0) fail("'session', 'local' or 'memory'", 'storage', storage);
+    // Pages and workers send the bridge's session cookie and keep timers; server runtimes have no cookie jar (and
+    // some refuse the `credentials` field) and request-scoped ones (workerd, Deno Deploy) refresh lazily.
+    const browser = get(globalThis, 'document') !== undefined || typeof get(globalThis, 'importScripts') === 'function';
+    let credentials = get(o, 'credentials');
+    if (credentials === undefined) { if (browser) credentials = 'include'; }
+    else if (!['omit', 'same-origin', 'include'].includes(credentials)) fail("'omit', 'same-origin' or 'include'", 'credentials', credentials);
+    const headers = [];
+    const extra = get(o, 'bridgeHeaders');
+    if (extra !== undefined) {
+      const HEADERS = 'an object of header names to string values';
+      let object = false;
+      try { object = extra instanceof Object; } catch {}
+      if (!object || Array.isArray(extra)) fail(HEADERS, 'bridgeHeaders', extra);
+      let names = [];
+      try { names = Reflect.ownKeys(extra); } catch {}
+      let probe;
+      try { probe = new Headers(); } catch { fail(HEADERS, 'bridgeHeaders', extra); }
+      for (const k of names) {
+        let v;
+        try { v = extra[k]; } catch {}
+        if (typeof k !== 'string' || typeof v !== 'string') fail(HEADERS, 'bridgeHeaders', v);
+        // The platform's own check: a name or value fetch would refuse fails here, not at every call.
+        try { probe.set(k, v); } catch { fail('valid header names and values', 'bridgeHeaders', k); }
+        headers.push(k, v);
+      }
+    }
+    const auto = get(o, 'autoRefresh');
+    if (auto !== undefined && typeof auto !== 'boolean') fail('true or false', 'autoRefresh', auto);
+    return [tokenUrl, revokeUrl, origins, header, format, margin, timeout || 1, storageKey, (auto ?? browser) + 2 * browser + 4 * kind, credentials, headers];
+  } catch (e) {
+    if (e === fail) return message;
+    throw e;
+  }
+}
+// The `format` option: [name], or [, token, expiresIn, expiresAt] (JSON pointers), or the error's message.
+export function readFormat(f) {
+  if (f === undefined || f === null) return ['auto'];
+  if (typeof f === 'string') {
+    return ['auto', 'oauth2', 'point', 'wazo', 'static'].includes(f) ? [f]
+      : "format must be 'auto', 'oauth2', 'point', 'wazo', 'static' or { token, expiresIn?, expiresAt? }";
+  }
+  const r = [undefined];
+  for (const k of ['token', 'expiresIn', 'expiresAt']) {
+    const v = get(f, k);
+    if (v !== undefined && (typeof v !== 'string' || (v && v[0] !== '/'))) return "format pointers must be JSON pointers such as '/data/token'";
+    if (v === undefined && k === 'token') return 'a custom format needs a `token` JSON pointer';
+    r.push(v);
+  }
+  return r;
 }
 // A promise and its resolve function (`new Promise` with a Rust closure costs an invoke shim and glue).
 export function deferred() { let resolve; const promise = new Promise((r) => { resolve = r; }); return [promise, resolve]; }
@@ -264,9 +381,12 @@ extern "C" {
         credentials: &JsValue,
         signal: &web_sys::AbortSignal,
     ) -> Result<web_sys::Request, JsValue>;
-    /// See `httpUrl`.
-    #[wasm_bindgen(js_name = httpUrl)]
-    pub fn http_url(text: &str, base: Option<&str>, origin: bool) -> Option<String>;
+    /// See `readOptions`.
+    #[wasm_bindgen(js_name = readOptions)]
+    pub fn read_options(options: &JsValue) -> JsValue;
+    /// See `readFormat`.
+    #[wasm_bindgen(js_name = readFormat)]
+    fn read_format(value: &JsValue) -> JsValue;
     /// `[0..6].map((kind) => (a, b) => f(kind, a, b))`.
     pub fn handlers(f: &Function) -> Array;
     /// A function that removes `f` from `set`; made in JS so that no closure outlives the client.
@@ -411,30 +531,22 @@ pub fn is_auth_error(#[wasm_bindgen(unchecked_param_type = "unknown")] value: Js
         && get(&value, "code").is_string()
 }
 
-/// Reads the `format` option: a name or `{ token, expiresIn?, expiresAt? }`.
+/// Reads the `format` option: a name or `{ token, expiresIn?, expiresAt? }` (checked by `readFormat`).
 pub fn format_option(value: &JsValue) -> Result<Format, Error> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(Format::Auto);
+    format_from(read_format(value))
+}
+
+/// `readFormat`'s answer as a [`Format`] (its error as an `invalid_config` error).
+pub fn format_from(read: JsValue) -> Result<Format, Error> {
+    if let Some(m) = read.as_string() {
+        return Err(config_error(m));
     }
-    if let Some(name) = value.as_string() {
-        return Format::from_name(&name).ok_or_else(|| {
-            config_error(
-                "format must be 'auto', 'oauth2', 'point', 'wazo', 'static' or { token, expiresIn?, expiresAt? }",
-            )
-        });
-    }
-    let pointer = |key: &str| -> Result<Option<String>, Error> {
-        let v = get(value, key);
-        if v.is_undefined() {
-            return Ok(None);
-        }
-        match v.as_string() {
-            Some(p) if p.is_empty() || p.starts_with('/') => Ok(Some(p)),
-            _ => Err(config_error("format pointers must be JSON pointers such as '/data/token'")),
-        }
-    };
-    let token = pointer("token")?.ok_or_else(|| config_error("a custom format needs a `token` JSON pointer"))?;
-    Ok(Format::Custom(CustomFormat { token, expires_in: pointer("expiresIn")?, expires_at: pointer("expiresAt")? }))
+    let read: Array = read.unchecked_into();
+    let at = |i| read.get(i).as_string();
+    Ok(match at(0) {
+        Some(name) => Format::from_name(&name).unwrap_or(Format::Auto),
+        None => Format::Custom(CustomFormat { token: at(1).unwrap_or_default(), expires_in: at(2), expires_at: at(3) }),
+    })
 }
 
 /// The page's `sessionStorage` or `localStorage` through gloo-storage (`raw()`: its typed get/set go through
