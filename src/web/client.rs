@@ -1,5 +1,5 @@
 //! `AuthClient`: the executor of the core [`Machine`]. It turns the machine's commands into I/O (fetch through
-//! gloo-net, Web Storage through gloo-storage, the Web Lock, the BroadcastChannel, one timer, listeners and
+//! gloo-net, Web Storage, the Web Lock, the BroadcastChannel, one timer, listeners and
 //! promises) and the I/O back into events. It decides nothing: every decision is the machine's, tested natively.
 //!
 //! No `RefCell` borrow is held while JavaScript runs: the machine is borrowed to hand it an event or to take one
@@ -157,7 +157,7 @@ fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Erro
         k.push_str(&client);
         k
     });
-    let storage = if memory_only { None } else { js::web_storage(local_storage) };
+    let storage = Some(at(11)).filter(|s| !s.is_null()).map(JsCast::unchecked_into);
     let shared_name = {
         let mut n = String::from("authbridge:");
         n.push_str(&key);

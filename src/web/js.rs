@@ -68,7 +68,7 @@ function httpUrl(text, base, origin) {
 // order: the error's message, or [tokenUrl, revokeUrl (both absolute), origins, header, format (see `readFormat`),
 // refreshMargin (ms), bridgeTimeout (ms), storageKey, flags: autoRefresh 1, browser-like 2, storage kind * 4
 // (0 session, 1 local, 2 memory), credentials, bridgeHeaders ([name, value, ...], checked by the platform's
-// Headers)]. In JS: as Rust, each read, check and message cost far more wasm. A getter that throws reads as
+// Headers), the Web Storage object or null]. In JS: as Rust, each read, check and message cost far more wasm. A getter that throws reads as
 // `undefined`; unknown keys are refused (a misspelt `autorefresh` would otherwise be ignored without a word).
 const OPTIONS = ['tokenUrl', 'revokeUrl', 'apiOrigins', 'format', 'header', 'storage', 'storageKey', 'credentials', 'bridgeHeaders', 'refreshMargin', 'autoRefresh', 'bridgeTimeout'];
 const isObject = (v) => typeof v === 'object' && v !== null;
@@ -131,6 +131,10 @@ export function readOptions(o) {
     const storage = get(o, 'storage');
     const kind = storage === undefined ? 0 : ['session', 'local', 'memory'].indexOf(storage);
     if (kind < 0) fail("'session', 'local' or 'memory'", 'storage', storage);
+    // The page's sessionStorage or localStorage; none (the token kept in memory) for 'memory', outside a window
+    // (workers, workerd, Deno, Node), or where the storage is disabled or blocked (sandboxed frames: reading throws).
+    let store = null;
+    try { if (kind < 2 && globalThis instanceof Window) store = globalThis[kind ? 'localStorage' : 'sessionStorage']; } catch {}
     // Pages and workers send the bridge's session cookie and keep timers; server runtimes have no cookie jar (and
     // some refuse the `credentials` field) and request-scoped ones (workerd, Deno Deploy) refresh lazily.
     const browser = get(globalThis, 'document') !== undefined || typeof get(globalThis, 'importScripts') === 'function';
@@ -159,7 +163,7 @@ export function readOptions(o) {
     }
     const auto = get(o, 'autoRefresh');
     if (auto !== undefined && typeof auto !== 'boolean') fail('true or false', 'autoRefresh', auto);
-    return [tokenUrl, revokeUrl, origins, header, format, margin, timeout || 1, storageKey, (auto ?? browser) + 2 * browser + 4 * kind, credentials, headers];
+    return [tokenUrl, revokeUrl, origins, header, format, margin, timeout || 1, storageKey, (auto ?? browser) + 2 * browser + 4 * kind, credentials, headers, isObject(store) ? store : null];
   } catch (e) {
     if (e === fail) return message;
     throw e;
@@ -547,20 +551,4 @@ pub fn format_from(read: JsValue) -> Result<Format, Error> {
         Some(name) => Format::from_name(&name).unwrap_or(Format::Auto),
         None => Format::Custom(CustomFormat { token: at(1).unwrap_or_default(), expires_in: at(2), expires_at: at(3) }),
     })
-}
-
-/// The page's `sessionStorage` or `localStorage` through gloo-storage (`raw()`: its typed get/set go through
-/// serde_json, ≈ +12.6 kB gzip in issue 12's probe, and the entry is JSON text already). gloo-storage reaches the
-/// storage through `window` and throws without one, or when the storage is disabled or blocked (sandboxed frames):
-/// it is called only where `window` exists and reading the property gives a storage object. `None` elsewhere
-/// (workers, workerd, Deno, Node): the token is then kept in memory.
-pub fn web_storage(local: bool) -> Option<web_sys::Storage> {
-    use gloo_storage::Storage;
-    web_sys::window()?;
-    let name = if local { "localStorage" } else { "sessionStorage" };
-    let storage = Reflect::get(&js_sys::global(), &JsValue::from_str(name)).ok()?;
-    if !storage.is_object() {
-        return None;
-    }
-    Some(if local { gloo_storage::LocalStorage::raw() } else { gloo_storage::SessionStorage::raw() })
 }
