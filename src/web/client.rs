@@ -188,7 +188,7 @@ struct Inner {
     store: RefCell<WebStore>,
     /// The armed timer: when it fires and its handle.
     timer: RefCell<Option<(Millis, JsValue)>>,
-    /// `handlers[TIMER]`, for `setTimeout`.
+    /// The timer's function (see `makeClient`), for `setTimeout`.
     timer_fn: Function,
     /// `free()` was called (mirrors the machine, read on every call without a borrow).
     freed: Cell<bool>,
@@ -218,8 +218,6 @@ struct Inner {
     channel: JsValue,
     /// The one Rust closure JavaScript calls (see `Client::from_js`): kept alive as long as the client.
     _callback: Closure<dyn FnMut(u32, JsValue, JsValue) -> JsValue>,
-    /// `handlers[EVENT]`, for the lifecycle listeners.
-    event_fn: Function,
     /// The Web Lock requests by ticket (see `makeLocks`).
     locks: js::Locks,
     /// Removes the lifecycle listeners.
@@ -239,7 +237,7 @@ const EVENT: u32 = 1;
 const LOCK: u32 = 2;
 const TIMER: u32 = 3;
 const WANT: u32 = 4;
-const UNAUTHORIZED: u32 = 5;
+// 5: `unauthorized(value)` (the last arm of the match).
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -764,7 +762,7 @@ impl Client {
     fn from_js(options: &JsValue) -> Result<Client, Error> {
         let (options, config, store) = parse_options(options)?;
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
-            // One closure for every call from JavaScript, told apart by `kind` (`js::handlers` makes one function per
+            // One closure for every call from JavaScript, told apart by `kind` (`makeClient` makes one function per
             // kind): each closure type costs wasm-bindgen an invoke shim in the module and a wrapper in the glue.
             let w = weak.clone();
             let callback = Closure::new(move |kind: u32, a: JsValue, b: JsValue| -> JsValue {
@@ -794,14 +792,15 @@ impl Client {
                 }
                 JsValue::UNDEFINED
             });
-            let handlers = js::handlers(callback.as_ref().unchecked_ref());
-            let handler = |kind: u32| -> Function { handlers.get(kind).unchecked_into() };
-            let channel = if options.browser_like {
-                js::open_channel(&options.shared_name, &handler(MESSAGE))
-            } else {
-                JsValue::NULL
-            };
-            let locks = js::make_locks(&options.shared_name, &handler(LOCK));
+            let made = js::make_client(
+                callback.as_ref().unchecked_ref(),
+                &options.shared_name,
+                options.browser_like,
+                &options.api_origins,
+                options.local_storage,
+            );
+            let part = |i| made.get(i);
+            let channel = part(0);
             let setup = Setup {
                 session: config,
                 auto_refresh: options.auto_refresh,
@@ -809,45 +808,37 @@ impl Client {
                 lock: !options.memory_only,
                 bridge_timeout_ms: Millis::from(options.timeout_ms),
                 shared_storage_key: options.local_storage.then(|| options.storage_key.clone()),
-                online: !js::is_offline(),
-                seed: (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64,
+                online: part(5).as_bool().unwrap_or(true),
+                seed: part(6).as_f64().unwrap_or_default() as u64,
             };
-            let fetcher =
-                js::make_fetch(&options.api_origins, options.browser_like, &handler(WANT), &handler(UNAUTHORIZED));
             Inner {
                 client: setup.session.client.clone(),
                 machine: RefCell::new(Machine::new(setup)),
                 options,
                 store: RefCell::new(store),
                 timer: RefCell::new(None),
-                timer_fn: handler(TIMER),
+                timer_fn: part(3).unchecked_into(),
                 freed: Cell::new(false),
                 flight_js: RefCell::new(None),
                 waiters: RefCell::new(Vec::new()),
                 answers: RefCell::new(Vec::new()),
                 notice_listeners: RefCell::new(Vec::new()),
                 next_caller: Cell::new(0),
-                on_token: js_sys::Set::new(&JsValue::UNDEFINED),
-                on_signed_out: js_sys::Set::new(&JsValue::UNDEFINED),
-                on_error: js_sys::Set::new(&JsValue::UNDEFINED),
-                on_change: js_sys::Set::new(&JsValue::UNDEFINED),
+                on_token: part(7).unchecked_into(),
+                on_signed_out: part(8).unchecked_into(),
+                on_error: part(9).unchecked_into(),
+                on_change: part(10).unchecked_into(),
                 snapshot: RefCell::new(None),
                 error_js: RefCell::new(None),
                 last_cause: RefCell::new(None),
                 channel,
-                event_fn: handler(EVENT),
                 _callback: callback,
-                locks,
-                unlisten: RefCell::new(None),
-                fetcher,
+                locks: part(1).unchecked_into(),
+                unlisten: RefCell::new(Some(part(4).unchecked_into())),
+                fetcher: part(2).unchecked_into(),
                 header_js: RefCell::new(None),
             }
         });
-        // Only localStorage is shared with other tabs, so only its clients listen for `storage` (fewer listeners
-        // also make the constructor cheaper: Chromium's profile put ~3 ms of a first `new AuthClient` in
-        // addEventListener).
-        let off = js::listen(inner.options.local_storage, &inner.event_fn);
-        *inner.unlisten.borrow_mut() = Some(off);
         Ok(Client { inner })
     }
 

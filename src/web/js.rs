@@ -203,8 +203,19 @@ export function bridgeRequest(url, method, headers, name, value, credentials, si
   if (credentials !== undefined) init.credentials = credentials;
   return new Request(url, init);
 }
-// One function per kind of call, each calling the client's one closure `f(kind, a, b)` (web/client.rs).
-export function handlers(f) { return [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b)); }
+// The client's JavaScript side, made in one call (as bindings, each part cost an import and glue). One function per
+// kind of call, each calling the client's one closure `f(kind, a, b)` (web/client.rs): a BroadcastChannel message,
+// a lifecycle event, a Web Lock event, the timer, the fetcher's `want()` and `unauthorized(value)`. Returns
+// [channel (null where there is none, or unless `browser`), locks, fetcher, the timer's function, the function
+// removing the lifecycle listeners, online, a random seed below 2^53, and four Sets (token, signedOut, error and
+// change listeners)]. Only localStorage is shared with other tabs, so only its clients (`local`) listen for
+// `storage` (fewer listeners also make the constructor cheaper: Chromium's profile put ~3 ms of a first
+// `new AuthClient` in addEventListener).
+export function makeClient(f, name, browser, origins, local) {
+  const [message, event, lock, timer, want, unauthorized] = [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b));
+  return [browser ? openChannel(name, message) : null, makeLocks(name, lock), makeFetch(origins, browser, want, unauthorized),
+    timer, listen(local, event), globalThis.navigator?.onLine !== false, Math.random() * 2 ** 53, new Set(), new Set(), new Set(), new Set()];
+}
 export function offFn(set, fn) { return () => { set.delete(fn); }; }
 // A value as an error message names it: strings quoted (cut at 80 characters), anything else by its kind.
 export function describe(v) {
@@ -220,9 +231,8 @@ export function snapshot(status, claims, expiresAt, error) {
   if (claims !== null) Object.freeze(claims);
   return Object.freeze({ status, claims, expiresAt, error });
 }
-export function isOffline() { return globalThis.navigator?.onLine === false; }
 export function isHidden() { return globalThis.document?.visibilityState === 'hidden'; }
-export function openChannel(name, onMessage) {
+function openChannel(name, onMessage) {
   if (typeof BroadcastChannel !== 'function') return null;
   const channel = new BroadcastChannel(name);
   channel.onmessage = (e) => onMessage(e.data);
@@ -230,7 +240,7 @@ export function openChannel(name, onMessage) {
 }
 export function post(channel, message) { try { channel?.postMessage(message); } catch {} }
 export function closeChannel(channel) { if (channel) { channel.onmessage = null; channel.close(); } }
-export function listen(storage, handler) {
+function listen(storage, handler) {
   const names = ['online', 'offline', 'visibilitychange', 'pageshow', 'focus'];
   if (storage) names.push('storage');
   const on = (e) => handler(e.type, e.type === 'storage' ? e : undefined);
@@ -250,7 +260,7 @@ export function listen(storage, handler) {
 //    the token `want()` gives; without one, the 401 stands. Not when the body is a stream (it can be sent once).
 // The string form with a plain `init` (pages and workers) is sent without building a Request: the speed of a
 // hand-written wrapper. Getters on `init` run here, with no borrow held in wasm; one that throws rejects.
-export function makeFetch(origins, browser, want, unauthorized) {
+function makeFetch(origins, browser, want, unauthorized) {
   return { send(input, init, name, value, replay) {
     try {
       let req = null;
@@ -338,7 +348,7 @@ async function followByHand(request, name, value, origins) {
 // steal and release; this only performs it). `onEvent(ticket, kind)`: 0 granted, 1 busy (if-available refused),
 // 2 failed (aborted, stolen, or the request threw). A ticket released before its grant gives the lock back at once.
 // Without Web Locks every request is granted at once (per-context single flight only).
-export function makeLocks(name, onEvent) {
+function makeLocks(name, onEvent) {
   const locks = globalThis.navigator?.locks;
   const tickets = new Map();
   return {
@@ -391,8 +401,9 @@ extern "C" {
     /// See `readFormat`.
     #[wasm_bindgen(js_name = readFormat)]
     fn read_format(value: &JsValue) -> JsValue;
-    /// `[0..6].map((kind) => (a, b) => f(kind, a, b))`.
-    pub fn handlers(f: &Function) -> Array;
+    /// See `makeClient`.
+    #[wasm_bindgen(js_name = makeClient)]
+    pub fn make_client(f: &Function, name: &str, browser: bool, origins: &Array, local: bool) -> Array;
     /// A function that removes `f` from `set`; made in JS so that no closure outlives the client.
     #[wasm_bindgen(js_name = offFn)]
     pub fn off_fn(set: &js_sys::Set, f: &Function) -> Function;
@@ -400,24 +411,11 @@ extern "C" {
     pub fn describe(value: &JsValue) -> String;
     /// A frozen `{ status, claims, expiresAt, error }`.
     pub fn snapshot(status: &str, claims: &JsValue, expires_at: &JsValue, error: &JsValue) -> JsValue;
-    #[wasm_bindgen(js_name = isOffline)]
-    pub fn is_offline() -> bool;
     #[wasm_bindgen(js_name = isHidden)]
     pub fn is_hidden() -> bool;
-    #[wasm_bindgen(js_name = openChannel)]
-    pub fn open_channel(name: &str, on_message: &Function) -> JsValue;
     pub fn post(channel: &JsValue, message: &JsValue);
     #[wasm_bindgen(js_name = closeChannel)]
     pub fn close_channel(channel: &JsValue);
-    /// Adds `handler(type, event)` on the global scope for `online`, `offline`, `visibilitychange`, `pageshow`,
-    /// `focus` and, with `storage`, `storage`; returns the function removing them.
-    pub fn listen(storage: bool, handler: &Function) -> Function;
-    /// The Web Lock executor (see `makeLocks`): `request(ticket, mode)` and `release(ticket)`.
-    #[wasm_bindgen(js_name = makeLocks)]
-    pub fn make_locks(name: &str, on_event: &Function) -> Locks;
-    /// The authenticated fetch's rules (see `makeFetch`): `send(input, init, name, value, replay)`.
-    #[wasm_bindgen(js_name = makeFetch)]
-    pub fn make_fetch(origins: &JsValue, browser: bool, want: &Function, unauthorized: &Function) -> Fetcher;
 }
 
 /// A pending promise and the function resolving it (with `undefined`).
