@@ -444,16 +444,6 @@ impl Inner {
         }
     }
 
-    /// The header for a request: the machine's answer to a `Want`.
-    async fn want_header(self: &Rc<Self>) -> Result<(String, String), JsValue> {
-        let pending = self.begin(|caller| Event::Want { caller, want: Want::Header }, false);
-        match Rc::clone(self).answer(pending).await {
-            Answer::Header(name, value) => Ok((name, value)),
-            Answer::Failed(e) => Err(self.call_error(&e)),
-            _ => Err(self.call_error(&machine::freed_error())),
-        }
-    }
-
     // ---- notices ----
 
     fn emit(&self, listeners: &js_sys::Set, payload: Option<&JsValue>) {
@@ -782,11 +772,13 @@ impl Client {
                         inner.handle(Event::Timer);
                     }
                     WANT => {
-                        return future_to_promise(async move {
-                            let (name, value) = inner.want_header().await?;
-                            Ok(Array::of2(&name.into(), &value.into()).into())
+                        // Called from a microtask (see `makeClient`), as the future it replaces was first polled.
+                        let pending = inner.begin(|caller| Event::Want { caller, want: Want::Header }, false);
+                        return answer_promise(inner, pending, |a| match a {
+                            Answer::Header(name, value) => Ok(Array::of2(&name.into(), &value.into()).into()),
+                            other => Err(other),
                         })
-                        .into()
+                        .into();
                     }
                     _ => inner.handle(Event::Unauthorized { value: a.as_string().unwrap_or_default() }),
                 }

@@ -213,7 +213,8 @@ export function bridgeRequest(url, method, headers, name, value, credentials, si
 // `new AuthClient` in addEventListener).
 export function makeClient(f, name, browser, origins, local) {
   const [message, event, lock, timer, want, unauthorized] = [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b));
-  return [browser ? openChannel(name, message) : null, makeLocks(name, lock), makeFetch(origins, browser, want, unauthorized),
+  // want() enters the client from a microtask: not from the caller's stack (a listener's fetch, say).
+  return [browser ? openChannel(name, message) : null, makeLocks(name, lock), makeFetch(origins, browser, () => Promise.resolve().then(want), unauthorized),
     timer, listen(local, event), globalThis.navigator?.onLine !== false, Math.random() * 2 ** 53, new Set(), new Set(), new Set(), new Set()];
 }
 export function offFn(set, fn) { return () => { set.delete(fn); }; }
