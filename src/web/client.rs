@@ -525,15 +525,14 @@ impl Inner {
 
     // ---- platform events ----
 
-    fn on_event(self: &Rc<Self>, kind: &str, event: JsValue) {
+    /// A lifecycle event by its index (see `listen` in web/js.rs): `online`, `offline`, then `visibilitychange` (to
+    /// visible), `pageshow` and `focus`, then `storage` with the event.
+    fn on_event(self: &Rc<Self>, kind: u32, event: JsValue) {
         let event = match kind {
-            "online" => Event::Online(true),
-            "offline" => Event::Online(false),
-            "visibilitychange" if js::is_hidden() => return,
-            "visibilitychange" | "pageshow" | "focus" => Event::Wake,
-            "storage" => {
-                Event::Storage { key: get(&event, "key").as_string(), value: get(&event, "newValue").as_string() }
-            }
+            0 => Event::Online(true),
+            1 => Event::Online(false),
+            2..=4 => Event::Wake,
+            5 => Event::Storage { key: get(&event, "key").as_string(), value: get(&event, "newValue").as_string() },
             _ => return,
         };
         self.handle(event);
@@ -765,7 +764,7 @@ impl Client {
                 };
                 match kind {
                     MESSAGE => inner.on_message(a),
-                    EVENT => inner.on_event(&a.as_string().unwrap_or_default(), b),
+                    EVENT => inner.on_event(a.as_f64().unwrap_or_default() as u32, b),
                     LOCK => inner.on_lock(a.as_f64().unwrap_or_default() as u32, b.as_f64().unwrap_or_default() as u32),
                     TIMER => {
                         *inner.timer.borrow_mut() = None;

@@ -232,7 +232,6 @@ export function snapshot(status, claims, expiresAt, error) {
   if (claims !== null) Object.freeze(claims);
   return Object.freeze({ status, claims, expiresAt, error });
 }
-export function isHidden() { return globalThis.document?.visibilityState === 'hidden'; }
 function openChannel(name, onMessage) {
   if (typeof BroadcastChannel !== 'function') return null;
   const channel = new BroadcastChannel(name);
@@ -241,10 +240,15 @@ function openChannel(name, onMessage) {
 }
 export function post(channel, message) { try { channel?.postMessage(message); } catch {} }
 export function closeChannel(channel) { if (channel) { channel.onmessage = null; channel.close(); } }
+// The lifecycle listeners: `handler(i, event)` with the event's index in `names` (storage events: 5) and, for a
+// storage event, the event; a `visibilitychange` to hidden is not passed on (only a page coming back matters).
 function listen(storage, handler) {
   const names = ['online', 'offline', 'visibilitychange', 'pageshow', 'focus'];
   if (storage) names.push('storage');
-  const on = (e) => handler(e.type, e.type === 'storage' ? e : undefined);
+  const on = (e) => {
+    const i = names.indexOf(e.type);
+    if (i !== 2 || globalThis.document?.visibilityState !== 'hidden') handler(i, i === 5 ? e : undefined);
+  };
   for (const n of names) globalThis.addEventListener?.(n, on);
   return () => { for (const n of names) globalThis.removeEventListener?.(n, on); };
 }
@@ -412,8 +416,6 @@ extern "C" {
     pub fn describe(value: &JsValue) -> String;
     /// A frozen `{ status, claims, expiresAt, error }`.
     pub fn snapshot(status: &str, claims: &JsValue, expires_at: &JsValue, error: &JsValue) -> JsValue;
-    #[wasm_bindgen(js_name = isHidden)]
-    pub fn is_hidden() -> bool;
     pub fn post(channel: &JsValue, message: &JsValue);
     #[wasm_bindgen(js_name = closeChannel)]
     pub fn close_channel(channel: &JsValue);
