@@ -84,9 +84,8 @@ struct Settings {
     bridge_headers: Array,
     timeout_ms: u32,
     auto_refresh: bool,
-    /// Web Lock and BroadcastChannel name shared by every context of the origin using this storage key.
-    shared_name: String,
-    /// The Web Storage key (the default derives from the client's identity).
+    /// The Web Storage key (the default derives from the client's identity); `authbridge:` and this key name the
+    /// Web Lock and BroadcastChannel shared by every context of the origin using it (see `makeClient`).
     storage_key: String,
     /// `storage: 'memory'`: the token never leaves this context's memory, so it is neither handed to peers nor
     /// taken from them, and no Web Lock is taken (each context has its own token).
@@ -158,11 +157,6 @@ fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Erro
         k
     });
     let storage = Some(at(11)).filter(|s| !s.is_null()).map(JsCast::unchecked_into);
-    let shared_name = {
-        let mut n = String::from("authbridge:");
-        n.push_str(&key);
-        n
-    };
     let options = Settings {
         token_url,
         revoke_url: text(1),
@@ -171,7 +165,6 @@ fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Erro
         bridge_headers: at(10).unchecked_into(),
         timeout_ms: number(6),
         auto_refresh: flags & 1 != 0,
-        shared_name,
         storage_key: key.clone(),
         memory_only,
         local_storage,
@@ -785,7 +778,7 @@ impl Client {
             });
             let made = js::make_client(
                 callback.as_ref().unchecked_ref(),
-                &options.shared_name,
+                &options.storage_key,
                 options.browser_like,
                 &options.api_origins,
                 options.local_storage,
@@ -1119,12 +1112,11 @@ impl AuthClient {
 }
 
 fn listener_arg(call: &str, listener: JsValue) -> Result<Function, JsValue> {
-    listener.dyn_into::<Function>().map_err(|v| {
-        let mut m = String::from(call);
-        m.push_str(": listener must be a function; got ");
-        m.push_str(&js::describe(&v));
-        error_to_js(&js::config_error(m))
-    })
+    let checked = js::listener_arg(call, &listener);
+    match checked.as_string() {
+        Some(m) => Err(error_to_js(&js::config_error(m))),
+        None => Ok(checked.unchecked_into()),
+    }
 }
 
 impl Drop for AuthClient {

@@ -206,17 +206,20 @@ export function bridgeRequest(url, method, headers, name, value, credentials, si
 // The client's JavaScript side, made in one call (as bindings, each part cost an import and glue). One function per
 // kind of call, each calling the client's one closure `f(kind, a, b)` (web/client.rs): a BroadcastChannel message,
 // a lifecycle event, a Web Lock event, the timer, the fetcher's `want()` and `unauthorized(value)`. Returns
-// [channel (null where there is none, or unless `browser`), locks, fetcher, the timer's function, the function
+// [channel (null where there is none, or unless `browser`) and locks (both named `authbridge:<storage key>`), fetcher, the timer's function, the function
 // removing the lifecycle listeners, online, a random seed below 2^53, and four Sets (token, signedOut, error and
 // change listeners)]. Only localStorage is shared with other tabs, so only its clients (`local`) listen for
 // `storage` (fewer listeners also make the constructor cheaper: Chromium's profile put ~3 ms of a first
 // `new AuthClient` in addEventListener).
-export function makeClient(f, name, browser, origins, local) {
+export function makeClient(f, key, browser, origins, local) {
+  const name = `authbridge:${key}`;
   const [message, event, lock, timer, want, unauthorized] = [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b));
   // want() enters the client from a microtask: not from the caller's stack (a listener's fetch, say).
   return [browser ? openChannel(name, message) : null, makeLocks(name, lock), makeFetch(origins, browser, () => Promise.resolve().then(want), unauthorized),
     timer, listen(local, event), globalThis.navigator?.onLine !== false, Math.random() * 2 ** 53, new Set(), new Set(), new Set(), new Set()];
 }
+// `v` when it is a function, else the message of the error `call` throws.
+export function listenerArg(call, v) { return typeof v === 'function' ? v : `${call}: listener must be a function; got ${describe(v)}`; }
 export function offFn(set, fn) { return () => { set.delete(fn); }; }
 // A value as an error message names it: strings quoted (cut at 80 characters), anything else by its kind.
 export function describe(v) {
@@ -408,7 +411,10 @@ extern "C" {
     fn read_format(value: &JsValue) -> JsValue;
     /// See `makeClient`.
     #[wasm_bindgen(js_name = makeClient)]
-    pub fn make_client(f: &Function, name: &str, browser: bool, origins: &Array, local: bool) -> Array;
+    pub fn make_client(f: &Function, key: &str, browser: bool, origins: &Array, local: bool) -> Array;
+    /// See `listenerArg`.
+    #[wasm_bindgen(js_name = listenerArg)]
+    pub fn listener_arg(call: &str, value: &JsValue) -> JsValue;
     /// A function that removes `f` from `set`; made in JS so that no closure outlives the client.
     #[wasm_bindgen(js_name = offFn)]
     pub fn off_fn(set: &js_sys::Set, f: &Function) -> Function;
