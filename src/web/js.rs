@@ -169,14 +169,16 @@ export function readOptions(o) {
     throw e;
   }
 }
-// The `format` option: [name], or [, token, expiresIn, expiresAt] (JSON pointers), or the error's message.
+// The `format` option: a name's index in FORMATS, or [token, expiresIn, expiresAt] (JSON pointers), or the error's
+// message.
+const FORMATS = ['auto', 'oauth2', 'point', 'wazo', 'static'];
 export function readFormat(f) {
-  if (f === undefined || f === null) return ['auto'];
+  if (f === undefined || f === null) return 0;
   if (typeof f === 'string') {
-    return ['auto', 'oauth2', 'point', 'wazo', 'static'].includes(f) ? [f]
-      : "format must be 'auto', 'oauth2', 'point', 'wazo', 'static' or { token, expiresIn?, expiresAt? }";
+    const i = FORMATS.indexOf(f);
+    return i < 0 ? "format must be 'auto', 'oauth2', 'point', 'wazo', 'static' or { token, expiresIn?, expiresAt? }" : i;
   }
-  const r = [undefined];
+  const r = [];
   for (const k of ['token', 'expiresIn', 'expiresAt']) {
     const v = get(f, k);
     if (v !== undefined && (typeof v !== 'string' || (v && v[0] !== '/'))) return "format pointers must be JSON pointers such as '/data/token'";
@@ -552,10 +554,17 @@ pub fn format_from(read: JsValue) -> Result<Format, Error> {
     if let Some(m) = read.as_string() {
         return Err(config_error(m));
     }
+    if let Some(i) = read.as_f64() {
+        // The index of the name in `FORMATS`.
+        return Ok(match i as u32 {
+            1 => Format::OAuth2,
+            2 => Format::Point,
+            3 => Format::Wazo,
+            4 => Format::Static,
+            _ => Format::Auto,
+        });
+    }
     let read: Array = read.unchecked_into();
     let at = |i| read.get(i).as_string();
-    Ok(match at(0) {
-        Some(name) => Format::from_name(&name).unwrap_or(Format::Auto),
-        None => Format::Custom(CustomFormat { token: at(1).unwrap_or_default(), expires_in: at(2), expires_at: at(3) }),
-    })
+    Ok(Format::Custom(CustomFormat { token: at(0).unwrap_or_default(), expires_in: at(1), expires_at: at(2) }))
 }
