@@ -173,7 +173,8 @@ export function readOptions(o) {
 // message.
 const FORMATS = ['auto', 'oauth2', 'point', 'wazo', 'static'];
 export function readFormat(f) {
-  if (f === undefined || f === null) return 0;
+  // Not `f == null` (which minifiers turn `f === undefined || f === null` into): `document.all` is neither.
+  if ([undefined, null].includes(f)) return 0;
   if (typeof f === 'string') {
     const i = FORMATS.indexOf(f);
     return i < 0 ? "format must be 'auto', 'oauth2', 'point', 'wazo', 'static' or { token, expiresIn?, expiresAt? }" : i;
