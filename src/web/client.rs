@@ -138,10 +138,6 @@ fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Erro
     let text = |i| at(i).as_string().unwrap_or_default();
     let token_url = text(0);
     let origins: Array = at(2).unchecked_into();
-    let mut api_origins = Vec::new();
-    for origin in origins.iter() {
-        api_origins.push(origin.as_string().unwrap_or_default());
-    }
     let header = at(3).as_string();
     let format = js::format_from(at(4))?;
     let refresh_margin_ms = at(5).as_f64().map(|ms| ms as Millis);
@@ -149,13 +145,10 @@ fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Erro
     let flags = number(8);
     let (local_storage, memory_only) = (flags >> 2 == 1, flags >> 2 == 2);
 
-    // The identity binds stored entries and peer messages to this bridge, these API origins and this header.
-    let client = crate::store::client_id(&token_url, &api_origins, header.as_deref(), &format.identity());
-    let key = at(7).as_string().unwrap_or_else(|| {
-        let mut k = String::from("authbridge.");
-        k.push_str(&client);
-        k
-    });
+    // The identity binds stored entries and peer messages to this bridge, these API origins and this header
+    // (`clientId` in web/js.rs: `store::client_id`'s bytes).
+    let client = text(12);
+    let key = text(7);
     let storage = Some(at(11)).filter(|s| !s.is_null()).map(JsCast::unchecked_into);
     let options = Settings {
         token_url,

@@ -66,10 +66,11 @@ function httpUrl(text, base, origin) {
 }
 // The options of `new AuthClient(options)` (and of the Rust `Client::new`), every rule checked here, in this
 // order: the error's message, or [tokenUrl, revokeUrl (both absolute), origins, header, format (see `readFormat`),
-// refreshMargin (ms), bridgeTimeout (ms), storageKey, flags: autoRefresh 1, browser-like 2, storage kind * 4
-// (0 session, 1 local, 2 memory), credentials, bridgeHeaders ([name, value, ...], checked by the platform's
-// Headers), the Web Storage object or null]. In JS: as Rust, each read, check and message cost far more wasm. A getter that throws reads as
-// `undefined`; unknown keys are refused (a misspelt `autorefresh` would otherwise be ignored without a word).
+// refreshMargin (ms), bridgeTimeout (ms), storageKey (by default `authbridge.<client id>`), flags: autoRefresh 1,
+// browser-like 2, storage kind * 4 (0 session, 1 local, 2 memory), credentials, bridgeHeaders ([name, value, ...],
+// checked by the platform's Headers), the Web Storage object or null, the client id (see `clientId`)]. In JS: as
+// Rust, each read, check and message cost far more wasm. A getter that throws reads as `undefined`; unknown keys
+// are refused (a misspelt `autorefresh` would otherwise be ignored without a word).
 const OPTIONS = ['tokenUrl', 'revokeUrl', 'apiOrigins', 'format', 'header', 'storage', 'storageKey', 'credentials', 'bridgeHeaders', 'refreshMargin', 'autoRefresh', 'bridgeTimeout'];
 const isObject = (v) => typeof v === 'object' && v !== null;
 const get = (o, k) => { try { return isObject(o) ? o[k] : undefined; } catch { return undefined; } };
@@ -163,11 +164,27 @@ export function readOptions(o) {
     }
     const auto = get(o, 'autoRefresh');
     if (auto !== undefined && typeof auto !== 'boolean') fail('true or false', 'autoRefresh', auto);
-    return [tokenUrl, revokeUrl, origins, header, format, margin, timeout || 1, storageKey, (auto ?? browser) + 2 * browser + 4 * kind, credentials, headers, isObject(store) ? store : null];
+    const identity = typeof format === 'number' ? FORMATS[format] : `custom\n${format[0]}\n${format[1] ?? ''}\n${format[2] ?? ''}`;
+    const client = clientId([tokenUrl, ...[...new Set(origins)].sort(), header ?? '', identity]);
+    return [tokenUrl, revokeUrl, origins, header, format, margin, timeout || 1, storageKey ?? `authbridge.${client}`, (auto ?? browser) + 2 * browser + 4 * kind, credentials, headers, isObject(store) ? store : null, client];
   } catch (e) {
     if (e === fail) return message;
     throw e;
   }
+}
+// The client's identity: store::client_id byte for byte (FNV-1a 64 over each field's UTF-8 bytes, preceded by
+// its length as a little-endian u32; the origins sorted and deduplicated, ASCII as URL origins are), over the token
+// URL, the origins, the header (or '') and the format's identity (token::Format::identity). It binds stored
+// entries and peer messages to this bridge, these API origins, this header and this format. Computed here, where
+// the values are: in Rust, with the format's identity, it cost ~0.7 KB gzip. A change to either Rust function
+// must be made here too (the identity keys the stored entries of earlier versions).
+function clientId(fields) {
+  let h = 0xcbf29ce484222325n;
+  for (const f of fields) {
+    const b = new TextEncoder().encode(f), n = b.length;
+    for (const x of [n & 255, (n >> 8) & 255, (n >> 16) & 255, n >>> 24, ...b]) h = ((h ^ BigInt(x)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, '0');
 }
 // The `format` option: a name's index in FORMATS, or [token, expiresIn, expiresAt] (JSON pointers), or the error's
 // message.
