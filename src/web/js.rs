@@ -586,3 +586,57 @@ pub fn format_from(read: JsValue) -> Result<Format, Error> {
     let at = |i| read.get(i).as_string();
     Ok(Format::Custom(CustomFormat { token: at(0).unwrap_or_default(), expires_in: at(1), expires_at: at(2) }))
 }
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+    /// `clientId` (in `readOptions`) must give `store::client_id`'s bytes: the id keys the stored entries.
+    #[wasm_bindgen_test]
+    fn client_id_is_the_cores() {
+        let long = format!("/{}", "é".repeat(200));
+        let cases: [(&str, &[&str], Option<&str>, Format); 4] = [
+            ("https://b.example/t", &["https://a.example"], None, Format::Auto),
+            (
+                "https://b.example/t?x=1",
+                &["https://z.example", "https://a.example", "https://z.example"],
+                Some("X-Token"),
+                Format::Wazo,
+            ),
+            (
+                "https://b.example/t",
+                &["http://127.0.0.1:8080"],
+                None,
+                Format::Custom(CustomFormat { token: long.clone(), expires_in: None, expires_at: Some("/at".into()) }),
+            ),
+            ("https://b.example/t", &["https://a.example"], Some("Authorization"), Format::Point),
+        ];
+        for (url, origins, header, format) in cases {
+            let options = Object::new();
+            set(&options, "tokenUrl", &url.into());
+            set(&options, "apiOrigins", &origins.iter().map(|o| JsValue::from_str(o)).collect::<Array>());
+            if let Some(h) = header {
+                set(&options, "header", &h.into());
+            }
+            let format_js: JsValue = match &format {
+                Format::Custom(c) => {
+                    let f = Object::new();
+                    set(&f, "token", &c.token.as_str().into());
+                    if let Some(at) = &c.expires_at {
+                        set(&f, "expiresAt", &at.as_str().into());
+                    }
+                    f.into()
+                }
+                named => named.identity().as_ref().into(),
+            };
+            set(&options, "format", &format_js);
+            let read: Array = read_options(&options).unchecked_into();
+            let origins: Vec<String> = origins.iter().map(|o| o.to_string()).collect();
+            let expected = crate::store::client_id(url, &origins, header, &format.identity());
+            assert_eq!(read.get(12).as_string(), Some(expected), "{url} {origins:?} {header:?}");
+        }
+    }
+}
