@@ -42,6 +42,8 @@ fn spawn(f: impl Future<Output = ()> + 'static) {
 /// Web Storage under one key, falling back to memory for good once the storage refuses or throws.
 struct WebStore {
     storage: Option<web_sys::Storage>,
+    /// The Web Storage key (the default derives from the client's identity); `authbridge:` and this key name the
+    /// Web Lock and BroadcastChannel shared by every context of the origin using it (see `makeClient`).
     key: String,
     memory: MemoryStore,
 }
@@ -84,9 +86,6 @@ struct Settings {
     bridge_headers: Array,
     timeout_ms: u32,
     auto_refresh: bool,
-    /// The Web Storage key (the default derives from the client's identity); `authbridge:` and this key name the
-    /// Web Lock and BroadcastChannel shared by every context of the origin using it (see `makeClient`).
-    storage_key: String,
     /// `storage: 'memory'`: the token never leaves this context's memory, so it is neither handed to peers nor
     /// taken from them, and no Web Lock is taken (each context has its own token).
     memory_only: bool,
@@ -139,7 +138,7 @@ fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Erro
     let token_url = text(0);
     let origins: Array = at(2).unchecked_into();
     let header = at(3).as_string();
-    let format = js::format_from(at(4))?;
+    let format = js::format_from(at(4));
     let refresh_margin_ms = at(5).as_f64().map(|ms| ms as Millis);
     let number = |i| at(i).as_f64().unwrap_or_default() as u32;
     let flags = number(8);
@@ -158,7 +157,6 @@ fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Erro
         bridge_headers: at(10).unchecked_into(),
         timeout_ms: number(6),
         auto_refresh: flags & 1 != 0,
-        storage_key: key.clone(),
         memory_only,
         local_storage,
         browser_like: flags & 2 != 0,
@@ -771,7 +769,7 @@ impl Client {
             });
             let made = js::make_client(
                 callback.as_ref().unchecked_ref(),
-                &options.storage_key,
+                &store.key,
                 options.browser_like,
                 &options.api_origins,
                 options.local_storage,
@@ -784,7 +782,7 @@ impl Client {
                 peers: !channel.is_null() && !options.memory_only,
                 lock: !options.memory_only,
                 bridge_timeout_ms: Millis::from(options.timeout_ms),
-                shared_storage_key: options.local_storage.then(|| options.storage_key.clone()),
+                shared_storage_key: options.local_storage.then(|| store.key.clone()),
                 online: part(5).as_bool().unwrap_or(true),
                 seed: part(6).as_f64().unwrap_or_default() as u64,
             };

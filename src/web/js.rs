@@ -564,27 +564,28 @@ pub fn is_auth_error(#[wasm_bindgen(unchecked_param_type = "unknown")] value: Js
 
 /// Reads the `format` option: a name or `{ token, expiresIn?, expiresAt? }` (checked by `readFormat`).
 pub fn format_option(value: &JsValue) -> Result<Format, Error> {
-    format_from(read_format(value))
+    let read = read_format(value);
+    match read.as_string() {
+        Some(m) => Err(config_error(m)),
+        None => Ok(format_from(read)),
+    }
 }
 
-/// `readFormat`'s answer as a [`Format`] (its error as an `invalid_config` error).
-pub fn format_from(read: JsValue) -> Result<Format, Error> {
-    if let Some(m) = read.as_string() {
-        return Err(config_error(m));
-    }
+/// `readFormat`'s answer once checked (not an error) as a [`Format`].
+pub fn format_from(read: JsValue) -> Format {
     if let Some(i) = read.as_f64() {
         // The index of the name in `FORMATS`.
-        return Ok(match i as u32 {
+        return match i as u32 {
             1 => Format::OAuth2,
             2 => Format::Point,
             3 => Format::Wazo,
             4 => Format::Static,
             _ => Format::Auto,
-        });
+        };
     }
     let read: Array = read.unchecked_into();
     let at = |i| read.get(i).as_string();
-    Ok(Format::Custom(CustomFormat { token: at(0).unwrap_or_default(), expires_in: at(1), expires_at: at(2) }))
+    Format::Custom(CustomFormat { token: at(0).unwrap_or_default(), expires_in: at(1), expires_at: at(2) })
 }
 
 #[cfg(all(test, target_arch = "wasm32"))]
