@@ -77,20 +77,12 @@ impl TokenStore for WebStore {
 struct Settings {
     token_url: String,
     revoke_url: String,
-    /// The exact origins the token may be sent to (a JS array of strings).
-    api_origins: Array,
     /// `credentials` of bridge calls; `None` leaves it to the platform (server runtimes: some refuse the field).
     /// (`undefined`, or the option's string.)
     credentials: JsValue,
     /// `[name, value, ...]`, checked by the platform.
     bridge_headers: Array,
     timeout_ms: u32,
-    auto_refresh: bool,
-    /// `storage: 'memory'`: the token never leaves this context's memory, so it is neither handed to peers nor
-    /// taken from them, and no Web Lock is taken (each context has its own token).
-    memory_only: bool,
-    /// `storage: 'local'`: other tabs' writes arrive as `storage` events too.
-    local_storage: bool,
     /// A page or a worker: it has peers to coordinate with. Server runtimes have none, and an open
     /// BroadcastChannel would keep a Node or Deno process alive.
     browser_like: bool,
@@ -126,43 +118,13 @@ pub struct AuthClient {
     client: Client,
 }
 
-fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Error> {
-    // Every check is made by `readOptions` (web/js.rs); this only takes its already checked answer apart.
+/// The options as checked by `readOptions` (web/js.rs), which makes every check: its answer, or its error.
+fn read_options(options: &JsValue) -> Result<Array, Error> {
     let read = js::read_options(options);
-    if let Some(m) = read.as_string() {
-        return Err(js::config_error(m));
+    match read.as_string() {
+        Some(m) => Err(js::config_error(m)),
+        None => Ok(read.unchecked_into()),
     }
-    let read: Array = read.unchecked_into();
-    let at = |i| read.get(i);
-    let text = |i| at(i).as_string().unwrap_or_default();
-    let token_url = text(0);
-    let origins: Array = at(2).unchecked_into();
-    let header = at(3).as_string();
-    let format = js::format_from(at(4));
-    let refresh_margin_ms = at(5).as_f64().map(|ms| ms as Millis);
-    let number = |i| at(i).as_f64().unwrap_or_default() as u32;
-    let flags = number(8);
-    let (local_storage, memory_only) = (flags >> 2 == 1, flags >> 2 == 2);
-
-    // The identity binds stored entries and peer messages to this bridge, these API origins and this header
-    // (`clientId` in web/js.rs: `store::client_id`'s bytes).
-    let client = text(12);
-    let key = text(7);
-    let storage = Some(at(11)).filter(|s| !s.is_null()).map(JsCast::unchecked_into);
-    let options = Settings {
-        token_url,
-        revoke_url: text(1),
-        api_origins: origins,
-        credentials: at(9),
-        bridge_headers: at(10).unchecked_into(),
-        timeout_ms: number(6),
-        auto_refresh: flags & 1 != 0,
-        memory_only,
-        local_storage,
-        browser_like: flags & 2 != 0,
-    };
-    let config = Config { format, header, refresh_margin_ms, client };
-    Ok((options, config, WebStore { storage, key, memory: MemoryStore::default() }))
 }
 
 struct Inner {
@@ -733,8 +695,26 @@ impl Client {
     }
 
     fn from_js(options: &JsValue) -> Result<Client, Error> {
-        let (options, config, store) = parse_options(options)?;
+        let read = read_options(options)?;
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
+            // `readOptions`' answer taken apart (see there).
+            let at = |i| read.get(i);
+            let text = |i| at(i).as_string().unwrap_or_default();
+            let number = |i| at(i).as_f64().unwrap_or_default() as u32;
+            let flags = number(8);
+            // `storage: 'local'`: other tabs' writes arrive as `storage` events too. `storage: 'memory'`: the token
+            // never leaves this context's memory, so it is neither handed to peers nor taken from them, and no Web
+            // Lock is taken (each context has its own token).
+            let (local_storage, memory_only) = (flags >> 2 == 1, flags >> 2 == 2);
+            let options = Settings {
+                token_url: text(0),
+                revoke_url: text(1),
+                credentials: at(9),
+                bridge_headers: at(10).unchecked_into(),
+                timeout_ms: number(6),
+                browser_like: flags & 2 != 0,
+            };
+            let key = text(7);
             // One closure for every call from JavaScript, told apart by `kind` (`makeClient` makes one function per
             // kind): each closure type costs wasm-bindgen an invoke shim in the module and a wrapper in the glue.
             let w = weak.clone();
@@ -769,20 +749,28 @@ impl Client {
             });
             let made = js::make_client(
                 callback.as_ref().unchecked_ref(),
-                &store.key,
+                &key,
                 options.browser_like,
-                &options.api_origins,
-                options.local_storage,
+                &at(2).unchecked_into(),
+                local_storage,
             );
             let part = |i| made.get(i);
             let channel = part(0);
+            // The identity (`clientId` in web/js.rs: `store::client_id`'s bytes) binds stored entries and peer
+            // messages to this bridge, these API origins, this header and this format.
+            let session = Config {
+                format: js::format_from(at(4)),
+                header: at(3).as_string(),
+                refresh_margin_ms: at(5).as_f64().map(|ms| ms as Millis),
+                client: text(12),
+            };
             let setup = Setup {
-                session: config,
-                auto_refresh: options.auto_refresh,
-                peers: !channel.is_null() && !options.memory_only,
-                lock: !options.memory_only,
+                session,
+                auto_refresh: flags & 1 != 0,
+                peers: !channel.is_null() && !memory_only,
+                lock: !memory_only,
                 bridge_timeout_ms: Millis::from(options.timeout_ms),
-                shared_storage_key: options.local_storage.then(|| store.key.clone()),
+                shared_storage_key: local_storage.then(|| key.clone()),
                 online: part(5).as_bool().unwrap_or(true),
                 seed: part(6).as_f64().unwrap_or_default() as u64,
             };
@@ -790,7 +778,11 @@ impl Client {
                 client: setup.session.client.clone(),
                 machine: RefCell::new(Machine::new(setup)),
                 options,
-                store: RefCell::new(store),
+                store: RefCell::new(WebStore {
+                    storage: Some(at(11)).filter(|s| !s.is_null()).map(JsCast::unchecked_into),
+                    key,
+                    memory: MemoryStore::default(),
+                }),
                 timer: RefCell::new(None),
                 timer_fn: part(3).unchecked_into(),
                 freed: Cell::new(false),
