@@ -1,5 +1,5 @@
 //! `AuthClient`: the executor of the core [`Machine`]. It turns the machine's commands into I/O (fetch through
-//! gloo-net, Web Storage through gloo-storage, the Web Lock, the BroadcastChannel, one timer, listeners and
+//! gloo-net, Web Storage, the Web Lock, the BroadcastChannel, one timer, listeners and
 //! promises) and the I/O back into events. It decides nothing: every decision is the machine's, tested natively.
 //!
 //! No `RefCell` borrow is held while JavaScript runs: the machine is borrowed to hand it an event or to take one
@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
-use js_sys::{Array, Function, Object, Promise};
+use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -42,6 +42,8 @@ fn spawn(f: impl Future<Output = ()> + 'static) {
 /// Web Storage under one key, falling back to memory for good once the storage refuses or throws.
 struct WebStore {
     storage: Option<web_sys::Storage>,
+    /// The Web Storage key (the default derives from the client's identity); `authbridge:` and this key name the
+    /// Web Lock and BroadcastChannel shared by every context of the origin using it (see `makeClient`).
     key: String,
     memory: MemoryStore,
 }
@@ -75,23 +77,12 @@ impl TokenStore for WebStore {
 struct Settings {
     token_url: String,
     revoke_url: String,
-    api_origins: Vec<String>,
     /// `credentials` of bridge calls; `None` leaves it to the platform (server runtimes: some refuse the field).
     /// (`undefined`, or the option's string.)
     credentials: JsValue,
     /// `[name, value, ...]`, checked by the platform.
     bridge_headers: Array,
     timeout_ms: u32,
-    auto_refresh: bool,
-    /// Web Lock and BroadcastChannel name shared by every context of the origin using this storage key.
-    shared_name: String,
-    /// The Web Storage key (the default derives from the client's identity).
-    storage_key: String,
-    /// `storage: 'memory'`: the token never leaves this context's memory, so it is neither handed to peers nor
-    /// taken from them, and no Web Lock is taken (each context has its own token).
-    memory_only: bool,
-    /// `storage: 'local'`: other tabs' writes arrive as `storage` events too.
-    local_storage: bool,
     /// A page or a worker: it has peers to coordinate with. Server runtimes have none, and an open
     /// BroadcastChannel would keep a Node or Deno process alive.
     browser_like: bool,
@@ -127,253 +118,13 @@ pub struct AuthClient {
     client: Client,
 }
 
-/// Every option `AuthClient` reads; any other key is refused (a misspelt `autorefresh` would otherwise be
-/// ignored without a word).
-const OPTION_KEYS: [&str; 12] = [
-    "tokenUrl",
-    "revokeUrl",
-    "apiOrigins",
-    "format",
-    "header",
-    "storage",
-    "storageKey",
-    "credentials",
-    "bridgeHeaders",
-    "refreshMargin",
-    "autoRefresh",
-    "bridgeTimeout",
-];
-
-/// The longest `bridgeTimeout` and `refreshMargin` accepted, in seconds: larger values are mistakes (milliseconds
-/// given as seconds), not intentions.
-const MAX_BRIDGE_TIMEOUT_S: f64 = 600.0;
-const MAX_REFRESH_MARGIN_S: f64 = 86_400.0;
-
-/// "`option` must be `expected`; got `what`": every configuration error names the option and what it expects.
-fn option_error(option: &str, expected: &str, got: &JsValue) -> Error {
-    let mut m = String::from("AuthClient option `");
-    m.push_str(option);
-    m.push_str("` must be ");
-    m.push_str(expected);
-    m.push_str("; got ");
-    m.push_str(&js::describe(got));
-    js::config_error(m)
-}
-
-fn string_option(options: &JsValue, key: &str, expected: &str) -> Result<Option<String>, Error> {
-    let v = get(options, key);
-    if v.is_undefined() {
-        return Ok(None);
+/// The options as checked by `readOptions` (web/js.rs), which makes every check: its answer, or its error.
+fn read_options(options: &JsValue) -> Result<Array, Error> {
+    let read = js::read_options(options);
+    match read.as_string() {
+        Some(m) => Err(js::config_error(m)),
+        None => Ok(read.unchecked_into()),
     }
-    match v.as_string() {
-        Some(s) if !s.is_empty() => Ok(Some(s)),
-        _ => Err(option_error(key, expected, &v)),
-    }
-}
-
-/// Seconds in `(0, max]` (`zero_ok`: `[0, max]`), as milliseconds; `expected` says so in the error.
-fn seconds_option(
-    options: &JsValue,
-    key: &str,
-    zero_ok: bool,
-    max: f64,
-    expected: &str,
-) -> Result<Option<Millis>, Error> {
-    let v = get(options, key);
-    if v.is_undefined() {
-        return Ok(None);
-    }
-    match v.as_f64() {
-        Some(n) if n.is_finite() && (n > 0.0 || (zero_ok && n == 0.0)) && n <= max => Ok(Some((n * 1000.0) as Millis)),
-        _ => Err(option_error(key, expected, &v)),
-    }
-}
-
-/// `https://api.example.com` (or with a trailing `/`) → its origin; anything with a path, query, credentials,
-/// a wildcard or a non-http scheme is refused, so that nobody believes a path prefix or a pattern is enforced.
-fn normalize_origin(value: &JsValue) -> Result<String, Error> {
-    const EXPECTED: &str = "an array of exact origins like 'https://api.example.com' (scheme, host, optional port; \
-                            no path, no wildcard)";
-    let bad = || option_error("apiOrigins", EXPECTED, value);
-    let text = value.as_string().ok_or_else(bad)?;
-    if text.bytes().any(|b| b == b'*') {
-        return Err(bad());
-    }
-    js::http_url(&text, None, true).ok_or_else(bad)
-}
-
-/// `url` resolved against the global `location` where there is one (pages, workers). Where there is none (Node,
-/// Deno, workerd) a relative URL has nothing to resolve against, and fetch would reject it on every call.
-fn absolute_url(option: &str, url: &str) -> Result<String, Error> {
-    let base = get(&get(&js_sys::global(), "location"), "href").as_string();
-    let expected = if base.is_some() {
-        "an http(s) URL (absolute, or relative to the page)"
-    } else {
-        "an absolute http(s) URL here: there is no document to resolve a relative one against"
-    };
-    js::http_url(url, base.as_deref(), false).ok_or_else(|| option_error(option, expected, &JsValue::from_str(url)))
-}
-
-fn parse_options(options: &JsValue) -> Result<(Settings, Config, WebStore), Error> {
-    if !options.is_object() || js_sys::Array::is_array(options) {
-        return Err(js::config_error(
-            "AuthClient needs an options object: new AuthClient({ tokenUrl, apiOrigins: ['https://api.example.com'] })",
-        ));
-    }
-    let keys = js_sys::Reflect::own_keys(options.unchecked_ref()).unwrap_or_else(|_| Array::new());
-    for key in keys.iter() {
-        let Some(key) = key.as_string() else { continue };
-        if !OPTION_KEYS.contains(&key.as_str()) {
-            let mut m = String::from("unknown AuthClient option `");
-            m.push_str(&key);
-            m.push('`');
-            if let Some(known) = OPTION_KEYS.iter().find(|k| k.eq_ignore_ascii_case(&key)) {
-                m.push_str(" (did you mean `");
-                m.push_str(known);
-                m.push_str("`?)");
-            }
-            return Err(js::config_error(m));
-        }
-    }
-    const URL: &str = "a non-empty URL string";
-    let token_url = string_option(options, "tokenUrl", URL)?.ok_or_else(|| {
-        option_error("tokenUrl", "the bridge's token endpoint, e.g. '/auth/token'", &get(options, "tokenUrl"))
-    })?;
-    let token_url = absolute_url("tokenUrl", &token_url)?;
-    let revoke_url = match string_option(options, "revokeUrl", URL)? {
-        Some(url) => absolute_url("revokeUrl", &url)?,
-        None => token_url.clone(),
-    };
-    let origins = get(options, "apiOrigins");
-    let list = origins.dyn_ref::<Array>().filter(|a| a.length() > 0).ok_or_else(|| {
-        option_error("apiOrigins", "a non-empty array of origins like ['https://api.example.com']", &origins)
-    })?;
-    // A loop, not `collect::<Result<Vec<_>, _>>()`, whose iterator adapters cost more wasm than the loop.
-    let mut api_origins = Vec::new();
-    for origin in list.iter() {
-        api_origins.push(normalize_origin(&origin)?);
-    }
-
-    let header = string_option(options, "header", "an HTTP header name such as 'Authorization'")?;
-    if let Some(h) = &header {
-        let token_char = |b: u8| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                )
-        };
-        if !h.bytes().all(token_char) {
-            return Err(option_error("header", "an HTTP header name such as 'Authorization'", &JsValue::from_str(h)));
-        }
-    }
-    let format = js::format_option(&get(options, "format"))?;
-    let refresh_margin_ms =
-        seconds_option(options, "refreshMargin", true, MAX_REFRESH_MARGIN_S, "a number of seconds from 0 to 86400")?;
-    let timeout_ms = seconds_option(
-        options,
-        "bridgeTimeout",
-        false,
-        MAX_BRIDGE_TIMEOUT_S,
-        "a number of seconds above 0 and at most 600",
-    )?
-    .map_or(10_000, |ms| ms.max(1) as u32);
-
-    // The identity binds stored entries and peer messages to this bridge, these API origins and this header.
-    let client = crate::store::client_id(&token_url, &api_origins, header.as_deref(), &format.identity());
-    let key = string_option(options, "storageKey", "a non-empty string")?.unwrap_or_else(|| {
-        let mut k = String::from("authbridge.");
-        k.push_str(&client);
-        k
-    });
-    let storage_name = string_option(options, "storage", "'session', 'local' or 'memory'")?;
-    let local_storage = storage_name.as_deref() == Some("local");
-    let storage = match storage_name.as_deref() {
-        None | Some("session") => js::web_storage(false),
-        Some("local") => js::web_storage(true),
-        Some("memory") => None,
-        Some(other) => {
-            return Err(option_error("storage", "'session', 'local' or 'memory'", &JsValue::from_str(other)))
-        }
-    };
-
-    // Pages and workers send the bridge's session cookie; server runtimes have no cookie jar (and some
-    // refuse the `credentials` field), so there it is left unset.
-    let global = js_sys::global();
-    let browser_like = !get(&global, "document").is_undefined() || get(&global, "importScripts").is_function();
-    let given = get(options, "credentials");
-    let credentials = match given.as_string().as_deref() {
-        Some("omit" | "same-origin" | "include") => given,
-        None if given.is_undefined() && browser_like => JsValue::from_str("include"),
-        None if given.is_undefined() => given,
-        _ => return Err(option_error("credentials", "'omit', 'same-origin' or 'include'", &given)),
-    };
-    let bridge_headers = Array::new();
-    let extra = get(options, "bridgeHeaders");
-    if !extra.is_undefined() {
-        const HEADERS: &str = "an object of header names to string values";
-        let obj = extra
-            .dyn_ref::<Object>()
-            .filter(|_| !Array::is_array(&extra))
-            .ok_or_else(|| option_error("bridgeHeaders", HEADERS, &extra))?;
-        let entries = js_sys::Reflect::own_keys(obj).unwrap_or_else(|_| Array::new());
-        let probe = web_sys::Headers::new().map_err(|_| option_error("bridgeHeaders", HEADERS, &extra))?;
-        for name in entries.iter() {
-            let value = js_sys::Reflect::get(obj, &name).unwrap_or(JsValue::UNDEFINED);
-            match (name.as_string(), value.as_string()) {
-                // The platform's own check: a name or value fetch would refuse fails here, not at every call.
-                (Some(k), Some(v)) if probe.set(&k, &v).is_ok() => {
-                    bridge_headers.push(&name);
-                    bridge_headers.push(&value);
-                }
-                (Some(k), Some(_)) => {
-                    return Err(option_error("bridgeHeaders", "valid header names and values", &JsValue::from_str(&k)))
-                }
-                _ => return Err(option_error("bridgeHeaders", HEADERS, &value)),
-            }
-        }
-    }
-    let auto = get(options, "autoRefresh");
-    if !auto.is_undefined() && auto.as_bool().is_none() {
-        return Err(option_error("autoRefresh", "true or false", &auto));
-    }
-    // Timers suit pages and workers; request-scoped runtimes (workerd, Deno Deploy) refresh lazily.
-    let auto_refresh = auto.as_bool().unwrap_or(browser_like);
-
-    let shared_name = {
-        let mut n = String::from("authbridge:");
-        n.push_str(&key);
-        n
-    };
-    let options = Settings {
-        token_url,
-        revoke_url,
-        api_origins,
-        credentials,
-        bridge_headers,
-        timeout_ms,
-        auto_refresh,
-        shared_name,
-        storage_key: key.clone(),
-        memory_only: storage_name.as_deref() == Some("memory"),
-        local_storage,
-        browser_like,
-    };
-    let config = Config { format, header, refresh_margin_ms, client };
-    Ok((options, config, WebStore { storage, key, memory: MemoryStore::default() }))
 }
 
 struct Inner {
@@ -383,7 +134,7 @@ struct Inner {
     store: RefCell<WebStore>,
     /// The armed timer: when it fires and its handle.
     timer: RefCell<Option<(Millis, JsValue)>>,
-    /// `handlers[TIMER]`, for `setTimeout`.
+    /// The timer's function (see `makeClient`), for `setTimeout`.
     timer_fn: Function,
     /// `free()` was called (mirrors the machine, read on every call without a borrow).
     freed: Cell<bool>,
@@ -413,8 +164,6 @@ struct Inner {
     channel: JsValue,
     /// The one Rust closure JavaScript calls (see `Client::from_js`): kept alive as long as the client.
     _callback: Closure<dyn FnMut(u32, JsValue, JsValue) -> JsValue>,
-    /// `handlers[EVENT]`, for the lifecycle listeners.
-    event_fn: Function,
     /// The Web Lock requests by ticket (see `makeLocks`).
     locks: js::Locks,
     /// Removes the lifecycle listeners.
@@ -434,7 +183,7 @@ const EVENT: u32 = 1;
 const LOCK: u32 = 2;
 const TIMER: u32 = 3;
 const WANT: u32 = 4;
-const UNAUTHORIZED: u32 = 5;
+// 5: `unauthorized(value)` (the last arm of the match).
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -641,16 +390,6 @@ impl Inner {
         }
     }
 
-    /// The header for a request: the machine's answer to a `Want`.
-    async fn want_header(self: &Rc<Self>) -> Result<(String, String), JsValue> {
-        let pending = self.begin(|caller| Event::Want { caller, want: Want::Header }, false);
-        match Rc::clone(self).answer(pending).await {
-            Answer::Header(name, value) => Ok((name, value)),
-            Answer::Failed(e) => Err(self.call_error(&e)),
-            _ => Err(self.call_error(&machine::freed_error())),
-        }
-    }
-
     // ---- notices ----
 
     fn emit(&self, listeners: &js_sys::Set, payload: Option<&JsValue>) {
@@ -732,15 +471,14 @@ impl Inner {
 
     // ---- platform events ----
 
-    fn on_event(self: &Rc<Self>, kind: &str, event: JsValue) {
+    /// A lifecycle event by its index (see `listen` in web/js.rs): `online`, `offline`, then `visibilitychange` (to
+    /// visible), `pageshow` and `focus`, then `storage` with the event.
+    fn on_event(self: &Rc<Self>, kind: u32, event: JsValue) {
         let event = match kind {
-            "online" => Event::Online(true),
-            "offline" => Event::Online(false),
-            "visibilitychange" if js::is_hidden() => return,
-            "visibilitychange" | "pageshow" | "focus" => Event::Wake,
-            "storage" => {
-                Event::Storage { key: get(&event, "key").as_string(), value: get(&event, "newValue").as_string() }
-            }
+            0 => Event::Online(true),
+            1 => Event::Online(false),
+            2..=4 => Event::Wake,
+            5 => Event::Storage { key: get(&event, "key").as_string(), value: get(&event, "newValue").as_string() },
             _ => return,
         };
         self.handle(event);
@@ -957,9 +695,27 @@ impl Client {
     }
 
     fn from_js(options: &JsValue) -> Result<Client, Error> {
-        let (options, config, store) = parse_options(options)?;
+        let read = read_options(options)?;
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
-            // One closure for every call from JavaScript, told apart by `kind` (`js::handlers` makes one function per
+            // `readOptions`' answer taken apart (see there).
+            let at = |i| read.get(i);
+            let text = |i| at(i).as_string().unwrap_or_default();
+            let number = |i| at(i).as_f64().unwrap_or_default() as u32;
+            let flags = number(8);
+            // `storage: 'local'`: other tabs' writes arrive as `storage` events too. `storage: 'memory'`: the token
+            // never leaves this context's memory, so it is neither handed to peers nor taken from them, and no Web
+            // Lock is taken (each context has its own token).
+            let (local_storage, memory_only) = (flags >> 2 == 1, flags >> 2 == 2);
+            let options = Settings {
+                token_url: text(0),
+                revoke_url: text(1),
+                credentials: at(9),
+                bridge_headers: at(10).unchecked_into(),
+                timeout_ms: number(6),
+                browser_like: flags & 2 != 0,
+            };
+            let key = text(7);
+            // One closure for every call from JavaScript, told apart by `kind` (`makeClient` makes one function per
             // kind): each closure type costs wasm-bindgen an invoke shim in the module and a wrapper in the glue.
             let w = weak.clone();
             let callback = Closure::new(move |kind: u32, a: JsValue, b: JsValue| -> JsValue {
@@ -972,77 +728,84 @@ impl Client {
                 };
                 match kind {
                     MESSAGE => inner.on_message(a),
-                    EVENT => inner.on_event(&a.as_string().unwrap_or_default(), b),
+                    EVENT => inner.on_event(a.as_f64().unwrap_or_default() as u32, b),
                     LOCK => inner.on_lock(a.as_f64().unwrap_or_default() as u32, b.as_f64().unwrap_or_default() as u32),
                     TIMER => {
                         *inner.timer.borrow_mut() = None;
                         inner.handle(Event::Timer);
                     }
                     WANT => {
-                        return future_to_promise(async move {
-                            let (name, value) = inner.want_header().await?;
-                            Ok(Array::of2(&name.into(), &value.into()).into())
+                        // Called from a microtask (see `makeClient`), as the future it replaces was first polled.
+                        let pending = inner.begin(|caller| Event::Want { caller, want: Want::Header }, false);
+                        return answer_promise(inner, pending, |a| match a {
+                            Answer::Header(name, value) => Ok(Array::of2(&name.into(), &value.into()).into()),
+                            other => Err(other),
                         })
-                        .into()
+                        .into();
                     }
                     _ => inner.handle(Event::Unauthorized { value: a.as_string().unwrap_or_default() }),
                 }
                 JsValue::UNDEFINED
             });
-            let handlers = js::handlers(callback.as_ref().unchecked_ref());
-            let handler = |kind: u32| -> Function { handlers.get(kind).unchecked_into() };
-            let channel = if options.browser_like {
-                js::open_channel(&options.shared_name, &handler(MESSAGE))
-            } else {
-                JsValue::NULL
+            let made = js::make_client(
+                callback.as_ref().unchecked_ref(),
+                &key,
+                options.browser_like,
+                &at(2).unchecked_into(),
+                local_storage,
+            );
+            let part = |i| made.get(i);
+            let channel = part(0);
+            // The identity (`clientId` in web/js.rs: `store::client_id`'s bytes) binds stored entries and peer
+            // messages to this bridge, these API origins, this header and this format.
+            let session = Config {
+                format: js::format_from(at(4)),
+                header: at(3).as_string(),
+                refresh_margin_ms: at(5).as_f64().map(|ms| ms as Millis),
+                client: text(12),
             };
-            let locks = js::make_locks(&options.shared_name, &handler(LOCK));
             let setup = Setup {
-                session: config,
-                auto_refresh: options.auto_refresh,
-                peers: !channel.is_null() && !options.memory_only,
-                lock: !options.memory_only,
+                session,
+                auto_refresh: flags & 1 != 0,
+                peers: !channel.is_null() && !memory_only,
+                lock: !memory_only,
                 bridge_timeout_ms: Millis::from(options.timeout_ms),
-                shared_storage_key: options.local_storage.then(|| options.storage_key.clone()),
-                online: !js::is_offline(),
-                seed: (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64,
+                shared_storage_key: local_storage.then(|| key.clone()),
+                online: part(5).as_bool().unwrap_or(true),
+                seed: part(6).as_f64().unwrap_or_default() as u64,
             };
-            let origins: Array = options.api_origins.iter().map(|o| JsValue::from_str(o)).collect();
-            let fetcher = js::make_fetch(&origins, options.browser_like, &handler(WANT), &handler(UNAUTHORIZED));
             Inner {
                 client: setup.session.client.clone(),
                 machine: RefCell::new(Machine::new(setup)),
                 options,
-                store: RefCell::new(store),
+                store: RefCell::new(WebStore {
+                    storage: Some(at(11)).filter(|s| !s.is_null()).map(JsCast::unchecked_into),
+                    key,
+                    memory: MemoryStore::default(),
+                }),
                 timer: RefCell::new(None),
-                timer_fn: handler(TIMER),
+                timer_fn: part(3).unchecked_into(),
                 freed: Cell::new(false),
                 flight_js: RefCell::new(None),
                 waiters: RefCell::new(Vec::new()),
                 answers: RefCell::new(Vec::new()),
                 notice_listeners: RefCell::new(Vec::new()),
                 next_caller: Cell::new(0),
-                on_token: js_sys::Set::new(&JsValue::UNDEFINED),
-                on_signed_out: js_sys::Set::new(&JsValue::UNDEFINED),
-                on_error: js_sys::Set::new(&JsValue::UNDEFINED),
-                on_change: js_sys::Set::new(&JsValue::UNDEFINED),
+                on_token: part(7).unchecked_into(),
+                on_signed_out: part(8).unchecked_into(),
+                on_error: part(9).unchecked_into(),
+                on_change: part(10).unchecked_into(),
                 snapshot: RefCell::new(None),
                 error_js: RefCell::new(None),
                 last_cause: RefCell::new(None),
                 channel,
-                event_fn: handler(EVENT),
                 _callback: callback,
-                locks,
-                unlisten: RefCell::new(None),
-                fetcher,
+                locks: part(1).unchecked_into(),
+                unlisten: RefCell::new(Some(part(4).unchecked_into())),
+                fetcher: part(2).unchecked_into(),
                 header_js: RefCell::new(None),
             }
         });
-        // Only localStorage is shared with other tabs, so only its clients listen for `storage` (fewer listeners
-        // also make the constructor cheaper: Chromium's profile put ~3 ms of a first `new AuthClient` in
-        // addEventListener).
-        let off = js::listen(inner.options.local_storage, &inner.event_fn);
-        *inner.unlisten.borrow_mut() = Some(off);
         Ok(Client { inner })
     }
 
@@ -1332,12 +1095,11 @@ impl AuthClient {
 }
 
 fn listener_arg(call: &str, listener: JsValue) -> Result<Function, JsValue> {
-    listener.dyn_into::<Function>().map_err(|v| {
-        let mut m = String::from(call);
-        m.push_str(": listener must be a function; got ");
-        m.push_str(&js::describe(&v));
-        error_to_js(&js::config_error(m))
-    })
+    let checked = js::listener_arg(call, &listener);
+    match checked.as_string() {
+        Some(m) => Err(error_to_js(&js::config_error(m))),
+        None => Ok(checked.unchecked_into()),
+    }
 }
 
 impl Drop for AuthClient {

@@ -56,13 +56,154 @@ export function firstOf(promise, flight, ms) {
 // `text` as an http(s) URL (resolved against `base` unless that is undefined): its `href`, or with `origin` its
 // `origin` if it is an origin and nothing else (no path, query, fragment or credentials); else undefined. In JS:
 // as bindings, each of the URL's getters cost an import and a string copy into wasm.
-export function httpUrl(text, base, origin) {
+function httpUrl(text, base, origin) {
   let u;
   try { u = new URL(text, base); } catch { return undefined; }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
   if (!origin) return u.href;
   const plain = u.pathname === '/' && !u.search && !u.hash && !u.username && !u.password && !text.endsWith('/?') && !text.endsWith('#');
   return plain ? u.origin : undefined;
+}
+// The options of `new AuthClient(options)` (and of the Rust `Client::new`), every rule checked here, in this
+// order: the error's message, or [tokenUrl, revokeUrl (both absolute), origins, header, format (see `readFormat`),
+// refreshMargin (ms), bridgeTimeout (ms), storageKey (by default `authbridge.<client id>`), flags: autoRefresh 1,
+// browser-like 2, storage kind * 4 (0 session, 1 local, 2 memory), credentials, bridgeHeaders ([name, value, ...],
+// checked by the platform's Headers), the Web Storage object or null, the client id (see `clientId`)]. In JS: as
+// Rust, each read, check and message cost far more wasm. A getter that throws reads as `undefined`; unknown keys
+// are refused (a misspelt `autorefresh` would otherwise be ignored without a word).
+const OPTIONS = ['tokenUrl', 'revokeUrl', 'apiOrigins', 'format', 'header', 'storage', 'storageKey', 'credentials', 'bridgeHeaders', 'refreshMargin', 'autoRefresh', 'bridgeTimeout'];
+const isObject = (v) => typeof v === 'object' && v !== null;
+const get = (o, k) => { try { return isObject(o) ? o[k] : undefined; } catch { return undefined; } };
+export function readOptions(o) {
+  let message;
+  // "AuthClient option `key` must be `expected`; got `v`" (or `expected` alone without a key).
+  const fail = (expected, key, v) => { message = key ? `AuthClient option \`${key}\` must be ${expected}; got ${describe(v)}` : expected; throw fail; };
+  try {
+    if (!isObject(o) || Array.isArray(o)) fail("AuthClient needs an options object: new AuthClient({ tokenUrl, apiOrigins: ['https://api.example.com'] })");
+    let keys = [];
+    try { keys = Reflect.ownKeys(o); } catch {}
+    for (const k of keys) {
+      if (typeof k === 'string' && !OPTIONS.includes(k)) {
+        const known = OPTIONS.find((n) => n.toLowerCase() === k.replace(/[A-Z]/g, (c) => c.toLowerCase()));
+        fail(`unknown AuthClient option \`${k}\`${known ? ` (did you mean \`${known}\`?)` : ''}`);
+      }
+    }
+    // A non-empty string, or undefined.
+    const text = (key, expected) => { const v = get(o, key); if (v !== undefined && (typeof v !== 'string' || !v)) fail(expected, key, v); return v; };
+    // Resolved against the global `location` where there is one (pages, workers). Where there is none (Node, Deno,
+    // workerd) a relative URL has nothing to resolve against, and fetch would reject it on every call.
+    const url = (key, u) => {
+      let base = get(get(globalThis, 'location'), 'href');
+      if (typeof base !== 'string') base = undefined;
+      return httpUrl(u, base, false) ?? fail(base !== undefined ? 'an http(s) URL (absolute, or relative to the page)'
+        : 'an absolute http(s) URL here: there is no document to resolve a relative one against', key, u);
+    };
+    const URLS = 'a non-empty URL string';
+    const token = text('tokenUrl', URLS) ?? fail("the bridge's token endpoint, e.g. '/auth/token'", 'tokenUrl');
+    const tokenUrl = url('tokenUrl', token);
+    const revoke = text('revokeUrl', URLS);
+    const revokeUrl = revoke === undefined ? tokenUrl : url('revokeUrl', revoke);
+    const list = get(o, 'apiOrigins');
+    const count = Array.isArray(list) ? list.length >>> 0 : 0;
+    if (!count) fail("a non-empty array of origins like ['https://api.example.com']", 'apiOrigins', list);
+    // Exact origins: anything with a path, query, credentials, a wildcard or a non-http scheme is refused, so that
+    // nobody believes a path prefix or a pattern is enforced.
+    const origins = [];
+    for (let i = 0; i < count; i++) {
+      const v = list[i];
+      origins.push((typeof v === 'string' && !v.includes('*') && httpUrl(v, undefined, true))
+        || fail("an array of exact origins like 'https://api.example.com' (scheme, host, optional port; no path, no wildcard)", 'apiOrigins', v));
+    }
+    const HEADER = "an HTTP header name such as 'Authorization'";
+    const header = text('header', HEADER);
+    if (header !== undefined && !/^[\w!#$%&'*+.^`|~-]+$/.test(header)) fail(HEADER, 'header', header);
+    const format = readFormat(get(o, 'format'));
+    if (typeof format === 'string') fail(format);
+    // Seconds in (0, max] (`zero`: [0, max]) as whole milliseconds; larger values are mistakes (milliseconds given
+    // as seconds), not intentions.
+    const ms = (key, zero, max, expected) => {
+      const v = get(o, key);
+      if (v === undefined) return v;
+      return typeof v === 'number' && (v > 0 || (zero && v === 0)) && v <= max ? (v * 1000) | 0 : fail(expected, key, v);
+    };
+    const margin = ms('refreshMargin', true, 86400, 'a number of seconds from 0 to 86400');
+    const timeout = ms('bridgeTimeout', false, 600, 'a number of seconds above 0 and at most 600') ?? 10000;
+    const storageKey = text('storageKey', 'a non-empty string');
+    const storage = get(o, 'storage');
+    const kind = storage === undefined ? 0 : ['session', 'local', 'memory'].indexOf(storage);
+    if (kind < 0) fail("'session', 'local' or 'memory'", 'storage', storage);
+    // The page's sessionStorage or localStorage; none (the token kept in memory) for 'memory', outside a window
+    // (workers, workerd, Deno, Node), or where the storage is disabled or blocked (sandboxed frames: reading throws).
+    let store = null;
+    try { if (kind < 2 && globalThis instanceof Window) store = globalThis[kind ? 'localStorage' : 'sessionStorage']; } catch {}
+    // Pages and workers send the bridge's session cookie and keep timers; server runtimes have no cookie jar (and
+    // some refuse the `credentials` field) and request-scoped ones (workerd, Deno Deploy) refresh lazily.
+    const browser = get(globalThis, 'document') !== undefined || typeof get(globalThis, 'importScripts') === 'function';
+    let credentials = get(o, 'credentials');
+    if (credentials === undefined) { if (browser) credentials = 'include'; }
+    else if (!['omit', 'same-origin', 'include'].includes(credentials)) fail("'omit', 'same-origin' or 'include'", 'credentials', credentials);
+    const headers = [];
+    const extra = get(o, 'bridgeHeaders');
+    if (extra !== undefined) {
+      const HEADERS = 'an object of header names to string values';
+      let object = false;
+      try { object = extra instanceof Object; } catch {}
+      if (!object || Array.isArray(extra)) fail(HEADERS, 'bridgeHeaders', extra);
+      let names = [];
+      try { names = Reflect.ownKeys(extra); } catch {}
+      let probe;
+      try { probe = new Headers(); } catch { fail(HEADERS, 'bridgeHeaders', extra); }
+      for (const k of names) {
+        let v;
+        try { v = extra[k]; } catch {}
+        if (typeof k !== 'string' || typeof v !== 'string') fail(HEADERS, 'bridgeHeaders', v);
+        // The platform's own check: a name or value fetch would refuse fails here, not at every call.
+        try { probe.set(k, v); } catch { fail('valid header names and values', 'bridgeHeaders', k); }
+        headers.push(k, v);
+      }
+    }
+    const auto = get(o, 'autoRefresh');
+    if (auto !== undefined && typeof auto !== 'boolean') fail('true or false', 'autoRefresh', auto);
+    const identity = typeof format === 'number' ? FORMATS[format] : `custom\n${format[0]}\n${format[1] ?? ''}\n${format[2] ?? ''}`;
+    const client = clientId([tokenUrl, ...[...new Set(origins)].sort(), header ?? '', identity]);
+    return [tokenUrl, revokeUrl, origins, header, format, margin, timeout || 1, storageKey ?? `authbridge.${client}`, (auto ?? browser) + 2 * browser + 4 * kind, credentials, headers, isObject(store) ? store : null, client];
+  } catch (e) {
+    if (e === fail) return message;
+    throw e;
+  }
+}
+// The client's identity: store::client_id byte for byte (FNV-1a 64 over each field's UTF-8 bytes, preceded by
+// its length as a little-endian u32; the origins sorted and deduplicated, ASCII as URL origins are), over the token
+// URL, the origins, the header (or '') and the format's identity (token::Format::identity). It binds stored
+// entries and peer messages to this bridge, these API origins, this header and this format. Computed here, where
+// the values are: in Rust, with the format's identity, it cost ~0.7 KB gzip. A change to either Rust function
+// must be made here too (the identity keys the stored entries of earlier versions).
+function clientId(fields) {
+  let h = 0xcbf29ce484222325n;
+  for (const f of fields) {
+    const b = new TextEncoder().encode(f), n = b.length;
+    for (const x of [n & 255, (n >> 8) & 255, (n >> 16) & 255, n >>> 24, ...b]) h = ((h ^ BigInt(x)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, '0');
+}
+// The `format` option: a name's index in FORMATS, or [token, expiresIn, expiresAt] (JSON pointers), or the error's
+// message.
+const FORMATS = ['auto', 'oauth2', 'point', 'wazo', 'static'];
+export function readFormat(f) {
+  // Not `f == null` (which minifiers turn `f === undefined || f === null` into): `document.all` is neither.
+  if ([undefined, null].includes(f)) return 0;
+  if (typeof f === 'string') {
+    const i = FORMATS.indexOf(f);
+    return i < 0 ? "format must be 'auto', 'oauth2', 'point', 'wazo', 'static' or { token, expiresIn?, expiresAt? }" : i;
+  }
+  const r = [];
+  for (const k of ['token', 'expiresIn', 'expiresAt']) {
+    const v = get(f, k);
+    if (v !== undefined && (typeof v !== 'string' || (v && v[0] !== '/'))) return "format pointers must be JSON pointers such as '/data/token'";
+    if (v === undefined && k === 'token') return 'a custom format needs a `token` JSON pointer';
+    r.push(v);
+  }
+  return r;
 }
 // A promise and its resolve function (`new Promise` with a Rust closure costs an invoke shim and glue).
 export function deferred() { let resolve; const promise = new Promise((r) => { resolve = r; }); return [promise, resolve]; }
@@ -82,8 +223,23 @@ export function bridgeRequest(url, method, headers, name, value, credentials, si
   if (credentials !== undefined) init.credentials = credentials;
   return new Request(url, init);
 }
-// One function per kind of call, each calling the client's one closure `f(kind, a, b)` (web/client.rs).
-export function handlers(f) { return [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b)); }
+// The client's JavaScript side, made in one call (as bindings, each part cost an import and glue). One function per
+// kind of call, each calling the client's one closure `f(kind, a, b)` (web/client.rs): a BroadcastChannel message,
+// a lifecycle event, a Web Lock event, the timer, the fetcher's `want()` and `unauthorized(value)`. Returns
+// [channel (null where there is none, or unless `browser`) and locks (both named `authbridge:<storage key>`), fetcher, the timer's function, the function
+// removing the lifecycle listeners, online, a random seed below 2^53, and four Sets (token, signedOut, error and
+// change listeners)]. Only localStorage is shared with other tabs, so only its clients (`local`) listen for
+// `storage` (fewer listeners also make the constructor cheaper: Chromium's profile put ~3 ms of a first
+// `new AuthClient` in addEventListener).
+export function makeClient(f, key, browser, origins, local) {
+  const name = `authbridge:${key}`;
+  const [message, event, lock, timer, want, unauthorized] = [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b));
+  // want() enters the client from a microtask: not from the caller's stack (a listener's fetch, say).
+  return [browser ? openChannel(name, message) : null, makeLocks(name, lock), makeFetch(origins, browser, () => Promise.resolve().then(want), unauthorized),
+    timer, listen(local, event), globalThis.navigator?.onLine !== false, Math.random() * 2 ** 53, new Set(), new Set(), new Set(), new Set()];
+}
+// `v` when it is a function, else the message of the error `call` throws.
+export function listenerArg(call, v) { return typeof v === 'function' ? v : `${call}: listener must be a function; got ${describe(v)}`; }
 export function offFn(set, fn) { return () => { set.delete(fn); }; }
 // A value as an error message names it: strings quoted (cut at 80 characters), anything else by its kind.
 export function describe(v) {
@@ -99,9 +255,7 @@ export function snapshot(status, claims, expiresAt, error) {
   if (claims !== null) Object.freeze(claims);
   return Object.freeze({ status, claims, expiresAt, error });
 }
-export function isOffline() { return globalThis.navigator?.onLine === false; }
-export function isHidden() { return globalThis.document?.visibilityState === 'hidden'; }
-export function openChannel(name, onMessage) {
+function openChannel(name, onMessage) {
   if (typeof BroadcastChannel !== 'function') return null;
   const channel = new BroadcastChannel(name);
   channel.onmessage = (e) => onMessage(e.data);
@@ -109,10 +263,15 @@ export function openChannel(name, onMessage) {
 }
 export function post(channel, message) { try { channel?.postMessage(message); } catch {} }
 export function closeChannel(channel) { if (channel) { channel.onmessage = null; channel.close(); } }
-export function listen(storage, handler) {
+// The lifecycle listeners: `handler(i, event)` with the event's index in `names` (storage events: 5) and, for a
+// storage event, the event; a `visibilitychange` to hidden is not passed on (only a page coming back matters).
+function listen(storage, handler) {
   const names = ['online', 'offline', 'visibilitychange', 'pageshow', 'focus'];
   if (storage) names.push('storage');
-  const on = (e) => handler(e.type, e.type === 'storage' ? e : undefined);
+  const on = (e) => {
+    const i = names.indexOf(e.type);
+    if (i !== 2 || globalThis.document?.visibilityState !== 'hidden') handler(i, i === 5 ? e : undefined);
+  };
   for (const n of names) globalThis.addEventListener?.(n, on);
   return () => { for (const n of names) globalThis.removeEventListener?.(n, on); };
 }
@@ -130,7 +289,7 @@ export function listen(storage, handler) {
 //    sent once), but the client is told all the same.
 // The string form with a plain `init` (pages and workers) is sent without building a Request: the speed of a
 // hand-written wrapper. Getters on `init` run here, with no borrow held in wasm; one that throws rejects.
-export function makeFetch(origins, browser, want, unauthorized) {
+function makeFetch(origins, browser, want, unauthorized) {
   return { send(input, init, name, value, replay) {
     try {
       let req = null;
@@ -218,7 +377,7 @@ async function followByHand(request, name, value, origins) {
 // steal and release; this only performs it). `onEvent(ticket, kind)`: 0 granted, 1 busy (if-available refused),
 // 2 failed (aborted, stolen, or the request threw). A ticket released before its grant gives the lock back at once.
 // Without Web Locks every request is granted at once (per-context single flight only).
-export function makeLocks(name, onEvent) {
+function makeLocks(name, onEvent) {
   const locks = globalThis.navigator?.locks;
   const tickets = new Map();
   return {
@@ -265,11 +424,18 @@ extern "C" {
         credentials: &JsValue,
         signal: &web_sys::AbortSignal,
     ) -> Result<web_sys::Request, JsValue>;
-    /// See `httpUrl`.
-    #[wasm_bindgen(js_name = httpUrl)]
-    pub fn http_url(text: &str, base: Option<&str>, origin: bool) -> Option<String>;
-    /// `[0..6].map((kind) => (a, b) => f(kind, a, b))`.
-    pub fn handlers(f: &Function) -> Array;
+    /// See `readOptions`.
+    #[wasm_bindgen(js_name = readOptions)]
+    pub fn read_options(options: &JsValue) -> JsValue;
+    /// See `readFormat`.
+    #[wasm_bindgen(js_name = readFormat)]
+    fn read_format(value: &JsValue) -> JsValue;
+    /// See `makeClient`.
+    #[wasm_bindgen(js_name = makeClient)]
+    pub fn make_client(f: &Function, key: &str, browser: bool, origins: &Array, local: bool) -> Array;
+    /// See `listenerArg`.
+    #[wasm_bindgen(js_name = listenerArg)]
+    pub fn listener_arg(call: &str, value: &JsValue) -> JsValue;
     /// A function that removes `f` from `set`; made in JS so that no closure outlives the client.
     #[wasm_bindgen(js_name = offFn)]
     pub fn off_fn(set: &js_sys::Set, f: &Function) -> Function;
@@ -277,24 +443,9 @@ extern "C" {
     pub fn describe(value: &JsValue) -> String;
     /// A frozen `{ status, claims, expiresAt, error }`.
     pub fn snapshot(status: &str, claims: &JsValue, expires_at: &JsValue, error: &JsValue) -> JsValue;
-    #[wasm_bindgen(js_name = isOffline)]
-    pub fn is_offline() -> bool;
-    #[wasm_bindgen(js_name = isHidden)]
-    pub fn is_hidden() -> bool;
-    #[wasm_bindgen(js_name = openChannel)]
-    pub fn open_channel(name: &str, on_message: &Function) -> JsValue;
     pub fn post(channel: &JsValue, message: &JsValue);
     #[wasm_bindgen(js_name = closeChannel)]
     pub fn close_channel(channel: &JsValue);
-    /// Adds `handler(type, event)` on the global scope for `online`, `offline`, `visibilitychange`, `pageshow`,
-    /// `focus` and, with `storage`, `storage`; returns the function removing them.
-    pub fn listen(storage: bool, handler: &Function) -> Function;
-    /// The Web Lock executor (see `makeLocks`): `request(ticket, mode)` and `release(ticket)`.
-    #[wasm_bindgen(js_name = makeLocks)]
-    pub fn make_locks(name: &str, on_event: &Function) -> Locks;
-    /// The authenticated fetch's rules (see `makeFetch`): `send(input, init, name, value, replay)`.
-    #[wasm_bindgen(js_name = makeFetch)]
-    pub fn make_fetch(origins: &JsValue, browser: bool, want: &Function, unauthorized: &Function) -> Fetcher;
 }
 
 /// A pending promise and the function resolving it (with `undefined`).
@@ -412,44 +563,82 @@ pub fn is_auth_error(#[wasm_bindgen(unchecked_param_type = "unknown")] value: Js
         && get(&value, "code").is_string()
 }
 
-/// Reads the `format` option: a name or `{ token, expiresIn?, expiresAt? }`.
+/// Reads the `format` option: a name or `{ token, expiresIn?, expiresAt? }` (checked by `readFormat`).
 pub fn format_option(value: &JsValue) -> Result<Format, Error> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(Format::Auto);
+    let read = read_format(value);
+    match read.as_string() {
+        Some(m) => Err(config_error(m)),
+        None => Ok(format_from(read)),
     }
-    if let Some(name) = value.as_string() {
-        return Format::from_name(&name).ok_or_else(|| {
-            config_error(
-                "format must be 'auto', 'oauth2', 'point', 'wazo', 'static' or { token, expiresIn?, expiresAt? }",
-            )
-        });
-    }
-    let pointer = |key: &str| -> Result<Option<String>, Error> {
-        let v = get(value, key);
-        if v.is_undefined() {
-            return Ok(None);
-        }
-        match v.as_string() {
-            Some(p) if p.is_empty() || p.starts_with('/') => Ok(Some(p)),
-            _ => Err(config_error("format pointers must be JSON pointers such as '/data/token'")),
-        }
-    };
-    let token = pointer("token")?.ok_or_else(|| config_error("a custom format needs a `token` JSON pointer"))?;
-    Ok(Format::Custom(CustomFormat { token, expires_in: pointer("expiresIn")?, expires_at: pointer("expiresAt")? }))
 }
 
-/// The page's `sessionStorage` or `localStorage` through gloo-storage (`raw()`: its typed get/set go through
-/// serde_json, ≈ +12.6 kB gzip in issue 12's probe, and the entry is JSON text already). gloo-storage reaches the
-/// storage through `window` and throws without one, or when the storage is disabled or blocked (sandboxed frames):
-/// it is called only where `window` exists and reading the property gives a storage object. `None` elsewhere
-/// (workers, workerd, Deno, Node): the token is then kept in memory.
-pub fn web_storage(local: bool) -> Option<web_sys::Storage> {
-    use gloo_storage::Storage;
-    web_sys::window()?;
-    let name = if local { "localStorage" } else { "sessionStorage" };
-    let storage = Reflect::get(&js_sys::global(), &JsValue::from_str(name)).ok()?;
-    if !storage.is_object() {
-        return None;
+/// `readFormat`'s answer once checked (not an error) as a [`Format`].
+pub fn format_from(read: JsValue) -> Format {
+    if let Some(i) = read.as_f64() {
+        // The index of the name in `FORMATS`.
+        return match i as u32 {
+            1 => Format::OAuth2,
+            2 => Format::Point,
+            3 => Format::Wazo,
+            4 => Format::Static,
+            _ => Format::Auto,
+        };
     }
-    Some(if local { gloo_storage::LocalStorage::raw() } else { gloo_storage::SessionStorage::raw() })
+    let read: Array = read.unchecked_into();
+    let at = |i| read.get(i).as_string();
+    Format::Custom(CustomFormat { token: at(0).unwrap_or_default(), expires_in: at(1), expires_at: at(2) })
+}
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+    /// `clientId` (in `readOptions`) must give `store::client_id`'s bytes: the id keys the stored entries.
+    #[wasm_bindgen_test]
+    fn client_id_is_the_cores() {
+        let long = format!("/{}", "é".repeat(200));
+        let cases: [(&str, &[&str], Option<&str>, Format); 4] = [
+            ("https://b.example/t", &["https://a.example"], None, Format::Auto),
+            (
+                "https://b.example/t?x=1",
+                &["https://z.example", "https://a.example", "https://z.example"],
+                Some("X-Token"),
+                Format::Wazo,
+            ),
+            (
+                "https://b.example/t",
+                &["http://127.0.0.1:8080"],
+                None,
+                Format::Custom(CustomFormat { token: long.clone(), expires_in: None, expires_at: Some("/at".into()) }),
+            ),
+            ("https://b.example/t", &["https://a.example"], Some("Authorization"), Format::Point),
+        ];
+        for (url, origins, header, format) in cases {
+            let options = Object::new();
+            set(&options, "tokenUrl", &url.into());
+            set(&options, "apiOrigins", &origins.iter().map(|o| JsValue::from_str(o)).collect::<Array>());
+            if let Some(h) = header {
+                set(&options, "header", &h.into());
+            }
+            let format_js: JsValue = match &format {
+                Format::Custom(c) => {
+                    let f = Object::new();
+                    set(&f, "token", &c.token.as_str().into());
+                    if let Some(at) = &c.expires_at {
+                        set(&f, "expiresAt", &at.as_str().into());
+                    }
+                    f.into()
+                }
+                named => named.identity().as_ref().into(),
+            };
+            set(&options, "format", &format_js);
+            let read: Array = read_options(&options).unchecked_into();
+            let origins: Vec<String> = origins.iter().map(|o| o.to_string()).collect();
+            let expected = crate::store::client_id(url, &origins, header, &format.identity());
+            assert_eq!(read.get(12).as_string(), Some(expected), "{url} {origins:?} {header:?}");
+        }
+    }
 }
