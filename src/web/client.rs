@@ -25,18 +25,25 @@ use crate::store::{MemoryStore, TokenStore};
 use crate::time::Millis;
 use crate::token::AccessToken;
 
-/// `future_to_promise` over one boxed future type: the executor's code exists once, not once per async block.
+/// A promise settled by `f` (run by [`spawn`]). Not wasm-bindgen-futures' `future_to_promise`, whose
+/// `new Promise(closure)` costs an import, an invoke shim and its glue: the promise comes from `js::deferred`.
 fn future_to_promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
-    let boxed: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f);
-    wasm_bindgen_futures::future_to_promise(boxed)
+    let (promise, resolve, reject) = js::deferred();
+    spawn(async move {
+        let (settle, value) = match f.await {
+            Ok(v) => (resolve, v),
+            Err(e) => (reject, e),
+        };
+        let _ = settle.call1(&JsValue::NULL, &value);
+    });
+    promise
 }
 
-/// Runs `f` to completion in the background (a bridge call whose answer comes back as an event).
+/// Runs `f` to completion in the background (a bridge call whose answer comes back as an event), as one boxed
+/// future type: the executor's code exists once, not once per async block.
 fn spawn(f: impl Future<Output = ()> + 'static) {
-    let _ = future_to_promise(async move {
-        f.await;
-        Ok(JsValue::UNDEFINED)
-    });
+    let boxed: Pin<Box<dyn Future<Output = ()>>> = Box::pin(f);
+    wasm_bindgen_futures::spawn_local(boxed);
 }
 
 /// Web Storage under one key, falling back to memory for good once the storage refuses or throws.
@@ -574,7 +581,7 @@ impl Inner {
     fn begin(self: &Rc<Self>, event: impl FnOnce(CallerId) -> Event<JsJson>, defer: bool) -> (CallerId, Promise) {
         let id = self.next_caller.get().wrapping_add(1);
         self.next_caller.set(id);
-        let (promise, resolve) = js::deferred();
+        let (promise, resolve, _) = js::deferred();
         self.waiters.borrow_mut().push((id, resolve));
         if defer {
             self.machine.borrow_mut().handle(event(id), js::now());

@@ -64,8 +64,8 @@ export function httpUrl(text, base, origin) {
   const plain = u.pathname === '/' && !u.search && !u.hash && !u.username && !u.password && !text.endsWith('/?') && !text.endsWith('#');
   return plain ? u.origin : undefined;
 }
-// A promise and its resolve function (`new Promise` with a Rust closure costs an invoke shim and glue).
-export function deferred() { let resolve; const promise = new Promise((r) => { resolve = r; }); return [promise, resolve]; }
+// A promise and its resolve and reject functions (`new Promise` with a Rust closure costs an invoke shim and glue).
+export function deferred() { let f; const promise = new Promise((...r) => { f = r; }); return [promise, ...f]; }
 // Calls every function of `set` (in its order, as forEach visits it) with `payload` when `has`, else with no
 // argument; one that throws does not stop the others.
 export function emit(set, has, payload) {
@@ -248,7 +248,7 @@ extern "C" {
     /// See `firstOf`.
     #[wasm_bindgen(js_name = firstOf)]
     pub fn first_of(promise: &Promise, flight: Option<&Promise>, ms: f64) -> Promise;
-    /// A pending promise and the function resolving it.
+    /// A pending promise and the functions resolving and rejecting it.
     #[wasm_bindgen(js_name = deferred)]
     fn deferred_pair() -> Array;
     /// See `emit`.
@@ -296,10 +296,10 @@ extern "C" {
     pub fn make_fetch(origins: &JsValue, browser: bool, want: &Function, unauthorized: &Function) -> Fetcher;
 }
 
-/// A pending promise and the function resolving it (with `undefined`).
-pub fn deferred() -> (Promise, Function) {
+/// A pending promise and the functions resolving and rejecting it.
+pub fn deferred() -> (Promise, Function, Function) {
     let pair = deferred_pair();
-    (pair.get(0).unchecked_into(), pair.get(1).unchecked_into())
+    (pair.get(0).unchecked_into(), pair.get(1).unchecked_into(), pair.get(2).unchecked_into())
 }
 
 /// A parsed JS value seen through the core's [`Json`] trait.
