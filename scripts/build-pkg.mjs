@@ -145,6 +145,34 @@ let wasmModule, wasmInstance, wasm = notInitialized;`, 1);
     }
 `, '', 1);
 
+  // ---- One helper for the exports returning `Result<JsValue, JsValue>` ----
+  // wasm-bindgen writes the same 12 lines into each of them (reserve 16 bytes of the wasm stack, call the export
+  // with that pointer, read three i32, throw the error or take the value, release the stack): here each becomes
+  // `return takeResult(wasm.<export>, <arguments>);` over one helper doing exactly that. The lines before the call
+  // (a string copied into wasm memory) stay before it. Every such body must match (the constructor's differs: kept).
+  {
+    const body = /\n( +)try \{\n +const retptr = wasm\.__wbindgen_add_to_stack_pointer\(-16\) >>> 0;\n((?: +const [\w$]+ = [^\n]+;\n)*) +wasm\.([\w$]+)\(retptr(, [^\n]*)?\);\n +var r0 = getDataViewMemory0\(\)\.getInt32\(retptr \+ 4 \* 0, true\);\n +var r1 = getDataViewMemory0\(\)\.getInt32\(retptr \+ 4 \* 1, true\);\n +var r2 = getDataViewMemory0\(\)\.getInt32\(retptr \+ 4 \* 2, true\);\n +if \(r2\) \{\n +throw takeFromExternrefTable0\(r1\);\n +\}\n +return takeFromExternrefTable0\(r0\);\n +\} finally \{\n +wasm\.__wbindgen_add_to_stack_pointer\(16\);\n +\}\n/g;
+    const found = text.match(body)?.length ?? 0;
+    if (found < 10) throw new Error(`build-pkg: expected the Result-returning exports' bodies in the glue, found ${found}`);
+    text = text.replace(body, (_, indent, pre, name, args) =>
+      `\n${pre.replace(/^ +/gm, indent)}${indent}return takeResult(wasm.${name}${args ?? ''});\n`);
+    if (text.includes('return takeFromExternrefTable0(r0);')) throw new Error('build-pkg: a Result-returning export was not rewritten');
+    replace('\nfunction takeFromExternrefTable0(idx) {', `
+function takeResult(f, ...args) {
+    const retptr = wasm.__wbindgen_add_to_stack_pointer(-16) >>> 0;
+    try {
+        f(retptr, ...args);
+        const view = getDataViewMemory0();
+        if (view.getInt32(retptr + 8, true)) throw takeFromExternrefTable0(view.getInt32(retptr + 4, true));
+        return takeFromExternrefTable0(view.getInt32(retptr, true));
+    } finally {
+        wasm.__wbindgen_add_to_stack_pointer(16);
+    }
+}
+
+function takeFromExternrefTable0(idx) {`, 1);
+  }
+
   // ---- Short names across the wasm/JS boundary ----
   // wasm-bindgen names its imports `__wbg_<name>_<16 hex digits>` under the module "./authbridge_bg.js" (plus one
   // module per JS snippet) and exports things like `__wbindgen_add_to_stack_pointer` or `authclient_getSnapshot`:
