@@ -28,6 +28,11 @@ use crate::token::AccessToken;
 /// A promise settled by `f` (run by [`spawn`]). Not wasm-bindgen-futures' `future_to_promise`, whose
 /// `new Promise(closure)` costs an import, an invoke shim and its glue: the promise comes from `js::deferred`.
 fn future_to_promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    settle_promise(Box::pin(f))
+}
+
+/// [`future_to_promise`] over one boxed future type: its code exists once, not once per async block.
+fn settle_promise(f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
     let (promise, resolve, reject) = js::deferred();
     spawn(async move {
         let (settle, value) = match f.await {
@@ -39,11 +44,71 @@ fn future_to_promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static
     promise
 }
 
-/// Runs `f` to completion in the background (a bridge call whose answer comes back as an event), as one boxed
-/// future type: the executor's code exists once, not once per async block.
+/// Runs `f` to completion in the background (a bridge call whose answer comes back as an event), from a
+/// microtask: not in the call that spawns it. Not wasm-bindgen-futures' `spawn_local`, whose queue (a VecDeque,
+/// its own closure, a `queueMicrotask` feature test, JSPI support) costs more: a task here is polled by its waker,
+/// and the only wakers are `JsFuture`'s (gloo-net's calls, the callers' promises), which JavaScript calls from a
+/// promise reaction, with nothing of the client's on the stack.
 fn spawn(f: impl Future<Output = ()> + 'static) {
-    let boxed: Pin<Box<dyn Future<Output = ()>>> = Box::pin(f);
-    wasm_bindgen_futures::spawn_local(boxed);
+    spawn_boxed(Box::pin(f))
+}
+
+fn spawn_boxed(f: Pin<Box<dyn Future<Output = ()>>>) {
+    let start = JsFuture::from(Promise::resolve(&JsValue::UNDEFINED));
+    let boxed: Pin<Box<dyn Future<Output = ()>>> = Box::pin(async move {
+        let _ = start.await;
+        f.await
+    });
+    Task::wake(Rc::new(Task { future: RefCell::new(Some(boxed)), woken: Cell::new(false) }));
+}
+
+struct Task {
+    /// `None` once complete. Borrowed while it is polled.
+    future: RefCell<Option<Pin<Box<dyn Future<Output = ()>>>>>,
+    /// Woken since its last poll began.
+    woken: Cell<bool>,
+}
+
+impl Task {
+    /// Polls the task (again, if woken while it was being polled) until it waits or completes.
+    fn wake(self: Rc<Self>) {
+        self.woken.set(true);
+        // Already being polled further up the stack: that poll sees `woken` and polls again.
+        let Ok(mut slot) = self.future.try_borrow_mut() else { return };
+        let waker = task_waker(Rc::clone(&self));
+        while self.woken.replace(false) {
+            let Some(f) = slot.as_mut() else { return };
+            if f.as_mut().poll(&mut std::task::Context::from_waker(&waker)).is_ready() {
+                // Dropped after the borrow ends (the future's captures may be the last references to a client).
+                let done = slot.take();
+                drop(slot);
+                drop(done);
+                return;
+            }
+        }
+    }
+}
+
+/// A `Waker` over an `Rc<Task>` (single-threaded: `std::task::Wake` needs `Arc`).
+fn task_waker(task: Rc<Task>) -> std::task::Waker {
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+    unsafe fn clone(p: *const ()) -> RawWaker {
+        Rc::increment_strong_count(p as *const Task);
+        RawWaker::new(p, &VTABLE)
+    }
+    unsafe fn wake(p: *const ()) {
+        Task::wake(Rc::from_raw(p as *const Task));
+    }
+    unsafe fn wake_by_ref(p: *const ()) {
+        Rc::increment_strong_count(p as *const Task);
+        wake(p);
+    }
+    unsafe fn drop(p: *const ()) {
+        Rc::decrement_strong_count(p as *const Task);
+    }
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop);
+    // SAFETY: each RawWaker owns one strong reference of the `Rc`, which the vtable's functions account for.
+    unsafe { Waker::from_raw(RawWaker::new(Rc::into_raw(task) as *const (), &VTABLE)) }
 }
 
 /// Web Storage under one key, falling back to memory for good once the storage refuses or throws.
