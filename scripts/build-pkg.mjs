@@ -173,6 +173,39 @@ function takeResult(f, ...args) {
 function takeFromExternrefTable0(idx) {`, 1);
   }
 
+  // ---- Glue that never runs, or runs the long way, in the runtimes authbridge supports ----
+  // (Those have AbortSignal.timeout, which every bridge call uses: Chrome 103, Firefox 100, Safari 16, Node 17.3.)
+  // passStringToWasm0's branch for a missing `realloc`: every call passes wasm-bindgen's realloc.
+  {
+    const calls = text.match(/\bpassStringToWasm0\(/g).length - 1; // minus the definition
+    const full = text.match(/\bpassStringToWasm0\([\w$.]+, wasm\.[\w$]+, wasm\.[\w$]+\)/g)?.length ?? 0;
+    if (calls !== full) throw new Error(`build-pkg: ${calls - full} passStringToWasm0 call(s) without realloc`);
+  }
+  replace(`    if (realloc === undefined) {
+        const buf = cachedTextEncoder.encode(arg);
+        const ptr = malloc(buf.length, 1) >>> 0;
+        getUint8ArrayMemory0().subarray(ptr, ptr + buf.length).set(buf);
+        WASM_VECTOR_LEN = buf.length;
+        return ptr;
+    }
+
+`, '', 1);
+  // The polyfill of TextEncoder.encodeInto (in every such runtime: Safari 14.1, Node 12).
+  replace(`
+if (!('encodeInto' in cachedTextEncoder)) {
+    cachedTextEncoder.encodeInto = function (arg, view) {
+        const buf = cachedTextEncoder.encode(arg);
+        view.set(buf);
+        return {
+            read: arg.length,
+            written: buf.length
+        };
+    };
+}
+`, '', 1);
+  // The DataView is stale exactly when the memory's buffer is another one (grown: the old one is detached).
+  replace('if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer.detached === true || (cachedDataViewMemory0.buffer.detached === undefined && cachedDataViewMemory0.buffer !== wasm.memory.buffer)) {',
+    'if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer !== wasm.memory.buffer) {', 1);
   // ---- Short names across the wasm/JS boundary ----
   // wasm-bindgen names its imports `__wbg_<name>_<16 hex digits>` under the module "./authbridge_bg.js" (plus one
   // module per JS snippet) and exports things like `__wbindgen_add_to_stack_pointer` or `authclient_getSnapshot`:
