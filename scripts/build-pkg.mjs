@@ -173,6 +173,25 @@ function takeResult(f, ...args) {
 function takeFromExternrefTable0(idx) {`, 1);
   }
 
+  // isAuthError() and version() are plain JavaScript (declared in src/web/types.d.ts): as exports of the module,
+  // each cost a wasm function, an export and a wrapper here. isAuthError is what the Rust version was: an Error
+  // (of this realm) named AuthbridgeError with a string `code`, false if reading them throws.
+  if (/\bfunction (?:isAuthError|version)\b/.test(text)) throw new Error('build-pkg: the module exports isAuthError or version again');
+  replace('\nexport { initSync, __wbg_init as default };', `
+export function isAuthError(value) {
+    try {
+        return value instanceof Error && value.name === 'AuthbridgeError' && typeof value.code === 'string';
+    } catch {
+        return false;
+    }
+}
+
+export function version() {
+    return ${JSON.stringify(/^version = "(.+)"$/m.exec(readFileSync(join(root, 'Cargo.toml'), 'utf8'))[1])};
+}
+
+export { initSync, __wbg_init as default };`, 1);
+
   // ---- Glue that never runs, or runs the long way, in the runtimes authbridge supports ----
   // (Those have AbortSignal.timeout, which every bridge call uses: Chrome 103, Firefox 100, Safari 16, Node 17.3.)
   // passStringToWasm0's branch for a missing `realloc`: every call passes wasm-bindgen's realloc.

@@ -403,14 +403,6 @@ pub fn config_error(message: impl Into<std::borrow::Cow<'static, str>>) -> Error
     Error::new(Code::InvalidConfig, message)
 }
 
-/// `true` for an error authbridge made (any realm): an `Error` named `AuthbridgeError` with a string `code`.
-#[wasm_bindgen(js_name = isAuthError, skip_typescript)] // declared in types.d.ts as a type guard
-pub fn is_auth_error(#[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue) -> bool {
-    value.is_instance_of::<js_sys::Error>()
-        && get(&value, "name").as_string().as_deref() == Some("AuthbridgeError")
-        && get(&value, "code").is_string()
-}
-
 /// Reads the `format` option: a name or `{ token, expiresIn?, expiresAt? }`.
 pub fn format_option(value: &JsValue) -> Result<Format, Error> {
     if value.is_undefined() || value.is_null() {
