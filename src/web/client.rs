@@ -753,11 +753,9 @@ impl Inner {
                 self.emit(&self.on_change, None);
             }
             Notice::Token { source, expires_at, header } => {
-                if self.on_token.size() > 0 {
-                    let expires_at = expires_at.map(crate::json::Epoch);
-                    let event = js::to_js(&TokenEvent { source, expires_at, header: &header });
-                    self.emit(&self.on_token, event.as_ref());
-                }
+                let expires_at = expires_at.map(crate::json::Epoch);
+                let event = js::to_js(&TokenEvent { source, expires_at, header: &header });
+                self.emit(&self.on_token, event.as_ref());
             }
             Notice::SignedOut { reason } => {
                 let event = js::to_js(&SignedOutEvent { reason });
@@ -808,7 +806,6 @@ impl Inner {
         let event = match kind {
             "online" => Event::Online(true),
             "offline" => Event::Online(false),
-            "visibilitychange" if js::is_hidden() => return,
             "visibilitychange" | "pageshow" | "focus" => Event::Wake,
             "storage" => {
                 Event::Storage { key: get(&event, "key").as_string(), value: get(&event, "newValue").as_string() }
@@ -858,11 +855,7 @@ impl Inner {
     fn keep_cause(&self, error: gloo_net::Error) {
         // gloo-net keeps the JS error's name and message (its other variants are for JSON bodies, unused here).
         let cause = match error {
-            gloo_net::Error::JsError(e) => {
-                let js = js_sys::Error::new(&e.message);
-                js.set_name(&e.name);
-                Some(js.into())
-            }
+            gloo_net::Error::JsError(e) => Some(js::make_error(&e.message, &e.name, None, None, None, None)),
             _ => None,
         };
         *self.last_cause.borrow_mut() = cause;
@@ -872,7 +865,7 @@ impl Inner {
         let signal = web_sys::AbortSignal::timeout_with_u32(self.options.timeout_ms);
         let lost = |this: &Self, e| {
             this.keep_cause(e);
-            if signal.aborted() {
+            if get(&signal, "aborted").as_bool() == Some(true) {
                 Transport::Timeout
             } else {
                 Transport::Network
@@ -1341,7 +1334,6 @@ impl AuthClient {
             }
         };
         let listener = listener_arg("on(event, listener)", listener)?;
-        set.add(&listener);
         Ok(js::off_fn(set, &listener))
     }
 
@@ -1350,7 +1342,6 @@ impl AuthClient {
     pub fn subscribe(&self, listener: JsValue) -> Result<Function, JsValue> {
         let inner = self.live()?;
         let listener = listener_arg("subscribe(listener)", listener)?;
-        inner.on_change.add(&listener);
         Ok(js::off_fn(&inner.on_change, &listener))
     }
 

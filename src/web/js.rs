@@ -1,6 +1,6 @@
 //! JavaScript bindings and conversions shared by the exports.
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -84,7 +84,19 @@ export function bridgeRequest(url, method, headers, name, value, credentials, si
 }
 // One function per kind of call, each calling the client's one closure `f(kind, a, b)` (web/client.rs).
 export function handlers(f) { return [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b)); }
-export function offFn(set, fn) { return () => { set.delete(fn); }; }
+// Adds `fn` to `set`; returns the function removing it.
+export function offFn(set, fn) { set.add(fn); return () => { set.delete(fn); }; }
+// An Error named `name`, with `code`, `cause`, `status` and `bridgeError` where given (as bindings, the Error
+// constructor, the `name` setter and Reflect.set cost an import each).
+export function makeError(message, name, code, cause, status, bridgeError) {
+  const e = new Error(message);
+  e.name = name;
+  if (code !== undefined) e.code = code;
+  if (cause !== undefined) e.cause = cause;
+  if (status !== undefined) e.status = status;
+  if (bridgeError !== undefined) e.bridgeError = bridgeError;
+  return e;
+}
 // A value as an error message names it: strings quoted (cut at 80 characters), anything else by its kind.
 export function describe(v) {
   if (typeof v === 'string') return `'${v.length > 80 ? `${v.slice(0, 80)}…` : v}'`;
@@ -100,7 +112,6 @@ export function snapshot(status, claims, expiresAt, error) {
   return Object.freeze({ status, claims, expiresAt, error });
 }
 export function isOffline() { return globalThis.navigator?.onLine === false; }
-export function isHidden() { return globalThis.document?.visibilityState === 'hidden'; }
 export function openChannel(name, onMessage) {
   if (typeof BroadcastChannel !== 'function') return null;
   const channel = new BroadcastChannel(name);
@@ -112,7 +123,10 @@ export function closeChannel(channel) { if (channel) { channel.onmessage = null;
 export function listen(storage, handler) {
   const names = ['online', 'offline', 'visibilitychange', 'pageshow', 'focus'];
   if (storage) names.push('storage');
-  const on = (e) => handler(e.type, e.type === 'storage' ? e : undefined);
+  const on = (e) => {
+    // A page going to the background is no reason to act.
+    if (e.type !== 'visibilitychange' || globalThis.document?.visibilityState !== 'hidden') handler(e.type, e.type === 'storage' ? e : undefined);
+  };
   for (const n of names) globalThis.addEventListener?.(n, on);
   return () => { for (const n of names) globalThis.removeEventListener?.(n, on); };
 }
@@ -269,24 +283,33 @@ extern "C" {
     pub fn http_url(text: &str, base: Option<&str>, origin: bool) -> Option<String>;
     /// `[0..6].map((kind) => (a, b) => f(kind, a, b))`.
     pub fn handlers(f: &Function) -> Array;
-    /// A function that removes `f` from `set`; made in JS so that no closure outlives the client.
+    /// Adds `f` to `set` and returns the function that removes it; made in JS so that no closure outlives the
+    /// client.
     #[wasm_bindgen(js_name = offFn)]
     pub fn off_fn(set: &js_sys::Set, f: &Function) -> Function;
+    /// See `makeError`.
+    #[wasm_bindgen(js_name = makeError)]
+    pub fn make_error(
+        message: &str,
+        name: &str,
+        code: Option<&str>,
+        cause: Option<&JsValue>,
+        status: Option<u16>,
+        bridge_error: Option<&str>,
+    ) -> JsValue;
     /// How an error message names a value (see `describe`).
     pub fn describe(value: &JsValue) -> String;
     /// A frozen `{ status, claims, expiresAt, error }`.
     pub fn snapshot(status: &str, claims: &JsValue, expires_at: &JsValue, error: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = isOffline)]
     pub fn is_offline() -> bool;
-    #[wasm_bindgen(js_name = isHidden)]
-    pub fn is_hidden() -> bool;
     #[wasm_bindgen(js_name = openChannel)]
     pub fn open_channel(name: &str, on_message: &Function) -> JsValue;
     pub fn post(channel: &JsValue, message: &JsValue);
     #[wasm_bindgen(js_name = closeChannel)]
     pub fn close_channel(channel: &JsValue);
-    /// Adds `handler(type, event)` on the global scope for `online`, `offline`, `visibilitychange`, `pageshow`,
-    /// `focus` and, with `storage`, `storage`; returns the function removing them.
+    /// Adds `handler(type, event)` on the global scope for `online`, `offline`, `visibilitychange` (unless the page
+    /// is hidden), `pageshow`, `focus` and, with `storage`, `storage`; returns the function removing them.
     pub fn listen(storage: bool, handler: &Function) -> Function;
     /// The Web Lock executor (see `makeLocks`): `request(ticket, mode)` and `release(ticket)`.
     #[wasm_bindgen(js_name = makeLocks)]
@@ -363,11 +386,6 @@ pub fn now() -> Millis {
     js_sys::Date::now() as Millis
 }
 
-/// `obj[key] = value`, ignoring the impossible failure on a plain object.
-pub fn set(obj: &Object, key: &str, value: &JsValue) {
-    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
-}
-
 /// `obj[key]`, `undefined` when absent or when reading throws.
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
     if !obj.is_object() {
@@ -384,19 +402,9 @@ pub fn error_to_js(e: &Error) -> JsValue {
 /// [`error_to_js`], keeping the JavaScript error that caused it (a fetch's `TypeError`, an abort) as `cause`, and
 /// a refusal's HTTP `status` and `bridgeError`.
 pub fn error_with_cause(e: &Error, cause: Option<&JsValue>) -> JsValue {
-    let err = js_sys::Error::new(&e.message);
-    err.set_name("AuthbridgeError");
-    set(&err, "code", &e.code.as_str().into());
-    if let Some(cause) = cause {
-        set(&err, "cause", cause);
-    }
-    if let Some(refusal) = &e.bridge {
-        set(&err, "status", &f64::from(refusal.status).into());
-        if let Some(code) = &refusal.error {
-            set(&err, "bridgeError", &JsValue::from_str(code));
-        }
-    }
-    err.into()
+    let refusal = e.bridge.as_ref();
+    let bridge_error = refusal.and_then(|r| r.error.as_deref());
+    make_error(&e.message, "AuthbridgeError", Some(e.code.as_str()), cause, refusal.map(|r| r.status), bridge_error)
 }
 
 pub fn config_error(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
