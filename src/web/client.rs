@@ -646,14 +646,19 @@ impl Inner {
     fn begin(self: &Rc<Self>, event: impl FnOnce(CallerId) -> Event<JsJson>, defer: bool) -> (CallerId, Promise) {
         let id = self.next_caller.get().wrapping_add(1);
         self.next_caller.set(id);
+        self.begin_event(id, event(id), defer)
+    }
+
+    /// [`Inner::begin`] once the event is made: its code exists once, not once per kind of caller.
+    fn begin_event(self: &Rc<Self>, id: CallerId, event: Event<JsJson>, defer: bool) -> (CallerId, Promise) {
         let (promise, resolve, _) = js::deferred();
         self.waiters.borrow_mut().push((id, resolve));
         if defer {
-            self.machine.borrow_mut().handle(event(id), js::now());
+            self.machine.borrow_mut().handle(event, js::now());
             let this = Rc::clone(self);
             spawn(async move { this.run() });
         } else {
-            self.handle(event(id));
+            self.handle(event);
         }
         (id, promise)
     }
@@ -1234,15 +1239,17 @@ fn token_answer(answer: Answer) -> Result<AccessToken, Error> {
     }
 }
 
-/// A promise settled from a Rust future's answer, with the error as the JS error the snapshot shows.
-fn answer_promise(
-    inner: Rc<Inner>,
-    pending: (CallerId, Promise),
-    value: fn(Answer) -> Result<JsValue, Answer>,
-) -> Promise {
+/// A promise settled from a Rust future's answer, with the error as the JS error the snapshot shows. One
+/// conversion for every kind of caller (each gets only its own kind of answer, or a failure): `start` resolves to
+/// a boolean, `accessToken` and `refresh` to the token, `signOut` to `undefined`.
+fn answer_promise(inner: Rc<Inner>, pending: (CallerId, Promise)) -> Promise {
     future_to_promise(async move {
-        let answer = Rc::clone(&inner).answer(pending).await;
-        value(answer).map_err(|a| inner.call_error(&failure(a)))
+        match Rc::clone(&inner).answer(pending).await {
+            Answer::Started(b) => Ok(JsValue::from_bool(b)),
+            Answer::Token(t) => Ok(JsValue::from_str(&t)),
+            Answer::Done => Ok(JsValue::UNDEFINED),
+            other => Err(inner.call_error(&failure(other))),
+        }
     })
 }
 
@@ -1261,10 +1268,7 @@ impl AuthClient {
         let inner = self.live()?;
         let stored = inner.store.borrow().load();
         let pending = inner.begin(|caller| Event::Start { caller, stored }, true);
-        Ok(answer_promise(inner, pending, |a| match a {
-            Answer::Started(b) => Ok(JsValue::from_bool(b)),
-            other => Err(other),
-        }))
+        Ok(answer_promise(inner, pending))
     }
 
     /// A token valid for at least the refresh margin, refreshing first if needed.
@@ -1272,7 +1276,7 @@ impl AuthClient {
     pub fn access_token(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
         let pending = inner.begin(|caller| Event::Want { caller, want: Want::Token }, false);
-        Ok(answer_promise(inner, pending, token_js))
+        Ok(answer_promise(inner, pending))
     }
 
     /// Like `fetch()`; attaches the token only for the configured API origins and retries once on 401.
@@ -1291,7 +1295,7 @@ impl AuthClient {
     pub fn expires_at(&self) -> Result<JsValue, JsValue> {
         let inner = self.live()?;
         let machine = inner.machine.borrow();
-        Ok(machine.session().current().and_then(|c| c.record.expires_at).map_or(JsValue::NULL, |t| (t as f64).into()))
+        Ok(epoch_js(machine.session().current().and_then(|c| c.record.expires_at)))
     }
 
     /// When the next timer-driven refresh is due, in epoch milliseconds; `null` when none is scheduled.
@@ -1299,14 +1303,14 @@ impl AuthClient {
     pub fn next_refresh_at(&self) -> Result<JsValue, JsValue> {
         let inner = self.live()?;
         let next = inner.machine.borrow().session().next_wakeup();
-        Ok(next.map_or(JsValue::NULL, |t| (t as f64).into()))
+        Ok(epoch_js(next))
     }
 
     /// Forces one refresh (joining one already in flight). Also leaves the signed-out state.
     pub fn refresh(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
         let pending = inner.begin(|caller| Event::Refresh { caller }, false);
-        Ok(answer_promise(inner, pending, token_js))
+        Ok(answer_promise(inner, pending))
     }
 
     /// Revokes at the bridge (`DELETE revokeUrl`), clears storage and timers, emits `signedOut`.
@@ -1314,22 +1318,20 @@ impl AuthClient {
     pub fn sign_out(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
         let pending = inner.begin(|caller| Event::SignOut { caller }, false);
-        Ok(answer_promise(inner, pending, |a| match a {
-            Answer::Done => Ok(JsValue::UNDEFINED),
-            other => Err(other),
-        }))
+        Ok(answer_promise(inner, pending))
     }
 
     /// Adds a listener; returns a function that removes it.
-    pub fn on(&self, event: &str, listener: JsValue) -> Result<Function, JsValue> {
+    pub fn on(&self, event: JsValue, listener: JsValue) -> Result<Function, JsValue> {
         let inner = self.live()?;
-        let set = match event {
-            "token" => &inner.on_token,
-            "signedOut" => &inner.on_signed_out,
-            "error" => &inner.on_error,
+        // `event` is taken as a JS value: as a `&str`, the glue would copy it into wasm memory first.
+        let set = match event.as_string().as_deref() {
+            Some("token") => &inner.on_token,
+            Some("signedOut") => &inner.on_signed_out,
+            Some("error") => &inner.on_error,
             _ => {
                 let mut m = String::from("on(event, listener): event must be 'token', 'signedOut' or 'error'; got ");
-                m.push_str(&js::describe(&JsValue::from_str(event)));
+                m.push_str(&js::describe(&event));
                 return Err(error_to_js(&js::config_error(m)));
             }
         };
@@ -1360,7 +1362,7 @@ impl AuthClient {
         };
         let claims = inner.claims();
         let error = inner.current_error();
-        let expires_at = expires_at.map_or(JsValue::NULL, |t| (t as f64).into());
+        let expires_at = epoch_js(expires_at);
         let snapshot = js::snapshot(status.as_str(), &claims, &expires_at, &error);
         *inner.snapshot.borrow_mut() = Some(snapshot.clone());
         Ok(snapshot)
@@ -1394,6 +1396,11 @@ impl AuthClient {
     }
 }
 
+/// Epoch milliseconds as a JS number, `null` for none.
+fn epoch_js(at: Option<Millis>) -> JsValue {
+    at.map_or(JsValue::NULL, |t| (t as f64).into())
+}
+
 fn listener_arg(call: &str, listener: JsValue) -> Result<Function, JsValue> {
     listener.dyn_into::<Function>().map_err(|v| {
         let mut m = String::from(call);
@@ -1408,12 +1415,5 @@ impl Drop for AuthClient {
         // Futures still running hold the inner state; after this they find it freed. A drop can come from the
         // finaliser while the client is in use elsewhere only if a borrow were held across JavaScript: none is.
         self.client.free();
-    }
-}
-
-fn token_js(answer: Answer) -> Result<JsValue, Answer> {
-    match answer {
-        Answer::Token(t) => Ok(JsValue::from_str(&t)),
-        other => Err(other),
     }
 }
