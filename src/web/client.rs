@@ -775,16 +775,14 @@ impl Inner {
 
     /// The machine's current error as a JS error (one object per error: the snapshot and the event share it).
     fn current_error(&self) -> JsValue {
-        let (error, serial) = {
-            let machine = self.machine.borrow();
-            let (e, serial) = machine.error();
-            (e.cloned(), serial)
-        };
+        let serial = self.machine.borrow().error().1;
         if let Some((s, js)) = self.error_js.borrow().as_ref() {
             if *s == serial {
                 return js.clone();
             }
         }
+        // Copied out first: making the JS error runs JavaScript.
+        let error = self.machine.borrow().error().0.cloned();
         let js = error.map_or(JsValue::NULL, |e| self.js_error(&e));
         *self.error_js.borrow_mut() = Some((serial, js.clone()));
         js
@@ -889,16 +887,17 @@ impl Inner {
             Ok(r) => r,
             Err(e) => return lost(self, e),
         };
-        let status = response.status();
-        let headers = response.headers();
+        let raw = web_sys::Response::from(response);
+        let meta = js::response_meta(&raw);
+        let response = gloo_net::http::Response::from(raw);
+        let status = meta.get(0).as_f64().unwrap_or_default() as u16;
         // Readable for a same-origin bridge, or one that lists Date in Access-Control-Expose-Headers.
-        let date = headers.get("Date").map(|d| js_sys::Date::parse(&d)).filter(|d| d.is_finite()).map(|d| d as Millis);
-        let retry_after_ms = headers.get("Retry-After").and_then(|v| {
-            parse_retry_after_seconds(&v).or_else(|| {
-                let at = js_sys::Date::parse(&v);
-                at.is_finite().then(|| (at as Millis - js::now()).max(0))
-            })
-        });
+        let time = |i| meta.get(i).as_f64().filter(|t| t.is_finite()).map(|t| t as Millis);
+        let date = time(1);
+        let retry_after_ms = meta
+            .get(2)
+            .as_string()
+            .and_then(|v| parse_retry_after_seconds(&v).or_else(|| time(3).map(|at| (at - js::now()).max(0))));
         let body = match response.text().await {
             Ok(t) => JsJson::parse(&t),
             Err(e) => return lost(self, e),
@@ -1268,7 +1267,7 @@ impl AuthClient {
         let inner = self.live()?;
         let stored = inner.store.borrow().load();
         let pending = inner.begin(|caller| Event::Start { caller, stored }, true);
-        Ok(answer_promise(inner, pending))
+        Ok(answer_promise(Rc::clone(inner), pending))
     }
 
     /// A token valid for at least the refresh margin, refreshing first if needed.
@@ -1276,7 +1275,7 @@ impl AuthClient {
     pub fn access_token(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
         let pending = inner.begin(|caller| Event::Want { caller, want: Want::Token }, false);
-        Ok(answer_promise(inner, pending))
+        Ok(answer_promise(Rc::clone(inner), pending))
     }
 
     /// Like `fetch()`; attaches the token only for the configured API origins and retries once on 401.
@@ -1310,7 +1309,7 @@ impl AuthClient {
     pub fn refresh(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
         let pending = inner.begin(|caller| Event::Refresh { caller }, false);
-        Ok(answer_promise(inner, pending))
+        Ok(answer_promise(Rc::clone(inner), pending))
     }
 
     /// Revokes at the bridge (`DELETE revokeUrl`), clears storage and timers, emits `signedOut`.
@@ -1318,7 +1317,7 @@ impl AuthClient {
     pub fn sign_out(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
         let pending = inner.begin(|caller| Event::SignOut { caller }, false);
-        Ok(answer_promise(inner, pending))
+        Ok(answer_promise(Rc::clone(inner), pending))
     }
 
     /// Adds a listener; returns a function that removes it.
@@ -1370,10 +1369,11 @@ impl AuthClient {
 
     /// Stops the refresh timer and the reactions to other tabs and to the page's lifecycle; tokens are still
     /// refreshed on access. `start()` resumes.
-    pub fn stop(&self) -> Result<(), JsValue> {
+    pub fn stop(&self) -> Result<JsValue, JsValue> {
+        // `undefined` as a value: the glue's one helper for `Result<JsValue, JsValue>` then serves this one too.
         self.live()?;
         self.client.stop();
-        Ok(())
+        Ok(JsValue::UNDEFINED)
     }
 
     /// Ends the client for good: timers, listeners, the channel to other tabs and its hold on the token go;
@@ -1388,11 +1388,11 @@ impl AuthClient {
 
 impl AuthClient {
     /// The client's state, or the `freed` error once `free()` was called.
-    fn live(&self) -> Result<Rc<Inner>, JsValue> {
+    fn live(&self) -> Result<&Rc<Inner>, JsValue> {
         if self.client.inner.freed.get() {
             return Err(error_to_js(&machine::freed_error()));
         }
-        Ok(Rc::clone(&self.client.inner))
+        Ok(&self.client.inner)
     }
 }
 

@@ -82,6 +82,13 @@ export function bridgeRequest(url, method, headers, name, value, credentials, si
   if (credentials !== undefined) init.credentials = credentials;
   return new Request(url, init);
 }
+// What the client reads of a bridge response before its body: [status, Date.parse(Date), Retry-After,
+// Date.parse(Retry-After)] (NaN and null where a header is absent or unreadable). As bindings, the status and
+// headers getters, Headers.get and Date.parse cost an import each.
+export function responseMeta(res) {
+  const h = res.headers, retry = h.get('Retry-After');
+  return [res.status, Date.parse(h.get('Date')), retry, Date.parse(retry)];
+}
 // One function per kind of call, each calling the client's one closure `f(kind, a, b)` (web/client.rs).
 export function handlers(f) { return [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b)); }
 // Adds `fn` to `set`; returns the function removing it.
@@ -281,6 +288,9 @@ extern "C" {
     /// See `httpUrl`.
     #[wasm_bindgen(js_name = httpUrl)]
     pub fn http_url(text: &str, base: Option<&str>, origin: bool) -> Option<String>;
+    /// See `responseMeta`.
+    #[wasm_bindgen(js_name = responseMeta)]
+    pub fn response_meta(response: &web_sys::Response) -> Array;
     /// `[0..6].map((kind) => (a, b) => f(kind, a, b))`.
     pub fn handlers(f: &Function) -> Array;
     /// Adds `f` to `set` and returns the function that removes it; made in JS so that no closure outlives the
