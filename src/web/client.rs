@@ -55,16 +55,13 @@ fn spawn(f: impl Future<Output = ()> + 'static) {
 
 fn spawn_boxed(f: Pin<Box<dyn Future<Output = ()>>>) {
     let start = JsFuture::from(Promise::resolve(&JsValue::UNDEFINED));
-    let boxed: Pin<Box<dyn Future<Output = ()>>> = Box::pin(async move {
-        let _ = start.await;
-        f.await
-    });
-    Task::wake(Rc::new(Task { future: RefCell::new(Some(boxed)), woken: Cell::new(false) }));
+    Task::wake(Rc::new(Task { future: RefCell::new((Some(start), Some(f))), woken: Cell::new(false) }));
 }
 
 struct Task {
-    /// `None` once complete. Borrowed while it is polled.
-    future: RefCell<Option<Pin<Box<dyn Future<Output = ()>>>>>,
+    /// A resolved promise's future, awaited first (so that the task starts in a microtask), then `None`; and the
+    /// task's future, `None` once complete. Borrowed while it is polled.
+    future: RefCell<(Option<JsFuture>, Option<Pin<Box<dyn Future<Output = ()>>>>)>,
     /// Woken since its last poll began.
     woken: Cell<bool>,
 }
@@ -77,10 +74,18 @@ impl Task {
         let Ok(mut slot) = self.future.try_borrow_mut() else { return };
         let waker = task_waker(Rc::clone(&self));
         while self.woken.replace(false) {
-            let Some(f) = slot.as_mut() else { return };
-            if f.as_mut().poll(&mut std::task::Context::from_waker(&waker)).is_ready() {
+            let cx = &mut std::task::Context::from_waker(&waker);
+            let (start, future) = &mut *slot;
+            if let Some(s) = start {
+                if Pin::new(s).poll(cx).is_pending() {
+                    continue;
+                }
+                *start = None;
+            }
+            let Some(f) = future else { return };
+            if f.as_mut().poll(cx).is_ready() {
                 // Dropped after the borrow ends (the future's captures may be the last references to a client).
-                let done = slot.take();
+                let done = future.take();
                 drop(slot);
                 drop(done);
                 return;
@@ -459,7 +464,7 @@ struct Inner {
     timer_fn: Function,
     /// `free()` was called (mirrors the machine, read on every call without a borrow).
     freed: Cell<bool>,
-    /// The bridge call in flight (see `wait_here`).
+    /// The bridge call in flight (see `Inner::answer`).
     flight_js: RefCell<Option<Promise>>,
     /// The pending promises of callers the machine answers: id → resolve.
     waiters: RefCell<Vec<(CallerId, Function)>>,
@@ -663,14 +668,27 @@ impl Inner {
         (id, promise)
     }
 
-    /// The machine's answer to caller `id`, once it is in.
+    /// The machine's answer to caller `id`, once it is in. Pages and workers wait for the caller's promise.
+    /// Request-scoped runtimes (workerd) cancel a request that waits on nothing of its own as hung, and a promise
+    /// resolved from another request's context may never wake it. So a caller there waits on the bridge call in
+    /// flight (whichever request made it) or on its own timer for the machine's next deadline, and then hands
+    /// the machine the timer event itself, until its answer is in. (One loop and one `await` for both: each await
+    /// point costs the future's state machine a state.)
     async fn answer(self: Rc<Self>, (id, promise): (CallerId, Promise)) -> Answer {
-        if self.pending(id) {
-            if self.options.browser_like {
-                let _ = JsFuture::from(promise).await;
+        let browser = self.options.browser_like;
+        while self.pending(id) && (browser || !self.freed.get()) {
+            let wait = if browser {
+                promise.clone()
             } else {
-                self.wait_here(id, &promise).await;
+                let flight = self.flight_js.borrow().clone();
+                let deadline = self.machine.borrow().poll_timeout().map(|at| (at - js::now()).max(0) as f64);
+                js::first_of(&promise, flight.as_ref(), deadline.unwrap_or(-1.0))
+            };
+            let _ = JsFuture::from(wait).await;
+            if browser {
+                break;
             }
+            self.handle(Event::Timer);
         }
         let mut answers = self.answers.borrow_mut();
         match answers.iter().position(|(a, _)| *a == id) {
@@ -681,19 +699,6 @@ impl Inner {
 
     fn pending(&self, id: CallerId) -> bool {
         self.waiters.borrow().iter().any(|(w, _)| *w == id)
-    }
-
-    /// Request-scoped runtimes (workerd) cancel a request that waits on nothing of its own as hung, and a promise
-    /// resolved from another request's context may never wake it. So a caller there waits on the bridge call in
-    /// flight (whichever request made it) or on its own timer for the machine's next deadline, and then hands
-    /// the machine the timer event itself, until its answer is in.
-    async fn wait_here(self: &Rc<Self>, id: CallerId, promise: &Promise) {
-        while self.pending(id) && !self.freed.get() {
-            let flight = self.flight_js.borrow().clone();
-            let deadline = self.machine.borrow().poll_timeout().map(|at| (at - js::now()).max(0) as f64);
-            let _ = JsFuture::from(js::first_of(promise, flight.as_ref(), deadline.unwrap_or(-1.0))).await;
-            self.handle(Event::Timer);
-        }
     }
 
     fn settle(&self, caller: CallerId, answer: Answer) {
