@@ -126,23 +126,23 @@ struct WebStore {
 impl TokenStore for WebStore {
     fn load(&self) -> Option<String> {
         match &self.storage {
-            Some(s) => s.get_item(&self.key).ok().flatten(),
+            Some(s) => js::store(s, &self.key, &JsValue::UNDEFINED).as_string(),
             None => self.memory.load(),
         }
     }
     fn save(&mut self, entry: &str) -> bool {
         if let Some(s) = &self.storage {
-            if s.set_item(&self.key, entry).is_ok() {
+            if js::store(s, &self.key, &JsValue::from_str(entry)).as_bool() == Some(true) {
                 return true;
             }
-            let _ = s.remove_item(&self.key);
+            js::store(s, &self.key, &JsValue::NULL);
             self.storage = None;
         }
         self.memory.save(entry)
     }
     fn remove(&mut self) {
         if let Some(s) = &self.storage {
-            let _ = s.remove_item(&self.key);
+            js::store(s, &self.key, &JsValue::NULL);
         }
         self.memory.remove();
     }

@@ -89,6 +89,18 @@ export function responseMeta(res) {
   const h = res.headers, retry = h.get('Retry-After');
   return [res.status, Date.parse(h.get('Date')), retry, Date.parse(retry)];
 }
+// Web Storage under `key`: reads it (`value` undefined: the value or null), writes `value`, or removes it (`value`
+// null); a write or removal gives whether it worked, and a storage that throws gives false. As bindings,
+// getItem, setItem and removeItem cost an import each.
+export function store(storage, key, value) {
+  try {
+    if (value === undefined) return storage.getItem(key);
+    if (value === null) storage.removeItem(key); else storage.setItem(key, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 // One function per kind of call, each calling the client's one closure `f(kind, a, b)` (web/client.rs).
 export function handlers(f) { return [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b)); }
 // Adds `fn` to `set`; returns the function removing it.
@@ -288,6 +300,8 @@ extern "C" {
     /// See `httpUrl`.
     #[wasm_bindgen(js_name = httpUrl)]
     pub fn http_url(text: &str, base: Option<&str>, origin: bool) -> Option<String>;
+    /// See `store`.
+    pub fn store(storage: &web_sys::Storage, key: &str, value: &JsValue) -> JsValue;
     /// See `responseMeta`.
     #[wasm_bindgen(js_name = responseMeta)]
     pub fn response_meta(response: &web_sys::Response) -> Array;
