@@ -144,6 +144,15 @@ let wasmModule, wasmInstance, wasm = notInitialized;`, 1);
         wasm.__wbg_authclient_free(ptr, 0);
     }
 `, '', 1);
+  // That generated free() was the only caller of __destroy_into_raw (no function takes an AuthClient by value).
+  replace(`    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        AuthClientFinalization.unregister(this);
+        return ptr;
+    }
+`, '', 1);
+  if (text.includes('__destroy_into_raw')) throw new Error('build-pkg: the glue still calls __destroy_into_raw');
 
   // ---- One helper for the exports returning `Result<JsValue, JsValue>` ----
   // wasm-bindgen writes the same 12 lines into each of them (reserve 16 bytes of the wasm stack, call the export
