@@ -53,15 +53,18 @@ fn spawn(f: impl Future<Output = ()> + 'static) {
     spawn_boxed(Box::pin(f))
 }
 
-fn spawn_boxed(f: Pin<Box<dyn Future<Output = ()>>>) {
+fn spawn_boxed(f: BoxedTask) {
     let start = JsFuture::from(Promise::resolve(&JsValue::UNDEFINED));
     Task::wake(Rc::new(Task { future: RefCell::new((Some(start), Some(f))), woken: Cell::new(false) }));
 }
 
+/// A spawned future.
+type BoxedTask = Pin<Box<dyn Future<Output = ()>>>;
+
 struct Task {
     /// A resolved promise's future, awaited first (so that the task starts in a microtask), then `None`; and the
     /// task's future, `None` once complete. Borrowed while it is polled.
-    future: RefCell<(Option<JsFuture>, Option<Pin<Box<dyn Future<Output = ()>>>>)>,
+    future: RefCell<(Option<JsFuture>, Option<BoxedTask>)>,
     /// Woken since its last poll began.
     woken: Cell<bool>,
 }
