@@ -104,8 +104,6 @@ export function store(storage, key, value) {
     return false;
   }
 }
-// What parseTokenResponse returns (made here: as a serialized struct, it costs wasm more).
-export function parsedResponse(token, expiresAt, scopes, header, format) { return { token, expiresAt, scopes, header, format }; }
 // One function per kind of call, each calling the client's one closure `f(kind, a, b)` (web/client.rs).
 export function handlers(f) { return [0, 1, 2, 3, 4, 5].map((kind) => (a, b) => f(kind, a, b)); }
 // Adds `fn` to `set`; returns the function removing it.
@@ -312,9 +310,6 @@ extern "C" {
     pub fn http_url(text: &str, base: Option<&str>, origin: bool) -> Option<String>;
     /// See `store`.
     pub fn store(storage: &web_sys::Storage, key: &str, value: &JsValue) -> JsValue;
-    /// `{ token, expiresAt, scopes, header, format }`.
-    #[wasm_bindgen(js_name = parsedResponse)]
-    pub fn parsed_response(token: &str, expires_at: &JsValue, scopes: &Array, header: &str, format: &str) -> JsValue;
     /// See `responseMeta`.
     #[wasm_bindgen(js_name = responseMeta)]
     pub fn response_meta(response: &web_sys::Response) -> Array;

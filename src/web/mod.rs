@@ -44,11 +44,31 @@ pub fn parse_token_response_js(
     };
     let now = js_sys::Date::now() as i64;
     let record = parse_token_response(&body, &format, now).map_err(|e| error_to_js(&e.into()))?;
-    // `ParsedTokenResponse` in types.d.ts: never a refresh token.
-    let scopes: js_sys::Array = record.scopes.iter().map(|s| JsValue::from_str(s)).collect();
-    let expires_at = record.expires_at.map_or(JsValue::NULL, |t| (t as f64).into());
-    Ok(js::parsed_response(record.token.secret(), &expires_at, &scopes, &record.header, record.format.as_str()))
+    let parsed = ParsedTokenResponse {
+        token: record.token.secret(),
+        expires_at: record.expires_at.map(crate::json::Epoch),
+        scopes: &record.scopes,
+        header: &record.header,
+        format: record.format.as_str(),
+    };
+    Ok(js::to_js(&parsed).unwrap_or(JsValue::NULL))
 }
+
+/// What `parseTokenResponse` returns (`ParsedTokenResponse` in types.d.ts): never a refresh token.
+struct ParsedTokenResponse<'a> {
+    token: &'a str,
+    expires_at: Option<crate::json::Epoch>,
+    scopes: &'a [String],
+    header: &'a str,
+    format: &'a str,
+}
+crate::json::serialize_as_map!(ParsedTokenResponse {
+    "token": token,
+    "expiresAt": expires_at,
+    "scopes": scopes,
+    "header": header,
+    "format": format,
+});
 
 /// The crate version, for bug reports. (JavaScript's `version()` and `isAuthError()` are written into the glue by
 /// scripts/build-pkg.mjs: as exports of the module, each cost a wasm function, an export and a glue wrapper.)
