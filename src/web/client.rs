@@ -177,6 +177,29 @@ struct Settings {
     browser_like: bool,
 }
 
+/// The `token` event's payload (`TokenEvent` in types.d.ts).
+struct TokenEvent<'a> {
+    source: &'a str,
+    expires_at: Option<crate::json::Epoch>,
+    header: &'a str,
+}
+crate::json::serialize_as_map!(TokenEvent { "source": source, "expiresAt": expires_at, "header": header });
+
+/// The `signedOut` event's payload.
+struct SignedOutEvent<'a> {
+    reason: &'a str,
+}
+crate::json::serialize_as_map!(SignedOutEvent { "reason": reason });
+
+/// A message to the other contexts of this client on the BroadcastChannel: `ask` (for a token), `token` (with
+/// the stored entry's JSON) or `signedOut`. Received ones are read as untrusted input (see `on_message`).
+struct PeerMessage<'a> {
+    kind: &'a str,
+    client: &'a str,
+    entry: Option<&'a str>,
+}
+crate::json::serialize_as_map!(PeerMessage { "type": kind, "client": client, "entry": entry });
+
 /// Keeps a page or worker signed in: refreshes short-lived tokens through the bridging backend before they
 /// expire and attaches them to requests for the configured API origins only.
 #[wasm_bindgen(skip_typescript)]
@@ -533,7 +556,9 @@ impl Inner {
                     Post::Token(entry) => ("token", Some(entry.as_str())),
                     Post::SignedOut => ("signedOut", None),
                 };
-                js::post(&self.channel, kind, &self.client, entry);
+                if let Some(m) = js::to_js(&PeerMessage { kind, client: &self.client, entry }) {
+                    js::post(&self.channel, &m);
+                }
             }
             Command::Lock { ticket, mode } => {
                 let mode = match mode {
@@ -713,14 +738,13 @@ impl Inner {
 
     // ---- notices ----
 
-    /// Calls `listeners` with the event of `kind` made of `a`, `b` and `c` (see `emit` in web/js.rs).
-    fn emit(&self, listeners: &js_sys::Set, kind: u32, a: &JsValue, b: &JsValue, c: &JsValue) {
+    fn emit(&self, listeners: &js_sys::Set, payload: Option<&JsValue>) {
         if self.freed.get() {
             return;
         }
         // A listener that throws must not break the client or the other listeners. No borrow is held here: a
         // listener may call back into the client.
-        js::emit(listeners, kind, a, b, c);
+        js::emit(listeners, payload.is_some(), payload.unwrap_or(&JsValue::UNDEFINED));
     }
 
     fn notify(&self, notice: Notice) {
@@ -739,20 +763,20 @@ impl Inner {
         match notice {
             Notice::Changed => {
                 *self.snapshot.borrow_mut() = None;
-                let none = JsValue::UNDEFINED;
-                self.emit(&self.on_change, 0, &none, &none, &none);
+                self.emit(&self.on_change, None);
             }
             Notice::Token { source, expires_at, header } => {
-                let (source, header) = (JsValue::from_str(source), JsValue::from_str(&header));
-                self.emit(&self.on_token, 2, &source, &epoch_js(expires_at), &header);
+                let expires_at = expires_at.map(crate::json::Epoch);
+                let event = js::to_js(&TokenEvent { source, expires_at, header: &header });
+                self.emit(&self.on_token, event.as_ref());
             }
             Notice::SignedOut { reason } => {
-                let none = JsValue::UNDEFINED;
-                self.emit(&self.on_signed_out, 3, &JsValue::from_str(reason), &none, &none);
+                let event = js::to_js(&SignedOutEvent { reason });
+                self.emit(&self.on_signed_out, event.as_ref());
             }
             Notice::Error(_) => {
-                let none = JsValue::UNDEFINED;
-                self.emit(&self.on_error, 1, &self.current_error(), &none, &none);
+                let error = self.current_error();
+                self.emit(&self.on_error, Some(&error));
             }
         }
     }

@@ -66,13 +66,10 @@ export function httpUrl(text, base, origin) {
 }
 // A promise and its resolve and reject functions (`new Promise` with a Rust closure costs an invoke shim and glue).
 export function deferred() { let f; const promise = new Promise((...r) => { f = r; }); return [promise, ...f]; }
-// Calls every function of `set` (in its order, as forEach visits it) with the event of `kind`: 0 none (no
-// argument), 1 `a` (an error), 2 a `token` event `{ source, expiresAt, header }`, 3 a `signedOut` event
-// `{ reason }` (one object for all: made here, it costs no serializer in wasm). One that throws does not stop the
-// others.
-export function emit(set, kind, a, b, c) {
-  const payload = kind === 2 ? { source: a, expiresAt: b, header: c } : kind === 3 ? { reason: a } : a;
-  set.forEach((f) => { if (typeof f === 'function') try { kind ? f.call(null, payload) : f.call(null); } catch {} });
+// Calls every function of `set` (in its order, as forEach visits it) with `payload` when `has`, else with no
+// argument; one that throws does not stop the others.
+export function emit(set, has, payload) {
+  set.forEach((f) => { if (typeof f === 'function') try { has ? f.call(null, payload) : f.call(null); } catch {} });
 }
 // A bridge call's Request (built here: as bindings, Headers, RequestInit and each of its setters cost an import):
 // `Accept: application/json`, the configured `headers` (`[name, value, ...]`), the token header when `name` is
@@ -140,12 +137,7 @@ export function openChannel(name, onMessage) {
   channel.onmessage = (e) => onMessage(e.data);
   return channel;
 }
-// A message to the other contexts of the client: `{ type, client, entry }`, `entry` only when given.
-export function post(channel, type, client, entry) {
-  const message = { type, client };
-  if (entry !== undefined) message.entry = entry;
-  try { channel?.postMessage(message); } catch {}
-}
+export function post(channel, message) { try { channel?.postMessage(message); } catch {} }
 export function closeChannel(channel) { if (channel) { channel.onmessage = null; channel.close(); } }
 export function listen(storage, handler) {
   const names = ['online', 'offline', 'visibilitychange', 'pageshow', 'focus'];
@@ -293,7 +285,7 @@ extern "C" {
     #[wasm_bindgen(js_name = deferred)]
     fn deferred_pair() -> Array;
     /// See `emit`.
-    pub fn emit(set: &js_sys::Set, kind: u32, a: &JsValue, b: &JsValue, c: &JsValue);
+    pub fn emit(set: &js_sys::Set, has: bool, payload: &JsValue);
     /// See `bridgeRequest`.
     #[wasm_bindgen(catch, js_name = bridgeRequest)]
     pub fn bridge_request(
@@ -337,9 +329,7 @@ extern "C" {
     pub fn is_offline() -> bool;
     #[wasm_bindgen(js_name = openChannel)]
     pub fn open_channel(name: &str, on_message: &Function) -> JsValue;
-    /// Posts `{ type, client, entry }` (a message to the other contexts of this client: `ask` for a token, `token`
-    /// with the stored entry's JSON, or `signedOut`; received ones are read as untrusted input, see `on_message`).
-    pub fn post(channel: &JsValue, kind: &str, client: &str, entry: Option<&str>);
+    pub fn post(channel: &JsValue, message: &JsValue);
     #[wasm_bindgen(js_name = closeChannel)]
     pub fn close_channel(channel: &JsValue);
     /// Adds `handler(type, event)` on the global scope for `online`, `offline`, `visibilitychange` (unless the page
