@@ -144,7 +144,96 @@ let wasmModule, wasmInstance, wasm = notInitialized;`, 1);
         wasm.__wbg_authclient_free(ptr, 0);
     }
 `, '', 1);
+  // That generated free() was the only caller of __destroy_into_raw (no function takes an AuthClient by value).
+  replace(`    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        AuthClientFinalization.unregister(this);
+        return ptr;
+    }
+`, '', 1);
+  if (text.includes('__destroy_into_raw')) throw new Error('build-pkg: the glue still calls __destroy_into_raw');
 
+  // ---- One helper for the exports returning `Result<JsValue, JsValue>` ----
+  // wasm-bindgen writes the same 12 lines into each of them (reserve 16 bytes of the wasm stack, call the export
+  // with that pointer, read three i32, throw the error or take the value, release the stack): here each becomes
+  // `return takeResult(wasm.<export>, <arguments>);` over one helper doing exactly that. The lines before the call
+  // (a string copied into wasm memory) stay before it. Every such body must match (the constructor's differs: kept).
+  {
+    const body = /\n( +)try \{\n +const retptr = wasm\.__wbindgen_add_to_stack_pointer\(-16\) >>> 0;\n((?: +const [\w$]+ = [^\n]+;\n)*) +wasm\.([\w$]+)\(retptr(, [^\n]*)?\);\n +var r0 = getDataViewMemory0\(\)\.getInt32\(retptr \+ 4 \* 0, true\);\n +var r1 = getDataViewMemory0\(\)\.getInt32\(retptr \+ 4 \* 1, true\);\n +var r2 = getDataViewMemory0\(\)\.getInt32\(retptr \+ 4 \* 2, true\);\n +if \(r2\) \{\n +throw takeFromExternrefTable0\(r1\);\n +\}\n +return takeFromExternrefTable0\(r0\);\n +\} finally \{\n +wasm\.__wbindgen_add_to_stack_pointer\(16\);\n +\}\n/g;
+    const found = text.match(body)?.length ?? 0;
+    if (found < 10) throw new Error(`build-pkg: expected the Result-returning exports' bodies in the glue, found ${found}`);
+    text = text.replace(body, (_, indent, pre, name, args) =>
+      `\n${pre.replace(/^ +/gm, indent)}${indent}return takeResult(wasm.${name}${args ?? ''});\n`);
+    if (text.includes('return takeFromExternrefTable0(r0);')) throw new Error('build-pkg: a Result-returning export was not rewritten');
+    replace('\nfunction takeFromExternrefTable0(idx) {', `
+function takeResult(f, ...args) {
+    const retptr = wasm.__wbindgen_add_to_stack_pointer(-16) >>> 0;
+    try {
+        f(retptr, ...args);
+        const view = getDataViewMemory0();
+        if (view.getInt32(retptr + 8, true)) throw takeFromExternrefTable0(view.getInt32(retptr + 4, true));
+        return takeFromExternrefTable0(view.getInt32(retptr, true));
+    } finally {
+        wasm.__wbindgen_add_to_stack_pointer(16);
+    }
+}
+
+function takeFromExternrefTable0(idx) {`, 1);
+  }
+
+  // isAuthError() and version() are plain JavaScript (declared in src/web/types.d.ts): as exports of the module,
+  // each cost a wasm function, an export and a wrapper here. isAuthError is what the Rust version was: an Error
+  // (of this realm) named AuthbridgeError with a string `code`, false if reading them throws.
+  if (/\bfunction (?:isAuthError|version)\b/.test(text)) throw new Error('build-pkg: the module exports isAuthError or version again');
+  replace('\nexport { initSync, __wbg_init as default };', `
+export function isAuthError(value) {
+    try {
+        return value instanceof Error && value.name === 'AuthbridgeError' && typeof value.code === 'string';
+    } catch {
+        return false;
+    }
+}
+
+export function version() {
+    return ${JSON.stringify(/^version = "(.+)"$/m.exec(readFileSync(join(root, 'Cargo.toml'), 'utf8'))[1])};
+}
+
+export { initSync, __wbg_init as default };`, 1);
+
+  // ---- Glue that never runs, or runs the long way, in the runtimes authbridge supports ----
+  // (Those have AbortSignal.timeout, which every bridge call uses: Chrome 103, Firefox 100, Safari 16, Node 17.3.)
+  // passStringToWasm0's branch for a missing `realloc`: every call passes wasm-bindgen's realloc.
+  {
+    const calls = text.match(/\bpassStringToWasm0\(/g).length - 1; // minus the definition
+    const full = text.match(/\bpassStringToWasm0\([\w$.]+, wasm\.[\w$]+, wasm\.[\w$]+\)/g)?.length ?? 0;
+    if (calls !== full) throw new Error(`build-pkg: ${calls - full} passStringToWasm0 call(s) without realloc`);
+  }
+  replace(`    if (realloc === undefined) {
+        const buf = cachedTextEncoder.encode(arg);
+        const ptr = malloc(buf.length, 1) >>> 0;
+        getUint8ArrayMemory0().subarray(ptr, ptr + buf.length).set(buf);
+        WASM_VECTOR_LEN = buf.length;
+        return ptr;
+    }
+
+`, '', 1);
+  // The polyfill of TextEncoder.encodeInto (in every such runtime: Safari 14.1, Node 12).
+  replace(`
+if (!('encodeInto' in cachedTextEncoder)) {
+    cachedTextEncoder.encodeInto = function (arg, view) {
+        const buf = cachedTextEncoder.encode(arg);
+        view.set(buf);
+        return {
+            read: arg.length,
+            written: buf.length
+        };
+    };
+}
+`, '', 1);
+  // The DataView is stale exactly when the memory's buffer is another one (grown: the old one is detached).
+  replace('if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer.detached === true || (cachedDataViewMemory0.buffer.detached === undefined && cachedDataViewMemory0.buffer !== wasm.memory.buffer)) {',
+    'if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer !== wasm.memory.buffer) {', 1);
   // ---- Short names across the wasm/JS boundary ----
   // wasm-bindgen names its imports `__wbg_<name>_<16 hex digits>` under the module "./authbridge_bg.js" (plus one
   // module per JS snippet) and exports things like `__wbindgen_add_to_stack_pointer` or `authclient_getSnapshot`:

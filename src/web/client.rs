@@ -25,18 +25,98 @@ use crate::store::{MemoryStore, TokenStore};
 use crate::time::Millis;
 use crate::token::AccessToken;
 
-/// `future_to_promise` over one boxed future type: the executor's code exists once, not once per async block.
+/// A promise settled by `f` (run by [`spawn`]). Not wasm-bindgen-futures' `future_to_promise`, whose
+/// `new Promise(closure)` costs an import, an invoke shim and its glue: the promise comes from `js::deferred`.
 fn future_to_promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
-    let boxed: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f);
-    wasm_bindgen_futures::future_to_promise(boxed)
+    settle_promise(Box::pin(f))
 }
 
-/// Runs `f` to completion in the background (a bridge call whose answer comes back as an event).
-fn spawn(f: impl Future<Output = ()> + 'static) {
-    let _ = future_to_promise(async move {
-        f.await;
-        Ok(JsValue::UNDEFINED)
+/// [`future_to_promise`] over one boxed future type: its code exists once, not once per async block.
+fn settle_promise(f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
+    let (promise, resolve, reject) = js::deferred();
+    spawn(async move {
+        let (settle, value) = match f.await {
+            Ok(v) => (resolve, v),
+            Err(e) => (reject, e),
+        };
+        let _ = settle.call1(&JsValue::NULL, &value);
     });
+    promise
+}
+
+/// Runs `f` to completion in the background (a bridge call whose answer comes back as an event), from a
+/// microtask: not in the call that spawns it. Not wasm-bindgen-futures' `spawn_local`, whose queue (a VecDeque,
+/// its own closure, a `queueMicrotask` feature test, JSPI support) costs more: a task here is polled by its waker,
+/// and the only wakers are `JsFuture`'s (gloo-net's calls, the callers' promises), which JavaScript calls from a
+/// promise reaction, with nothing of the client's on the stack.
+fn spawn(f: impl Future<Output = ()> + 'static) {
+    spawn_boxed(Box::pin(f))
+}
+
+fn spawn_boxed(f: BoxedTask) {
+    let start = JsFuture::from(Promise::resolve(&JsValue::UNDEFINED));
+    Task::wake(Rc::new(Task { future: RefCell::new((Some(start), Some(f))), woken: Cell::new(false) }));
+}
+
+/// A spawned future.
+type BoxedTask = Pin<Box<dyn Future<Output = ()>>>;
+
+struct Task {
+    /// A resolved promise's future, awaited first (so that the task starts in a microtask), then `None`; and the
+    /// task's future, `None` once complete. Borrowed while it is polled.
+    future: RefCell<(Option<JsFuture>, Option<BoxedTask>)>,
+    /// Woken since its last poll began.
+    woken: Cell<bool>,
+}
+
+impl Task {
+    /// Polls the task (again, if woken while it was being polled) until it waits or completes.
+    fn wake(self: Rc<Self>) {
+        self.woken.set(true);
+        // Already being polled further up the stack: that poll sees `woken` and polls again.
+        let Ok(mut slot) = self.future.try_borrow_mut() else { return };
+        let waker = task_waker(Rc::clone(&self));
+        while self.woken.replace(false) {
+            let cx = &mut std::task::Context::from_waker(&waker);
+            let (start, future) = &mut *slot;
+            if let Some(s) = start {
+                if Pin::new(s).poll(cx).is_pending() {
+                    continue;
+                }
+                *start = None;
+            }
+            let Some(f) = future else { return };
+            if f.as_mut().poll(cx).is_ready() {
+                // Dropped after the borrow ends (the future's captures may be the last references to a client).
+                let done = future.take();
+                drop(slot);
+                drop(done);
+                return;
+            }
+        }
+    }
+}
+
+/// A `Waker` over an `Rc<Task>` (single-threaded: `std::task::Wake` needs `Arc`).
+fn task_waker(task: Rc<Task>) -> std::task::Waker {
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+    unsafe fn clone(p: *const ()) -> RawWaker {
+        Rc::increment_strong_count(p as *const Task);
+        RawWaker::new(p, &VTABLE)
+    }
+    unsafe fn wake(p: *const ()) {
+        Task::wake(Rc::from_raw(p as *const Task));
+    }
+    unsafe fn wake_by_ref(p: *const ()) {
+        Rc::increment_strong_count(p as *const Task);
+        wake(p);
+    }
+    unsafe fn drop(p: *const ()) {
+        Rc::decrement_strong_count(p as *const Task);
+    }
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop);
+    // SAFETY: each RawWaker owns one strong reference of the `Rc`, which the vtable's functions account for.
+    unsafe { Waker::from_raw(RawWaker::new(Rc::into_raw(task) as *const (), &VTABLE)) }
 }
 
 /// Web Storage under one key, falling back to memory for good once the storage refuses or throws.
@@ -51,23 +131,23 @@ struct WebStore {
 impl TokenStore for WebStore {
     fn load(&self) -> Option<String> {
         match &self.storage {
-            Some(s) => s.get_item(&self.key).ok().flatten(),
+            Some(s) => js::store(s, &self.key, &JsValue::UNDEFINED).as_string(),
             None => self.memory.load(),
         }
     }
     fn save(&mut self, entry: &str) -> bool {
         if let Some(s) = &self.storage {
-            if s.set_item(&self.key, entry).is_ok() {
+            if js::store(s, &self.key, &JsValue::from_str(entry)).as_bool() == Some(true) {
                 return true;
             }
-            let _ = s.remove_item(&self.key);
+            js::store(s, &self.key, &JsValue::NULL);
             self.storage = None;
         }
         self.memory.save(entry)
     }
     fn remove(&mut self) {
         if let Some(s) = &self.storage {
-            let _ = s.remove_item(&self.key);
+            js::store(s, &self.key, &JsValue::NULL);
         }
         self.memory.remove();
     }
@@ -138,7 +218,7 @@ struct Inner {
     timer_fn: Function,
     /// `free()` was called (mirrors the machine, read on every call without a borrow).
     freed: Cell<bool>,
-    /// The bridge call in flight (see `wait_here`).
+    /// The bridge call in flight (see `Inner::answer`).
     flight_js: RefCell<Option<Promise>>,
     /// The pending promises of callers the machine answers: id → resolve.
     waiters: RefCell<Vec<(CallerId, Function)>>,
@@ -323,26 +403,44 @@ impl Inner {
     fn begin(self: &Rc<Self>, event: impl FnOnce(CallerId) -> Event<JsJson>, defer: bool) -> (CallerId, Promise) {
         let id = self.next_caller.get().wrapping_add(1);
         self.next_caller.set(id);
-        let (promise, resolve) = js::deferred();
+        self.begin_event(id, event(id), defer)
+    }
+
+    /// [`Inner::begin`] once the event is made: its code exists once, not once per kind of caller.
+    fn begin_event(self: &Rc<Self>, id: CallerId, event: Event<JsJson>, defer: bool) -> (CallerId, Promise) {
+        let (promise, resolve, _) = js::deferred();
         self.waiters.borrow_mut().push((id, resolve));
         if defer {
-            self.machine.borrow_mut().handle(event(id), js::now());
+            self.machine.borrow_mut().handle(event, js::now());
             let this = Rc::clone(self);
             spawn(async move { this.run() });
         } else {
-            self.handle(event(id));
+            self.handle(event);
         }
         (id, promise)
     }
 
-    /// The machine's answer to caller `id`, once it is in.
+    /// The machine's answer to caller `id`, once it is in. Pages and workers wait for the caller's promise.
+    /// Request-scoped runtimes (workerd) cancel a request that waits on nothing of its own as hung, and a promise
+    /// resolved from another request's context may never wake it. So a caller there waits on the bridge call in
+    /// flight (whichever request made it) or on its own timer for the machine's next deadline, and then hands
+    /// the machine the timer event itself, until its answer is in. (One loop and one `await` for both: each await
+    /// point costs the future's state machine a state.)
     async fn answer(self: Rc<Self>, (id, promise): (CallerId, Promise)) -> Answer {
-        if self.pending(id) {
-            if self.options.browser_like {
-                let _ = JsFuture::from(promise).await;
+        let browser = self.options.browser_like;
+        while self.pending(id) && (browser || !self.freed.get()) {
+            let wait = if browser {
+                promise.clone()
             } else {
-                self.wait_here(id, &promise).await;
+                let flight = self.flight_js.borrow().clone();
+                let deadline = self.machine.borrow().poll_timeout().map(|at| (at - js::now()).max(0) as f64);
+                js::first_of(&promise, flight.as_ref(), deadline.unwrap_or(-1.0))
+            };
+            let _ = JsFuture::from(wait).await;
+            if browser {
+                break;
             }
+            self.handle(Event::Timer);
         }
         let mut answers = self.answers.borrow_mut();
         match answers.iter().position(|(a, _)| *a == id) {
@@ -353,19 +451,6 @@ impl Inner {
 
     fn pending(&self, id: CallerId) -> bool {
         self.waiters.borrow().iter().any(|(w, _)| *w == id)
-    }
-
-    /// Request-scoped runtimes (workerd) cancel a request that waits on nothing of its own as hung, and a promise
-    /// resolved from another request's context may never wake it. So a caller there waits on the bridge call in
-    /// flight (whichever request made it) or on its own timer for the machine's next deadline, and then hands
-    /// the machine the timer event itself, until its answer is in.
-    async fn wait_here(self: &Rc<Self>, id: CallerId, promise: &Promise) {
-        while self.pending(id) && !self.freed.get() {
-            let flight = self.flight_js.borrow().clone();
-            let deadline = self.machine.borrow().poll_timeout().map(|at| (at - js::now()).max(0) as f64);
-            let _ = JsFuture::from(js::first_of(promise, flight.as_ref(), deadline.unwrap_or(-1.0))).await;
-            self.handle(Event::Timer);
-        }
     }
 
     fn settle(&self, caller: CallerId, answer: Answer) {
@@ -420,11 +505,9 @@ impl Inner {
                 self.emit(&self.on_change, None);
             }
             Notice::Token { source, expires_at, header } => {
-                if self.on_token.size() > 0 {
-                    let expires_at = expires_at.map(crate::json::Epoch);
-                    let event = js::to_js(&TokenEvent { source, expires_at, header: &header });
-                    self.emit(&self.on_token, event.as_ref());
-                }
+                let expires_at = expires_at.map(crate::json::Epoch);
+                let event = js::to_js(&TokenEvent { source, expires_at, header: &header });
+                self.emit(&self.on_token, event.as_ref());
             }
             Notice::SignedOut { reason } => {
                 let event = js::to_js(&SignedOutEvent { reason });
@@ -439,16 +522,14 @@ impl Inner {
 
     /// The machine's current error as a JS error (one object per error: the snapshot and the event share it).
     fn current_error(&self) -> JsValue {
-        let (error, serial) = {
-            let machine = self.machine.borrow();
-            let (e, serial) = machine.error();
-            (e.cloned(), serial)
-        };
+        let serial = self.machine.borrow().error().1;
         if let Some((s, js)) = self.error_js.borrow().as_ref() {
             if *s == serial {
                 return js.clone();
             }
         }
+        // Copied out first: making the JS error runs JavaScript.
+        let error = self.machine.borrow().error().0.cloned();
         let js = error.map_or(JsValue::NULL, |e| self.js_error(&e));
         *self.error_js.borrow_mut() = Some((serial, js.clone()));
         js
@@ -524,11 +605,7 @@ impl Inner {
     fn keep_cause(&self, error: gloo_net::Error) {
         // gloo-net keeps the JS error's name and message (its other variants are for JSON bodies, unused here).
         let cause = match error {
-            gloo_net::Error::JsError(e) => {
-                let js = js_sys::Error::new(&e.message);
-                js.set_name(&e.name);
-                Some(js.into())
-            }
+            gloo_net::Error::JsError(e) => Some(js::make_error(&e.message, &e.name, None, None, None, None)),
             _ => None,
         };
         *self.last_cause.borrow_mut() = cause;
@@ -538,7 +615,7 @@ impl Inner {
         let signal = web_sys::AbortSignal::timeout_with_u32(self.options.timeout_ms);
         let lost = |this: &Self, e| {
             this.keep_cause(e);
-            if signal.aborted() {
+            if get(&signal, "aborted").as_bool() == Some(true) {
                 Transport::Timeout
             } else {
                 Transport::Network
@@ -557,16 +634,17 @@ impl Inner {
             Ok(r) => r,
             Err(e) => return lost(self, e),
         };
-        let status = response.status();
-        let headers = response.headers();
+        let raw = web_sys::Response::from(response);
+        let meta = js::response_meta(&raw);
+        let response = gloo_net::http::Response::from(raw);
+        let status = meta.get(0).as_f64().unwrap_or_default() as u16;
         // Readable for a same-origin bridge, or one that lists Date in Access-Control-Expose-Headers.
-        let date = headers.get("Date").map(|d| js_sys::Date::parse(&d)).filter(|d| d.is_finite()).map(|d| d as Millis);
-        let retry_after_ms = headers.get("Retry-After").and_then(|v| {
-            parse_retry_after_seconds(&v).or_else(|| {
-                let at = js_sys::Date::parse(&v);
-                at.is_finite().then(|| (at as Millis - js::now()).max(0))
-            })
-        });
+        let time = |i| meta.get(i).as_f64().filter(|t| t.is_finite()).map(|t| t as Millis);
+        let date = time(1);
+        let retry_after_ms = meta
+            .get(2)
+            .as_string()
+            .and_then(|v| parse_retry_after_seconds(&v).or_else(|| time(3).map(|at| (at - js::now()).max(0))));
         let body = match response.text().await {
             Ok(t) => JsJson::parse(&t),
             Err(e) => return lost(self, e),
@@ -737,11 +815,7 @@ impl Client {
                     WANT => {
                         // Called from a microtask (see `makeClient`), as the future it replaces was first polled.
                         let pending = inner.begin(|caller| Event::Want { caller, want: Want::Header }, false);
-                        return answer_promise(inner, pending, |a| match a {
-                            Answer::Header(name, value) => Ok(Array::of2(&name.into(), &value.into()).into()),
-                            other => Err(other),
-                        })
-                        .into();
+                        return answer_promise(inner, pending).into();
                     }
                     _ => inner.handle(Event::Unauthorized { value: a.as_string().unwrap_or_default() }),
                 }
@@ -932,15 +1006,19 @@ fn token_answer(answer: Answer) -> Result<AccessToken, Error> {
     }
 }
 
-/// A promise settled from a Rust future's answer, with the error as the JS error the snapshot shows.
-fn answer_promise(
-    inner: Rc<Inner>,
-    pending: (CallerId, Promise),
-    value: fn(Answer) -> Result<JsValue, Answer>,
-) -> Promise {
+/// A promise settled from a Rust future's answer, with the error as the JS error the snapshot shows. One
+/// conversion for every kind of caller (each gets only its own kind of answer, or a failure): `start` resolves to
+/// a boolean, `accessToken` and `refresh` to the token, `signOut` to `undefined`, the fetcher's `want()` to
+/// `[name, value]`.
+fn answer_promise(inner: Rc<Inner>, pending: (CallerId, Promise)) -> Promise {
     future_to_promise(async move {
-        let answer = Rc::clone(&inner).answer(pending).await;
-        value(answer).map_err(|a| inner.call_error(&failure(a)))
+        match Rc::clone(&inner).answer(pending).await {
+            Answer::Started(b) => Ok(JsValue::from_bool(b)),
+            Answer::Token(t) => Ok(JsValue::from_str(&t)),
+            Answer::Header(name, value) => Ok(Array::of2(&name.into(), &value.into()).into()),
+            Answer::Done => Ok(JsValue::UNDEFINED),
+            other => Err(inner.call_error(&failure(other))),
+        }
     })
 }
 
@@ -959,10 +1037,7 @@ impl AuthClient {
         let inner = self.live()?;
         let stored = inner.store.borrow().load();
         let pending = inner.begin(|caller| Event::Start { caller, stored }, true);
-        Ok(answer_promise(inner, pending, |a| match a {
-            Answer::Started(b) => Ok(JsValue::from_bool(b)),
-            other => Err(other),
-        }))
+        Ok(answer_promise(Rc::clone(inner), pending))
     }
 
     /// A token valid for at least the refresh margin, refreshing first if needed.
@@ -970,7 +1045,7 @@ impl AuthClient {
     pub fn access_token(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
         let pending = inner.begin(|caller| Event::Want { caller, want: Want::Token }, false);
-        Ok(answer_promise(inner, pending, token_js))
+        Ok(answer_promise(Rc::clone(inner), pending))
     }
 
     /// Like `fetch()`; attaches the token only for the configured API origins and retries once on 401.
@@ -989,7 +1064,7 @@ impl AuthClient {
     pub fn expires_at(&self) -> Result<JsValue, JsValue> {
         let inner = self.live()?;
         let machine = inner.machine.borrow();
-        Ok(machine.session().current().and_then(|c| c.record.expires_at).map_or(JsValue::NULL, |t| (t as f64).into()))
+        Ok(epoch_js(machine.session().current().and_then(|c| c.record.expires_at)))
     }
 
     /// When the next timer-driven refresh is due, in epoch milliseconds; `null` when none is scheduled.
@@ -997,14 +1072,14 @@ impl AuthClient {
     pub fn next_refresh_at(&self) -> Result<JsValue, JsValue> {
         let inner = self.live()?;
         let next = inner.machine.borrow().session().next_wakeup();
-        Ok(next.map_or(JsValue::NULL, |t| (t as f64).into()))
+        Ok(epoch_js(next))
     }
 
     /// Forces one refresh (joining one already in flight). Also leaves the signed-out state.
     pub fn refresh(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
         let pending = inner.begin(|caller| Event::Refresh { caller }, false);
-        Ok(answer_promise(inner, pending, token_js))
+        Ok(answer_promise(Rc::clone(inner), pending))
     }
 
     /// Revokes at the bridge (`DELETE revokeUrl`), clears storage and timers, emits `signedOut`.
@@ -1012,27 +1087,24 @@ impl AuthClient {
     pub fn sign_out(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
         let pending = inner.begin(|caller| Event::SignOut { caller }, false);
-        Ok(answer_promise(inner, pending, |a| match a {
-            Answer::Done => Ok(JsValue::UNDEFINED),
-            other => Err(other),
-        }))
+        Ok(answer_promise(Rc::clone(inner), pending))
     }
 
     /// Adds a listener; returns a function that removes it.
-    pub fn on(&self, event: &str, listener: JsValue) -> Result<Function, JsValue> {
+    pub fn on(&self, event: JsValue, listener: JsValue) -> Result<Function, JsValue> {
         let inner = self.live()?;
-        let set = match event {
-            "token" => &inner.on_token,
-            "signedOut" => &inner.on_signed_out,
-            "error" => &inner.on_error,
+        // `event` is taken as a JS value: as a `&str`, the glue would copy it into wasm memory first.
+        let set = match event.as_string().as_deref() {
+            Some("token") => &inner.on_token,
+            Some("signedOut") => &inner.on_signed_out,
+            Some("error") => &inner.on_error,
             _ => {
                 let mut m = String::from("on(event, listener): event must be 'token', 'signedOut' or 'error'; got ");
-                m.push_str(&js::describe(&JsValue::from_str(event)));
+                m.push_str(&js::describe(&event));
                 return Err(error_to_js(&js::config_error(m)));
             }
         };
         let listener = listener_arg("on(event, listener)", listener)?;
-        set.add(&listener);
         Ok(js::off_fn(set, &listener))
     }
 
@@ -1041,7 +1113,6 @@ impl AuthClient {
     pub fn subscribe(&self, listener: JsValue) -> Result<Function, JsValue> {
         let inner = self.live()?;
         let listener = listener_arg("subscribe(listener)", listener)?;
-        inner.on_change.add(&listener);
         Ok(js::off_fn(&inner.on_change, &listener))
     }
 
@@ -1060,7 +1131,7 @@ impl AuthClient {
         };
         let claims = inner.claims();
         let error = inner.current_error();
-        let expires_at = expires_at.map_or(JsValue::NULL, |t| (t as f64).into());
+        let expires_at = epoch_js(expires_at);
         let snapshot = js::snapshot(status.as_str(), &claims, &expires_at, &error);
         *inner.snapshot.borrow_mut() = Some(snapshot.clone());
         Ok(snapshot)
@@ -1068,10 +1139,11 @@ impl AuthClient {
 
     /// Stops the refresh timer and the reactions to other tabs and to the page's lifecycle; tokens are still
     /// refreshed on access. `start()` resumes.
-    pub fn stop(&self) -> Result<(), JsValue> {
+    pub fn stop(&self) -> Result<JsValue, JsValue> {
+        // `undefined` as a value: the glue's one helper for `Result<JsValue, JsValue>` then serves this one too.
         self.live()?;
         self.client.stop();
-        Ok(())
+        Ok(JsValue::UNDEFINED)
     }
 
     /// Ends the client for good: timers, listeners, the channel to other tabs and its hold on the token go;
@@ -1086,12 +1158,17 @@ impl AuthClient {
 
 impl AuthClient {
     /// The client's state, or the `freed` error once `free()` was called.
-    fn live(&self) -> Result<Rc<Inner>, JsValue> {
+    fn live(&self) -> Result<&Rc<Inner>, JsValue> {
         if self.client.inner.freed.get() {
             return Err(error_to_js(&machine::freed_error()));
         }
-        Ok(Rc::clone(&self.client.inner))
+        Ok(&self.client.inner)
     }
+}
+
+/// Epoch milliseconds as a JS number, `null` for none.
+fn epoch_js(at: Option<Millis>) -> JsValue {
+    at.map_or(JsValue::NULL, |t| (t as f64).into())
 }
 
 fn listener_arg(call: &str, listener: JsValue) -> Result<Function, JsValue> {
@@ -1107,12 +1184,5 @@ impl Drop for AuthClient {
         // Futures still running hold the inner state; after this they find it freed. A drop can come from the
         // finaliser while the client is in use elsewhere only if a borrow were held across JavaScript: none is.
         self.client.free();
-    }
-}
-
-fn token_js(answer: Answer) -> Result<JsValue, Answer> {
-    match answer {
-        Answer::Token(t) => Ok(JsValue::from_str(&t)),
-        other => Err(other),
     }
 }

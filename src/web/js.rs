@@ -1,6 +1,6 @@
 //! JavaScript bindings and conversions shared by the exports.
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -205,8 +205,8 @@ export function readFormat(f) {
   }
   return r;
 }
-// A promise and its resolve function (`new Promise` with a Rust closure costs an invoke shim and glue).
-export function deferred() { let resolve; const promise = new Promise((r) => { resolve = r; }); return [promise, resolve]; }
+// A promise and its resolve and reject functions (`new Promise` with a Rust closure costs an invoke shim and glue).
+export function deferred() { let f; const promise = new Promise((...r) => { f = r; }); return [promise, ...f]; }
 // Calls every function of `set` (in its order, as forEach visits it) with `payload` when `has`, else with no
 // argument; one that throws does not stop the others.
 export function emit(set, has, payload) {
@@ -240,7 +240,38 @@ export function makeClient(f, key, browser, origins, local) {
 }
 // `v` when it is a function, else the message of the error `call` throws.
 export function listenerArg(call, v) { return typeof v === 'function' ? v : `${call}: listener must be a function; got ${describe(v)}`; }
-export function offFn(set, fn) { return () => { set.delete(fn); }; }
+// What the client reads of a bridge response before its body: [status, Date.parse(Date), Retry-After,
+// Date.parse(Retry-After)] (NaN and null where a header is absent or unreadable). As bindings, the status and
+// headers getters, Headers.get and Date.parse cost an import each.
+export function responseMeta(res) {
+  const h = res.headers, retry = h.get('Retry-After');
+  return [res.status, Date.parse(h.get('Date')), retry, Date.parse(retry)];
+}
+// Web Storage under `key`: reads it (`value` undefined: the value or null), writes `value`, or removes it (`value`
+// null); a write or removal gives whether it worked, and a storage that throws gives false. As bindings,
+// getItem, setItem and removeItem cost an import each.
+export function store(storage, key, value) {
+  try {
+    if (value === undefined) return storage.getItem(key);
+    if (value === null) storage.removeItem(key); else storage.setItem(key, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+// Adds `fn` to `set`; returns the function removing it.
+export function offFn(set, fn) { set.add(fn); return () => { set.delete(fn); }; }
+// An Error named `name`, with `code`, `cause`, `status` and `bridgeError` where given (as bindings, the Error
+// constructor, the `name` setter and Reflect.set cost an import each).
+export function makeError(message, name, code, cause, status, bridgeError) {
+  const e = new Error(message);
+  e.name = name;
+  if (code !== undefined) e.code = code;
+  if (cause !== undefined) e.cause = cause;
+  if (status !== undefined) e.status = status;
+  if (bridgeError !== undefined) e.bridgeError = bridgeError;
+  return e;
+}
 // A value as an error message names it: strings quoted (cut at 80 characters), anything else by its kind.
 export function describe(v) {
   if (typeof v === 'string') return `'${v.length > 80 ? `${v.slice(0, 80)}…` : v}'`;
@@ -408,7 +439,7 @@ extern "C" {
     /// See `firstOf`.
     #[wasm_bindgen(js_name = firstOf)]
     pub fn first_of(promise: &Promise, flight: Option<&Promise>, ms: f64) -> Promise;
-    /// A pending promise and the function resolving it.
+    /// A pending promise and the functions resolving and rejecting it.
     #[wasm_bindgen(js_name = deferred)]
     fn deferred_pair() -> Array;
     /// See `emit`.
@@ -436,9 +467,25 @@ extern "C" {
     /// See `listenerArg`.
     #[wasm_bindgen(js_name = listenerArg)]
     pub fn listener_arg(call: &str, value: &JsValue) -> JsValue;
-    /// A function that removes `f` from `set`; made in JS so that no closure outlives the client.
+    /// See `store`.
+    pub fn store(storage: &web_sys::Storage, key: &str, value: &JsValue) -> JsValue;
+    /// See `responseMeta`.
+    #[wasm_bindgen(js_name = responseMeta)]
+    pub fn response_meta(response: &web_sys::Response) -> Array;
+    /// Adds `f` to `set` and returns the function that removes it; made in JS so that no closure outlives the
+    /// client.
     #[wasm_bindgen(js_name = offFn)]
     pub fn off_fn(set: &js_sys::Set, f: &Function) -> Function;
+    /// See `makeError`.
+    #[wasm_bindgen(js_name = makeError)]
+    pub fn make_error(
+        message: &str,
+        name: &str,
+        code: Option<&str>,
+        cause: Option<&JsValue>,
+        status: Option<u16>,
+        bridge_error: Option<&str>,
+    ) -> JsValue;
     /// How an error message names a value (see `describe`).
     pub fn describe(value: &JsValue) -> String;
     /// A frozen `{ status, claims, expiresAt, error }`.
@@ -448,10 +495,10 @@ extern "C" {
     pub fn close_channel(channel: &JsValue);
 }
 
-/// A pending promise and the function resolving it (with `undefined`).
-pub fn deferred() -> (Promise, Function) {
+/// A pending promise and the functions resolving and rejecting it.
+pub fn deferred() -> (Promise, Function, Function) {
     let pair = deferred_pair();
-    (pair.get(0).unchecked_into(), pair.get(1).unchecked_into())
+    (pair.get(0).unchecked_into(), pair.get(1).unchecked_into(), pair.get(2).unchecked_into())
 }
 
 /// A parsed JS value seen through the core's [`Json`] trait.
@@ -515,11 +562,6 @@ pub fn now() -> Millis {
     js_sys::Date::now() as Millis
 }
 
-/// `obj[key] = value`, ignoring the impossible failure on a plain object.
-pub fn set(obj: &Object, key: &str, value: &JsValue) {
-    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
-}
-
 /// `obj[key]`, `undefined` when absent or when reading throws.
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
     if !obj.is_object() {
@@ -536,31 +578,13 @@ pub fn error_to_js(e: &Error) -> JsValue {
 /// [`error_to_js`], keeping the JavaScript error that caused it (a fetch's `TypeError`, an abort) as `cause`, and
 /// a refusal's HTTP `status` and `bridgeError`.
 pub fn error_with_cause(e: &Error, cause: Option<&JsValue>) -> JsValue {
-    let err = js_sys::Error::new(&e.message);
-    err.set_name("AuthbridgeError");
-    set(&err, "code", &e.code.as_str().into());
-    if let Some(cause) = cause {
-        set(&err, "cause", cause);
-    }
-    if let Some(refusal) = &e.bridge {
-        set(&err, "status", &f64::from(refusal.status).into());
-        if let Some(code) = &refusal.error {
-            set(&err, "bridgeError", &JsValue::from_str(code));
-        }
-    }
-    err.into()
+    let refusal = e.bridge.as_ref();
+    let bridge_error = refusal.and_then(|r| r.error.as_deref());
+    make_error(&e.message, "AuthbridgeError", Some(e.code.as_str()), cause, refusal.map(|r| r.status), bridge_error)
 }
 
 pub fn config_error(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
     Error::new(Code::InvalidConfig, message)
-}
-
-/// `true` for an error authbridge made (any realm): an `Error` named `AuthbridgeError` with a string `code`.
-#[wasm_bindgen(js_name = isAuthError, skip_typescript)] // declared in types.d.ts as a type guard
-pub fn is_auth_error(#[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue) -> bool {
-    value.is_instance_of::<js_sys::Error>()
-        && get(&value, "name").as_string().as_deref() == Some("AuthbridgeError")
-        && get(&value, "code").is_string()
 }
 
 /// Reads the `format` option: a name or `{ token, expiresIn?, expiresAt? }` (checked by `readFormat`).

@@ -70,8 +70,8 @@ crate::json::serialize_as_map!(ParsedTokenResponse {
     "format": format,
 });
 
-/// The crate version, for bug reports.
-#[wasm_bindgen(js_name = version)]
+/// The crate version, for bug reports. (JavaScript's `version()` and `isAuthError()` are written into the glue by
+/// scripts/build-pkg.mjs: as exports of the module, each cost a wasm function, an export and a glue wrapper.)
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").into()
 }

@@ -38,6 +38,9 @@ export interface AuthError extends Error {
 /** `true` for an error authbridge threw or emitted (from any realm): narrows `unknown` to {@link AuthError}. */
 export function isAuthError(e: unknown): e is AuthError;
 
+/** The crate version, for bug reports. */
+export function version(): string;
+
 /** JWT claims: registered claims typed, any other claim kept as parsed JSON. */
 export interface JwtClaims {
   iss?: string; sub?: string; aud?: string | string[];
