@@ -112,10 +112,6 @@ pub enum ResponseError {
 }
 
 impl ResponseError {
-    pub(crate) fn field(field: impl Into<Cow<'static, str>>, problem: Problem) -> Self {
-        Self::Field { field: field.into(), problem }
-    }
-
     /// A lowercase message naming the field at fault.
     pub fn message(&self) -> Cow<'static, str> {
         match self {

@@ -97,11 +97,20 @@ fn unescape_pointer_segment(raw: &str) -> Option<String> {
     Some(out)
 }
 
+/// `key.parse::<usize>()` for a canonical index (digits only, no leading zero), as a loop: `str::parse` brings
+/// core's generic integer parser into the wasm build.
 fn parse_index(key: &str) -> Option<usize> {
-    if key.is_empty() || (key.len() > 1 && key.starts_with('0')) || !key.bytes().all(|b| b.is_ascii_digit()) {
+    if key.is_empty() || (key.len() > 1 && key.starts_with('0')) {
         return None;
     }
-    key.parse().ok()
+    let mut n: usize = 0;
+    for b in key.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(usize::from(b - b'0'))?;
+    }
+    Some(n)
 }
 
 /// Epoch milliseconds as a JSON number in a serde type: an integer natively (serde_json), a JS number in wasm.
