@@ -110,15 +110,21 @@ pub fn encode<J: Json>(token: &AccessToken, expires_at: Option<Millis>, header: 
         .unwrap_or_default()
 }
 
+/// The string member `key` of `v`: one copy of this in the wasm build, not one inlined per member.
+#[inline(never)]
+fn string<J: Json>(v: &J, key: &str) -> Option<String> {
+    v.get(key)?.as_str()
+}
+
 /// Parses a stored entry or a peer's message; `None` for anything malformed or written for another client.
 /// `header` must be one authbridge would itself use (`Authorization`, `X-Auth-Token` or the configured one), so a
 /// planted entry cannot pick a header.
 pub fn decode<J: Json>(text: &str, configured_header: Option<&str>, client: &str) -> Option<StoredEntry> {
     let v = J::parse(text)?;
-    if v.kind() != Kind::Object || v.get("client")?.as_str()? != client {
+    if v.kind() != Kind::Object || string(&v, "client")? != client {
         return None;
     }
-    let token = AccessToken::new(v.get("token")?.as_str()?)?;
+    let token = AccessToken::new(string(&v, "token")?)?;
     let expires_at = match v.get("expiresAt") {
         None => return None,
         Some(e) if e.is_null() => None,
@@ -130,7 +136,7 @@ pub fn decode<J: Json>(text: &str, configured_header: Option<&str>, client: &str
             Some(at as Millis)
         }
     };
-    let header = v.get("header")?.as_str()?;
+    let header = string(&v, "header")?;
     let header: Cow<'static, str> = if header == AUTHORIZATION {
         AUTHORIZATION.into()
     } else if header == X_AUTH_TOKEN {
