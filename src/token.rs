@@ -291,17 +291,14 @@ fn detect<J: Json>(body: &J) -> Option<Detected> {
     if body.kind() != Kind::Object {
         return None;
     }
-    Some(if member(body, "accessToken").is_some() {
-        Detected::Point
-    } else if member(body, "data").is_some() {
-        Detected::Wazo
-    } else if member(body, "access_token").is_some() {
-        Detected::OAuth2
-    } else if member(body, "token").is_some() {
-        Detected::Static
-    } else {
-        return None;
-    })
+    // The first of these members present decides.
+    const KEYS: [(&str, Detected); 4] = [
+        ("accessToken", Detected::Point),
+        ("data", Detected::Wazo),
+        ("access_token", Detected::OAuth2),
+        ("token", Detected::Static),
+    ];
+    KEYS.iter().find(|(key, _)| member(body, key).is_some()).map(|&(_, format)| format)
 }
 
 /// Reads `body` in `format` into `raw` (which starts empty, without expiry or scopes).
