@@ -341,7 +341,10 @@ fn read<'a, J: Json + Clone>(body: &J, format: &'a Format, received: Millis, raw
             raw.token(member(&inner, "token"), "accessToken.token")?;
             // Point sends "Bearer eyJ…"; keep the bare token so the header is never "Bearer Bearer …".
             if raw.token.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("bearer ")) {
-                raw.token = raw.token[7..].trim_start().to_owned();
+                // `trim_start()`, by way of the `trim()` linked anyway (schedule.rs): both start at the same place,
+                // but for a rest that is all whitespace, which is then kept, and refused as a token either way.
+                let rest = &raw.token[7..];
+                raw.token = rest[rest.trim().as_ptr() as usize - rest.as_ptr() as usize..].to_owned();
             }
             raw.expires_at = lifetime_at(member(&inner, "expiresIn"), "accessToken.expiresIn", received)?;
         }
@@ -470,6 +473,20 @@ mod tests {
             .unwrap();
         assert_eq!(rec.expires_at, Some(NOW + 86_400_000));
         assert_eq!(header_value(&rec.header, rec.token.secret()), format!("Bearer {fresh}"));
+    }
+
+    #[test]
+    fn point_bearer_prefix_goes_with_the_whitespace_after_it() {
+        let token = |t: &str| match parse(json!({"accessToken": {"token": t}}), Format::Point) {
+            Ok(rec) => Ok(rec.token.secret().to_owned()),
+            Err(e) => Err(e.message().into_owned()),
+        };
+        let refused = Err("field `accessToken.token` is empty or not a valid header value".to_owned());
+        assert_eq!(token("Bearer \u{a0}\tabc"), Ok("abc".to_owned()));
+        assert_eq!(token("BEARER abc"), Ok("abc".to_owned()));
+        assert_eq!(token("Bearer abc "), refused);
+        assert_eq!(token("Bearer  \u{a0} "), refused);
+        assert_eq!(token("Bearer "), refused);
     }
 
     #[test]
