@@ -134,6 +134,8 @@ impl serde::Serialize for Epoch {
 /// which serde-wasm-bindgen caches every field name's JS string in a `HashMap` (hashbrown); as maps, the keys are
 /// plain strings and that cache is not linked. Every such struct is serialised by one loop ([`Fields`]), not by
 /// code unrolled per struct and per field type. Native serde_json writes the same JSON either way.
+// Used by the wasm build only (web/).
+#[cfg_attr(not(target_arch = "wasm32"), allow(unused_macros))]
 macro_rules! serialize_as_map {
     ($ty:ident { $($key:literal: $field:ident),* $(,)? }) => {
         impl serde::Serialize for $ty<'_> {
@@ -144,6 +146,7 @@ macro_rules! serialize_as_map {
         }
     };
 }
+#[cfg_attr(not(target_arch = "wasm32"), allow(unused_imports))]
 pub(crate) use serialize_as_map;
 
 /// A member of an object written by [`serialize_as_map!`].

@@ -6,7 +6,7 @@
 //! it: a client never restores or adopts an entry written for another bridge or other API origins (two clients
 //! on one page would otherwise swap tokens and send each one to the other's API).
 
-use crate::json::{Epoch, Json, Kind};
+use crate::json::{Epoch, Field, Fields, Json, Kind};
 use crate::time::Millis;
 use crate::token::{AccessToken, AUTHORIZATION, X_AUTH_TOKEN};
 use std::borrow::Cow;
@@ -95,19 +95,17 @@ pub fn client_id(token_url: &str, api_origins: &[String], header: Option<&str>, 
     out
 }
 
-/// The stored entry as written: exactly these four members, nothing else can be serialised into storage.
-struct EntryOut<'a> {
-    token: &'a str,
-    expires_at: Option<Epoch>,
-    header: &'a str,
-    client: &'a str,
-}
-crate::json::serialize_as_map!(EntryOut { "token": token, "expiresAt": expires_at, "header": header, "client": client });
-
-/// Serialises an entry as `{"token":…,"expiresAt":…,"header":…,"client":…}`.
+/// Serialises an entry as `{"token":…,"expiresAt":…,"header":…,"client":…}`: exactly these four members, nothing
+/// else can be serialised into storage. Written as [`Fields`] directly (no struct of its own, whose `Serialize`
+/// impl would be one more function in the wasm build).
 pub fn encode<J: Json>(token: &AccessToken, expires_at: Option<Millis>, header: &str, client: &str) -> String {
-    J::to_text(&EntryOut { token: token.secret(), expires_at: expires_at.map(Epoch), header, client })
-        .unwrap_or_default()
+    J::to_text(&Fields(&[
+        ("token", Field::Str(token.secret())),
+        ("expiresAt", Field::Epoch(expires_at.map(Epoch))),
+        ("header", Field::Str(header)),
+        ("client", Field::Str(client)),
+    ]))
+    .unwrap_or_default()
 }
 
 /// The string member `key` of `v`: one copy of this in the wasm build, not one inlined per member.
