@@ -46,7 +46,11 @@ pub trait Json: Sized {
         if pointer.is_empty() {
             return Some(self.clone());
         }
-        let rest = pointer.strip_prefix('/')?;
+        // Bytes, not `strip_prefix('/')`: a char pattern links UTF-8 encoding and slice comparison.
+        if pointer.as_bytes()[0] != b'/' {
+            return None;
+        }
+        let rest = &pointer[1..];
         let mut current = self.clone();
         for raw in split_ascii(rest, b'/') {
             let key = unescape_pointer_segment(raw)?;
@@ -100,7 +104,7 @@ fn unescape_pointer_segment(raw: &str) -> Option<String> {
 /// `key.parse::<usize>()` for a canonical index (digits only, no leading zero), as a loop: `str::parse` brings
 /// core's generic integer parser into the wasm build.
 fn parse_index(key: &str) -> Option<usize> {
-    if key.is_empty() || (key.len() > 1 && key.starts_with('0')) {
+    if key.is_empty() || (key.len() > 1 && key.as_bytes()[0] == b'0') {
         return None;
     }
     let mut n: usize = 0;

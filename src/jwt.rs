@@ -30,7 +30,8 @@ const BASE64URL_PADDED: GeneralPurpose = GeneralPurpose::new(
 );
 
 fn base64url(part: &str, which: Part) -> Result<Vec<u8>, JwtError> {
-    let engine = if part.ends_with('=') { &BASE64URL_PADDED } else { &BASE64URL };
+    // Bytes, not `ends_with('=')`: a char pattern links UTF-8 encoding and slice comparison.
+    let engine = if part.as_bytes().last() == Some(&b'=') { &BASE64URL_PADDED } else { &BASE64URL };
     engine.decode(part).map_err(|_| JwtError::InvalidBase64(which))
 }
 
