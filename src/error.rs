@@ -129,7 +129,7 @@ impl ResponseError {
                     Problem::BadTimestamp => ("field ", " is not a valid timestamp within 400 days"),
                     Problem::Unsupported => ("field ", " is not Bearer"),
                 };
-                let mut m = String::with_capacity(before.len() + field.len() + after.len() + 2);
+                let mut m = String::new();
                 m.push_str(before);
                 m.push('`');
                 m.push_str(field);

@@ -86,7 +86,7 @@ pub fn split_ascii(s: &str, sep: u8) -> impl Iterator<Item = &str> {
 /// `~1` → `/`, `~0` → `~`; any other `~` makes the pointer invalid (RFC 6901 §3). A loop rather than
 /// `str::replace`, whose substring searcher would add a kilobyte to the wasm build.
 fn unescape_pointer_segment(raw: &str) -> Option<String> {
-    let mut out = String::with_capacity(raw.len());
+    let mut out = String::new();
     let mut chars = raw.chars();
     while let Some(c) = chars.next() {
         out.push(match c {

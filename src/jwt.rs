@@ -137,7 +137,8 @@ fn is_utf8(bytes: &[u8]) -> bool {
                 _ => return false,
             }
         }
-        if code < min || code > 0x10_ffff || (0xd800..=0xdfff).contains(&code) {
+        // `code & !0x7ff == 0xd800`: a surrogate, U+D800 to U+DFFF.
+        if code < min || code > 0x10_ffff || code & !0x7ff == 0xd800 {
             return false;
         }
         i += 1 + more;

@@ -88,7 +88,7 @@ pub fn client_id(token_url: &str, api_origins: &[String], header: Option<&str>, 
     }
     feed(header.unwrap_or(""));
     feed(format);
-    let mut out = String::with_capacity(16);
+    let mut out = String::new();
     for i in (0..16).rev() {
         out.push(char::from(b"0123456789abcdef"[(hash >> (i * 4)) as usize & 15]));
     }

@@ -150,7 +150,7 @@ pub struct TokenRecord {
 /// The header value for `token` in `header`: `Bearer <token>` for `Authorization`, the bare token otherwise.
 pub fn header_value(header: &str, token: &str) -> String {
     if header.eq_ignore_ascii_case(AUTHORIZATION) {
-        let mut v = String::with_capacity(token.len() + 7);
+        let mut v = String::new();
         v.push_str("Bearer ");
         v.push_str(token);
         v
