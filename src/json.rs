@@ -70,15 +70,17 @@ pub fn split_ascii(s: &str, sep: u8) -> impl Iterator<Item = &str> {
     let mut rest = Some(s);
     std::iter::from_fn(move || {
         let r = rest?;
-        match r.bytes().position(|b| b == sep) {
-            Some(i) => {
-                rest = Some(&r[i + 1..]);
-                Some(&r[..i])
-            }
-            None => {
-                rest = None;
-                Some(r)
-            }
+        // A plain loop, not `position`: each closure given to an iterator adapter is a function of its own.
+        let mut i = 0;
+        while i < r.len() && r.as_bytes()[i] != sep {
+            i += 1;
+        }
+        if i < r.len() {
+            rest = Some(&r[i + 1..]);
+            Some(&r[..i])
+        } else {
+            rest = None;
+            Some(r)
         }
     })
 }
