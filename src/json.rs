@@ -54,10 +54,11 @@ pub trait Json: Sized {
         let mut current = self.clone();
         for raw in split_ascii(rest, b'/') {
             let key = unescape_pointer_segment(raw)?;
-            current = match current.kind() {
-                Kind::Object => current.get(&key)?,
-                Kind::Array => current.index(parse_index(&key)?)?,
-                _ => return None,
+            // A member of an object, else an element of an array: `get` is `None` for anything but an object,
+            // `index` for anything but an array.
+            current = match current.get(&key) {
+                Some(member) => member,
+                None => current.index(parse_index(&key)?)?,
             };
         }
         Some(current)
@@ -88,19 +89,25 @@ pub fn split_ascii(s: &str, sep: u8) -> impl Iterator<Item = &str> {
 /// `~1` → `/`, `~0` → `~`; any other `~` makes the pointer invalid (RFC 6901 §3). A loop rather than
 /// `str::replace`, whose substring searcher would add a kilobyte to the wasm build.
 fn unescape_pointer_segment(raw: &str) -> Option<String> {
-    let mut out = String::new();
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        out.push(match c {
-            '~' => match chars.next()? {
-                '0' => '~',
-                '1' => '/',
+    // Bytes, not chars: both escapes and what they stand for are ASCII, everything else is copied as it is.
+    let bytes = raw.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let mut b = bytes[i];
+        i += 1;
+        if b == b'~' {
+            b = match bytes.get(i)? {
+                b'0' => b'~',
+                b'1' => b'/',
                 _ => return None,
-            },
-            c => c,
-        });
+            };
+            i += 1;
+        }
+        out.push(b);
     }
-    Some(out)
+    // SAFETY: `raw` is UTF-8, and only the ASCII pairs `~0` and `~1` were replaced, by ASCII bytes.
+    Some(unsafe { String::from_utf8_unchecked(out) })
 }
 
 /// `key.parse::<usize>()` for a canonical index (digits only, no leading zero), as a loop: `str::parse` brings
