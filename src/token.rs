@@ -95,11 +95,12 @@ impl Format {
             Self::Wazo => "wazo".into(),
             Self::Static => "static".into(),
             Self::Custom(c) => {
-                let mut k = String::from("custom");
-                for p in [Some(&c.token), c.expires_in.as_ref(), c.expires_at.as_ref()] {
-                    k.push('\n');
-                    k.push_str(p.map_or("", String::as_str));
-                }
+                let mut k = String::from("custom\n");
+                k.push_str(&c.token);
+                k.push('\n');
+                k.push_str(c.expires_in.as_deref().unwrap_or(""));
+                k.push('\n');
+                k.push_str(c.expires_at.as_deref().unwrap_or(""));
                 k.into()
             }
         }
@@ -218,20 +219,19 @@ fn timestamp_at<J: Json>(value: Option<J>, field: &str, received: Millis) -> Ste
 
 /// `text.split_ascii_whitespace().map(str::to_owned).collect()`, as a loop (smaller in the wasm build).
 fn ascii_words(text: &str) -> Vec<String> {
+    let bytes = text.as_bytes();
     let mut out = Vec::new();
-    let mut start = None;
-    for (i, b) in text.bytes().enumerate() {
-        match (b.is_ascii_whitespace(), start) {
-            (true, Some(s)) => {
-                out.push(text[s..i].to_owned());
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
         }
-    }
-    if let Some(s) = start {
-        out.push(text[s..].to_owned());
+        let start = i;
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        out.push(text[start..i].to_owned());
     }
     out
 }
