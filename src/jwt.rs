@@ -134,7 +134,8 @@ fn is_utf8(bytes: &[u8]) -> bool {
             _ => return false,
         };
         let mut code = u32::from(lead & (0x7f >> more));
-        for k in 1..=more {
+        // `1..more + 1`, not `1..=more`: an inclusive range iterates with an extra exhausted flag.
+        for k in 1..more + 1 {
             match bytes.get(i + k) {
                 Some(&b) if b & 0xc0 == 0x80 => code = code << 6 | u32::from(b & 0x3f),
                 _ => return false,
