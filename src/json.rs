@@ -46,14 +46,19 @@ pub trait Json: Sized {
         if pointer.is_empty() {
             return Some(self.clone());
         }
-        let rest = pointer.strip_prefix('/')?;
+        // Bytes, not `strip_prefix('/')`: a char pattern links UTF-8 encoding and slice comparison.
+        if pointer.as_bytes()[0] != b'/' {
+            return None;
+        }
+        let rest = &pointer[1..];
         let mut current = self.clone();
         for raw in split_ascii(rest, b'/') {
             let key = unescape_pointer_segment(raw)?;
-            current = match current.kind() {
-                Kind::Object => current.get(&key)?,
-                Kind::Array => current.index(parse_index(&key)?)?,
-                _ => return None,
+            // A member of an object, else an element of an array: `get` is `None` for anything but an object,
+            // `index` for anything but an array.
+            current = match current.get(&key) {
+                Some(member) => member,
+                None => current.index(parse_index(&key)?)?,
             };
         }
         Some(current)
@@ -66,15 +71,17 @@ pub fn split_ascii(s: &str, sep: u8) -> impl Iterator<Item = &str> {
     let mut rest = Some(s);
     std::iter::from_fn(move || {
         let r = rest?;
-        match r.bytes().position(|b| b == sep) {
-            Some(i) => {
-                rest = Some(&r[i + 1..]);
-                Some(&r[..i])
-            }
-            None => {
-                rest = None;
-                Some(r)
-            }
+        // A plain loop, not `position`: each closure given to an iterator adapter is a function of its own.
+        let mut i = 0;
+        while i < r.len() && r.as_bytes()[i] != sep {
+            i += 1;
+        }
+        if i < r.len() {
+            rest = Some(&r[i + 1..]);
+            Some(&r[..i])
+        } else {
+            rest = None;
+            Some(r)
         }
     })
 }
@@ -82,26 +89,41 @@ pub fn split_ascii(s: &str, sep: u8) -> impl Iterator<Item = &str> {
 /// `~1` → `/`, `~0` → `~`; any other `~` makes the pointer invalid (RFC 6901 §3). A loop rather than
 /// `str::replace`, whose substring searcher would add a kilobyte to the wasm build.
 fn unescape_pointer_segment(raw: &str) -> Option<String> {
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        out.push(match c {
-            '~' => match chars.next()? {
-                '0' => '~',
-                '1' => '/',
+    // Bytes, not chars: both escapes and what they stand for are ASCII, everything else is copied as it is.
+    let bytes = raw.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let mut b = bytes[i];
+        i += 1;
+        if b == b'~' {
+            b = match bytes.get(i)? {
+                b'0' => b'~',
+                b'1' => b'/',
                 _ => return None,
-            },
-            c => c,
-        });
+            };
+            i += 1;
+        }
+        out.push(b);
     }
-    Some(out)
+    // SAFETY: `raw` is UTF-8, and only the ASCII pairs `~0` and `~1` were replaced, by ASCII bytes.
+    Some(unsafe { String::from_utf8_unchecked(out) })
 }
 
+/// `key.parse::<usize>()` for a canonical index (digits only, no leading zero), as a loop: `str::parse` brings
+/// core's generic integer parser into the wasm build.
 fn parse_index(key: &str) -> Option<usize> {
-    if key.is_empty() || (key.len() > 1 && key.starts_with('0')) || !key.bytes().all(|b| b.is_ascii_digit()) {
+    if key.is_empty() || (key.len() > 1 && key.as_bytes()[0] == b'0') {
         return None;
     }
-    key.parse().ok()
+    let mut n: usize = 0;
+    for b in key.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(usize::from(b - b'0'))?;
+    }
+    Some(n)
 }
 
 /// Epoch milliseconds as a JSON number in a serde type: an integer natively (serde_json), a JS number in wasm.
@@ -125,6 +147,8 @@ impl serde::Serialize for Epoch {
 /// which serde-wasm-bindgen caches every field name's JS string in a `HashMap` (hashbrown); as maps, the keys are
 /// plain strings and that cache is not linked. Every such struct is serialised by one loop ([`Fields`]), not by
 /// code unrolled per struct and per field type. Native serde_json writes the same JSON either way.
+// Used by the wasm build only (web/).
+#[cfg_attr(not(target_arch = "wasm32"), allow(unused_macros))]
 macro_rules! serialize_as_map {
     ($ty:ident { $($key:literal: $field:ident),* $(,)? }) => {
         impl serde::Serialize for $ty<'_> {
@@ -135,6 +159,7 @@ macro_rules! serialize_as_map {
         }
     };
 }
+#[cfg_attr(not(target_arch = "wasm32"), allow(unused_imports))]
 pub(crate) use serialize_as_map;
 
 /// A member of an object written by [`serialize_as_map!`].

@@ -6,7 +6,7 @@
 //! it: a client never restores or adopts an entry written for another bridge or other API origins (two clients
 //! on one page would otherwise swap tokens and send each one to the other's API).
 
-use crate::json::{Epoch, Json, Kind};
+use crate::json::{Epoch, Field, Fields, Json, Kind};
 use crate::time::Millis;
 use crate::token::{AccessToken, AUTHORIZATION, X_AUTH_TOKEN};
 use std::borrow::Cow;
@@ -66,48 +66,57 @@ pub struct StoredEntry {
 /// default storage key and channel name derive from it. Not a secret and not a defence against scripts of the
 /// same origin (they can compute it): it keeps honest clients of different APIs apart.
 pub fn client_id(token_url: &str, api_origins: &[String], header: Option<&str>, format: &str) -> String {
-    // Sorted and deduplicated by insertion: a handful of origins, and `sort_unstable` measured ~3 KB of wasm
-    // (before wasm-opt) for this one call.
-    let mut origins: Vec<&str> = Vec::with_capacity(api_origins.len());
-    for o in api_origins {
-        let at = origins.iter().position(|p| *p >= o.as_str()).unwrap_or(origins.len());
-        if origins.get(at) != Some(&o.as_str()) {
-            origins.insert(at, o);
-        }
-    }
     // FNV-1a over length-prefixed fields, so that no two different inputs share a byte stream.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |field: &str| {
-        for b in (field.len() as u32).to_le_bytes().iter().chain(field.as_bytes()) {
-            hash = (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+    fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
+        for &b in bytes {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
         }
-    };
+        hash
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |field: &str| hash = fnv(fnv(hash, &(field.len() as u32).to_le_bytes()), field.as_bytes());
     feed(token_url);
-    for o in &origins {
+    // The origins in order, each once: a handful, so each next one is found by a scan for the smallest origin after
+    // the last one fed (`sort_unstable` measured ~3 KB of wasm before wasm-opt for this one call; a sorted Vec
+    // built by insertion brought `Vec::insert`).
+    let mut last: Option<&str> = None;
+    loop {
+        let mut next: Option<&str> = None;
+        for o in api_origins {
+            if last.map_or(true, |l| o.as_str() > l) && next.map_or(true, |n| o.as_str() < n) {
+                next = Some(o);
+            }
+        }
+        let Some(o) = next else { break };
         feed(o);
+        last = next;
     }
     feed(header.unwrap_or(""));
     feed(format);
-    let mut out = String::with_capacity(16);
+    let mut out = String::new();
     for i in (0..16).rev() {
         out.push(char::from(b"0123456789abcdef"[(hash >> (i * 4)) as usize & 15]));
     }
     out
 }
 
-/// The stored entry as written: exactly these four members, nothing else can be serialised into storage.
-struct EntryOut<'a> {
-    token: &'a str,
-    expires_at: Option<Epoch>,
-    header: &'a str,
-    client: &'a str,
-}
-crate::json::serialize_as_map!(EntryOut { "token": token, "expiresAt": expires_at, "header": header, "client": client });
-
-/// Serialises an entry as `{"token":…,"expiresAt":…,"header":…,"client":…}`.
+/// Serialises an entry as `{"token":…,"expiresAt":…,"header":…,"client":…}`: exactly these four members, nothing
+/// else can be serialised into storage. Written as [`Fields`] directly (no struct of its own, whose `Serialize`
+/// impl would be one more function in the wasm build).
 pub fn encode<J: Json>(token: &AccessToken, expires_at: Option<Millis>, header: &str, client: &str) -> String {
-    J::to_text(&EntryOut { token: token.secret(), expires_at: expires_at.map(Epoch), header, client })
-        .unwrap_or_default()
+    J::to_text(&Fields(&[
+        ("token", Field::Str(token.secret())),
+        ("expiresAt", Field::Epoch(expires_at.map(Epoch))),
+        ("header", Field::Str(header)),
+        ("client", Field::Str(client)),
+    ]))
+    .unwrap_or_default()
+}
+
+/// The string member `key` of `v`: one copy of this in the wasm build, not one inlined per member.
+#[inline(never)]
+fn string<J: Json>(v: &J, key: &str) -> Option<String> {
+    v.get(key)?.as_str()
 }
 
 /// Parses a stored entry or a peer's message; `None` for anything malformed or written for another client.
@@ -115,10 +124,10 @@ pub fn encode<J: Json>(token: &AccessToken, expires_at: Option<Millis>, header: 
 /// planted entry cannot pick a header.
 pub fn decode<J: Json>(text: &str, configured_header: Option<&str>, client: &str) -> Option<StoredEntry> {
     let v = J::parse(text)?;
-    if v.kind() != Kind::Object || v.get("client")?.as_str()? != client {
+    if v.kind() != Kind::Object || string(&v, "client")? != client {
         return None;
     }
-    let token = AccessToken::new(v.get("token")?.as_str()?)?;
+    let token = AccessToken::new(string(&v, "token")?)?;
     let expires_at = match v.get("expiresAt") {
         None => return None,
         Some(e) if e.is_null() => None,
@@ -130,7 +139,7 @@ pub fn decode<J: Json>(text: &str, configured_header: Option<&str>, client: &str
             Some(at as Millis)
         }
     };
-    let header = v.get("header")?.as_str()?;
+    let header = string(&v, "header")?;
     let header: Cow<'static, str> = if header == AUTHORIZATION {
         AUTHORIZATION.into()
     } else if header == X_AUTH_TOKEN {

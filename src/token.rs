@@ -95,11 +95,12 @@ impl Format {
             Self::Wazo => "wazo".into(),
             Self::Static => "static".into(),
             Self::Custom(c) => {
-                let mut k = String::from("custom");
-                for p in [Some(&c.token), c.expires_in.as_ref(), c.expires_at.as_ref()] {
-                    k.push('\n');
-                    k.push_str(p.map_or("", String::as_str));
-                }
+                let mut k = String::from("custom\n");
+                k.push_str(&c.token);
+                k.push('\n');
+                k.push_str(c.expires_in.as_deref().unwrap_or(""));
+                k.push('\n');
+                k.push_str(c.expires_at.as_deref().unwrap_or(""));
                 k.into()
             }
         }
@@ -150,7 +151,7 @@ pub struct TokenRecord {
 /// The header value for `token` in `header`: `Bearer <token>` for `Authorization`, the bare token otherwise.
 pub fn header_value(header: &str, token: &str) -> String {
     if header.eq_ignore_ascii_case(AUTHORIZATION) {
-        let mut v = String::with_capacity(token.len() + 7);
+        let mut v = String::new();
         v.push_str("Bearer ");
         v.push_str(token);
         v
@@ -161,8 +162,14 @@ pub fn header_value(header: &str, token: &str) -> String {
 
 type Result<T> = std::result::Result<T, ResponseError>;
 
-fn field_err<T>(field: impl Into<Cow<'static, str>>, problem: Problem) -> Result<T> {
-    Err(ResponseError::field(field, problem))
+/// Why reading failed, while reading: `None` for an unrecognised shape, else the field at fault (a literal, or a
+/// custom format's pointer, borrowed until the error is built) and its problem. Kept small and borrowed so that the
+/// readers below pass it up without copying owned strings around (each `?` on a `ResponseError` moved a `Cow`).
+type Fail<'a> = Option<(&'a str, Problem)>;
+type Step<'a, T> = std::result::Result<T, Fail<'a>>;
+
+fn fail<T>(field: &str, problem: Problem) -> Step<'_, T> {
+    Err(Some((field, problem)))
 }
 
 /// Reads an optional member: absent and `null` are both "not given".
@@ -170,72 +177,66 @@ fn member<J: Json>(obj: &J, key: &str) -> Option<J> {
     obj.get(key).filter(|v| !v.is_null())
 }
 
-fn object<J: Json>(obj: &J, key: &'static str) -> Result<J> {
+fn object<J: Json>(obj: &J, key: &'static str) -> Step<'static, J> {
     match member(obj, key) {
-        None => field_err(key, Problem::Missing),
+        None => fail(key, Problem::Missing),
         Some(v) if v.kind() == Kind::Object => Ok(v),
-        Some(_) => field_err(key, Problem::WrongType),
+        Some(_) => fail(key, Problem::WrongType),
     }
 }
 
-fn string_at<J: Json>(value: Option<J>, field: &Cow<'static, str>) -> Result<Option<String>> {
+fn string_at<J: Json>(value: Option<J>, field: &str) -> Step<'_, Option<String>> {
     match value {
         None => Ok(None),
-        Some(v) => v.as_str().map(Some).ok_or_else(|| ResponseError::field(field.clone(), Problem::WrongType)),
+        Some(v) => v.as_str().map(Some).ok_or(Some((field, Problem::WrongType))),
     }
 }
 
-// `field` is a `Cow`, not `impl Into<Cow>`: one copy of each of these in the wasm build, not one per argument type.
-fn token_at<J: Json>(value: Option<J>, field: Cow<'static, str>) -> Result<String> {
-    string_at(value, &field)?.ok_or(ResponseError::Field { field, problem: Problem::Missing })
-}
-
-fn lifetime_at<J: Json>(value: Option<J>, field: Cow<'static, str>, received: Millis) -> Result<Option<Millis>> {
+fn lifetime_at<J: Json>(value: Option<J>, field: &str, received: Millis) -> Step<'_, Option<Millis>> {
     let Some(v) = value else { return Ok(None) };
     let Some(seconds) = v.as_f64() else {
-        return field_err(field, Problem::WrongType);
+        return fail(field, Problem::WrongType);
     };
     let ms = seconds * 1000.0;
     if !(ms >= 1.0 && ms <= MAX_LIFETIME_MS as f64) {
-        return field_err(field, Problem::BadLifetime);
+        return fail(field, Problem::BadLifetime);
     }
     Ok(Some(received + ms as Millis))
 }
 
-fn timestamp_at<J: Json>(value: Option<J>, field: Cow<'static, str>, received: Millis) -> Result<Option<Millis>> {
+fn timestamp_at<J: Json>(value: Option<J>, field: &str, received: Millis) -> Step<'_, Option<Millis>> {
     let Some(v) = value else { return Ok(None) };
     let at = match v.kind() {
         Kind::String => v.as_str().as_deref().and_then(parse_iso8601),
         Kind::Number => v.as_f64().filter(|s| s.is_finite() && s.abs() < 1e14).map(|s| (s * 1000.0) as Millis),
-        _ => return field_err(field, Problem::WrongType),
+        _ => return fail(field, Problem::WrongType),
     };
     match at {
         Some(at) if at > 0 && at <= received + MAX_LIFETIME_MS => Ok(Some(at)),
-        _ => field_err(field, Problem::BadTimestamp),
+        _ => fail(field, Problem::BadTimestamp),
     }
 }
 
 /// `text.split_ascii_whitespace().map(str::to_owned).collect()`, as a loop (smaller in the wasm build).
 fn ascii_words(text: &str) -> Vec<String> {
+    let bytes = text.as_bytes();
     let mut out = Vec::new();
-    let mut start = None;
-    for (i, b) in text.bytes().enumerate() {
-        match (b.is_ascii_whitespace(), start) {
-            (true, Some(s)) => {
-                out.push(text[s..i].to_owned());
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
         }
-    }
-    if let Some(s) = start {
-        out.push(text[s..].to_owned());
+        let start = i;
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        out.push(text[start..i].to_owned());
     }
     out
 }
 
-fn scopes_from<J: Json>(obj: &J, field: &'static str) -> Result<Vec<String>> {
+fn scopes_from<J: Json>(obj: &J, field: &'static str) -> Step<'static, Vec<String>> {
     let Some(v) = member(obj, field) else {
         return Ok(Vec::new());
     };
@@ -244,11 +245,11 @@ fn scopes_from<J: Json>(obj: &J, field: &'static str) -> Result<Vec<String>> {
         Kind::Array => {
             let mut out = Vec::new();
             while let Some(item) = v.index(out.len()) {
-                out.push(item.as_str().ok_or_else(|| ResponseError::field(field, Problem::WrongType))?);
+                out.push(item.as_str().ok_or(Some((field, Problem::WrongType)))?);
             }
             Ok(out)
         }
-        _ => field_err(field, Problem::WrongType),
+        _ => fail(field, Problem::WrongType),
     }
 }
 
@@ -265,123 +266,109 @@ fn jwt_exp<J: Json>(token: &str, received: Millis) -> Option<Millis> {
     crate::jwt::numeric_date_ms(&claims, "exp").filter(|&exp| exp <= received + MAX_LIFETIME_MS)
 }
 
-struct Raw {
+/// What [`read`] fills in.
+struct Raw<'a> {
     token: String,
-    token_field: Cow<'static, str>,
+    /// The field the token was read from, named in a [`Problem::BadToken`] error.
+    token_field: &'a str,
     expires_at: Option<Millis>,
     scopes: Vec<String>,
     format: Detected,
 }
 
-// A bare JSON string is accepted only when the format is explicitly `static`: guessing would turn an error
-// string from a misconfigured bridge into a "token".
-fn detect<J: Json>(body: &J) -> Result<Format> {
-    if body.kind() != Kind::Object {
-        return Err(ResponseError::Unrecognized);
+impl<'a> Raw<'a> {
+    /// Reads the token (a string, required) from `value`, found at `field`.
+    fn token<J: Json>(&mut self, value: Option<J>, field: &'a str) -> Step<'a, ()> {
+        self.token_field = field;
+        self.token = string_at(value, field)?.ok_or(Some((field, Problem::Missing)))?;
+        Ok(())
     }
-    Ok(if member(body, "accessToken").is_some() {
-        Format::Point
-    } else if member(body, "data").is_some() {
-        Format::Wazo
-    } else if member(body, "access_token").is_some() {
-        Format::OAuth2
-    } else if member(body, "token").is_some() {
-        Format::Static
-    } else {
-        return Err(ResponseError::Unrecognized);
-    })
 }
 
-fn read<J: Json + Clone>(body: &J, format: &Format, received: Millis) -> Result<Raw> {
-    match format {
-        Format::Auto => read(body, &detect(body)?, received),
-        Format::OAuth2 => {
-            if let Some(kind) = string_at(member(body, "token_type"), &"token_type".into())? {
-                if !kind.eq_ignore_ascii_case("bearer") {
-                    return field_err("token_type", Problem::Unsupported);
-                }
-            }
-            Ok(Raw {
-                token: token_at(member(body, "access_token"), "access_token".into())?,
-                token_field: "access_token".into(),
-                expires_at: lifetime_at(member(body, "expires_in"), "expires_in".into(), received)?,
-                scopes: scopes_from(body, "scope")?,
-                format: Detected::OAuth2,
-            })
-        }
-        Format::Point => {
-            let inner = object(body, "accessToken")?;
-            let token = token_at(member(&inner, "token"), "accessToken.token".into())?;
-            // Point sends "Bearer eyJ…"; keep the bare token so the header is never "Bearer Bearer …".
-            let token = match token.get(..7) {
-                Some(p) if p.eq_ignore_ascii_case("bearer ") => token[7..].trim_start().to_owned(),
-                _ => token,
-            };
-            Ok(Raw {
-                token,
-                token_field: "accessToken.token".into(),
-                expires_at: lifetime_at(member(&inner, "expiresIn"), "accessToken.expiresIn".into(), received)?,
-                scopes: Vec::new(),
-                format: Detected::Point,
-            })
-        }
-        Format::Wazo => {
-            let data = object(body, "data")?;
-            let expires_at = match member(&data, "utc_expires_at") {
-                Some(v) => timestamp_at(Some(v), "data.utc_expires_at".into(), received)?,
-                None => timestamp_at(member(&data, "expires_at"), "data.expires_at".into(), received)?,
-            };
-            Ok(Raw {
-                token: token_at(member(&data, "token"), "data.token".into())?,
-                token_field: "data.token".into(),
-                expires_at,
-                scopes: scopes_from(&data, "acl")?,
-                format: Detected::Wazo,
-            })
-        }
-        Format::Static => {
-            if body.kind() == Kind::String {
-                let token = body.as_str().unwrap_or_default();
-                return Ok(Raw {
-                    token,
-                    token_field: "".into(),
-                    expires_at: None,
-                    scopes: Vec::new(),
-                    format: Detected::Static,
-                });
-            }
-            let scopes = if member(body, "scopes").is_some() {
-                scopes_from(body, "scopes")?
-            } else {
-                scopes_from(body, "scope")?
-            };
-            Ok(Raw {
-                token: token_at(member(body, "token"), "token".into())?,
-                token_field: "token".into(),
-                expires_at: None,
-                scopes,
-                format: Detected::Static,
-            })
-        }
+// A bare JSON string is accepted only when the format is explicitly `static`: guessing would turn an error
+// string from a misconfigured bridge into a "token".
+fn detect<J: Json>(body: &J) -> Option<Detected> {
+    if body.kind() != Kind::Object {
+        return None;
+    }
+    // The first of these members present decides.
+    const KEYS: [(&str, Detected); 4] = [
+        ("accessToken", Detected::Point),
+        ("data", Detected::Wazo),
+        ("access_token", Detected::OAuth2),
+        ("token", Detected::Static),
+    ];
+    KEYS.iter().find(|(key, _)| member(body, key).is_some()).map(|&(_, format)| format)
+}
+
+/// Reads `body` in `format` into `raw` (which starts empty, without expiry or scopes).
+fn read<'a, J: Json + Clone>(body: &J, format: &'a Format, received: Millis, raw: &mut Raw<'a>) -> Step<'a, ()> {
+    raw.format = match format {
+        Format::Auto => detect(body).ok_or(None)?,
+        Format::OAuth2 => Detected::OAuth2,
+        Format::Point => Detected::Point,
+        Format::Wazo => Detected::Wazo,
+        Format::Static => Detected::Static,
         Format::Custom(custom) => {
+            raw.format = Detected::Custom;
             let at = |ptr: &str| body.pointer(ptr).filter(|v| !v.is_null());
             let expires_in = match &custom.expires_in {
-                Some(p) => lifetime_at(at(p), p.clone().into(), received)?,
+                Some(p) => lifetime_at(at(p), p, received)?,
                 None => None,
             };
             let expires_at = match &custom.expires_at {
-                Some(p) => timestamp_at(at(p), p.clone().into(), received)?,
+                Some(p) => timestamp_at(at(p), p, received)?,
                 None => None,
             };
-            Ok(Raw {
-                token: token_at(at(&custom.token), custom.token.clone().into())?,
-                token_field: custom.token.clone().into(),
-                expires_at: earlier(expires_in, expires_at),
-                scopes: Vec::new(),
-                format: Detected::Custom,
-            })
+            raw.token(at(&custom.token), &custom.token)?;
+            raw.expires_at = earlier(expires_in, expires_at);
+            return Ok(());
+        }
+    };
+    match raw.format {
+        Detected::OAuth2 => {
+            if let Some(kind) = string_at(member(body, "token_type"), "token_type")? {
+                if !kind.eq_ignore_ascii_case("bearer") {
+                    return fail("token_type", Problem::Unsupported);
+                }
+            }
+            raw.token(member(body, "access_token"), "access_token")?;
+            raw.expires_at = lifetime_at(member(body, "expires_in"), "expires_in", received)?;
+            raw.scopes = scopes_from(body, "scope")?;
+        }
+        Detected::Point => {
+            let inner = object(body, "accessToken")?;
+            raw.token(member(&inner, "token"), "accessToken.token")?;
+            // Point sends "Bearer eyJ…"; keep the bare token so the header is never "Bearer Bearer …".
+            if raw.token.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("bearer ")) {
+                // `trim_start()`, by way of the `trim()` linked anyway (schedule.rs): both start at the same place,
+                // but for a rest that is all whitespace, which is then kept, and refused as a token either way.
+                let rest = &raw.token[7..];
+                raw.token = rest[rest.trim().as_ptr() as usize - rest.as_ptr() as usize..].to_owned();
+            }
+            raw.expires_at = lifetime_at(member(&inner, "expiresIn"), "accessToken.expiresIn", received)?;
+        }
+        Detected::Wazo => {
+            let data = object(body, "data")?;
+            // utc_expires_at wins over the server-local expires_at.
+            let (at, field) = match member(&data, "utc_expires_at") {
+                Some(v) => (Some(v), "data.utc_expires_at"),
+                None => (member(&data, "expires_at"), "data.expires_at"),
+            };
+            raw.expires_at = timestamp_at(at, field, received)?;
+            raw.token(member(&data, "token"), "data.token")?;
+            raw.scopes = scopes_from(&data, "acl")?;
+        }
+        _ => {
+            if body.kind() == Kind::String {
+                raw.token = body.as_str().unwrap_or_default();
+                return Ok(());
+            }
+            raw.scopes = scopes_from(body, if member(body, "scopes").is_some() { "scopes" } else { "scope" })?;
+            raw.token(member(body, "token"), "token")?;
         }
     }
+    Ok(())
 }
 
 /// Reads a bridge response in `format`, received at `received` (epoch ms).
@@ -402,11 +389,29 @@ pub fn parse_token_response_skewed<J: Json + Clone>(
     clock_offset: Millis,
 ) -> Result<TokenRecord> {
     let server_received = received + clock_offset;
-    let raw = read(body, format, server_received)?;
-    let expires_at = earlier(raw.expires_at, jwt_exp::<J>(&raw.token, server_received)).map(|at| at - clock_offset);
-    let token = AccessToken::new(raw.token)
-        .ok_or(ResponseError::Field { field: raw.token_field, problem: Problem::BadToken })?;
-    Ok(TokenRecord { token, expires_at, scopes: raw.scopes, header: raw.format.header().into(), format: raw.format })
+    let mut raw =
+        Raw { token: String::new(), token_field: "", expires_at: None, scopes: Vec::new(), format: Detected::Static };
+    let fail = match read(body, format, server_received, &mut raw) {
+        Ok(()) => match AccessToken::new(std::mem::take(&mut raw.token)) {
+            Some(token) => {
+                let expires_at =
+                    earlier(raw.expires_at, jwt_exp::<J>(token.secret(), server_received)).map(|at| at - clock_offset);
+                return Ok(TokenRecord {
+                    token,
+                    expires_at,
+                    scopes: raw.scopes,
+                    header: raw.format.header().into(),
+                    format: raw.format,
+                });
+            }
+            None => Some((raw.token_field, Problem::BadToken)),
+        },
+        Err(fail) => fail,
+    };
+    Err(match fail {
+        None => ResponseError::Unrecognized,
+        Some((field, problem)) => ResponseError::Field { field: field.to_owned().into(), problem },
+    })
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -468,6 +473,20 @@ mod tests {
             .unwrap();
         assert_eq!(rec.expires_at, Some(NOW + 86_400_000));
         assert_eq!(header_value(&rec.header, rec.token.secret()), format!("Bearer {fresh}"));
+    }
+
+    #[test]
+    fn point_bearer_prefix_goes_with_the_whitespace_after_it() {
+        let token = |t: &str| match parse(json!({"accessToken": {"token": t}}), Format::Point) {
+            Ok(rec) => Ok(rec.token.secret().to_owned()),
+            Err(e) => Err(e.message().into_owned()),
+        };
+        let refused = Err("field `accessToken.token` is empty or not a valid header value".to_owned());
+        assert_eq!(token("Bearer \u{a0}\tabc"), Ok("abc".to_owned()));
+        assert_eq!(token("BEARER abc"), Ok("abc".to_owned()));
+        assert_eq!(token("Bearer abc "), refused);
+        assert_eq!(token("Bearer  \u{a0} "), refused);
+        assert_eq!(token("Bearer "), refused);
     }
 
     #[test]
