@@ -792,7 +792,17 @@ impl Client {
                 timeout_ms: number(6),
                 browser_like: flags & 2 != 0,
             };
-            let key = text(7);
+            let format = js::format_from(at(4));
+            let header = at(3).as_string();
+            // The identity binds stored entries and peer messages to this bridge, these API origins, this header
+            // and this format.
+            let origins: Vec<String> = Array::from(&at(2)).iter().filter_map(|o| o.as_string()).collect();
+            let client = crate::store::client_id(&options.token_url, &origins, header.as_deref(), &format.identity());
+            let key = at(7).as_string().unwrap_or_else(|| {
+                let mut k = String::from("authbridge.");
+                k.push_str(&client);
+                k
+            });
             // One closure for every call from JavaScript, told apart by `kind` (`makeClient` makes one function per
             // kind): each closure type costs wasm-bindgen an invoke shim in the module and a wrapper in the glue.
             let w = weak.clone();
@@ -830,14 +840,7 @@ impl Client {
             );
             let part = |i| made.get(i);
             let channel = part(0);
-            // The identity (`clientId` in web/js.rs: `store::client_id`'s bytes) binds stored entries and peer
-            // messages to this bridge, these API origins, this header and this format.
-            let session = Config {
-                format: js::format_from(at(4)),
-                header: at(3).as_string(),
-                refresh_margin_ms: at(5).as_f64().map(|ms| ms as Millis),
-                client: text(12),
-            };
+            let session = Config { format, header, refresh_margin_ms: at(5).as_f64().map(|ms| ms as Millis), client };
             let setup = Setup {
                 session,
                 auto_refresh: flags & 1 != 0,
@@ -853,7 +856,7 @@ impl Client {
                 machine: RefCell::new(Machine::new(setup)),
                 options,
                 store: RefCell::new(WebStore {
-                    storage: Some(at(11)).filter(|s| !s.is_null()).map(JsCast::unchecked_into),
+                    storage: at(11).is_truthy().then(|| js::web_storage(local_storage)),
                     key,
                     memory: MemoryStore::default(),
                 }),

@@ -66,9 +66,9 @@ function httpUrl(text, base, origin) {
 }
 // The options of `new AuthClient(options)` (and of the Rust `Client::new`), every rule checked here, in this
 // order: the error's message, or [tokenUrl, revokeUrl (both absolute), origins, header, format (see `readFormat`),
-// refreshMargin (ms), bridgeTimeout (ms), storageKey (by default `authbridge.<client id>`), flags: autoRefresh 1,
+// refreshMargin (ms), bridgeTimeout (ms), storageKey, flags: autoRefresh 1,
 // browser-like 2, storage kind * 4 (0 session, 1 local, 2 memory), credentials, bridgeHeaders ([name, value, ...],
-// checked by the platform's Headers), the Web Storage object or null, the client id (see `clientId`)]. In JS: as
+// checked by the platform's Headers), whether the Web Storage object can be used (see `web_storage`)]. In JS: as
 // Rust, each read, check and message cost far more wasm. A getter that throws reads as `undefined`; unknown keys
 // are refused (a misspelt `autorefresh` would otherwise be ignored without a word).
 const OPTIONS = ['tokenUrl', 'revokeUrl', 'apiOrigins', 'format', 'header', 'storage', 'storageKey', 'credentials', 'bridgeHeaders', 'refreshMargin', 'autoRefresh', 'bridgeTimeout'];
@@ -164,27 +164,11 @@ export function readOptions(o) {
     }
     const auto = get(o, 'autoRefresh');
     if (auto !== undefined && typeof auto !== 'boolean') fail('true or false', 'autoRefresh', auto);
-    const identity = typeof format === 'number' ? FORMATS[format] : `custom\n${format[0]}\n${format[1] ?? ''}\n${format[2] ?? ''}`;
-    const client = clientId([tokenUrl, ...[...new Set(origins)].sort(), header ?? '', identity]);
-    return [tokenUrl, revokeUrl, origins, header, format, margin, timeout || 1, storageKey ?? `authbridge.${client}`, (auto ?? browser) + 2 * browser + 4 * kind, credentials, headers, isObject(store) ? store : null, client];
+    return [tokenUrl, revokeUrl, origins, header, format, margin, timeout || 1, storageKey, (auto ?? browser) + 2 * browser + 4 * kind, credentials, headers, isObject(store)];
   } catch (e) {
     if (e === fail) return message;
     throw e;
   }
-}
-// The client's identity: store::client_id byte for byte (FNV-1a 64 over each field's UTF-8 bytes, preceded by
-// its length as a little-endian u32; the origins sorted and deduplicated, ASCII as URL origins are), over the token
-// URL, the origins, the header (or '') and the format's identity (token::Format::identity). It binds stored
-// entries and peer messages to this bridge, these API origins, this header and this format. Computed here, where
-// the values are: in Rust, with the format's identity, it cost ~0.7 KB gzip. A change to either Rust function
-// must be made here too (the identity keys the stored entries of earlier versions).
-function clientId(fields) {
-  let h = 0xcbf29ce484222325n;
-  for (const f of fields) {
-    const b = new TextEncoder().encode(f), n = b.length;
-    for (const x of [n & 255, (n >> 8) & 255, (n >> 16) & 255, n >>> 24, ...b]) h = ((h ^ BigInt(x)) * 0x100000001b3n) & 0xffffffffffffffffn;
-  }
-  return h.toString(16).padStart(16, '0');
 }
 // The `format` option: a name's index in FORMATS, or [token, expiresIn, expiresAt] (JSON pointers), or the error's
 // message.
@@ -613,56 +597,16 @@ pub fn format_from(read: JsValue) -> Format {
     Format::Custom(CustomFormat { token: at(0).unwrap_or_default(), expires_in: at(1), expires_at: at(2) })
 }
 
-#[cfg(all(test, target_arch = "wasm32"))]
-mod tests {
-    use super::*;
-    use wasm_bindgen_test::wasm_bindgen_test;
-
-    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
-
-    /// `clientId` (in `readOptions`) must give `store::client_id`'s bytes: the id keys the stored entries.
-    #[wasm_bindgen_test]
-    fn client_id_is_the_cores() {
-        let long = format!("/{}", "é".repeat(200));
-        let cases: [(&str, &[&str], Option<&str>, Format); 4] = [
-            ("https://b.example/t", &["https://a.example"], None, Format::Auto),
-            (
-                "https://b.example/t?x=1",
-                &["https://z.example", "https://a.example", "https://z.example"],
-                Some("X-Token"),
-                Format::Wazo,
-            ),
-            (
-                "https://b.example/t",
-                &["http://127.0.0.1:8080"],
-                None,
-                Format::Custom(CustomFormat { token: long.clone(), expires_in: None, expires_at: Some("/at".into()) }),
-            ),
-            ("https://b.example/t", &["https://a.example"], Some("Authorization"), Format::Point),
-        ];
-        for (url, origins, header, format) in cases {
-            let options = Object::new();
-            set(&options, "tokenUrl", &url.into());
-            set(&options, "apiOrigins", &origins.iter().map(|o| JsValue::from_str(o)).collect::<Array>());
-            if let Some(h) = header {
-                set(&options, "header", &h.into());
-            }
-            let format_js: JsValue = match &format {
-                Format::Custom(c) => {
-                    let f = Object::new();
-                    set(&f, "token", &c.token.as_str().into());
-                    if let Some(at) = &c.expires_at {
-                        set(&f, "expiresAt", &at.as_str().into());
-                    }
-                    f.into()
-                }
-                named => named.identity().as_ref().into(),
-            };
-            set(&options, "format", &format_js);
-            let read: Array = read_options(&options).unchecked_into();
-            let origins: Vec<String> = origins.iter().map(|o| o.to_string()).collect();
-            let expected = crate::store::client_id(url, &origins, header, &format.identity());
-            assert_eq!(read.get(12).as_string(), Some(expected), "{url} {origins:?} {header:?}");
-        }
+/// The page's `sessionStorage` or `localStorage` through gloo-storage (`raw()`: its typed get/set go through
+/// serde_json, ≈ +12.6 kB gzip in issue 12's probe, and the entry is JSON text already). gloo-storage reaches the
+/// storage through `window` and throws without one, or when the storage is disabled or blocked (sandboxed frames):
+/// it is called only where `readOptions` found `window` and a storage object. Elsewhere (workers, workerd, Deno,
+/// Node, `storage: 'memory'`) the token is kept in memory.
+pub fn web_storage(local: bool) -> web_sys::Storage {
+    use gloo_storage::Storage;
+    if local {
+        gloo_storage::LocalStorage::raw()
+    } else {
+        gloo_storage::SessionStorage::raw()
     }
 }
