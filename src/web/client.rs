@@ -119,37 +119,42 @@ fn task_waker(task: Rc<Task>) -> std::task::Waker {
     unsafe { Waker::from_raw(RawWaker::new(Rc::into_raw(task) as *const (), &VTABLE)) }
 }
 
-/// Web Storage under one key, falling back to memory for good once the storage refuses or throws.
+/// Web Storage under one key, falling back to memory for good once the storage refuses or throws. Each cell is
+/// borrowed only to copy a handle out or to touch the memory copy: never while the storage runs, since any script
+/// of the origin can replace its methods with ones that call back into the client.
 struct WebStore {
-    storage: Option<web_sys::Storage>,
+    storage: RefCell<Option<web_sys::Storage>>,
     /// The Web Storage key (the default derives from the client's identity); `authbridge:` and this key name the
     /// Web Lock and BroadcastChannel shared by every context of the origin using it (see `makeClient`).
     key: String,
-    memory: MemoryStore,
+    memory: RefCell<MemoryStore>,
 }
 
-impl TokenStore for WebStore {
+impl WebStore {
+    fn storage(&self) -> Option<web_sys::Storage> {
+        self.storage.borrow().clone()
+    }
     fn load(&self) -> Option<String> {
-        match &self.storage {
-            Some(s) => js::store(s, &self.key, &JsValue::UNDEFINED).as_string(),
-            None => self.memory.load(),
+        match self.storage() {
+            Some(s) => js::store(&s, &self.key, &JsValue::UNDEFINED).as_string(),
+            None => self.memory.borrow().load(),
         }
     }
-    fn save(&mut self, entry: &str) -> bool {
-        if let Some(s) = &self.storage {
-            if js::store(s, &self.key, &JsValue::from_str(entry)).as_bool() == Some(true) {
-                return true;
+    fn save(&self, entry: &str) {
+        if let Some(s) = self.storage() {
+            if js::store(&s, &self.key, &JsValue::from_str(entry)).as_bool() == Some(true) {
+                return;
             }
-            js::store(s, &self.key, &JsValue::NULL);
-            self.storage = None;
+            js::store(&s, &self.key, &JsValue::NULL);
+            *self.storage.borrow_mut() = None;
         }
-        self.memory.save(entry)
+        self.memory.borrow_mut().save(entry);
     }
-    fn remove(&mut self) {
-        if let Some(s) = &self.storage {
-            js::store(s, &self.key, &JsValue::NULL);
+    fn remove(&self) {
+        if let Some(s) = self.storage() {
+            js::store(&s, &self.key, &JsValue::NULL);
         }
-        self.memory.remove();
+        self.memory.borrow_mut().remove();
     }
 }
 
@@ -211,7 +216,7 @@ struct Inner {
     /// Every decision. Borrowed only to hand it an event, read it, or take a command: never across JavaScript.
     machine: RefCell<Machine>,
     options: Settings,
-    store: RefCell<WebStore>,
+    store: WebStore,
     /// The armed timer: when it fires and its handle.
     timer: RefCell<Option<(Millis, JsValue)>>,
     /// The timer's function (see `makeClient`), for `setTimeout`.
@@ -295,10 +300,8 @@ impl Inner {
 
     fn execute(self: &Rc<Self>, command: Command) {
         match command {
-            Command::Store(Some(entry)) => {
-                self.store.borrow_mut().save(&entry);
-            }
-            Command::Store(None) => self.store.borrow_mut().remove(),
+            Command::Store(Some(entry)) => self.store.save(&entry),
+            Command::Store(None) => self.store.remove(),
             Command::Post(post) => {
                 let (kind, entry) = match &post {
                     Post::Ask => ("ask", None),
@@ -354,7 +357,7 @@ impl Inner {
                 *self.flight_js.borrow_mut() = None;
                 self.notice_listeners.borrow_mut().clear();
                 // A memory-only token ends with the client (a stored one stays for the next page load).
-                self.store.borrow_mut().memory = MemoryStore::default();
+                *self.store.memory.borrow_mut() = MemoryStore::default();
                 self.close_io();
             }
         }
@@ -362,10 +365,10 @@ impl Inner {
 
     /// Timer, channel and listeners go (from `free()`, or when the last reference is dropped).
     fn close_io(&self) {
-        if let Ok(mut timer) = self.timer.try_borrow_mut() {
-            if let Some((_, handle)) = timer.take() {
-                js::clear_timeout(&handle);
-            }
+        // Taken out first: `clearTimeout` is a global any script may replace, and must run with no borrow held.
+        let timer = self.timer.try_borrow_mut().ok().and_then(|mut t| t.take());
+        if let Some((_, handle)) = timer {
+            js::clear_timeout(&handle);
         }
         js::close_channel(&self.channel);
         let off = self.unlisten.try_borrow_mut().ok().and_then(|mut u| u.take());
@@ -380,18 +383,26 @@ impl Inner {
             return;
         }
         let next = self.machine.borrow().poll_timeout();
-        let mut timer = self.timer.borrow_mut();
-        if timer.as_ref().map(|(at, _)| *at) == next {
-            return;
-        }
-        if let Some((_, handle)) = timer.take() {
+        // No borrow while `setTimeout`/`clearTimeout` run: they are globals any script may replace.
+        let old = {
+            let mut timer = self.timer.borrow_mut();
+            if timer.as_ref().map(|(at, _)| *at) == next {
+                return;
+            }
+            timer.take()
+        };
+        if let Some((_, handle)) = old {
             js::clear_timeout(&handle);
         }
         if let Some(at) = next {
             // setTimeout holds at most 2^31-1 ms; a longer wait fires early and the machine re-arms it.
             let delay = (at - js::now()).clamp(0, i64::from(i32::MAX));
             let handle = js::set_timeout(&self.timer_fn, delay as f64);
-            *timer = Some((at, handle));
+            // One armed timer: one armed meanwhile (by a call back from a replaced setTimeout) is cleared.
+            let replaced = self.timer.borrow_mut().replace((at, handle));
+            if let Some((_, handle)) = replaced {
+                js::clear_timeout(&handle);
+            }
         }
     }
 
@@ -404,6 +415,24 @@ impl Inner {
         let id = self.next_caller.get().wrapping_add(1);
         self.next_caller.set(id);
         self.begin_event(id, event(id), defer)
+    }
+
+    /// `start()`: the stored entry is read now, the restore's commands run from a microtask.
+    fn begin_start(self: &Rc<Self>) -> (CallerId, Promise) {
+        let stored = self.store.load();
+        self.begin(|caller| Event::Start { caller, stored }, true)
+    }
+
+    fn begin_token(self: &Rc<Self>) -> (CallerId, Promise) {
+        self.begin(|caller| Event::Want { caller, want: Want::Token }, false)
+    }
+
+    fn begin_refresh(self: &Rc<Self>) -> (CallerId, Promise) {
+        self.begin(|caller| Event::Refresh { caller }, false)
+    }
+
+    fn begin_sign_out(self: &Rc<Self>) -> (CallerId, Promise) {
+        self.begin(|caller| Event::SignOut { caller }, false)
     }
 
     /// [`Inner::begin`] once the event is made: its code exists once, not once per kind of caller.
@@ -703,7 +732,8 @@ pub struct Client {
 type NoticeListener = Rc<RefCell<dyn FnMut(&Notice)>>;
 
 /// The options of [`Client::new`]: the same as `AuthClient`'s (see the package README), checked by the same code.
-/// `None` and empty values leave the default. Custom `format` pointers are JS-only for now; `format` takes a name.
+/// `None` and empty values leave the default. (They are left out of the object `readOptions` checks, which refuses
+/// `null` where a value is optional: hence `skip_serializing_if` on each.)
 #[derive(Clone, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Options {
@@ -855,11 +885,11 @@ impl Client {
                 client: setup.session.client.clone(),
                 machine: RefCell::new(Machine::new(setup)),
                 options,
-                store: RefCell::new(WebStore {
-                    storage: at(11).is_truthy().then(|| js::web_storage(local_storage)),
+                store: WebStore {
+                    storage: RefCell::new(at(11).is_truthy().then(|| js::web_storage(local_storage))),
                     key,
-                    memory: MemoryStore::default(),
-                }),
+                    memory: RefCell::new(MemoryStore::default()),
+                },
                 timer: RefCell::new(None),
                 timer_fn: part(3).unchecked_into(),
                 freed: Cell::new(false),
@@ -890,8 +920,7 @@ impl Client {
     /// `Ok(false)`: no session. The restore happens in this call; the future waits for the rest.
     pub fn start(&self) -> impl Future<Output = Result<bool, Error>> {
         let inner = Rc::clone(&self.inner);
-        let stored = inner.store.borrow().load();
-        let pending = inner.begin(|caller| Event::Start { caller, stored }, true);
+        let pending = inner.begin_start();
         async move {
             match inner.answer(pending).await {
                 Answer::Started(signed_in) => Ok(signed_in),
@@ -902,21 +931,21 @@ impl Client {
 
     /// A token valid for at least the refresh margin, refreshing first if needed.
     pub fn access_token(&self) -> impl Future<Output = Result<AccessToken, Error>> {
-        let pending = self.inner.begin(|caller| Event::Want { caller, want: Want::Token }, false);
+        let pending = self.inner.begin_token();
         let inner = Rc::clone(&self.inner);
         async move { token_answer(inner.answer(pending).await) }
     }
 
     /// Forces one refresh (joining one in flight); also leaves the signed-out state.
     pub fn refresh(&self) -> impl Future<Output = Result<AccessToken, Error>> {
-        let pending = self.inner.begin(|caller| Event::Refresh { caller }, false);
+        let pending = self.inner.begin_refresh();
         let inner = Rc::clone(&self.inner);
         async move { token_answer(inner.answer(pending).await) }
     }
 
     /// Ends the session here and at the bridge (`DELETE revokeUrl`); tells the other tabs and workers.
     pub fn sign_out(&self) -> impl Future<Output = Result<(), Error>> {
-        let pending = self.inner.begin(|caller| Event::SignOut { caller }, false);
+        let pending = self.inner.begin_sign_out();
         let inner = Rc::clone(&self.inner);
         async move {
             match inner.answer(pending).await {
@@ -1038,17 +1067,14 @@ impl AuthClient {
     /// Resolves `true` when signed in, `false` when the bridge says there is no session.
     pub fn start(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
-        let stored = inner.store.borrow().load();
-        let pending = inner.begin(|caller| Event::Start { caller, stored }, true);
-        Ok(answer_promise(Rc::clone(inner), pending))
+        Ok(answer_promise(Rc::clone(inner), inner.begin_start()))
     }
 
     /// A token valid for at least the refresh margin, refreshing first if needed.
     #[wasm_bindgen(js_name = accessToken)]
     pub fn access_token(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
-        let pending = inner.begin(|caller| Event::Want { caller, want: Want::Token }, false);
-        Ok(answer_promise(Rc::clone(inner), pending))
+        Ok(answer_promise(Rc::clone(inner), inner.begin_token()))
     }
 
     /// Like `fetch()`; attaches the token only for the configured API origins and retries once on 401.
@@ -1081,16 +1107,14 @@ impl AuthClient {
     /// Forces one refresh (joining one already in flight). Also leaves the signed-out state.
     pub fn refresh(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
-        let pending = inner.begin(|caller| Event::Refresh { caller }, false);
-        Ok(answer_promise(Rc::clone(inner), pending))
+        Ok(answer_promise(Rc::clone(inner), inner.begin_refresh()))
     }
 
     /// Revokes at the bridge (`DELETE revokeUrl`), clears storage and timers, emits `signedOut`.
     #[wasm_bindgen(js_name = signOut)]
     pub fn sign_out(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
-        let pending = inner.begin(|caller| Event::SignOut { caller }, false);
-        Ok(answer_promise(Rc::clone(inner), pending))
+        Ok(answer_promise(Rc::clone(inner), inner.begin_sign_out()))
     }
 
     /// Adds a listener; returns a function that removes it.

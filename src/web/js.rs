@@ -104,13 +104,14 @@ export function readOptions(o) {
     const revoke = text('revokeUrl', URLS);
     const revokeUrl = revoke === undefined ? tokenUrl : url('revokeUrl', revoke);
     const list = get(o, 'apiOrigins');
-    const count = Array.isArray(list) ? list.length >>> 0 : 0;
+    // Read through `get`: an array may be a Proxy, or have getters that throw.
+    const count = Array.isArray(list) ? get(list, 'length') >>> 0 : 0;
     if (!count) fail("a non-empty array of origins like ['https://api.example.com']", 'apiOrigins', list);
     // Exact origins: anything with a path, query, credentials, a wildcard or a non-http scheme is refused, so that
     // nobody believes a path prefix or a pattern is enforced.
     const origins = [];
     for (let i = 0; i < count; i++) {
-      const v = list[i];
+      const v = get(list, i);
       origins.push((typeof v === 'string' && !v.includes('*') && httpUrl(v, undefined, true))
         || fail("an array of exact origins like 'https://api.example.com' (scheme, host, optional port; no path, no wildcard)", 'apiOrigins', v));
     }
@@ -232,14 +233,16 @@ export function responseMeta(res) {
   return [res.status, Date.parse(h.get('Date')), retry, Date.parse(retry)];
 }
 // Web Storage under `key`: reads it (`value` undefined: the value or null), writes `value`, or removes it (`value`
-// null); a write or removal gives whether it worked, and a storage that throws gives false. As bindings,
-// getItem, setItem and removeItem cost an import each.
+// null); a write or removal gives whether it worked, and a storage that throws gives false. A trap of the module
+// (a storage whose methods called back into a client that could not take it) is not a storage failure: it goes
+// on. As bindings, getItem, setItem and removeItem cost an import each.
 export function store(storage, key, value) {
   try {
     if (value === undefined) return storage.getItem(key);
     if (value === null) storage.removeItem(key); else storage.setItem(key, value);
     return true;
-  } catch {
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) throw e;
     return false;
   }
 }
@@ -262,7 +265,7 @@ export function describe(v) {
   if (typeof v === 'number') return `the number ${v}`;
   if (v === undefined) return 'nothing';
   if (v === null || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) return v.length ? 'an array' : 'an empty array';
+  if (Array.isArray(v)) return get(v, 'length') === 0 ? 'an empty array' : 'an array'; // (a Proxy's length may throw)
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 // The store interface's snapshot: frozen, claims included (a subscriber must not be able to change what others see).

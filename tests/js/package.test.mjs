@@ -104,6 +104,13 @@ describe('AuthClient', () => {
     throwsCode(() => new AuthClient({ tokenUrl: t, apiOrigins: ['https://a.example'], storage: 'cookie' }), 'invalid_config');
     throwsCode(() => new AuthClient({ tokenUrl: t, apiOrigins: ['https://a.example'], header: 'Bad Header' }), 'invalid_config');
     throwsCode(() => new AuthClient({ tokenUrl: t, apiOrigins: ['https://a.example'], refreshMargin: -1 }), 'invalid_config');
+    // Hostile arrays: an element or a length whose getter throws is a bad option, not an exception of its own.
+    const throwing = ['https://a.example'];
+    Object.defineProperty(throwing, 0, { get() { throw new Error('boom'); } });
+    throwsCode(() => new AuthClient({ tokenUrl: t, apiOrigins: throwing }), 'invalid_config',
+      "AuthClient option `apiOrigins` must be an array of exact origins like 'https://api.example.com' (scheme, host, optional port; no path, no wildcard); got nothing");
+    const proxy = new Proxy(['https://a.example'], { get(target, k) { if (k === 'length') throw new Error('boom'); return target[k]; } });
+    throwsCode(() => new AuthClient({ tokenUrl: t, apiOrigins: proxy }), 'invalid_config');
     const ok = new AuthClient({ tokenUrl: t, apiOrigins: ['https://api.example.com/'] });
     throwsCode(() => ok.on('nope', () => {}), 'invalid_config');
     ok.free();

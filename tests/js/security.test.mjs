@@ -256,6 +256,84 @@ test('hostile init objects and re-entrant listeners: nothing traps, nothing stay
   await page.close();
 });
 
+test('a Web Storage or timer functions that call back into the client while it uses them: nothing traps, the client keeps working', async () => {
+  const page = await openPage();
+  const key = `storecb${++n}`;
+  const r = await page.evaluate(async ({ url, key }) => {
+    const within = (p, ms = 3000) => Promise.race([p.then((v) => ['ok', v], (e) => ['err', e?.code ?? e?.name ?? String(e)]), new Promise((r) => setTimeout(() => r(['pending']), ms))]);
+    const { getItem, setItem, removeItem } = Storage.prototype;
+    const calls = [];
+    let auth;
+    // Any script of the origin can replace the storage's methods: here they call the client back synchronously,
+    // in the middle of its own read, write or removal of the entry.
+    // (Once at a time: a removal that signs out would otherwise recurse without end.)
+    let inside = false;
+    const back = (what) => {
+      if (!auth || inside) return;
+      inside = true;
+      try { calls.push(what); auth.signOut().catch(() => {}); auth.refresh().catch(() => {}); auth.getSnapshot(); } finally { inside = false; }
+    };
+    Storage.prototype.getItem = function (k) { if (k === key) back('get'); return getItem.call(this, k); };
+    Storage.prototype.setItem = function (k, v) { if (k === key) back('set'); return setItem.call(this, k, v); };
+    Storage.prototype.removeItem = function (k) { if (k === key) back('remove'); return removeItem.call(this, k); };
+    const out = {};
+    try {
+      auth = new lib.AuthClient({ tokenUrl: `${url}/token/oauth2?key=${key}`, apiOrigins: [url], storageKey: key, autoRefresh: false });
+      out.start = await within(auth.start());
+      out.refresh = await within(auth.refresh().then((t) => t.startsWith('eyJ')));
+      out.signOut = await within(auth.signOut());
+    } finally {
+      Object.assign(Storage.prototype, { getItem, setItem, removeItem });
+    }
+    out.calls = [...new Set(calls)].sort();
+    out.after = await within(auth.start().then(() => auth.fetch(`${url}/api/echo?key=${key}`)).then((res) => res.status));
+    auth.free();
+    // A storage whose write frees the client that is writing.
+    const freeing = new lib.AuthClient({ tokenUrl: `${url}/token/oauth2?key=${key}`, apiOrigins: [url], storageKey: `${key}-free`, autoRefresh: false });
+    let freedInWrite = false;
+    Storage.prototype.setItem = function (k, v) { if (k === `${key}-free`) { freedInWrite = true; freeing.free(); } return setItem.call(this, k, v); };
+    try {
+      out.freeing = await within(freeing.start());
+    } finally {
+      Storage.prototype.setItem = setItem;
+    }
+    out.freed = await within(Promise.resolve().then(() => freeing.accessToken()));
+    out.freedInWrite = freedInWrite;
+    // setTimeout and clearTimeout replaced by functions that call back into the client while it arms its timer.
+    const timed = new lib.AuthClient({ tokenUrl: `${url}/token/oauth2?key=${key}`, apiOrigins: [url], storage: 'memory', autoRefresh: true });
+    const { setTimeout: st, clearTimeout: ct } = globalThis;
+    let timerCalls = 0;
+    const hook = (orig) => function (...args) {
+      if (!inside) {
+        inside = true;
+        try { timerCalls++; timed.refresh().catch(() => {}); } finally { inside = false; }
+      }
+      return orig.apply(this, args);
+    };
+    Object.assign(globalThis, { setTimeout: hook(st), clearTimeout: hook(ct) });
+    try {
+      out.timed = await within(timed.start());
+      out.timedRefresh = await within(timed.refresh().then((t) => t.startsWith('eyJ')));
+    } finally {
+      Object.assign(globalThis, { setTimeout: st, clearTimeout: ct });
+    }
+    out.timerCalls = timerCalls > 0;
+    out.timedAfter = await within(timed.accessToken().then((t) => t.startsWith('eyJ')));
+    timed.free();
+    return out;
+  }, { url: bridge.url, key });
+  assert.deepEqual(r.calls, ['get', 'remove', 'set'], 'the storage called back on every kind of access');
+  for (const k of ['start', 'refresh', 'signOut']) assert.notEqual(r[k][0], 'pending', `${k} settles: ${JSON.stringify(r[k])}`);
+  assert.deepEqual(r.after, ['ok', 200]);
+  assert.notEqual(r.freeing[0], 'pending', `start() settles when the write frees the client: ${JSON.stringify(r.freeing)}`);
+  assert.ok(r.freedInWrite, 'the write that frees the client happened');
+  assert.deepEqual(r.freed, ['err', 'freed']);
+  assert.ok(r.timerCalls, 'the client armed its timer through the replaced setTimeout');
+  assert.deepEqual([r.timed, r.timedRefresh, r.timedAfter], [['ok', true], ['ok', true], ['ok', true]]);
+  assert.deepEqual(errors, [], 'nothing trapped or reached the console');
+  await page.close();
+});
+
 test('no token stays in wasm memory after it is replaced, after signOut() and after free()', async () => {
   const page = await openPage();
   const key = `mem${++n}`;
