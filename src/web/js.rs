@@ -193,9 +193,12 @@ export function readFormat(f) {
 // A promise and its resolve and reject functions (`new Promise` with a Rust closure costs an invoke shim and glue).
 export function deferred() { let f; const promise = new Promise((...r) => { f = r; }); return [promise, ...f]; }
 // Calls every function of `set` (in its order, as forEach visits it) with `payload` when `has`, else with no
-// argument; one that throws does not stop the others.
+// argument; one that throws does not stop the others. A trap of the module (a listener calling back into a client
+// that could not take it) is not a listener's error: it goes on, as in `store`.
 export function emit(set, has, payload) {
-  set.forEach((f) => { if (typeof f === 'function') try { has ? f.call(null, payload) : f.call(null); } catch {} });
+  set.forEach((f) => {
+    if (typeof f === 'function') try { has ? f.call(null, payload) : f.call(null); } catch (e) { if (e instanceof WebAssembly.RuntimeError) throw e; }
+  });
 }
 // A bridge call's Request (built here: as bindings, Headers, RequestInit and each of its setters cost an import):
 // `Accept: application/json`, the configured `headers` (`[name, value, ...]`), the token header when `name` is
