@@ -8,6 +8,7 @@
 //! - **the demo**: `www/` and the built package at `/pkg/`.
 
 pub mod bridge;
+pub mod cli;
 pub mod crypto;
 pub mod eastern;
 pub mod providers;

@@ -919,3 +919,28 @@ async fn csrf_refusals_say_which_check_failed() {
         assert!(set.starts_with("authbridge_csrf="), "{path}: {set}");
     }
 }
+
+#[test]
+fn help_lists_flags_and_never_prints_a_secret_from_the_environment() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authbridge-bridge"))
+        .arg("--help")
+        .env("AUTHBRIDGE_POINT_API_KEY", "pk_secret_from_env")
+        .env("AUTHBRIDGE_USERS", "eve:secret-password")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in ["--addr", "--point-api-key", "--users", "--allow-origin", "--session-idle", "--print-url-file"] {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
+    assert!(help.contains("AUTHBRIDGE_POINT_API_KEY") && help.contains("[default: 127.0.0.1:8080]"), "{help}");
+    assert!(!help.contains("pk_secret_from_env") && !help.contains("secret-password"), "{help}");
+    assert!(!help.contains("lovelace") && !help.contains("pk_demo"), "{help}");
+    // An unknown AUTHBRIDGE_* variable (the JS helpers set AUTHBRIDGE_TEST_BRIDGE for their children) is ignored.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authbridge-bridge"))
+        .args(["--addr", "127.0.0.1:0", "--quiet", "--exit-after", "1"])
+        .env("AUTHBRIDGE_TEST_BRIDGE", "http://127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
