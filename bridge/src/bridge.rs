@@ -38,7 +38,6 @@ const MAX_MINTED: usize = 32;
 pub struct Session {
     pub provider: String,
     pub username: String,
-    pub csrf: String,
     /// pointservices or Wazo refresh token.
     refresh_token: Option<String>,
     /// airfocus: the key's id, its token, and the account credentials (to delete it at sign-out).
@@ -227,17 +226,11 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// outright. The refusal says which check failed: wiring a page to a bridge is where people get stuck.
 fn csrf_check(state: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
     let refuse = |m: &str| Err((StatusCode::FORBIDDEN, "csrf", m.to_owned()));
-    if let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST)) {
-        let origin = origin.to_str().unwrap_or("");
-        let host = host.to_str().unwrap_or("");
-        if origin.split_once("://").map(|(_, h)| h) != Some(host)
-            && !state.cfg.allowed_origins.iter().any(|o| o == origin)
-        {
-            return refuse(&format!(
-                "Origin {origin} is not allowed for Host {host}: serve the page from this host or pass \
-                 --allow-origin {origin} (a dev proxy with changeOrigin: true rewrites Host; turn it off)"
-            ));
-        }
+    if let Some((origin, host)) = foreign_origin(state, headers) {
+        return refuse(&format!(
+            "Origin {origin} is not allowed for Host {host}: serve the page from this host or pass \
+             --allow-origin {origin} (a dev proxy with changeOrigin: true rewrites Host; turn it off)"
+        ));
     }
     let Some(c) = cookie(headers, CSRF_COOKIE) else {
         return refuse(&format!(
@@ -256,14 +249,38 @@ fn csrf_check(state: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
     }
 }
 
+/// The request's `Origin` and `Host` when the origin is neither this host's nor an allowed one.
+fn foreign_origin(state: &AppState, headers: &HeaderMap) -> Option<(String, String)> {
+    let origin = headers.get(header::ORIGIN)?.to_str().unwrap_or("");
+    let host = headers.get(header::HOST)?.to_str().unwrap_or("");
+    let own = origin.split_once("://").map(|(_, h)| h) == Some(host);
+    (!own && !state.cfg.allowed_origins.iter().any(|o| o == origin)).then(|| (origin.to_owned(), host.to_owned()))
+}
+
+/// Whether a response to this request may set a CSRF cookie when the request carried none. Not for a request
+/// from another site: the browser may hold a CSRF cookie it withholds cross-site, and a new one set by, say, a
+/// top-level link from any website would replace it (issue 21.5). `Sec-Fetch-Site: cross-site` says so in
+/// current browsers; an `Origin` of another site says so for a cross-site form `POST` in older ones. An
+/// allowed origin's own calls are exempt: it fetches `/csrf` on purpose.
+pub fn may_set_csrf_cookie(state: &AppState, headers: &HeaderMap) -> bool {
+    let allowed_origin = headers
+        .get(header::ORIGIN)
+        .is_some_and(|o| state.cfg.allowed_origins.iter().any(|a| a.as_bytes() == o.as_bytes()));
+    let cross_site = headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+    (allowed_origin || !cross_site) && foreign_origin(state, headers).is_none()
+}
+
 fn session_cookie(state: &AppState, value: &str, max_age: i64) -> String {
     let secure = if state.cfg.secure_cookies { "; Secure" } else { "" };
     format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
+/// The CSRF cookie. `SameSite=Lax`, unlike the session cookie: it authenticates nothing by itself (a call
+/// needs it echoed in a header, which only this site's scripts can read), and a top-level link from another
+/// site then carries it, so the answer to that link never finds it "missing" and replaces it.
 pub fn csrf_cookie(state: &AppState, value: &str) -> String {
     let secure = if state.cfg.secure_cookies { "; Secure" } else { "" };
-    format!("{CSRF_COOKIE}={value}; Path=/; SameSite=Strict{secure}")
+    format!("{CSRF_COOKIE}={value}; Path=/; SameSite=Lax{secure}")
 }
 
 pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
@@ -310,6 +327,13 @@ async fn cors(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
 /// cookie. Sets the cookie if the browser has none.
 async fn csrf_token(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let existing = cookie(&headers, CSRF_COOKIE);
+    if existing.is_none() && !may_set_csrf_cookie(&state, &headers) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "a cross-site request gets no CSRF cookie: serve the page from this site or pass --allow-origin",
+        );
+    }
     let token = existing.clone().unwrap_or_else(new_csrf);
     let mut resp = Json(json!({ "csrfToken": token })).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -429,12 +453,10 @@ async fn sign_in(State(state): State<Arc<AppState>>, headers: HeaderMap, body: a
         }
     }
     let id = random_hex(24);
-    let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
     let now = Instant::now();
     let session = Session {
         provider: provider.to_owned(),
         username: username.to_owned(),
-        csrf,
         refresh_token,
         airfocus,
         minted: Vec::new(),
@@ -478,7 +500,6 @@ fn session_for(state: &Arc<AppState>, headers: &HeaderMap, provider: &str) -> Re
     csrf_check(state, headers)?;
     let no_session = |m: &str| (StatusCode::UNAUTHORIZED, "no_session", m.to_owned());
     let id = cookie(headers, SESSION_COOKIE).ok_or_else(|| no_session("sign in first"))?;
-    let csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
     let now = Instant::now();
     let mut sessions = state.sessions.lock().unwrap();
     let Some(s) = sessions.0.get_mut(&id) else { return Err(no_session("sign in first")) };
@@ -490,9 +511,6 @@ fn session_for(state: &Arc<AppState>, headers: &HeaderMap, provider: &str) -> Re
     }
     if s.provider != provider {
         return Err(no_session("signed in with another provider"));
-    }
-    if !constant_time_eq(s.csrf.as_bytes(), csrf.as_bytes()) {
-        return Err(no_session("sign in first"));
     }
     s.last_used = now;
     Ok(id)

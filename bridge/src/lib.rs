@@ -225,9 +225,12 @@ async fn log_requests(State(state): State<Arc<AppState>>, req: Request, next: Ne
     resp
 }
 
-/// Every response to a browser without a CSRF cookie sets one (a refusal too: the retry then works).
+/// Every response to a browser without a CSRF cookie sets one (a refusal too: the retry then works), except
+/// the answer to a cross-site request, which must not replace a cookie the browser withheld
+/// (`bridge::may_set_csrf_cookie`).
 async fn set_csrf_cookie(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let missing = bridge::cookie(req.headers(), bridge::CSRF_COOKIE).is_none();
+    let missing = bridge::cookie(req.headers(), bridge::CSRF_COOKIE).is_none()
+        && bridge::may_set_csrf_cookie(&state, req.headers());
     let mut resp = next.run(req).await;
     let prefix = format!("{}=", bridge::CSRF_COOKIE);
     if missing

@@ -893,7 +893,7 @@ async fn csrf_refusals_say_which_check_failed() {
     let set = r.headers.get("set-cookie").unwrap().to_str().unwrap();
     let cookie = set.split(';').next().unwrap().to_owned();
     let value = cookie.strip_prefix("authbridge_csrf=").unwrap().to_owned();
-    assert!(!value.is_empty() && set.contains("SameSite=Strict"), "{set}");
+    assert!(!value.is_empty() && set.contains("SameSite=Lax"), "{set}");
     let ok = call(&url, Method::POST, &[("cookie", &cookie), ("x-csrf-token", &value)], body()).await;
     assert_eq!(ok.status, 200);
 
@@ -943,4 +943,55 @@ fn help_lists_flags_and_never_prints_a_secret_from_the_environment() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The `authbridge_csrf` value a response sets, if any.
+fn csrf_set(r: &Resp) -> Option<String> {
+    r.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("authbridge_csrf="))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+}
+
+/// Issue 21.5: any website could end the session with one top-level link. A cross-site navigation carries no
+/// `SameSite=Strict` cookie, the bridge answered it with a fresh CSRF cookie that replaced the browser's, and the
+/// session, bound to the old value, answered 401 from then on.
+#[tokio::test]
+async fn a_cross_site_link_or_form_leaves_the_session_alone() {
+    let s = start(cfg()).await;
+    let (_, cookie, csrf) = bridge_sign_in(&s, "point", "ada", "lovelace").await;
+    mint(&s, "point", &cookie, &csrf).await;
+    // The link from another site: a top-level GET with no cookie the browser withholds cross-site.
+    let nav = [("sec-fetch-site", "cross-site"), ("sec-fetch-mode", "navigate"), ("sec-fetch-dest", "document")];
+    for path in ["/", "/index.html", "/demo/config", "/csrf", "/no-such-page"] {
+        let r = call(&format!("{}{path}", s.url), Method::GET, &nav, None).await;
+        assert_eq!(csrf_set(&r), None, "{path}: a cross-site request must not replace the CSRF cookie");
+    }
+    // A cross-site form POST (no Fetch Metadata in an older browser, but an Origin of another site).
+    let body = Some(json!({"username": "ada", "password": "lovelace", "provider": "point"}));
+    let r = call(&format!("{}/session", s.url), Method::POST, &[("origin", "https://evil.example")], body).await;
+    assert_eq!((r.status, csrf_set(&r)), (StatusCode::FORBIDDEN, None));
+    mint(&s, "point", &cookie, &csrf).await;
+    // Should the browser's CSRF cookie change anyway (a browser without Fetch Metadata, or one that dropped the
+    // session-lifetime CSRF cookie at restart while keeping the session cookie), the session continues with the
+    // new value: it no longer depends on the CSRF cookie's value.
+    let session = cookie.split("; ").find(|c| c.starts_with("authbridge_session=")).unwrap();
+    let renewed = format!("authbridge_csrf=another-value; {session}");
+    mint(&s, "point", &renewed, "another-value").await;
+    // The double-submit check itself still holds.
+    let r = call(
+        &format!("{}/auth/point/token", s.url),
+        Method::POST,
+        &[("cookie", &renewed), ("x-csrf-token", "csrf-test-value")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A first visit of the bridge's own page (typed, bookmarked, same-site) still gets a CSRF cookie.
+    for site in ["none", "same-origin", "same-site"] {
+        let r = call(&format!("{}/", s.url), Method::GET, &[("sec-fetch-site", site)], None).await;
+        assert!(csrf_set(&r).is_some_and(|v| !v.is_empty()), "{site}");
+    }
 }
