@@ -9,17 +9,21 @@
 //! the table is full (least recently used first); however they end, their tokens are revoked upstream.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::{json, Value};
 
 use crate::crypto::{constant_time_eq, opaque_user_id, random_hex};
@@ -97,6 +101,42 @@ impl Sessions {
         }
         self.0.insert(id, session);
         ended
+    }
+}
+
+/// Sign-in attempts allowed per user and per client address (the connecting address: behind a load balancer,
+/// every user shares its address, so rely on the per-user limit there and rate limit at the balancer).
+pub struct SignInLimits {
+    per_user: DefaultKeyedRateLimiter<(String, String)>,
+    per_address: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl SignInLimits {
+    /// `per_user` and `per_address` attempts a minute, each allowed as a burst.
+    pub fn new(per_user: u32, per_address: u32) -> Self {
+        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+        Self {
+            per_user: RateLimiter::keyed(quota(per_user)),
+            per_address: RateLimiter::keyed(quota(per_address)),
+        }
+    }
+
+    /// Counts an attempt from `address` (if known) for `user` at `provider`; `Err` with how long to wait when
+    /// either limit is spent. The address is checked first, so a flood from one address does not also use up
+    /// the users' quotas.
+    fn check(&self, address: Option<IpAddr>, provider: &str, user: &str) -> Result<(), Duration> {
+        let wait = |n: governor::NotUntil<_>| n.wait_time_from(DefaultClock::default().now());
+        if let Some(a) = address {
+            self.per_address.check_key(&a).map_err(wait)?;
+        }
+        self.per_user.check_key(&(provider.to_owned(), user.to_owned())).map_err(wait)
+    }
+
+    /// Forgets keys whose quota is full again (the periodic sweep), so the tables stay bounded by recent
+    /// traffic.
+    pub fn forget_idle(&self) {
+        self.per_user.retain_recent();
+        self.per_address.retain_recent();
     }
 }
 
@@ -286,6 +326,7 @@ pub fn csrf_cookie(state: &AppState, value: &str) -> String {
 pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/session", post(sign_in).delete(end_session))
+        .route("/sessions", axum::routing::delete(end_all_sessions))
         .route("/auth/{provider}/token", post(token).delete(revoke))
         .route("/csrf", get(csrf_token))
         .layer(middleware::from_fn_with_state(state, cors))
@@ -370,7 +411,12 @@ fn upstream_status(status: StatusCode) -> Response {
 
 /// `POST /session` `{username, password, provider}`: signs in at the provider (the password is used once and
 /// forgotten), keeps what the provider returned server-side, and sets the session cookie.
-async fn sign_in(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn sign_in(
+    State(state): State<Arc<AppState>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if let Err(r) = csrf_check(&state, &headers) {
         return refused(r);
     }
@@ -388,6 +434,12 @@ async fn sign_in(State(state): State<Arc<AppState>>, headers: HeaderMap, body: a
             "unknown_provider",
             "provider must be point, pointservices, airfocus or wazo",
         );
+    }
+    if let Err(wait) = state.sign_in_limits.check(peer.map(|Extension(ConnectInfo(a))| a.ip()), provider, username) {
+        let mut resp = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many sign-in attempts: wait");
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        return resp;
     }
     let up = &state.upstream;
     let mut refresh_token = None;
@@ -491,6 +543,38 @@ async fn end_session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
         Some(s) => end_session_upstream(&state, s).await,
         None => Ok(()),
     };
+    signed_out(&state, outcome)
+}
+
+/// `DELETE /sessions`: ends every session of this session's user (same provider and user name), on every
+/// device, upstream too. Each tab learns it through the client's normal path: its next token call is refused
+/// (401) and it signs out.
+async fn end_all_sessions(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = csrf_check(&state, &headers) {
+        return refused(r);
+    }
+    let ended: Vec<Session> = {
+        let mut sessions = state.sessions.lock().unwrap();
+        let Some(me) = cookie(&headers, SESSION_COOKIE).and_then(|id| sessions.0.get(&id)) else {
+            return error(StatusCode::UNAUTHORIZED, "no_session", "sign in first");
+        };
+        let user = (me.provider.clone(), me.username.clone());
+        let ids: Vec<String> = sessions
+            .0
+            .iter()
+            .filter(|(_, s)| s.provider == user.0 && s.username == user.1)
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.iter().filter_map(|id| sessions.0.remove(id)).collect()
+    };
+    let mut outcome = Ok(());
+    for s in ended {
+        // Every session is ended upstream even if one provider call fails; the first failure is reported.
+        let r = end_session_upstream(&state, s).await;
+        if outcome.is_ok() {
+            outcome = r;
+        }
+    }
     signed_out(&state, outcome)
 }
 

@@ -96,6 +96,16 @@ pub struct Args {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_sessions: u64,
 
+    /// Sign-in attempts allowed a minute per user name (and provider), as a burst; beyond, 429 with Retry-After.
+    #[arg(long, env = "AUTHBRIDGE_SIGN_IN_PER_USER", default_value_t = 10, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_in_per_user: u32,
+
+    /// Sign-in attempts allowed a minute per client address (the connecting one: set it high behind a proxy).
+    #[arg(long, env = "AUTHBRIDGE_SIGN_IN_PER_ADDRESS", default_value_t = 60, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_in_per_address: u32,
+
     /// Enable the /test/* hooks (fault injection, counters, secrets list). Never in production.
     #[arg(long, env = "AUTHBRIDGE_TEST_HOOKS", default_value_t = false, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", value_parser = boolish(), value_name = "BOOL")]
@@ -141,6 +151,8 @@ impl Args {
             session_idle,
             session_max: Duration::from_secs(self.session_max),
             max_sessions: usize::try_from(self.max_sessions).unwrap_or(usize::MAX),
+            sign_in_per_user: self.sign_in_per_user,
+            sign_in_per_address: self.sign_in_per_address,
             upstream: self.upstream.clone(),
             www_dir: self.www.clone().unwrap_or(defaults.www_dir.clone()),
             pkg_dir: self.pkg.clone().unwrap_or(defaults.pkg_dir.clone()),

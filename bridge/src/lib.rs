@@ -61,6 +61,10 @@ pub struct Config {
     pub session_max: Duration,
     /// At most this many sessions: when full, the least recently used one is ended to make room.
     pub max_sessions: usize,
+    /// Sign-in attempts a minute per user (and provider), allowed as a burst; beyond, 429 with `Retry-After`.
+    pub sign_in_per_user: u32,
+    /// Sign-in attempts a minute per client address.
+    pub sign_in_per_address: u32,
     /// Base URL of the providers; `None` means this server's own mock providers.
     pub upstream: Option<String>,
     pub www_dir: PathBuf,
@@ -86,6 +90,8 @@ impl Default for Config {
             session_idle: Duration::from_secs(1800),
             session_max: Duration::from_secs(86_400),
             max_sessions: 10_000,
+            sign_in_per_user: 10,
+            sign_in_per_address: 60,
             upstream: None,
             www_dir: root.join("www"),
             pkg_dir: root.join("pkg"),
@@ -103,6 +109,8 @@ pub struct AppState {
     pub secret: Vec<u8>,
     pub mock: Mutex<providers::MockState>,
     pub sessions: Mutex<bridge::Sessions>,
+    /// Sign-in rate limits.
+    pub sign_in_limits: bridge::SignInLimits,
     pub upstream: upstream::Upstream,
     /// Injected faults per provider token endpoint: (status or 0 for "answer normally", remaining count, delay).
     faults: Mutex<HashMap<String, (u16, u32, u64)>>,
@@ -113,6 +121,7 @@ impl AppState {
         let upstream = upstream::Upstream::new(cfg.upstream.clone().unwrap_or_else(|| own_url.to_owned()));
         Arc::new(Self {
             secret: crypto::random_hex(32).into_bytes(),
+            sign_in_limits: bridge::SignInLimits::new(cfg.sign_in_per_user, cfg.sign_in_per_address),
             cfg,
             mock: Mutex::default(),
             sessions: Mutex::default(),
@@ -223,6 +232,21 @@ async fn log_requests(State(state): State<Arc<AppState>>, req: Request, next: Ne
         }
     }
     resp
+}
+
+/// The most header bytes (names and values) a request may carry: a browser's calls to the bridge carry a few
+/// hundred; hyper's own bound (about 400 KiB) is far above what any route needs.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// The largest request body: a sign-in is a few dozen bytes of JSON.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Refuses a request whose headers exceed `MAX_HEADER_BYTES` (431) before any handler parses them.
+async fn bound_headers(req: Request, next: Next) -> Response {
+    let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if size > MAX_HEADER_BYTES {
+        return StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response();
+    }
+    next.run(req).await
 }
 
 /// Every response to a browser without a CSRF cookie sets one (a refusal too: the retry then works), except
@@ -364,6 +388,8 @@ pub fn app(state: Arc<AppState>) -> Router {
     router
         .fallback(get(static_file))
         .layer(middleware::from_fn_with_state(state.clone(), set_csrf_cookie))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(bound_headers))
         .layer(middleware::from_fn_with_state(state.clone(), log_requests))
         .with_state(state)
 }
@@ -386,10 +412,12 @@ pub async fn serve(
                 let every = swept.cfg.session_idle.clamp(Duration::from_secs(1), Duration::from_secs(60));
                 tokio::time::sleep(every).await;
                 bridge::sweep(&swept);
+                swept.sign_in_limits.forget_idle();
             }
         };
         tokio::select! {
-            _ = axum::serve(listener, router).with_graceful_shutdown(shutdown) => {}
+            _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(shutdown) => {}
             _ = sweeper => {}
         }
     });

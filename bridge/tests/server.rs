@@ -729,7 +729,7 @@ async fn sessions_have_an_absolute_limit() {
 
 #[tokio::test]
 async fn the_session_table_stays_bounded() {
-    let s = start(Config { max_sessions: 500, ..cfg() }).await;
+    let s = start(Config { max_sessions: 500, sign_in_per_user: 10_000, sign_in_per_address: 10_000, ..cfg() }).await;
     let http = client();
     let sign_in = |n: usize| {
         let (http, url) = (http.clone(), format!("{}/session", s.url));
@@ -994,4 +994,101 @@ async fn a_cross_site_link_or_form_leaves_the_session_alone() {
         let r = call(&format!("{}/", s.url), Method::GET, &[("sec-fetch-site", site)], None).await;
         assert!(csrf_set(&r).is_some_and(|v| !v.is_empty()), "{site}");
     }
+}
+
+/// A sign-in attempt at the bridge with the test's CSRF pair.
+async fn attempt(s: &Server, provider: &str, user: &str, pass: &str) -> Resp {
+    let h = [("cookie", "authbridge_csrf=c"), ("x-csrf-token", "c"), ("content-type", "application/json")];
+    let body = json!({"username": user, "password": pass, "provider": provider});
+    call(&format!("{}/session", s.url), Method::POST, &h, Some(body)).await
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_rate_limited_per_user() {
+    let s = start(cfg()).await;
+    // The default: ten attempts a minute per user; the eleventh is refused with a Retry-After.
+    for i in 0..10 {
+        assert_eq!(attempt(&s, "point", "ada", "guess").await.status, 401, "attempt {i}");
+    }
+    let r = attempt(&s, "point", "ada", "lovelace").await;
+    assert_eq!((r.status, r.json["error"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")));
+    let retry: u64 = r.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=6).contains(&retry), "{retry}");
+    assert!(!r.json.to_string().contains("lovelace"));
+    // Another user is not locked out by it.
+    assert_eq!(attempt(&s, "point", "grace", "hopper").await.status, 200);
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_rate_limited_per_address() {
+    let s = start(cfg()).await;
+    // Sixty attempts a minute per address, whatever user names they try (password spraying).
+    for i in 0..60 {
+        assert_eq!(attempt(&s, "point", &format!("user{i}"), "guess").await.status, 401, "attempt {i}");
+    }
+    let r = attempt(&s, "point", "grace", "hopper").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers.get("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn request_bodies_and_headers_are_bounded() {
+    let s = start(cfg()).await;
+    let big = "x".repeat(1 << 20);
+    let r = call(
+        &format!("{}/session", s.url),
+        Method::POST,
+        &[("cookie", "authbridge_csrf=c"), ("x-csrf-token", "c"), ("content-type", "application/json")],
+        Some(json!({"username": "ada", "password": "lovelace", "provider": "point", "pad": big})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let header = "y".repeat(64 * 1024);
+    let r = call(&format!("{}/csrf", s.url), Method::GET, &[("x-pad", &header)], None).await;
+    assert_eq!(r.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    // Ordinary requests pass.
+    assert_eq!(attempt(&s, "point", "ada", "lovelace").await.status, 200);
+}
+
+#[tokio::test]
+async fn delete_sessions_ends_every_session_of_the_user() {
+    let s = start(cfg()).await;
+    // Ada on three devices, Grace on one.
+    let mut ada = Vec::new();
+    for _ in 0..3 {
+        let (_, c, csrf) = bridge_sign_in(&s, "point", "ada", "lovelace").await;
+        let t = mint(&s, "point", &c, &csrf).await;
+        ada.push((c, t));
+    }
+    let (_, grace, csrf) = bridge_sign_in(&s, "point", "grace", "hopper").await;
+    let grace_token = mint(&s, "point", &grace, &csrf).await;
+    let h = [("cookie", ada[0].0.as_str()), ("x-csrf-token", csrf.as_str())];
+    let r = call(&format!("{}/sessions", s.url), Method::DELETE, &h, None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json);
+    assert!(r.headers.get("set-cookie").unwrap().to_str().unwrap().contains("Max-Age=0"));
+    for (c, t) in &ada {
+        // Every device's next token call is refused: the client's normal signed-out path.
+        let r = call(
+            &format!("{}/auth/point/token", s.url),
+            Method::POST,
+            &[("cookie", c), ("x-csrf-token", &csrf)],
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(refused_soon(&s, "point", t).await, "a token of an ended session still works");
+    }
+    assert_eq!(me(&s, "point", &grace_token).await, StatusCode::OK);
+    mint(&s, "point", &grace, &csrf).await;
+    // It needs a session and the CSRF pair.
+    let r = call(&format!("{}/sessions", s.url), Method::DELETE, &[("cookie", &grace)], None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = call(
+        &format!("{}/sessions", s.url),
+        Method::DELETE,
+        &[("cookie", "authbridge_csrf=c"), ("x-csrf-token", "c")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
