@@ -8,11 +8,10 @@
 //! Sessions end at sign-out, after `session_idle` without a bridge call, `session_max` after sign-in, or when
 //! the table is full (least recently used first); however they end, their tokens are revoked upstream.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -24,9 +23,11 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::crypto::{constant_time_eq, opaque_user_id, random_hex};
+use crate::store::{Acquired, StoreError, StoredSession, LEASE};
 use crate::upstream::{path, UpstreamError};
 use crate::{eastern, json_body, now_s, providers, AppState, Config};
 
@@ -38,26 +39,23 @@ const WAZO_CLIENT_ID: &str = "authbridge-demo";
 /// oldest is revoked at once rather than forgotten, so the list stays bounded.
 const MAX_MINTED: usize = 32;
 
-/// A signed-in user's server-side state. Its secrets never go to the browser.
-pub struct Session {
-    pub provider: String,
-    pub username: String,
+/// The secrets a session holds, sealed together before they reach the store. None of them ever goes to the
+/// browser.
+#[derive(Default, Serialize, Deserialize)]
+pub struct Secrets {
     /// pointservices or Wazo refresh token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
     /// airfocus: the key's id, its token, and the account credentials (to delete it at sign-out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     airfocus: Option<(String, String, String)>,
     /// Point and Wazo access tokens this session minted, with their expiry (Unix s). Sign-out revokes these,
     /// never what the browser presents: a presented token could be anyone's, or a crafted path.
+    #[serde(default)]
     minted: Vec<(String, i64)>,
-    created: Instant,
-    last_used: Instant,
 }
 
-impl Session {
-    fn expired(&self, cfg: &Config, now: Instant) -> bool {
-        now.duration_since(self.last_used) >= cfg.session_idle || now.duration_since(self.created) >= cfg.session_max
-    }
-
+impl Secrets {
     /// Remembers a minted token; returns the live ones dropped to keep the list bounded (to revoke).
     fn record(&mut self, token: String, expires: i64) -> Vec<(String, i64)> {
         let now = now_s();
@@ -66,42 +64,78 @@ impl Session {
         let over = self.minted.len().saturating_sub(MAX_MINTED);
         self.minted.drain(..over).collect()
     }
+
+    fn seal(&self, state: &AppState, id: &str) -> String {
+        let json = serde_json::to_vec(self).expect("secrets serialise");
+        state.keys.seal(id, &json)
+    }
 }
 
-#[derive(Default)]
-pub struct Sessions(HashMap<String, Session>);
+/// A session with its secrets opened, as the handlers use it.
+pub struct Session {
+    pub provider: String,
+    pub username: String,
+    secrets: Secrets,
+}
 
-impl Sessions {
-    pub fn len(&self) -> usize {
-        self.0.len()
+/// Opens a stored session's secrets. `None` if they do not open (sealed under a key removed from the ring, or
+/// altered): the session can only end, and nothing it held can be revoked upstream.
+fn open(state: &AppState, id: &str, stored: &StoredSession) -> Option<(Secrets, bool)> {
+    let (plain, stale) = state.keys.open(id, &stored.sealed).ok()?;
+    Some((serde_json::from_slice(&plain).ok()?, stale))
+}
+
+fn opened(state: &AppState, id: &str, stored: StoredSession) -> Option<Session> {
+    let (secrets, _) = open(state, id, &stored)?;
+    Some(Session { provider: stored.provider, username: stored.username, secrets })
+}
+
+/// Whether a stored session is past its idle or absolute limit at `now_ms`.
+fn expired(cfg: &Config, s: &StoredSession, now_ms: i64) -> bool {
+    now_ms - s.last_used_ms >= cfg.session_idle.as_millis() as i64
+        || now_ms - s.created_ms >= cfg.session_max.as_millis() as i64
+}
+
+/// Unix time in milliseconds.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The refusal for a store that failed; the cause goes to the log, never to the browser.
+fn store_failed(e: StoreError) -> Response {
+    eprintln!("{}", json!({"ts": now_s(), "error": "store", "message": e.to_string()}));
+    error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "the session store is unavailable: try again")
+}
+
+/// Removes the expired sessions from the store and ends them upstream (the periodic sweep; sign-in sweeps
+/// too).
+pub async fn sweep(state: &Arc<AppState>) -> Result<(), StoreError> {
+    let now = now_ms();
+    let idle = now - state.cfg.session_idle.as_millis() as i64;
+    let created = now - state.cfg.session_max.as_millis() as i64;
+    let ended = state.store.remove_expired(idle, created).await?;
+    end_in_background(state, ended);
+    Ok(())
+}
+
+/// Ends removed sessions upstream without making a request wait for it.
+fn end_in_background(state: &Arc<AppState>, ended: Vec<(String, StoredSession)>) {
+    let sessions: Vec<Session> = ended.into_iter().filter_map(|(id, s)| opened(state, &id, s)).collect();
+    if sessions.is_empty() {
+        return;
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The server-held refresh tokens, for the test hook that expires them.
-    pub fn refresh_tokens_for_tests(&self) -> Vec<String> {
-        self.0.values().filter_map(|s| s.refresh_token.clone()).collect()
-    }
-
-    /// Removes and returns the expired sessions (a scan: it runs at sign-in and once a minute).
-    fn sweep(&mut self, cfg: &Config, now: Instant) -> Vec<Session> {
-        let ids: Vec<String> = self.0.iter().filter(|(_, s)| s.expired(cfg, now)).map(|(id, _)| id.clone()).collect();
-        ids.iter().filter_map(|id| self.0.remove(id)).collect()
-    }
-
-    /// Adds a session after sweeping the expired ones and, if the table is still full, ending the least
-    /// recently used. Returns the sessions removed, to be ended upstream.
-    fn insert(&mut self, id: String, session: Session, cfg: &Config) -> Vec<Session> {
-        let mut ended = self.sweep(cfg, Instant::now());
-        while self.0.len() >= cfg.max_sessions.max(1) {
-            let Some(lru) = self.0.iter().min_by_key(|(_, s)| s.last_used).map(|(id, _)| id.clone()) else { break };
-            ended.extend(self.0.remove(&lru));
+    let state = state.clone();
+    tokio::spawn(async move {
+        for s in sessions {
+            let _ = end_session_upstream(&state, s).await;
         }
-        self.0.insert(id, session);
-        ended
-    }
+    });
+}
+
+/// The secrets the store holds, opened, for the test hook that expires refresh tokens.
+pub async fn refresh_tokens_for_tests(state: &AppState) -> Vec<String> {
+    let all = state.store.all().await.unwrap_or_default();
+    all.into_iter().filter_map(|(id, s)| opened(state, &id, s)?.secrets.refresh_token).collect()
 }
 
 /// Sign-in attempts allowed per user and per client address (the connecting address: behind a load balancer,
@@ -140,38 +174,21 @@ impl SignInLimits {
     }
 }
 
-/// Ends expired sessions upstream (the periodic sweep; sign-in sweeps too).
-pub fn sweep(state: &Arc<AppState>) {
-    let ended = state.sessions.lock().unwrap().sweep(&state.cfg, Instant::now());
-    end_in_background(state, ended);
-}
-
-/// Ends sessions upstream without making a request wait for it.
-fn end_in_background(state: &Arc<AppState>, ended: Vec<Session>) {
-    if ended.is_empty() {
-        return;
-    }
-    let state = state.clone();
-    tokio::spawn(async move {
-        for s in ended {
-            let _ = end_session_upstream(&state, s).await;
-        }
-    });
-}
-
 /// Ends a session at its provider: revokes every live access token it minted (Point, Wazo), deletes the
 /// airfocus key; refresh tokens are dropped with the session (pointservices documents no revocation). Shared
-/// by sign-out, `DELETE /session`, expiry and eviction. Stops at the first provider that cannot be reached.
+/// by sign-out, `DELETE /session`, `DELETE /sessions`, expiry and eviction. Stops at the first provider that
+/// cannot be reached.
 pub async fn end_session_upstream(state: &AppState, session: Session) -> Result<(), UpstreamError> {
-    if let (Some(r), "wazo") = (&session.refresh_token, session.provider.as_str()) {
+    let secrets = &session.secrets;
+    if let (Some(r), "wazo") = (&secrets.refresh_token, session.provider.as_str()) {
         providers::wazo_forget_refresh(state, r);
     }
-    if let Some((key_id, _, auth)) = &session.airfocus {
+    if let Some((key_id, _, auth)) = &secrets.airfocus {
         if let Some(p) = path(&["airfocus", "api-keys", key_id]) {
             state.upstream.call(Method::DELETE, &p, &[("authorization", auth.clone())], None).await?;
         }
     }
-    revoke_tokens(state, &session.provider, &session.username, &session.minted).await
+    revoke_tokens(state, &session.provider, &session.username, &secrets.minted).await
 }
 
 async fn revoke_tokens(
@@ -505,18 +522,26 @@ async fn sign_in(
         }
     }
     let id = random_hex(24);
-    let now = Instant::now();
-    let session = Session {
+    let now = now_ms();
+    let secrets = Secrets { refresh_token, airfocus, minted: Vec::new() };
+    let stored = StoredSession {
         provider: provider.to_owned(),
         username: username.to_owned(),
-        refresh_token,
-        airfocus,
-        minted: Vec::new(),
-        created: now,
-        last_used: now,
+        sealed: secrets.seal(&state, &id),
+        created_ms: now,
+        last_used_ms: now,
     };
-    let ended = state.sessions.lock().unwrap().insert(id.clone(), session, &state.cfg);
-    end_in_background(&state, ended);
+    if let Err(e) = sweep(&state).await {
+        return store_failed(e);
+    }
+    match state.store.insert(&id, &stored, state.cfg.max_sessions).await {
+        Ok(evicted) => end_in_background(&state, evicted),
+        Err(e) => {
+            // Not stored: end what the provider just gave, so it does not outlive the failed sign-in.
+            end_in_background(&state, vec![(id, stored)]);
+            return store_failed(e);
+        }
+    }
     let mut resp = Json(json!({"signedIn": true, "provider": provider})).into_response();
     let max_age = state.cfg.session_max.as_secs() as i64;
     resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, &id, max_age).parse().unwrap());
@@ -533,16 +558,32 @@ fn signed_out(state: &AppState, outcome: Result<(), UpstreamError>) -> Response 
     resp
 }
 
+/// Ends removed sessions upstream, every one even if a provider call fails; reports the first failure.
+async fn end_all(state: &AppState, ended: Vec<(String, StoredSession)>) -> Result<(), UpstreamError> {
+    let mut outcome = Ok(());
+    for (id, s) in ended {
+        let Some(session) = opened(state, &id, s) else { continue };
+        let r = end_session_upstream(state, session).await;
+        if outcome.is_ok() {
+            outcome = r;
+        }
+    }
+    outcome
+}
+
 /// `DELETE /session`: ends the session, upstream too.
 async fn end_session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Err(r) = csrf_check(&state, &headers) {
         return refused(r);
     }
-    let session = cookie(&headers, SESSION_COOKIE).and_then(|id| state.sessions.lock().unwrap().0.remove(&id));
-    let outcome = match session {
-        Some(s) => end_session_upstream(&state, s).await,
-        None => Ok(()),
+    let removed = match cookie(&headers, SESSION_COOKIE) {
+        Some(id) => match state.store.remove(&id).await {
+            Ok(s) => s.map(|s| (id, s)),
+            Err(e) => return store_failed(e),
+        },
+        None => None,
     };
+    let outcome = end_all(&state, removed.into_iter().collect()).await;
     signed_out(&state, outcome)
 }
 
@@ -553,102 +594,141 @@ async fn end_all_sessions(State(state): State<Arc<AppState>>, headers: HeaderMap
     if let Err(r) = csrf_check(&state, &headers) {
         return refused(r);
     }
-    let ended: Vec<Session> = {
-        let mut sessions = state.sessions.lock().unwrap();
-        let Some(me) = cookie(&headers, SESSION_COOKIE).and_then(|id| sessions.0.get(&id)) else {
-            return error(StatusCode::UNAUTHORIZED, "no_session", "sign in first");
-        };
-        let user = (me.provider.clone(), me.username.clone());
-        let ids: Vec<String> = sessions
-            .0
-            .iter()
-            .filter(|(_, s)| s.provider == user.0 && s.username == user.1)
-            .map(|(id, _)| id.clone())
-            .collect();
-        ids.iter().filter_map(|id| sessions.0.remove(id)).collect()
+    let me = match cookie(&headers, SESSION_COOKIE) {
+        Some(id) => match state.store.get(&id).await {
+            Ok(s) => s,
+            Err(e) => return store_failed(e),
+        },
+        None => None,
     };
-    let mut outcome = Ok(());
-    for s in ended {
-        // Every session is ended upstream even if one provider call fails; the first failure is reported.
-        let r = end_session_upstream(&state, s).await;
-        if outcome.is_ok() {
-            outcome = r;
-        }
-    }
+    let Some(me) = me else { return error(StatusCode::UNAUTHORIZED, "no_session", "sign in first") };
+    let ended = match state.store.remove_user(&me.provider, &me.username).await {
+        Ok(ended) => ended,
+        Err(e) => return store_failed(e),
+    };
+    let outcome = end_all(&state, ended).await;
     signed_out(&state, outcome)
 }
 
-/// The session for this request, checked against the provider in the path and the CSRF token, and marked
-/// used. An expired one is refused, and ended upstream.
-fn session_for(state: &Arc<AppState>, headers: &HeaderMap, provider: &str) -> Result<String, Refusal> {
-    csrf_check(state, headers)?;
-    let no_session = |m: &str| (StatusCode::UNAUTHORIZED, "no_session", m.to_owned());
+/// The session for this request, checked against the provider in the path and the CSRF token. An expired one
+/// is refused, and ended upstream.
+async fn session_for(state: &Arc<AppState>, headers: &HeaderMap, provider: &str) -> Result<String, Response> {
+    csrf_check(state, headers).map_err(refused)?;
+    let no_session = |m: &str| error(StatusCode::UNAUTHORIZED, "no_session", m);
     let id = cookie(headers, SESSION_COOKIE).ok_or_else(|| no_session("sign in first"))?;
-    let now = Instant::now();
-    let mut sessions = state.sessions.lock().unwrap();
-    let Some(s) = sessions.0.get_mut(&id) else { return Err(no_session("sign in first")) };
-    if s.expired(&state.cfg, now) {
-        let ended = sessions.0.remove(&id).into_iter().collect();
-        drop(sessions);
-        end_in_background(state, ended);
+    let stored = state.store.get(&id).await.map_err(store_failed)?;
+    let Some(s) = stored else { return Err(no_session("sign in first")) };
+    if expired(&state.cfg, &s, now_ms()) {
+        let removed = state.store.remove(&id).await.map_err(store_failed)?;
+        end_in_background(state, removed.map(|s| (id, s)).into_iter().collect());
         return Err(no_session("the session expired: sign in again"));
     }
     if s.provider != provider {
         return Err(no_session("signed in with another provider"));
     }
-    s.last_used = now;
     Ok(id)
 }
 
-/// `POST /auth/{provider}/token`: a fresh access token, minted with server-held secrets only.
+/// Takes the session's lease (`store.rs`), waiting while another token call, here or in another process,
+/// holds it. `None` if the session is gone.
+async fn lease(state: &AppState, id: &str, owner: &str) -> Result<Option<StoredSession>, Response> {
+    let deadline = tokio::time::Instant::now() + LEASE + Duration::from_secs(1);
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match state.store.acquire(id, owner, now_ms()).await.map_err(store_failed)? {
+            Acquired::Held(s) => return Ok(Some(s)),
+            Acquired::Missing => return Ok(None),
+            Acquired::Busy if tokio::time::Instant::now() >= deadline => {
+                return Err(error(StatusCode::SERVICE_UNAVAILABLE, "busy", "the session is busy: try again"))
+            }
+            Acquired::Busy => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// `POST /auth/{provider}/token`: a fresh access token, minted with server-held secrets only. The session's
+/// lease is held from reading its refresh token until the rotated one is stored, so that no two calls (no two
+/// replicas) ever redeem the same refresh token.
 async fn token(State(state): State<Arc<AppState>>, Path(provider): Path<String>, headers: HeaderMap) -> Response {
-    let id = match session_for(&state, &headers, &provider) {
+    let id = match session_for(&state, &headers, &provider).await {
         Ok(id) => id,
-        Err(r) => return refused(r),
+        Err(r) => return r,
     };
-    let found = state
-        .sessions
-        .lock()
-        .unwrap()
-        .0
-        .get(&id)
-        .map(|s| (s.username.clone(), s.refresh_token.clone(), s.airfocus.as_ref().map(|a| a.1.clone())));
-    // A sign-out may have ended the session since `session_for`.
-    let Some((username, refresh_token, airfocus)) = found else {
-        return error(StatusCode::UNAUTHORIZED, "no_session", "signed out");
+    let owner = random_hex(12);
+    let stored = match lease(&state, &id, &owner).await {
+        Ok(Some(s)) => s,
+        // A sign-out ended the session since `session_for`.
+        Ok(None) => return error(StatusCode::UNAUTHORIZED, "no_session", "signed out"),
+        Err(r) => return r,
     };
+    let Some((mut secrets, stale)) = open(&state, &id, &stored) else {
+        // Sealed under a key no longer in the ring: the session ends cleanly, and its user signs in again.
+        let _ = state.store.remove(&id).await;
+        return error(StatusCode::UNAUTHORIZED, "no_session", "the session ended: sign in again");
+    };
+    let (resp, changed, end) = mint_token(&state, &provider, &stored.username, &mut secrets).await;
+    if end {
+        let removed = state.store.remove(&id).await.ok().flatten();
+        end_in_background(&state, removed.map(|s| (id, s)).into_iter().collect());
+        return resp;
+    }
+    // Sealed again when something changed, or when it was sealed with an older key (rotation).
+    let sealed = (changed || stale).then(|| secrets.seal(&state, &id));
+    match state.store.release(&id, &owner, sealed.as_deref()).await {
+        Ok(true) => resp,
+        Ok(false) | Err(_) => {
+            // Signed out while this token was being minted (or the lease was lost): the token would outlive the
+            // session unrevoked.
+            if let Some((t, exp)) = changed.then(|| secrets.minted.last().cloned()).flatten() {
+                revoke_in_background(&state, &provider, &stored.username, vec![(t, exp)]);
+            }
+            error(StatusCode::UNAUTHORIZED, "no_session", "signed out")
+        }
+    }
+}
+
+/// Mints a token at the provider with the session's secrets, updating them (a rotated refresh token, the
+/// minted token). Returns the response, whether the secrets changed, and whether the session must end (the
+/// provider refused it).
+async fn mint_token(state: &Arc<AppState>, provider: &str, username: &str, secrets: &mut Secrets) -> (Response, bool, bool) {
     let up = &state.upstream;
-    let result = match provider.as_str() {
+    let refresh_token = secrets.refresh_token.clone().unwrap_or_default();
+    let result = match provider {
         "point" => {
             let auth = [("authorization", format!("Bearer {}", state.cfg.point_api_key))];
-            let p = path(&["users", &opaque_user_id(&username), "access_token"]).unwrap();
+            let p = path(&["users", &opaque_user_id(username), "access_token"]).unwrap();
             up.call(Method::POST, &p, &auth, None).await
         }
         "pointservices" => {
-            let body = json!({"refresh_token": refresh_token.unwrap_or_default()});
+            let body = json!({"refresh_token": refresh_token});
             up.call(Method::POST, "/user-management-services-ws/oauth2/002/refreshIdToken", &[], Some(&body)).await
         }
         "wazo" => {
-            let body = json!({"expiration": state.cfg.token_lifetime, "client_id": WAZO_CLIENT_ID, "refresh_token": refresh_token.unwrap_or_default()});
+            let body = json!({"expiration": state.cfg.token_lifetime, "client_id": WAZO_CLIENT_ID, "refresh_token": refresh_token});
             up.call(Method::POST, "/api/auth/0.1/token", &[], Some(&body)).await
         }
         _ => Ok((
             StatusCode::OK,
-            json!({"token": airfocus.unwrap_or_default(), "scopes": ["workspace:read", "item:read"]}),
+            json!({"token": secrets.airfocus.as_ref().map(|a| a.1.clone()).unwrap_or_default(), "scopes": ["workspace:read", "item:read"]}),
         )),
     };
     match result {
         Ok((s, mut v)) if s.is_success() => {
-            if let Some((t, exp)) = minted_token(&provider, &v) {
-                let recorded = state.sessions.lock().unwrap().0.get_mut(&id).map(|s| s.record(t.clone(), exp));
-                match recorded {
-                    Some(dropped) => revoke_in_background(&state, &provider, &username, dropped),
-                    // Signed out while this token was being minted: it would outlive the session unrevoked.
-                    None => {
-                        revoke_in_background(&state, &provider, &username, vec![(t, exp)]);
-                        return error(StatusCode::UNAUTHORIZED, "no_session", "signed out");
-                    }
-                }
+            let mut changed = false;
+            // A provider that rotates refresh tokens sends a new one with each access token: keep it, the old
+            // one is spent.
+            let rotated = v["refresh_token"].as_str().or(v["data"]["refresh_token"].as_str()).map(str::to_owned);
+            if let Some(r) = rotated.filter(|r| secrets.refresh_token.as_deref() != Some(r)) {
+                secrets.refresh_token = Some(r);
+                changed = true;
+            }
+            if let Some((t, exp)) = minted_token(provider, &v) {
+                let dropped = secrets.record(t, exp);
+                revoke_in_background(state, provider, username, dropped);
+                changed = true;
             }
             // The browser never receives a refresh token.
             if let Some(o) = v.as_object_mut() {
@@ -659,33 +739,30 @@ async fn token(State(state): State<Arc<AppState>>, Path(provider): Path<String>,
             }
             let mut resp = Json(v).into_response();
             resp.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().unwrap());
-            resp
+            (resp, changed, false)
         }
         Ok((s, _)) => {
-            if s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN {
-                let ended = state.sessions.lock().unwrap().0.remove(&id).into_iter().collect();
-                end_in_background(&state, ended);
-            }
-            upstream_status(s)
+            let end = s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN;
+            (upstream_status(s), false, end)
         }
-        Err(e) => upstream_error(e),
+        Err(e) => (upstream_error(e), false, false),
     }
 }
 
 /// `DELETE /auth/{provider}/token`: ends the session, revoking upstream every token it minted (a token the
 /// browser presents is ignored: it decides nothing).
 async fn revoke(State(state): State<Arc<AppState>>, Path(provider): Path<String>, headers: HeaderMap) -> Response {
-    let id = match session_for(&state, &headers, &provider) {
+    let id = match session_for(&state, &headers, &provider).await {
         Ok(id) => id,
         // Already signed out: nothing left to revoke here.
-        Err((StatusCode::UNAUTHORIZED, _, _)) => return StatusCode::NO_CONTENT.into_response(),
-        Err(r) => return refused(r),
+        Err(r) if r.status() == StatusCode::UNAUTHORIZED => return StatusCode::NO_CONTENT.into_response(),
+        Err(r) => return r,
     };
-    let session = state.sessions.lock().unwrap().0.remove(&id);
-    let outcome = match session {
-        Some(s) => end_session_upstream(&state, s).await,
-        None => Ok(()),
+    let removed = match state.store.remove(&id).await {
+        Ok(s) => s.map(|s| (id, s)),
+        Err(e) => return store_failed(e),
     };
+    let outcome = end_all(&state, removed.into_iter().collect()).await;
     signed_out(&state, outcome)
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::builder::{BoolishValueParser, TypedValueParser};
 use clap::Parser;
 
+use crate::seal::KeyRing;
 use crate::{parse_origin, Config};
 
 /// `--users`: `user:password` pairs separated by commas. Checked in [`Args::config`], not by clap, whose
@@ -19,6 +20,17 @@ fn parse_users(s: &str) -> Result<Vec<(String, String)>, String> {
             _ => Err("--users takes user:password,… (a pair without a colon or a user)".to_owned()),
         })
         .collect()
+}
+
+/// `--keys`: a ring, or `file:PATH`. Errors name the file or the entry, never a key.
+fn key_ring(value: &str) -> Result<KeyRing, String> {
+    match value.strip_prefix("file:") {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("--keys: cannot read {path}: {e}"))?;
+            KeyRing::parse(&text).map_err(|e| format!("--keys {path}: {e}"))
+        }
+        None => KeyRing::parse(value).map_err(|e| format!("--keys: {e}")),
+    }
 }
 
 /// A boolean flag that also takes `=true`/`=false`, and the same words (or yes/no, 1/0) from its variable.
@@ -106,6 +118,22 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub sign_in_per_address: u32,
 
+    /// Where sessions live: sqlite:PATH (survives restarts; processes on one machine may share it) or memory
+    /// (tests: gone at exit).
+    #[arg(long, env = "AUTHBRIDGE_STORE", default_value = "sqlite:authbridge-sessions.db", value_name = "STORE")]
+    pub store: String,
+
+    /// The key ring sealing session secrets: id:key,… (32-byte keys in base64url; the first seals, all open),
+    /// or file:PATH naming a file of such lines. A secret: pass it in the environment [default: an SQLite
+    /// store's PATH.keys, created on first use; a memory store's random key].
+    #[arg(long, env = "AUTHBRIDGE_KEYS", hide_env_values = true, value_name = "KEYS")]
+    pub keys: Option<String>,
+
+    /// Print a new random key for --keys and exit.
+    #[arg(long, default_value_t = false, env = "AUTHBRIDGE_GENERATE_KEY", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = boolish(), value_name = "BOOL")]
+    pub generate_key: bool,
+
     /// Enable the /test/* hooks (fault injection, counters, secrets list). Never in production.
     #[arg(long, env = "AUTHBRIDGE_TEST_HOOKS", default_value_t = false, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", value_parser = boolish(), value_name = "BOOL")]
@@ -151,6 +179,8 @@ impl Args {
             session_idle,
             session_max: Duration::from_secs(self.session_max),
             max_sessions: usize::try_from(self.max_sessions).unwrap_or(usize::MAX),
+            store: self.store.clone(),
+            keys: self.keys.as_deref().map(key_ring).transpose()?,
             sign_in_per_user: self.sign_in_per_user,
             sign_in_per_address: self.sign_in_per_address,
             upstream: self.upstream.clone(),

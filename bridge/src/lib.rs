@@ -12,6 +12,8 @@ pub mod cli;
 pub mod crypto;
 pub mod eastern;
 pub mod providers;
+pub mod seal;
+pub mod store;
 pub mod upstream;
 
 use std::collections::HashMap;
@@ -61,6 +63,11 @@ pub struct Config {
     pub session_max: Duration,
     /// At most this many sessions: when full, the least recently used one is ended to make room.
     pub max_sessions: usize,
+    /// Where sessions live: `memory` or `sqlite:PATH` (`store::open`).
+    pub store: String,
+    /// The key ring sealing every session secret (`seal.rs`). `None`: a memory store gets a random key; an
+    /// SQLite store uses the key file beside its database, created on first use (`keys_for`).
+    pub keys: Option<seal::KeyRing>,
     /// Sign-in attempts a minute per user (and provider), allowed as a burst; beyond, 429 with `Retry-After`.
     pub sign_in_per_user: u32,
     /// Sign-in attempts a minute per client address.
@@ -90,6 +97,8 @@ impl Default for Config {
             session_idle: Duration::from_secs(1800),
             session_max: Duration::from_secs(86_400),
             max_sessions: 10_000,
+            store: "memory".into(),
+            keys: None,
             sign_in_per_user: 10,
             sign_in_per_address: 60,
             upstream: None,
@@ -108,7 +117,10 @@ pub struct AppState {
     /// HS256 key of the mock providers' JWTs.
     pub secret: Vec<u8>,
     pub mock: Mutex<providers::MockState>,
-    pub sessions: Mutex<bridge::Sessions>,
+    /// The session store, which sees sealed secrets only.
+    pub store: Box<dyn store::SessionStore>,
+    /// Seals and opens the secrets of sessions.
+    pub keys: seal::KeyRing,
     /// Sign-in rate limits.
     pub sign_in_limits: bridge::SignInLimits,
     pub upstream: upstream::Upstream,
@@ -117,17 +129,22 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(cfg: Config, own_url: &str) -> Arc<Self> {
+    /// Opens the configured store and key ring. `own_url` is where the mock providers are when no upstream is
+    /// configured.
+    pub async fn new(cfg: Config, own_url: &str) -> Result<Arc<Self>, String> {
         let upstream = upstream::Upstream::new(cfg.upstream.clone().unwrap_or_else(|| own_url.to_owned()));
-        Arc::new(Self {
+        let keys = keys_for(&cfg)?;
+        let store = store::open(&cfg.store).await?;
+        Ok(Arc::new(Self {
             secret: crypto::random_hex(32).into_bytes(),
             sign_in_limits: bridge::SignInLimits::new(cfg.sign_in_per_user, cfg.sign_in_per_address),
             cfg,
             mock: Mutex::default(),
-            sessions: Mutex::default(),
+            store,
+            keys,
             upstream,
             faults: Mutex::default(),
-        })
+        }))
     }
 
     pub fn check_password(&self, user: &str, pass: &str) -> bool {
@@ -187,6 +204,36 @@ pub fn parse_origin(s: &str) -> Result<String, String> {
         }
         Some(_) => bad("the port must be a number from 1 to 65535"),
     }
+}
+
+/// The key ring for `cfg`: its own, a random one for a memory store, or for an SQLite store the key file
+/// beside the database (`PATH.keys`), created with one random key if missing (and said so on stderr, once).
+pub fn keys_for(cfg: &Config) -> Result<seal::KeyRing, String> {
+    if let Some(k) = &cfg.keys {
+        return Ok(k.clone());
+    }
+    let Some(db) = cfg.store.strip_prefix("sqlite:") else { return Ok(seal::KeyRing::ephemeral()) };
+    let file = PathBuf::from(format!("{db}.keys"));
+    if !file.exists() {
+        write_key_file(&file, &format!("# authbridge session keys: id:key, the first seals (see --keys)\nk1:{}\n", seal::generate_key()))
+            .map_err(|e| format!("cannot write the key file {}: {e}", file.display()))?;
+        eprintln!(
+            "authbridge-bridge: generated the session key file {} (keep it with the database, or pass --keys)",
+            file.display()
+        );
+    }
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read the key file {}: {e}", file.display()))?;
+    seal::KeyRing::parse(&text).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// Writes a new file readable by its owner only (it holds keys).
+fn write_key_file(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
 }
 
 /// The startup banner. It names the demo users, never their passwords (a terminal is logged and shared).
@@ -340,14 +387,14 @@ async fn demo_config(State(state): State<Arc<AppState>>) -> Response {
 /// `GET /test/stats`: token-endpoint calls per provider, and every secret that must never reach a browser:
 /// refresh tokens ever issued, the Point apiKey, the demo passwords (test hooks only).
 async fn test_stats(State(state): State<Arc<AppState>>) -> Response {
-    let (calls, mut secrets) = {
+    let (calls, mut secrets, reuse) = {
         let mock = state.mock.lock().unwrap();
-        (mock.token_calls.clone(), mock.issued_refresh_tokens.clone())
+        (mock.token_calls.clone(), mock.issued_refresh_tokens.clone(), mock.ps_reuse_detected)
     };
     secrets.push(state.cfg.point_api_key.clone());
     secrets.extend(state.cfg.users.iter().map(|(_, password)| password.clone()));
-    let sessions = state.sessions.lock().unwrap().len();
-    Json(json!({"tokenCalls": calls, "sessions": sessions, "secrets": secrets})).into_response()
+    let sessions = state.store.len().await.unwrap_or(0);
+    Json(json!({"tokenCalls": calls, "sessions": sessions, "secrets": secrets, "refreshReuse": reuse})).into_response()
 }
 
 /// `POST /test/fault` `{provider, status, count, delayMs?}`: the next `count` token calls to `provider` fail
@@ -365,7 +412,7 @@ async fn test_fault(State(state): State<Arc<AppState>>, Json(body): Json<Value>)
 /// `POST /test/expire-refresh` `{provider}`: every refresh token of the provider expires now (stands in for
 /// midnight Eastern / a deleted Wazo refresh token).
 async fn test_expire_refresh(State(state): State<Arc<AppState>>) -> Response {
-    let tokens = state.sessions.lock().unwrap().refresh_tokens_for_tests();
+    let tokens = bridge::refresh_tokens_for_tests(&state).await;
     for t in tokens {
         providers::expire_ps_refresh(&state, &t);
         providers::wazo_forget_refresh(&state, &t);
@@ -402,7 +449,7 @@ pub async fn serve(
 ) -> std::io::Result<(String, Arc<AppState>, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let url = format!("http://{}", listener.local_addr()?);
-    let state = AppState::new(cfg, &url);
+    let state = AppState::new(cfg, &url).await.map_err(std::io::Error::other)?;
     let router = app(state.clone());
     let swept = state.clone();
     let handle = tokio::spawn(async move {
@@ -411,7 +458,9 @@ pub async fn serve(
             loop {
                 let every = swept.cfg.session_idle.clamp(Duration::from_secs(1), Duration::from_secs(60));
                 tokio::time::sleep(every).await;
-                bridge::sweep(&swept);
+                if let Err(e) = bridge::sweep(&swept).await {
+                    eprintln!("{}", json!({"ts": now_s(), "error": "store", "message": e.to_string()}));
+                }
                 swept.sign_in_limits.forget_idle();
             }
         };

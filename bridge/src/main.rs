@@ -14,6 +14,10 @@ fn fail(message: &str) -> ! {
 
 fn main() {
     let args = Args::parse();
+    if args.generate_key {
+        println!("{}", authbridge_bridge::seal::generate_key());
+        return;
+    }
     let cfg = args.config().unwrap_or_else(|e| fail(&e));
     let (addr, exit_after, url_file) = (args.addr.clone(), args.exit_after, args.print_url_file.clone());
 

@@ -1,7 +1,9 @@
 //! Mock upstream providers, each following its seed document: paths, methods, headers, bodies, shapes.
 //!
 //! - Point Database (seed 000): user creation and user access tokens minted with the customer's apiKey.
-//! - pointservices (seeds 001/003): password sign-in and refresh tokens that expire at midnight Eastern.
+//! - pointservices (seeds 001/003): password sign-in and refresh tokens that expire at midnight Eastern. Unlike
+//!   the seed, which reuses one refresh token all day, the mock rotates them and revokes the whole family when a
+//!   spent one comes back, as rotating providers do: a bridge that redeems a token twice is caught.
 //! - airfocus (seed 002): static personal access tokens with scopes, deletable.
 //! - Wazo (seed 004): tokens by basic auth, offline refresh tokens bound to a `client_id`, `X-Auth-Token`.
 //!
@@ -27,8 +29,11 @@ use crate::{eastern, json_body, now_s, AppState};
 pub struct MockState {
     point_users: HashSet<String>,
     point_revoked: HashSet<String>,
-    /// pointservices refresh token → (username, expiry in Unix seconds).
-    ps_refresh: HashMap<String, (String, i64)>,
+    /// pointservices refresh token → (username, expiry in Unix seconds, family, spent). A refresh spends the
+    /// token and issues the next of its family.
+    ps_refresh: HashMap<String, (String, i64, String, bool)>,
+    /// Spent pointservices refresh tokens presented again: each revoked its whole family.
+    pub ps_reuse_detected: u64,
     /// airfocus key id → (token, username, scopes).
     airfocus_keys: HashMap<String, (String, String, Vec<String>)>,
     /// Wazo access token → (username, expiry).
@@ -187,7 +192,8 @@ async fn ps_sign_in(State(state): State<Arc<AppState>>, body: axum::body::Bytes)
     let refresh = format!("AMf-{}", random_hex(24));
     let now = now_s();
     let mut mock = state.mock.lock().unwrap();
-    mock.ps_refresh.insert(refresh.clone(), (user.to_owned(), eastern::refresh_token_expiry(now)));
+    let family = random_hex(8);
+    mock.ps_refresh.insert(refresh.clone(), (user.to_owned(), eastern::refresh_token_expiry(now), family, false));
     mock.issued_refresh_tokens.push(refresh.clone());
     drop(mock);
     Json(ps_tokens(&state, user, Some(&refresh))).into_response()
@@ -221,11 +227,28 @@ async fn ps_refresh(State(state): State<Arc<AppState>>, body: axum::body::Bytes)
     let Some(refresh) = parsed.as_ref().and_then(|b| b["refresh_token"].as_str()) else {
         return error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token required");
     };
-    let entry = state.mock.lock().unwrap().ps_refresh.get(refresh).cloned();
+    let mut mock = state.mock.lock().unwrap();
+    let entry = mock.ps_refresh.get(refresh).cloned();
     match entry {
-        Some((user, exp)) if now_s() < exp => Json(ps_tokens(&state, &user, Some(refresh))).into_response(),
+        // A spent token again: whoever holds the family may be a thief, so all of it is revoked, as rotating
+        // providers do (OAuth 2.0 Security BCP, refresh token rotation).
+        Some((_, _, family, true)) => {
+            mock.ps_refresh.retain(|_, e| e.2 != family);
+            mock.ps_reuse_detected += 1;
+            unauthorized("refresh token reused: the session is revoked")
+        }
+        Some((user, exp, family, false)) if now_s() < exp => {
+            // Rotation: this token is spent; the next one keeps the family's expiry (midnight Eastern still
+            // ends the day's sign-in).
+            mock.ps_refresh.get_mut(refresh).unwrap().3 = true;
+            let next = format!("AMf-{}", random_hex(24));
+            mock.ps_refresh.insert(next.clone(), (user.clone(), exp, family, false));
+            mock.issued_refresh_tokens.push(next.clone());
+            drop(mock);
+            Json(ps_tokens(&state, &user, Some(&next))).into_response()
+        }
         Some(_) => {
-            state.mock.lock().unwrap().ps_refresh.remove(refresh);
+            mock.ps_refresh.remove(refresh);
             unauthorized("refresh token expired: sign in again")
         }
         None => unauthorized("unknown refresh token"),

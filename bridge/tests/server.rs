@@ -702,8 +702,9 @@ async fn idle_sessions_expire_and_are_revoked() {
     let r = call(&format!("{}/auth/point/token", s.url), Method::POST, &h, None).await;
     assert_eq!((r.status, r.json["error"].clone()), (StatusCode::UNAUTHORIZED, json!("no_session")));
     assert!(refused_soon(&s, "point", &ta).await, "the expired session's token is revoked");
-    // Never used again: the next sign-in sweeps it.
-    assert_eq!(me(&s, "wazo", &tb).await, 200);
+    // Never used again: the next sign-in sweeps it (or the once-a-second sweeper got there first, on a busy
+    // machine: either way it ends).
+    let _ = me(&s, "wazo", &tb).await;
     let (r, _, _) = bridge_sign_in(&s, "point", "ada", "lovelace").await;
     assert_eq!(r.status, 200);
     assert!(refused_soon(&s, "wazo", &tb).await, "the swept session's token is revoked");
@@ -938,7 +939,7 @@ fn help_lists_flags_and_never_prints_a_secret_from_the_environment() {
     assert!(!help.contains("lovelace") && !help.contains("pk_demo"), "{help}");
     // An unknown AUTHBRIDGE_* variable (the JS helpers set AUTHBRIDGE_TEST_BRIDGE for their children) is ignored.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_authbridge-bridge"))
-        .args(["--addr", "127.0.0.1:0", "--quiet", "--exit-after", "1"])
+        .args(["--addr", "127.0.0.1:0", "--store", "memory", "--quiet", "--exit-after", "1"])
         .env("AUTHBRIDGE_TEST_BRIDGE", "http://127.0.0.1:1")
         .output()
         .unwrap();

@@ -12,7 +12,8 @@ export async function startReferenceBridge({ tokenLifetime = 4, pointLifetime, e
   const bin = join(root, 'target', 'debug', 'authbridge-bridge');
   if (!existsSync(bin)) throw new Error('build the bridge first: cargo build -p authbridge-bridge');
   const urlFile = join(mkdtempSync(join(tmpdir(), 'authbridge-')), 'url');
-  const args = ['--addr', '127.0.0.1:0', '--token-lifetime', String(tokenLifetime), '--test-hooks', '--quiet',
+  // Sessions in memory: each test's bridge starts empty and leaves no database behind.
+  const args = ['--addr', '127.0.0.1:0', '--store', 'memory', '--token-lifetime', String(tokenLifetime), '--test-hooks', '--quiet',
     '--exit-after', String(exitAfter), '--print-url-file', urlFile, ...extra];
   if (pointLifetime) args.push('--point-lifetime', String(pointLifetime));
   const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'inherit'] });

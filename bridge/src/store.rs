@@ -1,0 +1,427 @@
+//! Where sessions live: [`SessionStore`], with [`MemoryStore`] (tests, one process) and [`SqliteStore`] (the
+//! default: a restart loses nothing). A store sees sealed secrets only (`seal.rs`); it never opens them.
+//!
+//! Token calls for one session are serialised by a **lease** kept in the session's own row: a call takes it
+//! with a compare-and-set (`lease_until_ms <= now`), redeems the refresh token, and writes the new secrets
+//! while giving it back, only if it still holds it. Any number of bridge processes sharing one store thus never
+//! redeem a refresh token twice, and a process that dies holding a lease loses it when the lease runs out
+//! ([`LEASE`]): the session is not wedged.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::Row;
+
+/// How long a token call may hold a session: above the upstream timeout (5 s) with room to write back.
+pub const LEASE: Duration = Duration::from_secs(15);
+
+/// A session as a store keeps it: who signed in, when, and every secret sealed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSession {
+    pub provider: String,
+    pub username: String,
+    /// The secrets, sealed by `seal::KeyRing` for this session id.
+    pub sealed: String,
+    /// Sign-in time, Unix milliseconds.
+    pub created_ms: i64,
+    /// Last bridge call, Unix milliseconds (the idle limit and the LRU bound use it).
+    pub last_used_ms: i64,
+}
+
+/// A store that failed (a database error). Its text is for the operator's log, never for a response.
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "session store: {}", self.0)
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// The answer to [`SessionStore::acquire`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Acquired {
+    /// The lease is ours; the session as stored (now marked used).
+    Held(StoredSession),
+    /// Another call holds it: wait and try again.
+    Busy,
+    /// No such session.
+    Missing,
+}
+
+/// A session store. Every method is one atomic step, so that several bridge processes may share a store.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Adds a session; if more than `max` sessions are then stored, removes the least recently used ones and
+    /// returns them (to be ended upstream).
+    async fn insert(&self, id: &str, s: &StoredSession, max: usize)
+        -> Result<Vec<(String, StoredSession)>, StoreError>;
+    /// The session, if stored.
+    async fn get(&self, id: &str) -> Result<Option<StoredSession>, StoreError>;
+    /// Takes the session's lease for `owner` until `now_ms + LEASE` if nobody holds it at `now_ms`, and marks
+    /// the session used at `now_ms`.
+    async fn acquire(&self, id: &str, owner: &str, now_ms: i64) -> Result<Acquired, StoreError>;
+    /// Gives the lease back, writing `sealed` if given; `false` (nothing written) if `owner` no longer holds it
+    /// (the session was ended, or the lease ran out and another call took it).
+    async fn release(&self, id: &str, owner: &str, sealed: Option<&str>) -> Result<bool, StoreError>;
+    /// Removes a session; returns it if it was stored.
+    async fn remove(&self, id: &str) -> Result<Option<StoredSession>, StoreError>;
+    /// Removes every session of a user at a provider.
+    async fn remove_user(&self, provider: &str, username: &str) -> Result<Vec<(String, StoredSession)>, StoreError>;
+    /// Removes the sessions last used at or before `idle_before_ms` or created at or before
+    /// `created_before_ms`.
+    async fn remove_expired(
+        &self,
+        idle_before_ms: i64,
+        created_before_ms: i64,
+    ) -> Result<Vec<(String, StoredSession)>, StoreError>;
+    /// How many sessions are stored.
+    async fn len(&self) -> Result<usize, StoreError>;
+    /// Every session (test hooks only: a scan).
+    async fn all(&self) -> Result<Vec<(String, StoredSession)>, StoreError>;
+}
+
+/// Opens the store a `--store` value names: `memory`, or `sqlite:PATH` (created if missing, with its schema
+/// migrated).
+pub async fn open(spec: &str) -> Result<Box<dyn SessionStore>, String> {
+    if spec == "memory" {
+        return Ok(Box::new(MemoryStore::default()));
+    }
+    if let Some(path) = spec.strip_prefix("sqlite:") {
+        let store = SqliteStore::open(Path::new(path)).await.map_err(|e| format!("--store {spec}: {}", e.0))?;
+        return Ok(Box::new(store));
+    }
+    Err(format!("--store {}: use memory or sqlite:PATH", spec.split(':').next().unwrap_or("")))
+}
+
+/// A row with its lease.
+struct MemoryRow {
+    session: StoredSession,
+    lease_owner: String,
+    lease_until_ms: i64,
+}
+
+/// Sessions in this process's memory: gone at exit. For tests and throwaway demos.
+#[derive(Default)]
+pub struct MemoryStore(Mutex<std::collections::HashMap<String, MemoryRow>>);
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn insert(
+        &self,
+        id: &str,
+        s: &StoredSession,
+        max: usize,
+    ) -> Result<Vec<(String, StoredSession)>, StoreError> {
+        let mut rows = self.0.lock().unwrap();
+        rows.insert(id.to_owned(), MemoryRow { session: s.clone(), lease_owner: String::new(), lease_until_ms: 0 });
+        let mut evicted = Vec::new();
+        while rows.len() > max.max(1) {
+            let Some(lru) = rows.iter().min_by_key(|(_, r)| r.session.last_used_ms).map(|(k, _)| k.clone()) else {
+                break;
+            };
+            evicted.extend(rows.remove(&lru).map(|r| (lru, r.session)));
+        }
+        Ok(evicted)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<StoredSession>, StoreError> {
+        Ok(self.0.lock().unwrap().get(id).map(|r| r.session.clone()))
+    }
+
+    async fn acquire(&self, id: &str, owner: &str, now_ms: i64) -> Result<Acquired, StoreError> {
+        let mut rows = self.0.lock().unwrap();
+        let Some(row) = rows.get_mut(id) else { return Ok(Acquired::Missing) };
+        if row.lease_until_ms > now_ms {
+            return Ok(Acquired::Busy);
+        }
+        row.lease_owner = owner.to_owned();
+        row.lease_until_ms = now_ms + LEASE.as_millis() as i64;
+        row.session.last_used_ms = now_ms;
+        Ok(Acquired::Held(row.session.clone()))
+    }
+
+    async fn release(&self, id: &str, owner: &str, sealed: Option<&str>) -> Result<bool, StoreError> {
+        let mut rows = self.0.lock().unwrap();
+        match rows.get_mut(id) {
+            Some(row) if row.lease_owner == owner => {
+                if let Some(s) = sealed {
+                    row.session.sealed = s.to_owned();
+                }
+                row.lease_owner.clear();
+                row.lease_until_ms = 0;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<Option<StoredSession>, StoreError> {
+        Ok(self.0.lock().unwrap().remove(id).map(|r| r.session))
+    }
+
+    async fn remove_user(&self, provider: &str, username: &str) -> Result<Vec<(String, StoredSession)>, StoreError> {
+        let mut rows = self.0.lock().unwrap();
+        let ids: Vec<String> = rows
+            .iter()
+            .filter(|(_, r)| r.session.provider == provider && r.session.username == username)
+            .map(|(k, _)| k.clone())
+            .collect();
+        Ok(ids.into_iter().filter_map(|id| rows.remove(&id).map(|r| (id, r.session))).collect())
+    }
+
+    async fn remove_expired(
+        &self,
+        idle_before_ms: i64,
+        created_before_ms: i64,
+    ) -> Result<Vec<(String, StoredSession)>, StoreError> {
+        let mut rows = self.0.lock().unwrap();
+        let ids: Vec<String> = rows
+            .iter()
+            .filter(|(_, r)| r.session.last_used_ms <= idle_before_ms || r.session.created_ms <= created_before_ms)
+            .map(|(k, _)| k.clone())
+            .collect();
+        Ok(ids.into_iter().filter_map(|id| rows.remove(&id).map(|r| (id, r.session))).collect())
+    }
+
+    async fn len(&self) -> Result<usize, StoreError> {
+        Ok(self.0.lock().unwrap().len())
+    }
+
+    async fn all(&self) -> Result<Vec<(String, StoredSession)>, StoreError> {
+        Ok(self.0.lock().unwrap().iter().map(|(k, r)| (k.clone(), r.session.clone())).collect())
+    }
+}
+
+/// Sessions in an SQLite database file (WAL mode): they survive restarts, and processes on one machine may
+/// share the file. The schema is in `bridge/migrations/`, applied at open.
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+const COLUMNS: &str = "id, provider, username, sealed, created_ms, last_used_ms";
+
+fn row(r: &SqliteRow) -> Result<(String, StoredSession), sqlx::Error> {
+    Ok((
+        r.try_get("id")?,
+        StoredSession {
+            provider: r.try_get("provider")?,
+            username: r.try_get("username")?,
+            sealed: r.try_get("sealed")?,
+            created_ms: r.try_get("created_ms")?,
+            last_used_ms: r.try_get("last_used_ms")?,
+        },
+    ))
+}
+
+fn rows(rs: Vec<SqliteRow>) -> Result<Vec<(String, StoredSession)>, StoreError> {
+    rs.iter().map(row).collect::<Result<_, _>>().map_err(StoreError::from)
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `path` and migrates its schema.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Writers queue rather than fail while another process writes.
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| StoreError(e.to_string()))?;
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn insert(
+        &self,
+        id: &str,
+        s: &StoredSession,
+        max: usize,
+    ) -> Result<Vec<(String, StoredSession)>, StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, provider, username, sealed, created_ms, last_used_ms) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(&s.provider)
+        .bind(&s.username)
+        .bind(&s.sealed)
+        .bind(s.created_ms)
+        .bind(s.last_used_ms)
+        .execute(&self.pool)
+        .await?;
+        // One statement, so that two processes inserting at once do not both evict for the same overflow.
+        let evicted = sqlx::query(&format!(
+            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY last_used_ms ASC \
+             LIMIT max(0, (SELECT count(*) FROM sessions) - ?)) RETURNING {COLUMNS}"
+        ))
+        .bind(max.max(1) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows(evicted)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<StoredSession>, StoreError> {
+        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM sessions WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.as_ref().map(row).transpose()?.map(|(_, s)| s))
+    }
+
+    async fn acquire(&self, id: &str, owner: &str, now_ms: i64) -> Result<Acquired, StoreError> {
+        let r = sqlx::query(&format!(
+            "UPDATE sessions SET lease_owner = ?, lease_until_ms = ?, last_used_ms = ? \
+             WHERE id = ? AND lease_until_ms <= ? RETURNING {COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(now_ms + LEASE.as_millis() as i64)
+        .bind(now_ms)
+        .bind(id)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        match r {
+            Some(r) => Ok(Acquired::Held(row(&r)?.1)),
+            None if self.get(id).await?.is_some() => Ok(Acquired::Busy),
+            None => Ok(Acquired::Missing),
+        }
+    }
+
+    async fn release(&self, id: &str, owner: &str, sealed: Option<&str>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET sealed = coalesce(?, sealed), lease_owner = '', lease_until_ms = 0 \
+             WHERE id = ? AND lease_owner = ?",
+        )
+        .bind(sealed)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove(&self, id: &str) -> Result<Option<StoredSession>, StoreError> {
+        let r = sqlx::query(&format!("DELETE FROM sessions WHERE id = ? RETURNING {COLUMNS}"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.as_ref().map(row).transpose()?.map(|(_, s)| s))
+    }
+
+    async fn remove_user(&self, provider: &str, username: &str) -> Result<Vec<(String, StoredSession)>, StoreError> {
+        let rs = sqlx::query(&format!(
+            "DELETE FROM sessions WHERE provider = ? AND username = ? RETURNING {COLUMNS}"
+        ))
+        .bind(provider)
+        .bind(username)
+        .fetch_all(&self.pool)
+        .await?;
+        rows(rs)
+    }
+
+    async fn remove_expired(
+        &self,
+        idle_before_ms: i64,
+        created_before_ms: i64,
+    ) -> Result<Vec<(String, StoredSession)>, StoreError> {
+        let rs = sqlx::query(&format!(
+            "DELETE FROM sessions WHERE last_used_ms <= ? OR created_ms <= ? RETURNING {COLUMNS}"
+        ))
+        .bind(idle_before_ms)
+        .bind(created_before_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows(rs)
+    }
+
+    async fn len(&self) -> Result<usize, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&self.pool).await?;
+        Ok(n as usize)
+    }
+
+    async fn all(&self) -> Result<Vec<(String, StoredSession)>, StoreError> {
+        rows(sqlx::query(&format!("SELECT {COLUMNS} FROM sessions")).fetch_all(&self.pool).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(user: &str, created: i64, used: i64) -> StoredSession {
+        StoredSession {
+            provider: "point".into(),
+            username: user.into(),
+            sealed: format!("sealed-{user}"),
+            created_ms: created,
+            last_used_ms: used,
+        }
+    }
+
+    /// The same contract, run against every store.
+    async fn contract(store: &dyn SessionStore) {
+        assert!(store.insert("a", &session("ada", 0, 100), 3).await.unwrap().is_empty());
+        assert!(store.insert("b", &session("grace", 0, 50), 3).await.unwrap().is_empty());
+        assert!(store.insert("c", &session("ada", 10, 200), 3).await.unwrap().is_empty());
+        // Full: the least recently used goes.
+        let evicted = store.insert("d", &session("alan", 20, 300), 3).await.unwrap();
+        assert_eq!(evicted, vec![("b".to_owned(), session("grace", 0, 50))]);
+        assert_eq!(store.len().await.unwrap(), 3);
+        // The lease: one holder at a time, lost when it runs out, and a stale holder writes nothing.
+        assert!(matches!(store.acquire("a", "one", 1_000).await.unwrap(), Acquired::Held(s) if s.last_used_ms == 1_000));
+        assert_eq!(store.acquire("a", "two", 1_001).await.unwrap(), Acquired::Busy);
+        assert_eq!(store.acquire("zz", "two", 1_001).await.unwrap(), Acquired::Missing);
+        let later = 1_000 + LEASE.as_millis() as i64;
+        assert!(matches!(store.acquire("a", "two", later).await.unwrap(), Acquired::Held(_)));
+        assert!(!store.release("a", "one", Some("stale")).await.unwrap());
+        assert!(store.release("a", "two", Some("fresh")).await.unwrap());
+        assert_eq!(store.get("a").await.unwrap().unwrap().sealed, "fresh");
+        assert!(matches!(store.acquire("a", "three", later).await.unwrap(), Acquired::Held(_)));
+        assert!(store.release("a", "three", None).await.unwrap());
+        assert_eq!(store.get("a").await.unwrap().unwrap().sealed, "fresh");
+        // Expiry by idle time or by age.
+        let expired = store.remove_expired(250, -1).await.unwrap();
+        let mut ids: Vec<&str> = expired.iter().map(|(id, _)| id.as_str()).collect();
+        ids.sort();
+        assert_eq!(ids, ["c"]);
+        assert_eq!(store.remove_expired(0, 20).await.unwrap().len(), 2); // a and d, created at 0 and 20
+        // A user's sessions; removal.
+        store.insert("e", &session("ada", 30, 400), 10).await.unwrap();
+        store.insert("f", &session("ada", 30, 400), 10).await.unwrap();
+        store.insert("g", &session("grace", 30, 400), 10).await.unwrap();
+        assert_eq!(store.remove_user("point", "ada").await.unwrap().len(), 2);
+        assert_eq!(store.remove("g").await.unwrap(), Some(session("grace", 30, 400)));
+        assert_eq!(store.len().await.unwrap(), 0);
+        assert_eq!(store.remove("a").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn memory_store_keeps_the_contract() {
+        contract(&MemoryStore::default()).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_store_keeps_the_contract_and_survives_reopening() {
+        let dir = std::env::temp_dir().join(format!("authbridge-store-{}-{}", std::process::id(), crate::now_s()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sessions.db");
+        contract(&SqliteStore::open(&path).await.unwrap()).await;
+        SqliteStore::open(&path).await.unwrap().insert("kept", &session("ada", 1, 1), 10).await.unwrap();
+        let again = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(again.get("kept").await.unwrap(), Some(session("ada", 1, 1)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
