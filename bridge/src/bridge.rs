@@ -149,10 +149,7 @@ impl SignInLimits {
     /// `per_user` and `per_address` attempts a minute, each allowed as a burst.
     pub fn new(per_user: u32, per_address: u32) -> Self {
         let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
-        Self {
-            per_user: RateLimiter::keyed(quota(per_user)),
-            per_address: RateLimiter::keyed(quota(per_address)),
-        }
+        Self { per_user: RateLimiter::keyed(quota(per_user)), per_address: RateLimiter::keyed(quota(per_address)) }
     }
 
     /// Counts an attempt from `address` (if known) for `user` at `provider`; `Err` with how long to wait when
@@ -693,7 +690,12 @@ async fn token(State(state): State<Arc<AppState>>, Path(provider): Path<String>,
 /// Mints a token at the provider with the session's secrets, updating them (a rotated refresh token, the
 /// minted token). Returns the response, whether the secrets changed, and whether the session must end (the
 /// provider refused it).
-async fn mint_token(state: &Arc<AppState>, provider: &str, username: &str, secrets: &mut Secrets) -> (Response, bool, bool) {
+async fn mint_token(
+    state: &Arc<AppState>,
+    provider: &str,
+    username: &str,
+    secrets: &mut Secrets,
+) -> (Response, bool, bool) {
     let up = &state.upstream;
     let refresh_token = secrets.refresh_token.clone().unwrap_or_default();
     let result = match provider {

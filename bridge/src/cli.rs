@@ -60,13 +60,25 @@ pub struct Args {
     pub point_lifetime: Option<u32>,
 
     /// The Point Database apiKey (a secret: pass it in the environment). The default is the demo's.
-    #[arg(long, env = "AUTHBRIDGE_POINT_API_KEY", hide_env_values = true, hide_default_value = true,
-          default_value = "pk_demo_server_side_only", value_name = "KEY")]
+    #[arg(
+        long,
+        env = "AUTHBRIDGE_POINT_API_KEY",
+        hide_env_values = true,
+        hide_default_value = true,
+        default_value = "pk_demo_server_side_only",
+        value_name = "KEY"
+    )]
     pub point_api_key: String,
 
     /// Demo users as user:password pairs (secrets: pass them in the environment) [default: the README's two].
-    #[arg(long, env = "AUTHBRIDGE_USERS", hide_env_values = true, hide_default_value = true,
-          default_value = "ada:lovelace,grace:hopper", value_name = "USER:PASS,…")]
+    #[arg(
+        long,
+        env = "AUTHBRIDGE_USERS",
+        hide_env_values = true,
+        hide_default_value = true,
+        default_value = "ada:lovelace,grace:hopper",
+        value_name = "USER:PASS,…"
+    )]
     pub users: String,
 
     /// Base URL of the real providers [default: this server's own mock providers].
@@ -260,9 +272,9 @@ mod tests {
             let var = format!("AUTHBRIDGE_{}", long.to_uppercase().replace('-', "_"));
             assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(var.as_str()), "--{long}");
             assert!(help.contains(&format!("--{long}")) && help.contains(&var), "--{long} / {var} in\n{help}");
-            let documented_default = !arg.get_default_values().is_empty() || arg.get_help().is_some_and(|h| {
-                h.to_string().contains("[default:")
-            }) || arg.get_long_help().is_some_and(|h| h.to_string().contains("[default:"));
+            let documented_default = !arg.get_default_values().is_empty()
+                || arg.get_help().is_some_and(|h| h.to_string().contains("[default:"))
+                || arg.get_long_help().is_some_and(|h| h.to_string().contains("[default:"));
             let repeatable = long == "allow-origin";
             assert!(documented_default || repeatable, "--{long} names no default");
         }

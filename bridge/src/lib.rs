@@ -215,14 +215,18 @@ pub fn keys_for(cfg: &Config) -> Result<seal::KeyRing, String> {
     let Some(db) = cfg.store.strip_prefix("sqlite:") else { return Ok(seal::KeyRing::ephemeral()) };
     let file = PathBuf::from(format!("{db}.keys"));
     if !file.exists() {
-        write_key_file(&file, &format!("# authbridge session keys: id:key, the first seals (see --keys)\nk1:{}\n", seal::generate_key()))
-            .map_err(|e| format!("cannot write the key file {}: {e}", file.display()))?;
+        write_key_file(
+            &file,
+            &format!("# authbridge session keys: id:key, the first seals (see --keys)\nk1:{}\n", seal::generate_key()),
+        )
+        .map_err(|e| format!("cannot write the key file {}: {e}", file.display()))?;
         eprintln!(
             "authbridge-bridge: generated the session key file {} (keep it with the database, or pass --keys)",
             file.display()
         );
     }
-    let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read the key file {}: {e}", file.display()))?;
+    let text =
+        std::fs::read_to_string(&file).map_err(|e| format!("cannot read the key file {}: {e}", file.display()))?;
     seal::KeyRing::parse(&text).map_err(|e| format!("{}: {e}", file.display()))
 }
 

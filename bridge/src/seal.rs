@@ -146,7 +146,7 @@ mod tests {
         // The old key removed: what it sealed no longer opens, cleanly.
         let new = KeyRing::parse(&format!("k2:{k2}")).unwrap();
         assert_eq!(new.open("session-a", &sealed), Err(OpenError::UnknownKey));
-        assert_eq!(new.open("session-a", &resealed).unwrap().1, false);
+        assert!(!new.open("session-a", &resealed).unwrap().1);
         // Same id, another key: refused, not garbage.
         let impostor = KeyRing::parse(&format!("k1:{}", generate_key())).unwrap();
         assert_eq!(impostor.open("session-a", &sealed), Err(OpenError::Corrupt));

@@ -87,6 +87,10 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Result<Vec<(String, StoredSession)>, StoreError>;
     /// How many sessions are stored.
     async fn len(&self) -> Result<usize, StoreError>;
+    /// Whether no session is stored.
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.len().await? == 0)
+    }
     /// Every session (test hooks only: a scan).
     async fn all(&self) -> Result<Vec<(String, StoredSession)>, StoreError>;
 }
@@ -322,13 +326,11 @@ impl SessionStore for SqliteStore {
     }
 
     async fn remove_user(&self, provider: &str, username: &str) -> Result<Vec<(String, StoredSession)>, StoreError> {
-        let rs = sqlx::query(&format!(
-            "DELETE FROM sessions WHERE provider = ? AND username = ? RETURNING {COLUMNS}"
-        ))
-        .bind(provider)
-        .bind(username)
-        .fetch_all(&self.pool)
-        .await?;
+        let rs = sqlx::query(&format!("DELETE FROM sessions WHERE provider = ? AND username = ? RETURNING {COLUMNS}"))
+            .bind(provider)
+            .bind(username)
+            .fetch_all(&self.pool)
+            .await?;
         rows(rs)
     }
 
@@ -381,7 +383,9 @@ mod tests {
         assert_eq!(evicted, vec![("b".to_owned(), session("grace", 0, 50))]);
         assert_eq!(store.len().await.unwrap(), 3);
         // The lease: one holder at a time, lost when it runs out, and a stale holder writes nothing.
-        assert!(matches!(store.acquire("a", "one", 1_000).await.unwrap(), Acquired::Held(s) if s.last_used_ms == 1_000));
+        assert!(
+            matches!(store.acquire("a", "one", 1_000).await.unwrap(), Acquired::Held(s) if s.last_used_ms == 1_000)
+        );
         assert_eq!(store.acquire("a", "two", 1_001).await.unwrap(), Acquired::Busy);
         assert_eq!(store.acquire("zz", "two", 1_001).await.unwrap(), Acquired::Missing);
         let later = 1_000 + LEASE.as_millis() as i64;
@@ -398,7 +402,7 @@ mod tests {
         ids.sort();
         assert_eq!(ids, ["c"]);
         assert_eq!(store.remove_expired(0, 20).await.unwrap().len(), 2); // a and d, created at 0 and 20
-        // A user's sessions; removal.
+                                                                         // A user's sessions; removal.
         store.insert("e", &session("ada", 30, 400), 10).await.unwrap();
         store.insert("f", &session("ada", 30, 400), 10).await.unwrap();
         store.insert("g", &session("grace", 30, 400), 10).await.unwrap();

@@ -1069,13 +1069,9 @@ async fn delete_sessions_ends_every_session_of_the_user() {
     assert!(r.headers.get("set-cookie").unwrap().to_str().unwrap().contains("Max-Age=0"));
     for (c, t) in &ada {
         // Every device's next token call is refused: the client's normal signed-out path.
-        let r = call(
-            &format!("{}/auth/point/token", s.url),
-            Method::POST,
-            &[("cookie", c), ("x-csrf-token", &csrf)],
-            None,
-        )
-        .await;
+        let r =
+            call(&format!("{}/auth/point/token", s.url), Method::POST, &[("cookie", c), ("x-csrf-token", &csrf)], None)
+                .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert!(refused_soon(&s, "point", t).await, "a token of an ended session still works");
     }

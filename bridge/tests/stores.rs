@@ -288,7 +288,8 @@ async fn a_restart_keeps_every_session_and_the_database_holds_no_secret() {
     // Every secret the providers issued or hold (refresh tokens, the apiKey, the passwords), every access
     // token minted, the key: none is in the database's files.
     let s = stats(&p).await;
-    let mut secrets: Vec<String> = s["secrets"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    let mut secrets: Vec<String> =
+        s["secrets"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
     assert!(secrets.iter().any(|t| t.starts_with("AMf-")), "the providers' secrets are listed");
     secrets.extend(tokens);
     secrets.push(key.clone());
