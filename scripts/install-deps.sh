@@ -48,6 +48,15 @@ if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/esbuild ] || 
   npm install --no-audit --no-fund
 fi
 
+# The bridge's store tests start a PostgreSQL cluster of their own (bridge/tests/stores.rs): they need the
+# server's programs (initdb, pg_ctl, pg_dump), not a running service.
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  say "apt-get install postgresql"
+  sudo_=""; [ "$(id -u)" -ne 0 ] && sudo_="sudo"
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq postgresql >/dev/null
+fi
+
 if $browsers; then
   need=()
   command -v chromium >/dev/null || need+=(chromium)

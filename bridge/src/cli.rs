@@ -130,9 +130,16 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub sign_in_per_address: u32,
 
-    /// Where sessions live: sqlite:PATH (survives restarts; processes on one machine may share it) or memory
-    /// (tests: gone at exit).
-    #[arg(long, env = "AUTHBRIDGE_STORE", default_value = "sqlite:authbridge-sessions.db", value_name = "STORE")]
+    /// Where sessions live: sqlite:PATH (survives restarts; processes on one machine may share it),
+    /// postgres://USER:PASSWORD@HOST:PORT/DB (several replicas; needs --keys; a URL with a password belongs in
+    /// the environment) or memory (tests: gone at exit).
+    #[arg(
+        long,
+        env = "AUTHBRIDGE_STORE",
+        hide_env_values = true,
+        default_value = "sqlite:authbridge-sessions.db",
+        value_name = "STORE"
+    )]
     pub store: String,
 
     /// The key ring sealing session secrets: id:key,… (32-byte keys in base64url; the first seals, all open),

@@ -212,6 +212,10 @@ pub fn keys_for(cfg: &Config) -> Result<seal::KeyRing, String> {
     if let Some(k) = &cfg.keys {
         return Ok(k.clone());
     }
+    if store::is_postgres(&cfg.store) {
+        // Replicas must share one ring, and a generated file would be one replica's only.
+        return Err("a postgres store needs --keys (AUTHBRIDGE_KEYS), the same on every replica".into());
+    }
     let Some(db) = cfg.store.strip_prefix("sqlite:") else { return Ok(seal::KeyRing::ephemeral()) };
     let file = PathBuf::from(format!("{db}.keys"));
     if !file.exists() {

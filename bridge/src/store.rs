@@ -1,5 +1,5 @@
-//! Where sessions live: [`SessionStore`], with [`MemoryStore`] (tests, one process) and [`SqliteStore`] (the
-//! default: a restart loses nothing). A store sees sealed secrets only (`seal.rs`); it never opens them.
+//! Where sessions live: [`SessionStore`], with [`MemoryStore`] (tests, one process), [`SqliteStore`] (the
+//! default: a restart loses nothing) and [`PostgresStore`] (several replicas). A store sees sealed secrets only (`seal.rs`); it never opens them.
 //!
 //! Token calls for one session are serialised by a **lease** kept in the session's own row: a call takes it
 //! with a compare-and-set (`lease_until_ms <= now`), redeems the refresh token, and writes the new secrets
@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::Row;
 
@@ -95,8 +96,8 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn all(&self) -> Result<Vec<(String, StoredSession)>, StoreError>;
 }
 
-/// Opens the store a `--store` value names: `memory`, or `sqlite:PATH` (created if missing, with its schema
-/// migrated).
+/// Opens the store a `--store` value names: `memory`, `sqlite:PATH` (created if missing) or
+/// `postgres://…`, with its schema migrated. An error never repeats a PostgreSQL URL, which may hold a password.
 pub async fn open(spec: &str) -> Result<Box<dyn SessionStore>, String> {
     if spec == "memory" {
         return Ok(Box::new(MemoryStore::default()));
@@ -105,7 +106,16 @@ pub async fn open(spec: &str) -> Result<Box<dyn SessionStore>, String> {
         let store = SqliteStore::open(Path::new(path)).await.map_err(|e| format!("--store {spec}: {}", e.0))?;
         return Ok(Box::new(store));
     }
-    Err(format!("--store {}: use memory or sqlite:PATH", spec.split(':').next().unwrap_or("")))
+    if is_postgres(spec) {
+        let store = PostgresStore::open(spec).await.map_err(|e| format!("--store postgres://…: {}", e.0))?;
+        return Ok(Box::new(store));
+    }
+    Err("--store: use memory, sqlite:PATH or postgres://…".into())
+}
+
+/// Whether a `--store` value names PostgreSQL.
+pub fn is_postgres(spec: &str) -> bool {
+    spec.starts_with("postgres://") || spec.starts_with("postgresql://")
 }
 
 /// A row with its lease.
@@ -207,29 +217,185 @@ impl SessionStore for MemoryStore {
     }
 }
 
+/// The SQL of the database stores, written once with `?` placeholders (`numbered` turns them into
+/// PostgreSQL's `$1…`).
+mod sql {
+    pub const COLUMNS: &str = "id, provider, username, sealed, created_ms, last_used_ms";
+    pub const INSERT: &str =
+        "INSERT INTO sessions (id, provider, username, sealed, created_ms, last_used_ms) VALUES (?, ?, ?, ?, ?, ?)";
+    /// One statement, so that two processes inserting at once do not both evict for the same overflow.
+    pub const EVICT: &str = "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY last_used_ms ASC \
+         LIMIT (SELECT CASE WHEN count(*) > ? THEN count(*) - ? ELSE 0 END FROM sessions)) RETURNING ";
+    pub const GET: &str = "SELECT {} FROM sessions WHERE id = ?";
+    /// The lease's compare-and-set: a row whose lease has run out is taken; a held one is left alone. Under
+    /// PostgreSQL's row lock a concurrent taker re-checks the condition on the updated row, and finds it held.
+    pub const ACQUIRE: &str = "UPDATE sessions SET lease_owner = ?, lease_until_ms = ?, last_used_ms = ? \
+         WHERE id = ? AND lease_until_ms <= ? RETURNING ";
+    pub const RELEASE: &str = "UPDATE sessions SET sealed = coalesce(?, sealed), lease_owner = '', \
+         lease_until_ms = 0 WHERE id = ? AND lease_owner = ?";
+    pub const REMOVE: &str = "DELETE FROM sessions WHERE id = ? RETURNING ";
+    pub const REMOVE_USER: &str = "DELETE FROM sessions WHERE provider = ? AND username = ? RETURNING ";
+    pub const REMOVE_EXPIRED: &str = "DELETE FROM sessions WHERE last_used_ms <= ? OR created_ms <= ? RETURNING ";
+    pub const COUNT: &str = "SELECT count(*) FROM sessions";
+    pub const ALL: &str = "SELECT {} FROM sessions";
+
+    /// `?` placeholders as `$1`, `$2`… (none of the statements has a `?` in a literal).
+    pub fn numbered(sql: &str) -> String {
+        let mut out = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// A statement ending in `RETURNING ` or holding `{}`, completed with the columns.
+    pub fn with_columns(sql: &str) -> String {
+        if sql.contains("{}") {
+            sql.replace("{}", COLUMNS)
+        } else {
+            format!("{sql}{COLUMNS}")
+        }
+    }
+}
+
+/// A database store: the same statements for SQLite and PostgreSQL, one pool each.
+macro_rules! sql_store {
+    ($name:ident, $pool:ty, $row:ty, $placeholders:expr) => {
+        impl $name {
+            fn q(sql: &str) -> String {
+                $placeholders(sql)
+            }
+
+            fn session(r: &$row) -> Result<(String, StoredSession), sqlx::Error> {
+                Ok((
+                    r.try_get("id")?,
+                    StoredSession {
+                        provider: r.try_get("provider")?,
+                        username: r.try_get("username")?,
+                        sealed: r.try_get("sealed")?,
+                        created_ms: r.try_get("created_ms")?,
+                        last_used_ms: r.try_get("last_used_ms")?,
+                    },
+                ))
+            }
+
+            fn sessions(rs: Vec<$row>) -> Result<Vec<(String, StoredSession)>, StoreError> {
+                rs.iter().map(Self::session).collect::<Result<_, _>>().map_err(StoreError::from)
+            }
+
+            /// The pool, for tests and tools.
+            pub fn pool(&self) -> &$pool {
+                &self.pool
+            }
+        }
+
+        #[async_trait]
+        impl SessionStore for $name {
+            async fn insert(
+                &self,
+                id: &str,
+                s: &StoredSession,
+                max: usize,
+            ) -> Result<Vec<(String, StoredSession)>, StoreError> {
+                sqlx::query(&Self::q(sql::INSERT))
+                    .bind(id)
+                    .bind(&s.provider)
+                    .bind(&s.username)
+                    .bind(&s.sealed)
+                    .bind(s.created_ms)
+                    .bind(s.last_used_ms)
+                    .execute(&self.pool)
+                    .await?;
+                let max = max.max(1) as i64;
+                let evicted = sqlx::query(&Self::q(&sql::with_columns(sql::EVICT)))
+                    .bind(max)
+                    .bind(max)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Self::sessions(evicted)
+            }
+
+            async fn get(&self, id: &str) -> Result<Option<StoredSession>, StoreError> {
+                let r = sqlx::query(&Self::q(&sql::with_columns(sql::GET))).bind(id).fetch_optional(&self.pool).await?;
+                Ok(r.as_ref().map(Self::session).transpose()?.map(|(_, s)| s))
+            }
+
+            async fn acquire(&self, id: &str, owner: &str, now_ms: i64) -> Result<Acquired, StoreError> {
+                let r = sqlx::query(&Self::q(&sql::with_columns(sql::ACQUIRE)))
+                    .bind(owner)
+                    .bind(now_ms + LEASE.as_millis() as i64)
+                    .bind(now_ms)
+                    .bind(id)
+                    .bind(now_ms)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match r {
+                    Some(r) => Ok(Acquired::Held(Self::session(&r)?.1)),
+                    None if self.get(id).await?.is_some() => Ok(Acquired::Busy),
+                    None => Ok(Acquired::Missing),
+                }
+            }
+
+            async fn release(&self, id: &str, owner: &str, sealed: Option<&str>) -> Result<bool, StoreError> {
+                let done =
+                    sqlx::query(&Self::q(sql::RELEASE)).bind(sealed).bind(id).bind(owner).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn remove(&self, id: &str) -> Result<Option<StoredSession>, StoreError> {
+                let r =
+                    sqlx::query(&Self::q(&sql::with_columns(sql::REMOVE))).bind(id).fetch_optional(&self.pool).await?;
+                Ok(r.as_ref().map(Self::session).transpose()?.map(|(_, s)| s))
+            }
+
+            async fn remove_user(
+                &self,
+                provider: &str,
+                username: &str,
+            ) -> Result<Vec<(String, StoredSession)>, StoreError> {
+                let rs = sqlx::query(&Self::q(&sql::with_columns(sql::REMOVE_USER)))
+                    .bind(provider)
+                    .bind(username)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Self::sessions(rs)
+            }
+
+            async fn remove_expired(
+                &self,
+                idle_before_ms: i64,
+                created_before_ms: i64,
+            ) -> Result<Vec<(String, StoredSession)>, StoreError> {
+                let rs = sqlx::query(&Self::q(&sql::with_columns(sql::REMOVE_EXPIRED)))
+                    .bind(idle_before_ms)
+                    .bind(created_before_ms)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Self::sessions(rs)
+            }
+
+            async fn len(&self) -> Result<usize, StoreError> {
+                let n: i64 = sqlx::query_scalar(sql::COUNT).fetch_one(&self.pool).await?;
+                Ok(n as usize)
+            }
+
+            async fn all(&self) -> Result<Vec<(String, StoredSession)>, StoreError> {
+                Self::sessions(sqlx::query(&sql::with_columns(sql::ALL)).fetch_all(&self.pool).await?)
+            }
+        }
+    };
+}
+
 /// Sessions in an SQLite database file (WAL mode): they survive restarts, and processes on one machine may
-/// share the file. The schema is in `bridge/migrations/`, applied at open.
+/// share the file. The schema is in `bridge/migrations/sqlite/`, applied at open.
 pub struct SqliteStore {
     pool: SqlitePool,
-}
-
-const COLUMNS: &str = "id, provider, username, sealed, created_ms, last_used_ms";
-
-fn row(r: &SqliteRow) -> Result<(String, StoredSession), sqlx::Error> {
-    Ok((
-        r.try_get("id")?,
-        StoredSession {
-            provider: r.try_get("provider")?,
-            username: r.try_get("username")?,
-            sealed: r.try_get("sealed")?,
-            created_ms: r.try_get("created_ms")?,
-            last_used_ms: r.try_get("last_used_ms")?,
-        },
-    ))
-}
-
-fn rows(rs: Vec<SqliteRow>) -> Result<Vec<(String, StoredSession)>, StoreError> {
-    rs.iter().map(row).collect::<Result<_, _>>().map_err(StoreError::from)
 }
 
 impl SqliteStore {
@@ -242,122 +408,31 @@ impl SqliteStore {
             // Writers queue rather than fail while another process writes.
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| StoreError(e.to_string()))?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(|e| StoreError(e.to_string()))?;
         Ok(Self { pool })
     }
 }
 
-#[async_trait]
-impl SessionStore for SqliteStore {
-    async fn insert(
-        &self,
-        id: &str,
-        s: &StoredSession,
-        max: usize,
-    ) -> Result<Vec<(String, StoredSession)>, StoreError> {
-        sqlx::query(
-            "INSERT INTO sessions (id, provider, username, sealed, created_ms, last_used_ms) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(&s.provider)
-        .bind(&s.username)
-        .bind(&s.sealed)
-        .bind(s.created_ms)
-        .bind(s.last_used_ms)
-        .execute(&self.pool)
-        .await?;
-        // One statement, so that two processes inserting at once do not both evict for the same overflow.
-        let evicted = sqlx::query(&format!(
-            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY last_used_ms ASC \
-             LIMIT max(0, (SELECT count(*) FROM sessions) - ?)) RETURNING {COLUMNS}"
-        ))
-        .bind(max.max(1) as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        rows(evicted)
-    }
+sql_store!(SqliteStore, SqlitePool, SqliteRow, |s: &str| s.to_owned());
 
-    async fn get(&self, id: &str) -> Result<Option<StoredSession>, StoreError> {
-        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM sessions WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(r.as_ref().map(row).transpose()?.map(|(_, s)| s))
-    }
+/// Sessions in PostgreSQL, for several bridge replicas behind a load balancer. The schema is in
+/// `bridge/migrations/postgres/`, applied at open (sqlx's migrator takes an advisory lock, so replicas
+/// starting together migrate once).
+pub struct PostgresStore {
+    pool: PgPool,
+}
 
-    async fn acquire(&self, id: &str, owner: &str, now_ms: i64) -> Result<Acquired, StoreError> {
-        let r = sqlx::query(&format!(
-            "UPDATE sessions SET lease_owner = ?, lease_until_ms = ?, last_used_ms = ? \
-             WHERE id = ? AND lease_until_ms <= ? RETURNING {COLUMNS}"
-        ))
-        .bind(owner)
-        .bind(now_ms + LEASE.as_millis() as i64)
-        .bind(now_ms)
-        .bind(id)
-        .bind(now_ms)
-        .fetch_optional(&self.pool)
-        .await?;
-        match r {
-            Some(r) => Ok(Acquired::Held(row(&r)?.1)),
-            None if self.get(id).await?.is_some() => Ok(Acquired::Busy),
-            None => Ok(Acquired::Missing),
-        }
-    }
-
-    async fn release(&self, id: &str, owner: &str, sealed: Option<&str>) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessions SET sealed = coalesce(?, sealed), lease_owner = '', lease_until_ms = 0 \
-             WHERE id = ? AND lease_owner = ?",
-        )
-        .bind(sealed)
-        .bind(id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn remove(&self, id: &str) -> Result<Option<StoredSession>, StoreError> {
-        let r = sqlx::query(&format!("DELETE FROM sessions WHERE id = ? RETURNING {COLUMNS}"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(r.as_ref().map(row).transpose()?.map(|(_, s)| s))
-    }
-
-    async fn remove_user(&self, provider: &str, username: &str) -> Result<Vec<(String, StoredSession)>, StoreError> {
-        let rs = sqlx::query(&format!("DELETE FROM sessions WHERE provider = ? AND username = ? RETURNING {COLUMNS}"))
-            .bind(provider)
-            .bind(username)
-            .fetch_all(&self.pool)
-            .await?;
-        rows(rs)
-    }
-
-    async fn remove_expired(
-        &self,
-        idle_before_ms: i64,
-        created_before_ms: i64,
-    ) -> Result<Vec<(String, StoredSession)>, StoreError> {
-        let rs = sqlx::query(&format!(
-            "DELETE FROM sessions WHERE last_used_ms <= ? OR created_ms <= ? RETURNING {COLUMNS}"
-        ))
-        .bind(idle_before_ms)
-        .bind(created_before_ms)
-        .fetch_all(&self.pool)
-        .await?;
-        rows(rs)
-    }
-
-    async fn len(&self) -> Result<usize, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&self.pool).await?;
-        Ok(n as usize)
-    }
-
-    async fn all(&self) -> Result<Vec<(String, StoredSession)>, StoreError> {
-        rows(sqlx::query(&format!("SELECT {COLUMNS} FROM sessions")).fetch_all(&self.pool).await?)
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database`) and migrates the schema.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let pool =
+            PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(|e| StoreError(e.to_string()))?;
+        Ok(Self { pool })
     }
 }
+
+sql_store!(PostgresStore, PgPool, PgRow, sql::numbered);
 
 #[cfg(test)]
 mod tests {

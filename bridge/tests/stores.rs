@@ -1,14 +1,15 @@
-//! Sessions in a real store: two bridge instances on one SQLite database (requests alternating, five tabs,
-//! rotating refresh tokens), an instance dying mid-refresh, restarts, key rotation, a wrong key, and a dump of
-//! the database searched for every secret the test saw. The mock providers run in their own server, which
-//! outlives the bridges, as real providers would.
+//! Sessions in a real store, SQLite and PostgreSQL (a cluster of the machine's own PostgreSQL started by the
+//! test in a temporary directory, on 127.0.0.1 and a free port, and stopped by it): two bridge instances on one
+//! database (requests alternating, five tabs, rotating refresh tokens), an instance dying mid-refresh,
+//! restarts, key rotation, a wrong key, and a dump of the database searched for every secret the test saw.
+//! The mock providers run in their own server, which outlives the bridges, as real providers would.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use authbridge_bridge::seal::{generate_key, KeyRing};
-use authbridge_bridge::store::{Acquired, SessionStore, SqliteStore, LEASE};
+use authbridge_bridge::store::{self, Acquired, LEASE};
 use authbridge_bridge::{serve, AppState, Config};
 use axum::body::Bytes;
 use axum::http::{Method, Request, StatusCode};
@@ -58,13 +59,42 @@ async fn providers() -> Server {
     start(Config { point_api_key: "pk_store_test".into(), token_lifetime: 60, ..Config::default() }).await
 }
 
-/// A bridge fronting `providers`, its sessions in the SQLite database `db` sealed with `keys`.
-async fn bridge(providers: &Server, db: &Path, keys: &str) -> Server {
+/// A database for one scenario: its `--store` value, and how to dump it.
+enum Db {
+    Sqlite(PathBuf),
+    Postgres { url: String, dump: Box<dyn Fn() -> Vec<u8> + Send + Sync> },
+}
+
+impl Db {
+    fn spec(&self) -> String {
+        match self {
+            Db::Sqlite(path) => format!("sqlite:{}", path.display()),
+            Db::Postgres { url, .. } => url.clone(),
+        }
+    }
+
+    /// The bytes a dump or a stolen disk would give: the SQLite files with their WAL, or `pg_dump`'s output.
+    fn dump(&self) -> Vec<u8> {
+        match self {
+            Db::Sqlite(path) => {
+                let mut all = Vec::new();
+                for suffix in ["", "-wal", "-shm"] {
+                    all.extend(std::fs::read(format!("{}{suffix}", path.display())).unwrap_or_default());
+                }
+                all
+            }
+            Db::Postgres { dump, .. } => dump(),
+        }
+    }
+}
+
+/// A bridge fronting `providers`, its sessions in `db` sealed with `keys`.
+async fn bridge(providers: &Server, db: &Db, keys: &str) -> Server {
     start(Config {
         point_api_key: "pk_store_test".into(),
         token_lifetime: 60,
         upstream: Some(providers.url.clone()),
-        store: format!("sqlite:{}", db.display()),
+        store: db.spec(),
         keys: Some(KeyRing::parse(keys).unwrap()),
         ..Config::default()
     })
@@ -144,24 +174,13 @@ async fn stats(p: &Server) -> Value {
     call(&format!("{}/test/stats", p.url), Method::GET, &[], None).await.1
 }
 
-/// The bytes of the database and its WAL, as a dump or a stolen disk would have them.
-fn dump(db: &Path) -> Vec<u8> {
-    let mut all = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
-        all.extend(std::fs::read(format!("{}{suffix}", db.display())).unwrap_or_default());
-    }
-    all
-}
-
 fn contains(hay: &[u8], needle: &str) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_on_one_database_never_redeem_a_refresh_token_twice_and_survive_restarts() {
+/// Two instances on one database, five tabs alternating between them; then both restarted.
+async fn replicas(db: Db) {
     let p = providers().await;
-    let dir = temp_dir("replicas");
-    let db = dir.join("sessions.db");
     let keys = format!("k1:{}", generate_key());
     let replicas = [bridge(&p, &db, &keys).await, bridge(&p, &db, &keys).await];
     let (cookie, _) = sign_in(&replicas[0], "pointservices").await;
@@ -194,7 +213,6 @@ async fn two_instances_on_one_database_never_redeem_a_refresh_token_twice_and_su
     for r in replicas {
         r.stop().await;
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `join_all` without the futures crate: each future on its own task.
@@ -239,17 +257,15 @@ async fn the_rotating_mock_catches_a_refresh_token_redeemed_twice() {
     assert_eq!(stats(&p).await["refreshReuse"], 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_instance_dying_mid_refresh_does_not_wedge_the_session() {
+/// An instance dies holding the session's lease: the session waits it out, then continues.
+async fn dying(db: Db) {
     let p = providers().await;
-    let dir = temp_dir("dying");
-    let db = dir.join("sessions.db");
     let keys = format!("k1:{}", generate_key());
     let b = bridge(&p, &db, &keys).await;
     let (cookie, id) = sign_in(&b, "pointservices").await;
     assert_eq!(token(&b, "pointservices", &cookie).await.0, 200);
     // Another instance took the session's lease and died: its lease runs out 1.5 s from now.
-    let store = SqliteStore::open(&db).await.unwrap();
+    let store = store::open(&db.spec()).await.unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let taken = store.acquire(&id, "dead-instance", now - LEASE.as_millis() as i64 + 1_500).await.unwrap();
     assert!(matches!(taken, Acquired::Held(_)));
@@ -262,14 +278,11 @@ async fn an_instance_dying_mid_refresh_does_not_wedge_the_session() {
     assert_eq!(token(&b, "pointservices", &cookie).await.0, 200);
     assert_eq!(stats(&p).await["refreshReuse"], 0);
     b.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_keeps_every_session_and_the_database_holds_no_secret() {
+/// Sessions of all four providers survive a restart; the database holds none of their secrets.
+async fn restart_and_dump(db: Db) {
     let p = providers().await;
-    let dir = temp_dir("dump");
-    let db = dir.join("sessions.db");
     let key = generate_key();
     let keys = format!("k1:{key}");
     let b = bridge(&p, &db, &keys).await;
@@ -293,7 +306,7 @@ async fn a_restart_keeps_every_session_and_the_database_holds_no_secret() {
     assert!(secrets.iter().any(|t| t.starts_with("AMf-")), "the providers' secrets are listed");
     secrets.extend(tokens);
     secrets.push(key.clone());
-    let bytes = dump(&db);
+    let bytes = db.dump();
     assert!(bytes.len() > 4096 && contains(&bytes, "pointservices"), "the dump is the database");
     for secret in &secrets {
         assert!(!contains(&bytes, secret), "a secret is in the database: {}…", &secret[..secret.len().min(6)]);
@@ -304,20 +317,17 @@ async fn a_restart_keeps_every_session_and_the_database_holds_no_secret() {
         assert_eq!(token(&b, provider, cookie).await.0, 200, "{provider} after a restart");
     }
     b.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The key id a stored session is sealed with.
-async fn sealed_with(db: &Path, id: &str) -> String {
-    let store = SqliteStore::open(db).await.unwrap();
+async fn sealed_with(db: &Db, id: &str) -> String {
+    let store = store::open(&db.spec()).await.unwrap();
     store.get(id).await.unwrap().unwrap().sealed.split('.').next().unwrap().to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_rotate_and_a_removed_or_wrong_key_ends_sessions_cleanly() {
+/// Key rotation; a removed or wrong key ends sessions cleanly.
+async fn rotation(db: Db) {
     let p = providers().await;
-    let dir = temp_dir("rotation");
-    let db = dir.join("sessions.db");
     let (k1, k2) = (generate_key(), generate_key());
     let b = bridge(&p, &db, &format!("k1:{k1}")).await;
     let (used, used_id) = sign_in(&b, "pointservices").await;
@@ -345,7 +355,162 @@ async fn keys_rotate_and_a_removed_or_wrong_key_ends_sessions_cleanly() {
     let (fresh, _) = sign_in(&b, "point").await;
     assert_eq!(token(&b, "point", &fresh).await.0, 200);
     b.stop().await;
+}
+
+/// Runs a scenario on a fresh SQLite database.
+async fn on_sqlite<F: std::future::Future<Output = ()>>(name: &str, scenario: impl FnOnce(Db) -> F) {
+    let dir = temp_dir(name);
+    scenario(Db::Sqlite(dir.join("sessions.db"))).await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_instances_never_redeem_a_refresh_token_twice_and_survive_restarts() {
+    on_sqlite("replicas", replicas).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_an_instance_dying_mid_refresh_does_not_wedge_the_session() {
+    on_sqlite("dying", dying).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_restart_keeps_every_session_and_the_database_holds_no_secret() {
+    on_sqlite("dump", restart_and_dump).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_keys_rotate_and_a_removed_or_wrong_key_ends_sessions_cleanly() {
+    on_sqlite("rotation", rotation).await;
+}
+
+/// A PostgreSQL cluster of the machine's own packages in a temporary directory, on 127.0.0.1 and a free port;
+/// stopped (and its directory removed) when dropped. PostgreSQL refuses to run as root: as root, its
+/// programs run as the `postgres` user.
+struct Postgres {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl Postgres {
+    /// The folder of `initdb`: on `PATH`, or Debian's `/usr/lib/postgresql/<version>/bin`, newest first.
+    fn bin() -> PathBuf {
+        let on_path = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).map(|d| d.join("initdb")).find(|f| f.is_file()))
+            .unwrap_or_default();
+        if let Some(initdb) = on_path {
+            let real = std::fs::canonicalize(&initdb).unwrap_or(initdb);
+            return real.parent().unwrap().to_owned();
+        }
+        let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .filter(|b| b.join("initdb").is_file())
+            .collect();
+        versions.sort_by_key(|b| b.parent().and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok()).unwrap_or(0));
+        versions.pop().expect("PostgreSQL is not installed (initdb not found): run scripts/install-deps.sh")
+    }
+
+    /// A command for one of PostgreSQL's programs, as the `postgres` user when this process is root.
+    fn command(&self, program: &str) -> std::process::Command {
+        let exe = self.bin.join(program);
+        if self.as_postgres {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            std::process::Command::new(exe)
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> Vec<u8> {
+        let out = self.command(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+        assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
+    fn start() -> Self {
+        let uid = std::process::Command::new("id").arg("-u").output().unwrap().stdout;
+        let as_postgres = String::from_utf8_lossy(&uid).trim() == "0";
+        let mut pg = Self { bin: Self::bin(), dir: PathBuf::new(), port: 0, as_postgres };
+        // The directory belongs to whoever runs the server.
+        let made = if as_postgres {
+            let out = std::process::Command::new("runuser")
+                .args(["-u", "postgres", "--", "mktemp", "-d", "/tmp/authbridge-pg-XXXXXX"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+        } else {
+            temp_dir("pg")
+        };
+        pg.dir = made;
+        let data = pg.dir.join("data");
+        pg.run("initdb", &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]);
+        // A free port: bound, read, released (the cluster takes it at once).
+        pg.port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=200",
+            pg.port,
+            pg.dir.display()
+        );
+        let log = pg.dir.join("log");
+        pg.run(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-w", "-t", "60", "-o", &options, "start"],
+        );
+        pg
+    }
+
+    fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// A fresh, empty database.
+    async fn database(&self, name: &str) -> Db {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&self.url("postgres")).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await.unwrap();
+        let (bin, port, db) = (self.bin.clone(), self.port, name.to_owned());
+        let dump = move || {
+            // pg_dump connects over TCP (trust), so it may run as whoever runs the test.
+            let out = std::process::Command::new(bin.join("pg_dump"))
+                .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", &db])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+            out.stdout
+        };
+        Db::Postgres { url: self.url(name), dump: Box::new(dump) }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let _ = self.command("pg_ctl").args(["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"]).output();
+        if self.as_postgres {
+            let _ = std::process::Command::new("runuser")
+                .args(["-u", "postgres", "--", "rm", "-rf"])
+                .arg(&self.dir)
+                .output();
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replicas_restarts_dump_rotation_and_a_dying_replica() {
+    let pg = Postgres::start();
+    replicas(pg.database("replicas").await).await;
+    dying(pg.database("dying").await).await;
+    restart_and_dump(pg.database("dump").await).await;
+    rotation(pg.database("rotation").await).await;
 }
 
 #[test]
