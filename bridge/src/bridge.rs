@@ -8,12 +8,13 @@
 //! Sessions end at sign-out, after `session_idle` without a bridge call, `session_max` after sign-in, or when
 //! the table is full (least recently used first); however they end, their tokens are revoked upstream.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -26,15 +27,14 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::config::BridgeConfig;
 use crate::crypto::{constant_time_eq, opaque_user_id, random_hex};
 use crate::store::{Acquired, StoreError, StoredSession, LEASE};
 use crate::upstream::{path, UpstreamError};
-use crate::{eastern, json_body, now_s, providers, AppState, Config};
+use crate::{eastern, json_body, log_line, now_s, seal, store, upstream};
 
-pub const PROVIDERS: [&str; 4] = ["point", "pointservices", "airfocus", "wazo"];
 pub const SESSION_COOKIE: &str = "authbridge_session";
 pub const CSRF_COOKIE: &str = "authbridge_csrf";
-const WAZO_CLIENT_ID: &str = "authbridge-demo";
 /// Live tokens remembered per session. A client refreshing before expiry holds one or two; beyond this the
 /// oldest is revoked at once rather than forgotten, so the list stays bounded.
 const MAX_MINTED: usize = 32;
@@ -53,6 +53,9 @@ pub struct Secrets {
     /// never what the browser presents: a presented token could be anyone's, or a crafted path.
     #[serde(default)]
     minted: Vec<(String, i64)>,
+    /// Wazo: the user's id (`auth_id`), to delete the refresh token at sign-out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wazo_user: Option<String>,
 }
 
 impl Secrets {
@@ -65,7 +68,7 @@ impl Secrets {
         self.minted.drain(..over).collect()
     }
 
-    fn seal(&self, state: &AppState, id: &str) -> String {
+    fn seal(&self, state: &Bridge, id: &str) -> String {
         let json = serde_json::to_vec(self).expect("secrets serialise");
         state.keys.seal(id, &json)
     }
@@ -80,18 +83,18 @@ pub struct Session {
 
 /// Opens a stored session's secrets. `None` if they do not open (sealed under a key removed from the ring, or
 /// altered): the session can only end, and nothing it held can be revoked upstream.
-fn open(state: &AppState, id: &str, stored: &StoredSession) -> Option<(Secrets, bool)> {
+fn open(state: &Bridge, id: &str, stored: &StoredSession) -> Option<(Secrets, bool)> {
     let (plain, stale) = state.keys.open(id, &stored.sealed).ok()?;
     Some((serde_json::from_slice(&plain).ok()?, stale))
 }
 
-fn opened(state: &AppState, id: &str, stored: StoredSession) -> Option<Session> {
+fn opened(state: &Bridge, id: &str, stored: StoredSession) -> Option<Session> {
     let (secrets, _) = open(state, id, &stored)?;
     Some(Session { provider: stored.provider, username: stored.username, secrets })
 }
 
 /// Whether a stored session is past its idle or absolute limit at `now_ms`.
-fn expired(cfg: &Config, s: &StoredSession, now_ms: i64) -> bool {
+fn expired(cfg: &BridgeConfig, s: &StoredSession, now_ms: i64) -> bool {
     now_ms - s.last_used_ms >= cfg.session_idle.as_millis() as i64
         || now_ms - s.created_ms >= cfg.session_max.as_millis() as i64
 }
@@ -109,7 +112,7 @@ fn store_failed(e: StoreError) -> Response {
 
 /// Removes the expired sessions from the store and ends them upstream (the periodic sweep; sign-in sweeps
 /// too).
-pub async fn sweep(state: &Arc<AppState>) -> Result<(), StoreError> {
+async fn sweep(state: &Arc<Bridge>) -> Result<(), StoreError> {
     let now = now_ms();
     let idle = now - state.cfg.session_idle.as_millis() as i64;
     let created = now - state.cfg.session_max.as_millis() as i64;
@@ -119,7 +122,7 @@ pub async fn sweep(state: &Arc<AppState>) -> Result<(), StoreError> {
 }
 
 /// Ends removed sessions upstream without making a request wait for it.
-fn end_in_background(state: &Arc<AppState>, ended: Vec<(String, StoredSession)>) {
+fn end_in_background(state: &Arc<Bridge>, ended: Vec<(String, StoredSession)>) {
     let sessions: Vec<Session> = ended.into_iter().filter_map(|(id, s)| opened(state, &id, s)).collect();
     if sessions.is_empty() {
         return;
@@ -133,7 +136,7 @@ fn end_in_background(state: &Arc<AppState>, ended: Vec<(String, StoredSession)>)
 }
 
 /// The secrets the store holds, opened, for the test hook that expires refresh tokens.
-pub async fn refresh_tokens_for_tests(state: &AppState) -> Vec<String> {
+pub async fn refresh_tokens_for_tests(state: &Bridge) -> Vec<String> {
     let all = state.store.all().await.unwrap_or_default();
     all.into_iter().filter_map(|(id, s)| opened(state, &id, s)?.secrets.refresh_token).collect()
 }
@@ -175,21 +178,55 @@ impl SignInLimits {
 /// airfocus key; refresh tokens are dropped with the session (pointservices documents no revocation). Shared
 /// by sign-out, `DELETE /session`, `DELETE /sessions`, expiry and eviction. Stops at the first provider that
 /// cannot be reached.
-pub async fn end_session_upstream(state: &AppState, session: Session) -> Result<(), UpstreamError> {
+pub async fn end_session_upstream(state: &Bridge, session: Session) -> Result<(), UpstreamError> {
     let secrets = &session.secrets;
+    let mut minted = secrets.minted.clone();
     if let (Some(r), "wazo") = (&secrets.refresh_token, session.provider.as_str()) {
-        providers::wazo_forget_refresh(state, r);
+        minted.extend(wazo_delete_refresh(state, r, secrets).await?);
     }
     if let Some((key_id, _, auth)) = &secrets.airfocus {
         if let Some(p) = path(&["airfocus", "api-keys", key_id]) {
-            state.upstream.call(Method::DELETE, &p, &[("authorization", auth.clone())], None).await?;
+            state.upstream("airfocus")?.call(Method::DELETE, &p, &[("authorization", auth.clone())], None).await?;
         }
     }
-    revoke_tokens(state, &session.provider, &session.username, &secrets.minted).await
+    revoke_tokens(state, &session.provider, &session.username, &minted).await
+}
+
+/// Deletes a Wazo refresh token upstream (it never expires otherwise) with
+/// `DELETE /0.1/users/{user_uuid}/tokens/{client_id}`, authorised by a live access token of the session (the
+/// caller revokes it next), or one minted from the refresh token for the purpose: returned, to be revoked too.
+/// A refresh token the provider no longer knows needs nothing more.
+async fn wazo_delete_refresh(
+    state: &Bridge,
+    refresh: &str,
+    secrets: &Secrets,
+) -> Result<Option<(String, i64)>, UpstreamError> {
+    let Some(wazo) = &state.cfg.providers.wazo else { return Ok(None) };
+    let up = state.upstream("wazo")?;
+    // A token that stays valid for the few calls ahead.
+    let live = secrets.minted.iter().rev().find(|(_, exp)| *exp > now_s() + 5);
+    let (token, user, fresh) = match (live, &secrets.wazo_user) {
+        (Some((t, _)), Some(u)) => (t.clone(), u.clone(), None),
+        _ => {
+            let body = json!({"expiration": 60, "client_id": wazo.client_id, "refresh_token": refresh});
+            let (status, v) = up.call(Method::POST, "/api/auth/0.1/token", &[], Some(&body)).await?;
+            let (Some(t), Some(u)) = (v["data"]["token"].as_str(), v["data"]["auth_id"].as_str()) else {
+                return Ok(None);
+            };
+            if !status.is_success() {
+                return Ok(None);
+            }
+            (t.to_owned(), u.to_owned(), Some((t.to_owned(), now_s() + 60)))
+        }
+    };
+    if let Some(p) = path(&["api", "auth", "0.1", "users", &user, "tokens", &wazo.client_id]) {
+        up.call(Method::DELETE, &p, &[("x-auth-token", token)], None).await?;
+    }
+    Ok(fresh)
 }
 
 async fn revoke_tokens(
-    state: &AppState,
+    state: &Bridge,
     provider: &str,
     username: &str,
     tokens: &[(String, i64)],
@@ -200,19 +237,19 @@ async fn revoke_tokens(
         let (p, auth) = match provider {
             "point" => (
                 path(&["users", &uid, "access_token", token]),
-                vec![("authorization", format!("Bearer {}", state.cfg.point_api_key))],
+                vec![("authorization", format!("Bearer {}", state.point_api_key()))],
             ),
             "wazo" => (path(&["api", "auth", "0.1", "token", token]), vec![]),
             _ => continue,
         };
         if let Some(p) = p {
-            state.upstream.call(Method::DELETE, &p, &auth, None).await?;
+            state.upstream(provider)?.call(Method::DELETE, &p, &auth, None).await?;
         }
     }
     Ok(())
 }
 
-fn revoke_in_background(state: &Arc<AppState>, provider: &str, username: &str, tokens: Vec<(String, i64)>) {
+fn revoke_in_background(state: &Arc<Bridge>, provider: &str, username: &str, tokens: Vec<(String, i64)>) {
     if tokens.is_empty() {
         return;
     }
@@ -278,7 +315,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// Double-submit CSRF check: the `X-CSRF-Token` header must equal the CSRF cookie (which only this origin's
 /// scripts can read, or an allowed origin's through `GET /csrf`), and a cross-site `Origin` is refused
 /// outright. The refusal says which check failed: wiring a page to a bridge is where people get stuck.
-fn csrf_check(state: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
+fn csrf_check(state: &Bridge, headers: &HeaderMap) -> Result<(), Refusal> {
     let refuse = |m: &str| Err((StatusCode::FORBIDDEN, "csrf", m.to_owned()));
     if let Some((origin, host)) = foreign_origin(state, headers) {
         return refuse(&format!(
@@ -304,7 +341,7 @@ fn csrf_check(state: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
 }
 
 /// The request's `Origin` and `Host` when the origin is neither this host's nor an allowed one.
-fn foreign_origin(state: &AppState, headers: &HeaderMap) -> Option<(String, String)> {
+fn foreign_origin(state: &Bridge, headers: &HeaderMap) -> Option<(String, String)> {
     let origin = headers.get(header::ORIGIN)?.to_str().unwrap_or("");
     let host = headers.get(header::HOST)?.to_str().unwrap_or("");
     let own = origin.split_once("://").map(|(_, h)| h) == Some(host);
@@ -316,7 +353,7 @@ fn foreign_origin(state: &AppState, headers: &HeaderMap) -> Option<(String, Stri
 /// top-level link from any website would replace it (issue 21.5). `Sec-Fetch-Site: cross-site` says so in
 /// current browsers; an `Origin` of another site says so for a cross-site form `POST` in older ones. An
 /// allowed origin's own calls are exempt: it fetches `/csrf` on purpose.
-pub fn may_set_csrf_cookie(state: &AppState, headers: &HeaderMap) -> bool {
+pub fn may_set_csrf_cookie(state: &Bridge, headers: &HeaderMap) -> bool {
     let allowed_origin = headers
         .get(header::ORIGIN)
         .is_some_and(|o| state.cfg.allowed_origins.iter().any(|a| a.as_bytes() == o.as_bytes()));
@@ -324,7 +361,7 @@ pub fn may_set_csrf_cookie(state: &AppState, headers: &HeaderMap) -> bool {
     (allowed_origin || !cross_site) && foreign_origin(state, headers).is_none()
 }
 
-fn session_cookie(state: &AppState, value: &str, max_age: i64) -> String {
+fn session_cookie(state: &Bridge, value: &str, max_age: i64) -> String {
     let secure = if state.cfg.secure_cookies { "; Secure" } else { "" };
     format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
@@ -332,23 +369,168 @@ fn session_cookie(state: &AppState, value: &str, max_age: i64) -> String {
 /// The CSRF cookie. `SameSite=Lax`, unlike the session cookie: it authenticates nothing by itself (a call
 /// needs it echoed in a header, which only this site's scripts can read), and a top-level link from another
 /// site then carries it, so the answer to that link never finds it "missing" and replaces it.
-pub fn csrf_cookie(state: &AppState, value: &str) -> String {
+pub fn csrf_cookie(state: &Bridge, value: &str) -> String {
     let secure = if state.cfg.secure_cookies { "; Secure" } else { "" };
     format!("{CSRF_COOKIE}={value}; Path=/; SameSite=Lax{secure}")
 }
 
-pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/session", post(sign_in).delete(end_session))
-        .route("/sessions", axum::routing::delete(end_all_sessions))
-        .route("/auth/{provider}/token", post(token).delete(revoke))
-        .route("/csrf", get(csrf_token))
-        .layer(middleware::from_fn_with_state(state, cors))
+/// The bridging backend: its configuration, session store, key ring, sign-in limits and provider clients.
+/// Build it with [`Bridge::open`], mount [`Bridge::router`], and run [`Bridge::sweep`] now and then (or
+/// [`Bridge::spawn_sweeper`]).
+pub struct Bridge {
+    pub cfg: BridgeConfig,
+    /// The session store, which sees sealed secrets only.
+    pub store: Box<dyn store::SessionStore>,
+    /// Seals and opens the secrets of sessions.
+    pub keys: seal::KeyRing,
+    sign_in_limits: SignInLimits,
+    /// An HTTP client per configured provider.
+    upstreams: HashMap<&'static str, upstream::Upstream>,
+}
+
+impl Bridge {
+    /// Opens the configured store and key ring (see [`crate::keys_for`]).
+    pub async fn open(cfg: BridgeConfig) -> Result<Arc<Self>, String> {
+        let keys = crate::keys_for(&cfg.store, cfg.keys.as_ref())?;
+        let store = store::open(&cfg.store).await?;
+        let upstreams = cfg
+            .providers
+            .names()
+            .into_iter()
+            .filter_map(|p| Some((p, upstream::Upstream::new(cfg.providers.base_url(p)?.to_owned()))))
+            .collect();
+        Ok(Arc::new(Self {
+            sign_in_limits: SignInLimits::new(cfg.sign_in_per_user, cfg.sign_in_per_address),
+            cfg,
+            store,
+            keys,
+            upstreams,
+        }))
+    }
+
+    /// The bridge's routes (`POST`/`DELETE /session`, `DELETE /sessions`, `POST`/`DELETE
+    /// /auth/{provider}/token`, `GET /csrf`) with CORS, the CSRF cookie, size bounds and request logs: what a
+    /// Rust backend merges into its own router.
+    pub fn router(self: &Arc<Self>) -> Router {
+        self.wrap(self.routes())
+    }
+
+    /// The bridge's routes with CORS only, to be merged with other routes and wrapped by [`Bridge::wrap`] (so
+    /// that the app's own pages also set the CSRF cookie, and are bounded and logged once).
+    pub fn routes(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/session", post(sign_in).delete(end_session))
+            .route("/sessions", axum::routing::delete(end_all_sessions))
+            .route("/auth/{provider}/token", post(token).delete(revoke))
+            .route("/csrf", get(csrf_token))
+            .layer(middleware::from_fn_with_state(self.clone(), cors))
+            .with_state(self.clone())
+    }
+
+    /// Applies the bridge's layers to a router: the CSRF cookie on every answer to a browser that has none
+    /// (never to a cross-site request), bodies and headers bounded, one log line per request.
+    pub fn wrap(self: &Arc<Self>, router: Router) -> Router {
+        router
+            .layer(middleware::from_fn_with_state(self.clone(), set_csrf_cookie))
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(crate::MAX_BODY_BYTES))
+            .layer(middleware::from_fn(bound_headers))
+            .layer(middleware::from_fn_with_state(self.clone(), log_requests))
+    }
+
+    /// Removes the expired sessions from the store and ends them upstream; forgets idle rate-limit keys.
+    pub async fn sweep(self: &Arc<Self>) -> Result<(), StoreError> {
+        self.sign_in_limits.forget_idle();
+        sweep(self).await
+    }
+
+    /// Sweeps once a minute (or each idle period, if shorter) until the bridge is dropped by everyone else.
+    pub fn spawn_sweeper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(self);
+        let every = self.cfg.session_idle.clamp(Duration::from_secs(1), Duration::from_secs(60));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(bridge) = weak.upgrade() else { return };
+                if let Err(e) = bridge.sweep().await {
+                    eprintln!("{}", json!({"ts": now_s(), "error": "store", "message": e.to_string()}));
+                }
+            }
+        })
+    }
+
+    /// Checks a Point sign-in against the configured users, in constant time per password.
+    fn check_password(&self, user: &str, pass: &str) -> bool {
+        self.cfg.users.iter().any(|(u, p)| u == user && constant_time_eq(p.as_bytes(), pass.as_bytes()))
+    }
+
+    /// The client of a configured provider.
+    fn upstream(&self, provider: &str) -> Result<&upstream::Upstream, UpstreamError> {
+        self.upstreams.get(provider).ok_or(UpstreamError::Unreachable)
+    }
+
+    fn point_api_key(&self) -> &str {
+        self.cfg.providers.point.as_ref().map_or("", |p| p.api_key.0.as_str())
+    }
+
+    fn wazo_client_id(&self) -> &str {
+        self.cfg.providers.wazo.as_ref().map_or("", |w| w.client_id.as_str())
+    }
+
+    fn wazo_lifetime(&self) -> i64 {
+        self.cfg.providers.wazo.as_ref().map_or(3600, |w| w.token_lifetime)
+    }
+}
+
+/// Marks a response as the static file at this (checked) request path, for the log.
+#[derive(Clone)]
+pub struct ServedFile(pub String);
+
+/// Added with `Router::layer`, so the router's `MatchedPath` is in the request.
+async fn log_requests(State(state): State<Arc<Bridge>>, req: Request, next: Next) -> Response {
+    let start = std::time::Instant::now();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    let resp = next.run(req).await;
+    if state.cfg.log_requests || state.cfg.log_sink.is_some() {
+        let served = resp.extensions().get::<ServedFile>().map(|f| f.0.as_str());
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        let line = log_line(&method, route.as_deref(), served, resp.status().as_u16(), ms);
+        match &state.cfg.log_sink {
+            Some(sink) => sink.lock().unwrap().push(line),
+            None => eprintln!("{line}"),
+        }
+    }
+    resp
+}
+
+/// Refuses a request whose headers exceed `MAX_HEADER_BYTES` (431) before any handler parses them.
+async fn bound_headers(req: Request, next: Next) -> Response {
+    let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if size > crate::MAX_HEADER_BYTES {
+        return StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response();
+    }
+    next.run(req).await
+}
+
+/// Every response to a browser without a CSRF cookie sets one (a refusal too: the retry then works), except
+/// the answer to a cross-site request, which must not replace a cookie the browser withheld
+/// (`may_set_csrf_cookie`).
+async fn set_csrf_cookie(State(state): State<Arc<Bridge>>, req: Request, next: Next) -> Response {
+    let missing = cookie(req.headers(), CSRF_COOKIE).is_none() && may_set_csrf_cookie(&state, req.headers());
+    let mut resp = next.run(req).await;
+    let prefix = format!("{CSRF_COOKIE}=");
+    if missing
+        && !resp.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(prefix.as_bytes()))
+    {
+        let value = csrf_cookie(&state, &new_csrf());
+        resp.headers_mut().append(header::SET_COOKIE, value.parse().unwrap());
+    }
+    resp
 }
 
 /// CORS for the origins of `--allow-origin` only: the origin itself (never `*`) with credentials, and a 204
 /// preflight. Any other preflight is refused without CORS headers, so the browser blocks the call.
-async fn cors(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+async fn cors(State(state): State<Arc<Bridge>>, req: Request, next: Next) -> Response {
     let origin = req
         .headers()
         .get(header::ORIGIN)
@@ -380,7 +562,7 @@ async fn cors(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
 
 /// `GET /csrf` `{csrfToken}`: the CSRF token, for a page on an allowed origin, which cannot read this host's
 /// cookie. Sets the cookie if the browser has none.
-async fn csrf_token(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn csrf_token(State(state): State<Arc<Bridge>>, headers: HeaderMap) -> Response {
     let existing = cookie(&headers, CSRF_COOKIE);
     if existing.is_none() && !may_set_csrf_cookie(&state, &headers) {
         return error(
@@ -426,7 +608,7 @@ fn upstream_status(status: StatusCode) -> Response {
 /// `POST /session` `{username, password, provider}`: signs in at the provider (the password is used once and
 /// forgotten), keeps what the provider returned server-side, and sets the session cookie.
 async fn sign_in(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<Bridge>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -442,21 +624,18 @@ async fn sign_in(
     else {
         return error(StatusCode::BAD_REQUEST, "invalid_request", "username, password and provider are required");
     };
-    if !PROVIDERS.contains(&provider) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "unknown_provider",
-            "provider must be point, pointservices, airfocus or wazo",
-        );
-    }
+    let Ok(up) = state.upstream(provider) else {
+        let names = state.cfg.providers.names().join(", ");
+        return error(StatusCode::NOT_FOUND, "unknown_provider", &format!("provider must be one of: {names}"));
+    };
     if let Err(wait) = state.sign_in_limits.check(peer.map(|Extension(ConnectInfo(a))| a.ip()), provider, username) {
         let mut resp = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many sign-in attempts: wait");
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         return resp;
     }
-    let up = &state.upstream;
     let mut refresh_token = None;
+    let mut wazo_user = None;
     let mut airfocus = None;
     match provider {
         "point" => {
@@ -464,7 +643,7 @@ async fn sign_in(
             if !state.check_password(username, password) {
                 return error(StatusCode::UNAUTHORIZED, "invalid_credentials", "invalid username or password");
             }
-            let auth = [("authorization", format!("Bearer {}", state.cfg.point_api_key))];
+            let auth = [("authorization", format!("Bearer {}", state.point_api_key()))];
             let p = path(&["users", &opaque_user_id(username)]).unwrap();
             match up.call(Method::POST, &p, &auth, None).await {
                 Ok((s, _)) if s.is_success() => {}
@@ -488,10 +667,12 @@ async fn sign_in(
         }
         "wazo" => {
             let auth = [("authorization", basic_auth(username, password))];
-            let req =
-                json!({"client_id": WAZO_CLIENT_ID, "access_type": "offline", "expiration": state.cfg.token_lifetime});
+            let req = json!({"client_id": state.wazo_client_id(), "access_type": "offline", "expiration": state.wazo_lifetime()});
             match up.call(Method::POST, "/api/auth/0.1/token", &auth, Some(&req)).await {
-                Ok((s, v)) if s.is_success() => refresh_token = v["data"]["refresh_token"].as_str().map(str::to_owned),
+                Ok((s, v)) if s.is_success() => {
+                    refresh_token = v["data"]["refresh_token"].as_str().map(str::to_owned);
+                    wazo_user = v["data"]["auth_id"].as_str().map(str::to_owned);
+                }
                 Ok((StatusCode::UNAUTHORIZED, _)) => {
                     return error(StatusCode::UNAUTHORIZED, "invalid_credentials", "invalid username or password")
                 }
@@ -520,7 +701,7 @@ async fn sign_in(
     }
     let id = random_hex(24);
     let now = now_ms();
-    let secrets = Secrets { refresh_token, airfocus, minted: Vec::new() };
+    let secrets = Secrets { refresh_token, airfocus, minted: Vec::new(), wazo_user };
     let stored = StoredSession {
         provider: provider.to_owned(),
         username: username.to_owned(),
@@ -546,7 +727,7 @@ async fn sign_in(
 }
 
 /// The answer to a sign-out: the session cookie cleared whatever the provider said.
-fn signed_out(state: &AppState, outcome: Result<(), UpstreamError>) -> Response {
+fn signed_out(state: &Bridge, outcome: Result<(), UpstreamError>) -> Response {
     let mut resp = match outcome {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => upstream_error(e),
@@ -556,7 +737,7 @@ fn signed_out(state: &AppState, outcome: Result<(), UpstreamError>) -> Response 
 }
 
 /// Ends removed sessions upstream, every one even if a provider call fails; reports the first failure.
-async fn end_all(state: &AppState, ended: Vec<(String, StoredSession)>) -> Result<(), UpstreamError> {
+async fn end_all(state: &Bridge, ended: Vec<(String, StoredSession)>) -> Result<(), UpstreamError> {
     let mut outcome = Ok(());
     for (id, s) in ended {
         let Some(session) = opened(state, &id, s) else { continue };
@@ -569,7 +750,7 @@ async fn end_all(state: &AppState, ended: Vec<(String, StoredSession)>) -> Resul
 }
 
 /// `DELETE /session`: ends the session, upstream too.
-async fn end_session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn end_session(State(state): State<Arc<Bridge>>, headers: HeaderMap) -> Response {
     if let Err(r) = csrf_check(&state, &headers) {
         return refused(r);
     }
@@ -587,7 +768,7 @@ async fn end_session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
 /// `DELETE /sessions`: ends every session of this session's user (same provider and user name), on every
 /// device, upstream too. Each tab learns it through the client's normal path: its next token call is refused
 /// (401) and it signs out.
-async fn end_all_sessions(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn end_all_sessions(State(state): State<Arc<Bridge>>, headers: HeaderMap) -> Response {
     if let Err(r) = csrf_check(&state, &headers) {
         return refused(r);
     }
@@ -609,7 +790,7 @@ async fn end_all_sessions(State(state): State<Arc<AppState>>, headers: HeaderMap
 
 /// The session for this request, checked against the provider in the path and the CSRF token. An expired one
 /// is refused, and ended upstream.
-async fn session_for(state: &Arc<AppState>, headers: &HeaderMap, provider: &str) -> Result<String, Response> {
+async fn session_for(state: &Arc<Bridge>, headers: &HeaderMap, provider: &str) -> Result<String, Response> {
     csrf_check(state, headers).map_err(refused)?;
     let no_session = |m: &str| error(StatusCode::UNAUTHORIZED, "no_session", m);
     let id = cookie(headers, SESSION_COOKIE).ok_or_else(|| no_session("sign in first"))?;
@@ -628,7 +809,7 @@ async fn session_for(state: &Arc<AppState>, headers: &HeaderMap, provider: &str)
 
 /// Takes the session's lease (`store.rs`), waiting while another token call, here or in another process,
 /// holds it. `None` if the session is gone.
-async fn lease(state: &AppState, id: &str, owner: &str) -> Result<Option<StoredSession>, Response> {
+async fn lease(state: &Bridge, id: &str, owner: &str) -> Result<Option<StoredSession>, Response> {
     let deadline = tokio::time::Instant::now() + LEASE + Duration::from_secs(1);
     let mut pause = Duration::from_millis(5);
     loop {
@@ -649,7 +830,7 @@ async fn lease(state: &AppState, id: &str, owner: &str) -> Result<Option<StoredS
 /// `POST /auth/{provider}/token`: a fresh access token, minted with server-held secrets only. The session's
 /// lease is held from reading its refresh token until the rotated one is stored, so that no two calls (no two
 /// replicas) ever redeem the same refresh token.
-async fn token(State(state): State<Arc<AppState>>, Path(provider): Path<String>, headers: HeaderMap) -> Response {
+async fn token(State(state): State<Arc<Bridge>>, Path(provider): Path<String>, headers: HeaderMap) -> Response {
     let id = match session_for(&state, &headers, &provider).await {
         Ok(id) => id,
         Err(r) => return r,
@@ -691,16 +872,19 @@ async fn token(State(state): State<Arc<AppState>>, Path(provider): Path<String>,
 /// minted token). Returns the response, whether the secrets changed, and whether the session must end (the
 /// provider refused it).
 async fn mint_token(
-    state: &Arc<AppState>,
+    state: &Arc<Bridge>,
     provider: &str,
     username: &str,
     secrets: &mut Secrets,
 ) -> (Response, bool, bool) {
-    let up = &state.upstream;
+    let up = match state.upstream(provider) {
+        Ok(up) => up,
+        Err(e) => return (upstream_error(e), false, false),
+    };
     let refresh_token = secrets.refresh_token.clone().unwrap_or_default();
     let result = match provider {
         "point" => {
-            let auth = [("authorization", format!("Bearer {}", state.cfg.point_api_key))];
+            let auth = [("authorization", format!("Bearer {}", state.point_api_key()))];
             let p = path(&["users", &opaque_user_id(username), "access_token"]).unwrap();
             up.call(Method::POST, &p, &auth, None).await
         }
@@ -709,7 +893,7 @@ async fn mint_token(
             up.call(Method::POST, "/user-management-services-ws/oauth2/002/refreshIdToken", &[], Some(&body)).await
         }
         "wazo" => {
-            let body = json!({"expiration": state.cfg.token_lifetime, "client_id": WAZO_CLIENT_ID, "refresh_token": refresh_token});
+            let body = json!({"expiration": state.wazo_lifetime(), "client_id": state.wazo_client_id(), "refresh_token": refresh_token});
             up.call(Method::POST, "/api/auth/0.1/token", &[], Some(&body)).await
         }
         _ => Ok((
@@ -753,7 +937,7 @@ async fn mint_token(
 
 /// `DELETE /auth/{provider}/token`: ends the session, revoking upstream every token it minted (a token the
 /// browser presents is ignored: it decides nothing).
-async fn revoke(State(state): State<Arc<AppState>>, Path(provider): Path<String>, headers: HeaderMap) -> Response {
+async fn revoke(State(state): State<Arc<Bridge>>, Path(provider): Path<String>, headers: HeaderMap) -> Response {
     let id = match session_for(&state, &headers, &provider).await {
         Ok(id) => id,
         // Already signed out: nothing left to revoke here.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::builder::{BoolishValueParser, TypedValueParser};
 use clap::Parser;
 
+use crate::config::FileConfig;
 use crate::seal::KeyRing;
 use crate::{parse_origin, Config};
 
@@ -81,7 +82,14 @@ pub struct Args {
     )]
     pub users: String,
 
-    /// Base URL of the real providers [default: this server's own mock providers].
+    /// A TOML file naming the real providers the bridge fronts and how users sign in (see config.rs); secrets
+    /// come from the environment or files it names, never from the file itself. With it: no mock providers,
+    /// no demo page [default: this server's own mock providers].
+    #[arg(long, env = "AUTHBRIDGE_CONFIG", value_name = "FILE", conflicts_with = "upstream")]
+    pub config: Option<String>,
+
+    /// Base URL of real providers, all four at one URL (demo page kept, no mock providers) [default: this
+    /// server's own mock providers].
     #[arg(long, env = "AUTHBRIDGE_UPSTREAM", value_name = "URL")]
     pub upstream: Option<String>,
 
@@ -203,6 +211,7 @@ impl Args {
             sign_in_per_user: self.sign_in_per_user,
             sign_in_per_address: self.sign_in_per_address,
             upstream: self.upstream.clone(),
+            providers: self.config.as_deref().map(FileConfig::load).transpose()?,
             www_dir: self.www.clone().unwrap_or(defaults.www_dir.clone()),
             pkg_dir: self.pkg.clone().unwrap_or(defaults.pkg_dir.clone()),
             test_hooks: self.test_hooks,

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use authbridge_bridge::crypto::opaque_user_id;
-use authbridge_bridge::{banner, serve, AppState, Config};
+use authbridge_bridge::{banner, serve, Config, Running};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use base64::engine::general_purpose::STANDARD;
@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 struct Server {
     url: String,
-    state: Arc<AppState>,
+    state: Running,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -635,7 +635,7 @@ async fn revocation_uses_only_tokens_the_session_minted() {
         }
     }
     // What reached the provider: one encoded segment per call, each a token the attacker's sessions minted.
-    let uris = s.state.mock.lock().unwrap().revoke_uris.clone();
+    let uris = s.state.mock.as_ref().unwrap().state.lock().unwrap().revoke_uris.clone();
     assert_eq!(uris.len(), own.len(), "{uris:?}");
     let point_prefix = format!("/users/{}/access_token/", opaque_user_id("grace"));
     for uri in &uris {
@@ -666,7 +666,7 @@ async fn sign_out_revokes_every_token_the_session_minted() {
         assert_eq!(call(&format!("{}/auth/{provider}/token", s.url), Method::POST, &h, None).await.status, 401);
     }
     // Wazo's refresh token is gone too.
-    let refresh = s.state.mock.lock().unwrap().issued_refresh_tokens.last().unwrap().clone();
+    let refresh = s.state.mock.as_ref().unwrap().state.lock().unwrap().issued_refresh_tokens.last().unwrap().clone();
     let body = json!({"client_id": "authbridge-demo", "refresh_token": refresh});
     assert_eq!(call(&format!("{}/api/auth/0.1/token", s.url), Method::POST, &[], Some(body)).await.status, 401);
 }
@@ -1088,4 +1088,45 @@ async fn delete_sessions_ends_every_session_of_the_user() {
     )
     .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn the_mock_providers_run_alone_and_a_bridge_fronts_them_over_http() {
+    let dir = temp_dir("mock-bin");
+    let url_file = dir.join("url");
+    let mut mock = std::process::Command::new(env!("CARGO_BIN_EXE_authbridge-mock-providers"))
+        .args(["--addr", "127.0.0.1:0", "--exit-after", "30", "--print-url-file"])
+        .arg(&url_file)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&url_file).unwrap_or_default().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the mock providers did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = std::fs::read_to_string(&url_file).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        // The bridge reaches them as it would real providers; it serves none of their routes itself.
+        let b = start(Config { upstream: Some(url.clone()), ..cfg() }).await;
+        assert!(b.state.mock.is_none());
+        assert_eq!(call(&format!("{}/api/wazo/me", b.url), Method::GET, &[], None).await.status, 404);
+        let (r, cookie, csrf) = bridge_sign_in(&b, "wazo", "ada", "lovelace").await;
+        assert_eq!(r.status, 200, "{:?}", r.json);
+        let t = call(
+            &format!("{}/auth/wazo/token", b.url),
+            Method::POST,
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+            None,
+        )
+        .await;
+        assert_eq!(t.status, 200);
+        let token = t.json["data"]["token"].as_str().unwrap();
+        let me = call(&format!("{url}/api/wazo/me"), Method::GET, &[("x-auth-token", token)], None).await;
+        assert_eq!(me.status, 200);
+    });
+    let _ = mock.kill();
+    let _ = mock.wait();
+    let _ = std::fs::remove_dir_all(&dir);
 }

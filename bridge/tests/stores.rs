@@ -5,12 +5,11 @@
 //! The mock providers run in their own server, which outlives the bridges, as real providers would.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use authbridge_bridge::seal::{generate_key, KeyRing};
 use authbridge_bridge::store::{self, Acquired, LEASE};
-use authbridge_bridge::{serve, AppState, Config};
+use authbridge_bridge::{serve, Config, Running};
 use axum::body::Bytes;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -22,7 +21,7 @@ use serde_json::{json, Value};
 struct Server {
     url: String,
     #[allow(dead_code)]
-    state: Arc<AppState>,
+    state: Running,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
 }
@@ -346,7 +345,7 @@ async fn rotation(db: Db) {
     let b = bridge(&p, &db, &format!("k2:{k2}")).await;
     assert_eq!(token(&b, "pointservices", &used).await.0, 200);
     assert_eq!(token(&b, "wazo", &idle).await.0, 401);
-    assert_eq!(stats(&b).await["sessions"], 1);
+    assert_eq!(store::open(&db.spec()).await.unwrap().len().await.unwrap(), 1);
     b.stop().await;
 
     // A wrong key (same id, another key): sessions end cleanly too, nothing crashes.
@@ -565,4 +564,53 @@ fn an_sqlite_store_without_keys_generates_a_key_file_once() {
     assert!(!String::from_utf8_lossy(&second.stderr).contains("generated"), "said once only");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_with_real_providers_serves_no_mock_route_and_only_its_providers() {
+    use authbridge_bridge::config::{FileConfig, Provider, Providers};
+    let p = providers().await;
+    // Providers from a config file: pointservices and airfocus only.
+    let file = FileConfig {
+        providers: Providers {
+            pointservices: Some(Provider { base_url: p.url.clone() }),
+            airfocus: Some(Provider { base_url: p.url.clone() }),
+            ..Providers::default()
+        },
+        users: Vec::new(),
+    };
+    let b = start(Config { providers: Some(file), ..Config::default() }).await;
+    assert!(b.state.mock.is_none());
+    for path in [
+        "/users/u1",
+        "/users/u1/access_token",
+        "/api/point/me",
+        "/user-management-services-ws/oauth2/002/refreshIdToken",
+        "/airfocus/api-keys",
+        "/api/auth/0.1/token",
+        "/test/stats",
+        "/test/fault",
+        "/demo/config",
+        "/",
+        "/index.html",
+    ] {
+        for method in [Method::GET, Method::POST] {
+            let (status, _, _) = call(&format!("{}{path}", b.url), method.clone(), &[], None).await;
+            assert!(status == 404 || status == 405, "{method} {path}: {status}");
+        }
+    }
+    // Its providers work through the real (here: mock, elsewhere) provider; the others are unknown.
+    let (cookie, _) = sign_in(&b, "pointservices").await;
+    assert_eq!(token(&b, "pointservices", &cookie).await.0, 200);
+    let (cookie, _) = sign_in(&b, "airfocus").await;
+    assert_eq!(token(&b, "airfocus", &cookie).await.0, 200);
+    let (status, v, _) = call(
+        &format!("{}/session", b.url),
+        Method::POST,
+        &[("cookie", &format!("authbridge_csrf={CSRF}")), ("x-csrf-token", CSRF)],
+        Some(json!({"username": "ada", "password": "lovelace", "provider": "point"})),
+    )
+    .await;
+    assert_eq!((status, v["error"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_provider")));
+    b.stop().await;
 }

@@ -10,10 +10,12 @@
 //! Each also has a protected `GET /api/{provider}/me` that checks signature, expiry and revocation.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use axum::extract::Request;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -22,7 +24,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::crypto::{constant_time_eq, opaque_user_id, random_hex, sign_hs256, uuid_v4, verify_hs256};
-use crate::{eastern, json_body, now_s, AppState};
+use crate::{eastern, json_body, now_s};
 
 /// What the mock providers remember.
 #[derive(Default)]
@@ -73,11 +75,78 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     Some((u.to_owned(), p.to_owned()))
 }
 
-fn count(state: &AppState, provider: &'static str) {
-    *state.mock.lock().unwrap().token_calls.entry(provider).or_default() += 1;
+fn count(state: &MockProviders, provider: &'static str) {
+    *state.state.lock().unwrap().token_calls.entry(provider).or_default() += 1;
 }
 
-pub fn routes() -> Router<Arc<AppState>> {
+/// How the mock providers behave.
+#[derive(Clone, Debug)]
+pub struct MockConfig {
+    /// Access-token lifetime in seconds for pointservices, and Wazo's default.
+    pub token_lifetime: i64,
+    /// Point access-token lifetime in seconds (the seed's default is 86400).
+    pub point_lifetime: i64,
+    /// The Point apiKey the mock accepts.
+    pub point_api_key: String,
+    /// The accounts of pointservices, airfocus and Wazo, as (username, password).
+    pub users: Vec<(String, String)>,
+}
+
+/// The mock providers: their configuration, signing key, memory and injected faults.
+pub struct MockProviders {
+    pub cfg: MockConfig,
+    /// HS256 key of the mock providers' JWTs.
+    pub secret: Vec<u8>,
+    pub state: Mutex<MockState>,
+    /// Injected faults per provider token endpoint: (status or 0 for "answer normally", remaining count, delay).
+    faults: Mutex<HashMap<String, (u16, u32, u64)>>,
+}
+
+impl MockProviders {
+    pub fn new(cfg: MockConfig) -> Arc<Self> {
+        Arc::new(Self { cfg, secret: random_hex(32).into_bytes(), state: Mutex::default(), faults: Mutex::default() })
+    }
+
+    pub fn check_password(&self, user: &str, pass: &str) -> bool {
+        self.cfg.users.iter().any(|(u, p)| u == user && constant_time_eq(p.as_bytes(), pass.as_bytes()))
+    }
+
+    /// Makes the next `count` token calls to `provider` fail with `status` after `delay_ms` (status 0: they
+    /// succeed, after the delay).
+    pub fn inject_fault(&self, provider: &str, status: u16, count: u32, delay_ms: u64) {
+        self.faults.lock().unwrap().insert(provider.to_owned(), (status, count, delay_ms));
+    }
+
+    /// An injected failure for `provider`'s token endpoint, if one is pending.
+    async fn fault(&self, provider: &str) -> Option<Response> {
+        let (status, delay) = {
+            let mut faults = self.faults.lock().unwrap();
+            let (status, left, delay) = faults.get_mut(provider)?;
+            if *left == 0 {
+                return None;
+            }
+            *left -= 1;
+            (*status, *delay)
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        let status = StatusCode::from_u16(status).ok()?;
+        Some((status, Json(json!({"error": "injected", "message": "fault injected by a test"}))).into_response())
+    }
+
+    /// Every route of the four mock providers, at their documented paths.
+    pub fn router(self: &Arc<Self>) -> Router {
+        routes().layer(middleware::from_fn(no_store)).with_state(self.clone())
+    }
+}
+
+/// Provider answers carry tokens: never cached.
+async fn no_store(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn routes() -> Router<Arc<MockProviders>> {
     Router::new()
         // Point Database
         .route("/users/{user_id}", post(point_create_user))
@@ -95,24 +164,25 @@ pub fn routes() -> Router<Arc<AppState>> {
         // Wazo
         .route("/api/auth/0.1/token", post(wazo_token))
         .route("/api/auth/0.1/token/{token}", delete(wazo_revoke))
+        .route("/api/auth/0.1/users/{user_uuid}/tokens/{client_id}", delete(wazo_delete_refresh))
         .route("/api/wazo/me", get(wazo_me))
 }
 
 // ---- Point Database ----
 
-fn point_api_key_ok(state: &AppState, headers: &HeaderMap) -> bool {
+fn point_api_key_ok(state: &MockProviders, headers: &HeaderMap) -> bool {
     bearer(headers).is_some_and(|k| constant_time_eq(k.as_bytes(), state.cfg.point_api_key.as_bytes()))
 }
 
 async fn point_create_user(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<MockProviders>>,
     Path(user_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
     if !point_api_key_ok(&state, &headers) {
         return unauthorized("invalid apiKey");
     }
-    state.mock.lock().unwrap().point_users.insert(user_id.clone());
+    state.state.lock().unwrap().point_users.insert(user_id.clone());
     Json(json!({"user": {
         "id": user_id, "email": null, "birthday": null, "height": null, "weight": null, "gender": null,
         "pronoun": null, "expectation": null, "firstName": null, "timezone": null
@@ -121,7 +191,7 @@ async fn point_create_user(
 }
 
 async fn point_access_token(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<MockProviders>>,
     Path(user_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -132,7 +202,7 @@ async fn point_access_token(
     if !point_api_key_ok(&state, &headers) {
         return unauthorized("invalid apiKey");
     }
-    if !state.mock.lock().unwrap().point_users.contains(&user_id) {
+    if !state.state.lock().unwrap().point_users.contains(&user_id) {
         return error(StatusCode::NOT_FOUND, "user_not_found", "create the user first");
     }
     let iat = now_s();
@@ -145,25 +215,25 @@ async fn point_access_token(
 }
 
 async fn point_revoke(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<MockProviders>>,
     Path((_user_id, token)): Path<(String, String)>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    state.mock.lock().unwrap().revoke_uris.push(uri.to_string());
+    state.state.lock().unwrap().revoke_uris.push(uri.to_string());
     if !point_api_key_ok(&state, &headers) {
         return unauthorized("invalid apiKey");
     }
     let token = token.strip_prefix("Bearer ").unwrap_or(&token).to_owned();
-    state.mock.lock().unwrap().point_revoked.insert(token);
+    state.state.lock().unwrap().point_revoked.insert(token);
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn point_me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn point_me(State(state): State<Arc<MockProviders>>, headers: HeaderMap) -> Response {
     let Some(token) = bearer(&headers) else {
         return unauthorized("missing bearer token");
     };
-    if state.mock.lock().unwrap().point_revoked.contains(token) {
+    if state.state.lock().unwrap().point_revoked.contains(token) {
         return unauthorized("token revoked");
     }
     match verify_hs256(&state.secret, token, now_s()) {
@@ -178,7 +248,7 @@ async fn point_me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
 
 // ---- pointservices ----
 
-async fn ps_sign_in(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+async fn ps_sign_in(State(state): State<Arc<MockProviders>>, body: axum::body::Bytes) -> Response {
     count(&state, "pointservices");
     let Some(body) = json_body(&body) else {
         return error(StatusCode::BAD_REQUEST, "invalid_request", "JSON body required");
@@ -191,7 +261,7 @@ async fn ps_sign_in(State(state): State<Arc<AppState>>, body: axum::body::Bytes)
     }
     let refresh = format!("AMf-{}", random_hex(24));
     let now = now_s();
-    let mut mock = state.mock.lock().unwrap();
+    let mut mock = state.state.lock().unwrap();
     let family = random_hex(8);
     mock.ps_refresh.insert(refresh.clone(), (user.to_owned(), eastern::refresh_token_expiry(now), family, false));
     mock.issued_refresh_tokens.push(refresh.clone());
@@ -199,7 +269,7 @@ async fn ps_sign_in(State(state): State<Arc<AppState>>, body: axum::body::Bytes)
     Json(ps_tokens(&state, user, Some(&refresh))).into_response()
 }
 
-fn ps_tokens(state: &AppState, user: &str, refresh: Option<&str>) -> Value {
+fn ps_tokens(state: &MockProviders, user: &str, refresh: Option<&str>) -> Value {
     let iat = now_s();
     let life = state.cfg.token_lifetime;
     let uid = opaque_user_id(user);
@@ -218,7 +288,7 @@ fn ps_tokens(state: &AppState, user: &str, refresh: Option<&str>) -> Value {
     out
 }
 
-async fn ps_refresh(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+async fn ps_refresh(State(state): State<Arc<MockProviders>>, body: axum::body::Bytes) -> Response {
     count(&state, "pointservices");
     if let Some(resp) = state.fault("pointservices").await {
         return resp;
@@ -227,7 +297,7 @@ async fn ps_refresh(State(state): State<Arc<AppState>>, body: axum::body::Bytes)
     let Some(refresh) = parsed.as_ref().and_then(|b| b["refresh_token"].as_str()) else {
         return error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token required");
     };
-    let mut mock = state.mock.lock().unwrap();
+    let mut mock = state.state.lock().unwrap();
     let entry = mock.ps_refresh.get(refresh).cloned();
     match entry {
         // A spent token again: whoever holds the family may be a thief, so all of it is revoked, as rotating
@@ -255,7 +325,7 @@ async fn ps_refresh(State(state): State<Arc<AppState>>, body: axum::body::Bytes)
     }
 }
 
-async fn ps_me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn ps_me(State(state): State<Arc<MockProviders>>, headers: HeaderMap) -> Response {
     let Some(token) = bearer(&headers) else {
         return unauthorized("missing bearer token");
     };
@@ -270,8 +340,8 @@ async fn ps_me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
 }
 
 /// Test hook: expire a pointservices refresh token now (stands in for waiting until midnight Eastern).
-pub fn expire_ps_refresh(state: &AppState, refresh: &str) {
-    if let Some(e) = state.mock.lock().unwrap().ps_refresh.get_mut(refresh) {
+pub fn expire_ps_refresh(state: &MockProviders, refresh: &str) {
+    if let Some(e) = state.state.lock().unwrap().ps_refresh.get_mut(refresh) {
         e.1 = 0;
     }
 }
@@ -279,7 +349,7 @@ pub fn expire_ps_refresh(state: &AppState, refresh: &str) {
 // ---- airfocus ----
 
 async fn airfocus_create_key(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<MockProviders>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -293,19 +363,19 @@ async fn airfocus_create_key(
         .unwrap_or_else(|| vec!["workspace:read".into()]);
     let id = random_hex(6);
     let token = format!("afp_{}", random_hex(20));
-    state.mock.lock().unwrap().airfocus_keys.insert(id.clone(), (token.clone(), user, scopes.clone()));
+    state.state.lock().unwrap().airfocus_keys.insert(id.clone(), (token.clone(), user, scopes.clone()));
     Json(json!({"id": id, "token": token, "scopes": scopes})).into_response()
 }
 
 async fn airfocus_delete_key(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<MockProviders>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
     let Some((user, _)) = basic(&headers).filter(|(u, p)| state.check_password(u, p)) else {
         return unauthorized("invalid username or password");
     };
-    let mut mock = state.mock.lock().unwrap();
+    let mut mock = state.state.lock().unwrap();
     match mock.airfocus_keys.get(&id) {
         Some((_, owner, _)) if *owner == user => {
             mock.airfocus_keys.remove(&id);
@@ -315,11 +385,11 @@ async fn airfocus_delete_key(
     }
 }
 
-async fn airfocus_me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn airfocus_me(State(state): State<Arc<MockProviders>>, headers: HeaderMap) -> Response {
     let Some(token) = bearer(&headers) else {
         return unauthorized("missing bearer token");
     };
-    let mock = state.mock.lock().unwrap();
+    let mock = state.state.lock().unwrap();
     match mock.airfocus_keys.values().find(|(t, _, _)| constant_time_eq(t.as_bytes(), token.as_bytes())) {
         Some((_, user, scopes)) => {
             Json(json!({"provider": "airfocus", "user": opaque_user_id(user), "scopes": scopes})).into_response()
@@ -336,7 +406,7 @@ fn wazo_time(unix_s: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000000", s / 3600, s / 60 % 60, s % 60)
 }
 
-async fn wazo_token(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn wazo_token(State(state): State<Arc<MockProviders>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     count(&state, "wazo");
     if let Some(resp) = state.fault("wazo").await {
         return resp;
@@ -348,7 +418,7 @@ async fn wazo_token(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         let Some(client_id) = client_id else {
             return error(StatusCode::BAD_REQUEST, "invalid_request", "client_id required");
         };
-        match state.mock.lock().unwrap().wazo_refresh.get(refresh) {
+        match state.state.lock().unwrap().wazo_refresh.get(refresh) {
             Some((user, bound)) if bound == client_id => user.clone(),
             _ => return unauthorized("invalid refresh token or client_id"),
         }
@@ -360,7 +430,7 @@ async fn wazo_token(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     };
     let token = uuid_v4();
     let now = now_s();
-    let mut mock = state.mock.lock().unwrap();
+    let mut mock = state.state.lock().unwrap();
     mock.wazo_tokens.insert(token.clone(), (user.clone(), now + expiration));
     let mut data = json!({
         "token": token, "expires_at": wazo_time(now + expiration), "utc_expires_at": wazo_time(now + expiration),
@@ -379,8 +449,8 @@ async fn wazo_token(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     Json(json!({"data": data})).into_response()
 }
 
-async fn wazo_revoke(State(state): State<Arc<AppState>>, Path(token): Path<String>, uri: Uri) -> Response {
-    let mut mock = state.mock.lock().unwrap();
+async fn wazo_revoke(State(state): State<Arc<MockProviders>>, Path(token): Path<String>, uri: Uri) -> Response {
+    let mut mock = state.state.lock().unwrap();
     mock.revoke_uris.push(uri.to_string());
     let removed = mock.wazo_tokens.remove(&token).is_some();
     if removed {
@@ -390,16 +460,33 @@ async fn wazo_revoke(State(state): State<Arc<AppState>>, Path(token): Path<Strin
     }
 }
 
-/// Deletes a Wazo refresh token (what the reference bridge does at sign-out).
-pub fn wazo_forget_refresh(state: &AppState, refresh: &str) {
-    state.mock.lock().unwrap().wazo_refresh.remove(refresh);
+/// `DELETE /api/auth/0.1/users/{user_uuid}/tokens/{client_id}` with the user's `X-Auth-Token`: deletes the
+/// user's refresh tokens for that client (what the bridge does at sign-out).
+async fn wazo_delete_refresh(
+    State(state): State<Arc<MockProviders>>,
+    Path((user_uuid, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mut mock = state.state.lock().unwrap();
+    let owner = match mock.wazo_tokens.get(token) {
+        Some((user, exp)) if now_s() < *exp && opaque_user_id(user) == user_uuid => user.clone(),
+        _ => return unauthorized("invalid token for this user"),
+    };
+    mock.wazo_refresh.retain(|_, (u, c)| !(*u == owner && *c == client_id));
+    StatusCode::NO_CONTENT.into_response()
 }
 
-async fn wazo_me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+/// Deletes a Wazo refresh token (the test hook that stands in for an administrator deleting it).
+pub fn wazo_forget_refresh(state: &MockProviders, refresh: &str) {
+    state.state.lock().unwrap().wazo_refresh.remove(refresh);
+}
+
+async fn wazo_me(State(state): State<Arc<MockProviders>>, headers: HeaderMap) -> Response {
     let Some(token) = headers.get("x-auth-token").and_then(|v| v.to_str().ok()) else {
         return unauthorized("missing X-Auth-Token");
     };
-    let mock = state.mock.lock().unwrap();
+    let mock = state.state.lock().unwrap();
     match mock.wazo_tokens.get(token) {
         Some((user, exp)) if now_s() < *exp => {
             Json(json!({"provider": "wazo", "auth_id": opaque_user_id(user), "expires_at": wazo_time(*exp)}))
