@@ -31,7 +31,7 @@ use crate::config::BridgeConfig;
 use crate::crypto::{constant_time_eq, opaque_user_id, random_hex};
 use crate::store::{Acquired, StoreError, StoredSession, LEASE};
 use crate::upstream::{path, UpstreamError};
-use crate::{eastern, json_body, log_line, now_s, seal, store, upstream};
+use crate::{json_body, log_line, now_s, seal, store, upstream};
 
 pub const SESSION_COOKIE: &str = "authbridge_session";
 pub const CSRF_COOKIE: &str = "authbridge_csrf";
@@ -279,13 +279,8 @@ fn minted_token(provider: &str, v: &Value) -> Option<(String, i64)> {
 
 /// Wazo's `utc_expires_at` (`2024-05-01T12:00:00.000000`, UTC, no zone) in Unix seconds.
 fn wazo_utc(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let n = |a: usize, z: usize| s.get(a..z)?.parse::<i64>().ok();
-    let days = eastern::days_from_civil(n(0, 4)?, n(5, 7)?, n(8, 10)?);
-    Some(days * 86_400 + n(11, 13)? * 3600 + n(14, 16)? * 60 + n(17, 19)?)
+    let civil: jiff::civil::DateTime = s.parse().ok()?;
+    Some(civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp().as_second())
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {

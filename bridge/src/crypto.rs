@@ -1,28 +1,13 @@
-//! HS256 JWTs, random identifiers and constant-time comparison.
+//! HS256 JWTs (jsonwebtoken), random identifiers and constant-time comparison.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// `n` random bytes as lowercase hex.
 pub fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     getrandom::fill(&mut bytes).expect("the OS random source is available");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A random RFC 4122 version-4 UUID, as Wazo's tokens are.
-pub fn uuid_v4() -> String {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).expect("the OS random source is available");
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 /// An opaque, stable id for a user name, so that no personal information reaches the provider
@@ -37,15 +22,11 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Signs `claims` as an HS256 JWT.
+/// Signs `claims` as an HS256 JWT (the mock providers' tokens).
 pub fn sign_hs256(secret: &[u8], claims: &Value) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signing_input = format!("{header}.{payload}");
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(signing_input.as_bytes());
-    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    format!("{signing_input}.{signature}")
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_secret(secret))
+        .expect("a JSON object signs with HMAC")
 }
 
 /// Why a JWT was refused.
@@ -56,27 +37,23 @@ pub enum JwtRejection {
     Expired,
 }
 
-/// Verifies an HS256 JWT's signature and `exp` (seconds) against `now_s`; returns its claims.
+/// Verifies an HS256 JWT's signature and `exp` (seconds, strictly after `now_s`); returns its claims.
 pub fn verify_hs256(secret: &[u8], token: &str, now_s: i64) -> Result<Value, JwtRejection> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(JwtRejection::Malformed);
-    };
-    let header: Value =
-        URL_SAFE_NO_PAD.decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(JwtRejection::Malformed)?;
-    if header["alg"] != "HS256" {
-        return Err(JwtRejection::BadSignature);
-    }
-    let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtRejection::Malformed)?;
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(h.as_bytes());
-    mac.update(b".");
-    mac.update(p.as_bytes());
-    mac.verify_slice(&signature).map_err(|_| JwtRejection::BadSignature)?;
-    let claims: Value =
-        URL_SAFE_NO_PAD.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(JwtRejection::Malformed)?;
-    match claims["exp"].as_i64() {
-        Some(exp) if now_s < exp => Ok(claims),
+    use jsonwebtoken::errors::ErrorKind;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    // `exp` is checked below against the caller's clock, with no leeway; no audience is expected.
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let data = jsonwebtoken::decode::<Value>(token, &jsonwebtoken::DecodingKey::from_secret(secret), &validation)
+        .map_err(|e| match e.kind() {
+            ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                JwtRejection::BadSignature
+            }
+            _ => JwtRejection::Malformed,
+        })?;
+    match data.claims["exp"].as_i64() {
+        Some(exp) if now_s < exp => Ok(data.claims),
         _ => Err(JwtRejection::Expired),
     }
 }
@@ -84,6 +61,8 @@ pub fn verify_hs256(secret: &[u8], token: &str, now_s: i64) -> Result<Value, Jwt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
     use serde_json::json;
 
     #[test]
@@ -96,14 +75,20 @@ mod tests {
         tampered.replace_range(t.len() - 3.., "AAA");
         assert_eq!(verify_hs256(b"k", &tampered, 0), Err(JwtRejection::BadSignature));
         assert_eq!(verify_hs256(b"k", "a.b", 0), Err(JwtRejection::Malformed));
+        // Another algorithm in the header (none, HS512) is refused, whatever the signature.
+        let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), t.split('.').nth(1).unwrap());
+        assert!(verify_hs256(b"k", &none, 0).is_err());
+        let hs512 = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
+            &json!({"sub": "a", "exp": 100}),
+            &jsonwebtoken::EncodingKey::from_secret(b"k"),
+        )
+        .unwrap();
+        assert_eq!(verify_hs256(b"k", &hs512, 0), Err(JwtRejection::BadSignature));
     }
 
     #[test]
     fn ids() {
-        let u = uuid_v4();
-        assert_eq!(u.len(), 36);
-        assert_eq!(&u[14..15], "4");
-        assert_ne!(uuid_v4(), u);
         assert_eq!(opaque_user_id("ada"), opaque_user_id("ada"));
         assert!(!opaque_user_id("ada@example.com").contains("ada"));
         assert!(

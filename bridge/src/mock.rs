@@ -23,7 +23,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::crypto::{constant_time_eq, opaque_user_id, random_hex, sign_hs256, uuid_v4, verify_hs256};
+use crate::crypto::{constant_time_eq, opaque_user_id, random_hex, sign_hs256, verify_hs256};
 use crate::{eastern, json_body, now_s};
 
 /// What the mock providers remember.
@@ -400,10 +400,11 @@ async fn airfocus_me(State(state): State<Arc<MockProviders>>, headers: HeaderMap
 
 // ---- Wazo ----
 
+/// Wazo's time format (`2024-05-01T12:00:00.000000`, UTC, no zone).
 fn wazo_time(unix_s: i64) -> String {
-    let (y, m, d) = eastern::civil_from_days(unix_s.div_euclid(86_400));
-    let s = unix_s.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000000", s / 3600, s / 60 % 60, s % 60)
+    jiff::Timestamp::from_second(unix_s)
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).strftime("%Y-%m-%dT%H:%M:%S.000000").to_string())
+        .unwrap_or_default()
 }
 
 async fn wazo_token(State(state): State<Arc<MockProviders>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
@@ -428,20 +429,20 @@ async fn wazo_token(State(state): State<Arc<MockProviders>>, headers: HeaderMap,
             None => return unauthorized("invalid username or password"),
         }
     };
-    let token = uuid_v4();
+    let token = uuid::Uuid::new_v4().to_string();
     let now = now_s();
     let mut mock = state.state.lock().unwrap();
     mock.wazo_tokens.insert(token.clone(), (user.clone(), now + expiration));
     let mut data = json!({
         "token": token, "expires_at": wazo_time(now + expiration), "utc_expires_at": wazo_time(now + expiration),
         "issued_at": wazo_time(now), "utc_issued_at": wazo_time(now), "auth_id": opaque_user_id(&user),
-        "acl": ["confd.users.me.read"], "session_uuid": uuid_v4(),
+        "acl": ["confd.users.me.read"], "session_uuid": uuid::Uuid::new_v4().to_string(),
     });
     if body["access_type"] == "offline" && body["refresh_token"].is_null() {
         let Some(client_id) = client_id else {
             return error(StatusCode::BAD_REQUEST, "invalid_request", "client_id required");
         };
-        let refresh = uuid_v4();
+        let refresh = uuid::Uuid::new_v4().to_string();
         mock.wazo_refresh.insert(refresh.clone(), (user, client_id.to_owned()));
         mock.issued_refresh_tokens.push(refresh.clone());
         data["refresh_token"] = json!(refresh);

@@ -3,12 +3,7 @@
 
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use axum::http::{Method, StatusCode};
 use serde_json::Value;
 
 /// A URL path from segments, each percent-encoded per RFC 3986 (only unreserved characters pass), so that a
@@ -39,18 +34,27 @@ pub enum UpstreamError {
     Timeout,
 }
 
+/// An HTTP client for one provider (reqwest, rustls). It never follows a redirect: a call carries the apiKey
+/// or a refresh token, which must reach the configured origin only, and a 3xx is an answer like any other.
 #[derive(Clone)]
 pub struct Upstream {
     base: String,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: reqwest::Client,
 }
 
 impl Upstream {
     pub fn new(base: String) -> Self {
-        Self { base, client: Client::builder(TokioExecutor::new()).build_http() }
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("a TLS client builds");
+        Self { base: base.trim_end_matches('/').to_owned(), client }
     }
 
     /// Sends `body` as JSON (if any) with `headers`; returns the status and the JSON body (`Null` if none).
+    /// Errors say only unreachable or timeout: the request (with its secrets) is never part of one.
     pub async fn call(
         &self,
         method: Method,
@@ -58,25 +62,19 @@ impl Upstream {
         headers: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), UpstreamError> {
-        let mut req = Request::builder().method(method).uri(format!("{}{path}", self.base)).header("accept", "*/*");
+        let method = reqwest::Method::from_bytes(method.as_str().as_bytes()).map_err(|_| UpstreamError::Unreachable)?;
+        let mut req = self.client.request(method, format!("{}{path}", self.base)).header("accept", "*/*");
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        let bytes = match body {
-            Some(b) => {
-                req = req.header("content-type", "application/json");
-                Bytes::from(b.to_string())
-            }
-            None => Bytes::new(),
-        };
-        let req = req.body(Full::new(bytes)).map_err(|_| UpstreamError::Unreachable)?;
-        let fut = async {
-            let resp = self.client.request(req).await.map_err(|_| UpstreamError::Unreachable)?;
-            let status = resp.status();
-            let body = resp.into_body().collect().await.map_err(|_| UpstreamError::Unreachable)?.to_bytes();
-            Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
-        };
-        tokio::time::timeout(Duration::from_secs(5), fut).await.map_err(|_| UpstreamError::Timeout)?
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        let fail = |e: reqwest::Error| if e.is_timeout() { UpstreamError::Timeout } else { UpstreamError::Unreachable };
+        let resp = req.send().await.map_err(fail)?;
+        let status = StatusCode::from_u16(resp.status().as_u16()).map_err(|_| UpstreamError::Unreachable)?;
+        let bytes = resp.bytes().await.map_err(fail)?;
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
     }
 }
 
@@ -97,5 +95,43 @@ mod tests {
         for bad in ["", ".", ".."] {
             assert_eq!(path(&["users", bad]), None, "{bad:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod redirect_tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A provider that redirects elsewhere does not get the apiKey carried there: the 3xx is the answer.
+    #[tokio::test]
+    async fn redirects_are_never_followed() {
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = seen.clone();
+        let elsewhere = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push(format!("{:?}", req.headers().get("authorization")));
+                "stolen"
+            }
+        });
+        let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let other_url = format!("http://{}", other.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(other, elsewhere).await });
+        let target = other_url.clone();
+        let redirecting = axum::Router::new().fallback(move || {
+            let target = target.clone();
+            async move { (StatusCode::TEMPORARY_REDIRECT, [("location", format!("{target}/steal"))]) }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, redirecting).await });
+        let up = Upstream::new(url);
+        let (status, _) = up
+            .call(Method::POST, "/users/u1/access_token", &[("authorization", "Bearer pk_secret".into())], None)
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
+        assert!(seen.lock().unwrap().is_empty(), "the redirect was followed");
     }
 }
