@@ -423,10 +423,16 @@ impl Bridge {
     }
 
     /// Applies the bridge's layers to a router: the CSRF cookie on every answer to a browser that has none
-    /// (never to a cross-site request), bodies and headers bounded, one log line per request.
+    /// (never to a cross-site request), bodies and headers bounded, a time limit per request, one log line per
+    /// request.
     pub fn wrap(self: &Arc<Self>, router: Router) -> Router {
         router
             .layer(middleware::from_fn_with_state(self.clone(), set_csrf_cookie))
+            // Above the longest legitimate wait: a lease held by a dead replica (15 s) and one provider call (5 s).
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                crate::REQUEST_TIMEOUT,
+            ))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(crate::MAX_BODY_BYTES))
             .layer(middleware::from_fn(bound_headers))
             .layer(middleware::from_fn_with_state(self.clone(), log_requests))

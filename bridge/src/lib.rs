@@ -146,6 +146,8 @@ pub fn log_line(method: &Method, route: Option<&str>, served: Option<&str>, stat
 /// The most header bytes (names and values) a request may carry: a browser's calls to the bridge carry a few
 /// hundred; hyper's own bound (about 400 KiB) is far above what any route needs.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// The longest a request may take before it is answered 503 (a dead replica's lease, then a provider call).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The largest request body: a sign-in is a few dozen bytes of JSON.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
