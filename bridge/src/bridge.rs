@@ -614,6 +614,15 @@ async fn sign_in(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    detached(sign_in_detached(state, peer, headers, body)).await
+}
+
+async fn sign_in_detached(
+    state: Arc<Bridge>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if let Err(r) = csrf_check(&state, &headers) {
         return refused(r);
     }
@@ -752,6 +761,10 @@ async fn end_all(state: &Bridge, ended: Vec<(String, StoredSession)>) -> Result<
 
 /// `DELETE /session`: ends the session, upstream too.
 async fn end_session(State(state): State<Arc<Bridge>>, headers: HeaderMap) -> Response {
+    detached(end_session_detached(state, headers)).await
+}
+
+async fn end_session_detached(state: Arc<Bridge>, headers: HeaderMap) -> Response {
     if let Err(r) = csrf_check(&state, &headers) {
         return refused(r);
     }
@@ -770,6 +783,10 @@ async fn end_session(State(state): State<Arc<Bridge>>, headers: HeaderMap) -> Re
 /// device, upstream too. Each tab learns it through the client's normal path: its next token call is refused
 /// (401) and it signs out.
 async fn end_all_sessions(State(state): State<Arc<Bridge>>, headers: HeaderMap) -> Response {
+    detached(end_all_sessions_detached(state, headers)).await
+}
+
+async fn end_all_sessions_detached(state: Arc<Bridge>, headers: HeaderMap) -> Response {
     if let Err(r) = csrf_check(&state, &headers) {
         return refused(r);
     }
@@ -836,6 +853,21 @@ async fn token(State(state): State<Arc<Bridge>>, Path(provider): Path<String>, h
         Ok(id) => id,
         Err(r) => return r,
     };
+    detached(leased_token(state, provider, id)).await
+}
+
+/// Runs a handler's work on its own task. A browser that goes away mid-call (a closed tab) drops the handler;
+/// the work must still finish: a lease given back and a rotated refresh token stored (or the session would
+/// wait out the lease and lose the token the provider just rotated), a session ended upstream once removed
+/// from the store, a provider sign-in stored or undone.
+async fn detached(work: impl std::future::Future<Output = Response> + Send + 'static) -> Response {
+    tokio::spawn(work)
+        .await
+        .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the call failed: try again"))
+}
+
+/// The token call with the session's lease held.
+async fn leased_token(state: Arc<Bridge>, provider: String, id: String) -> Response {
     let owner = random_hex(12);
     let stored = match lease(&state, &id, &owner).await {
         Ok(Some(s)) => s,
@@ -939,6 +971,10 @@ async fn mint_token(
 /// `DELETE /auth/{provider}/token`: ends the session, revoking upstream every token it minted (a token the
 /// browser presents is ignored: it decides nothing).
 async fn revoke(State(state): State<Arc<Bridge>>, Path(provider): Path<String>, headers: HeaderMap) -> Response {
+    detached(revoke_detached(state, provider, headers)).await
+}
+
+async fn revoke_detached(state: Arc<Bridge>, provider: String, headers: HeaderMap) -> Response {
     let id = match session_for(&state, &headers, &provider).await {
         Ok(id) => id,
         // Already signed out: nothing left to revoke here.

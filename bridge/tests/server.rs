@@ -1130,3 +1130,24 @@ fn the_mock_providers_run_alone_and_a_bridge_fronts_them_over_http() {
     let _ = mock.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A tab closed in the middle of a token call (the browser drops the connection) must not leave the session's
+/// lease held, nor lose the refresh token the provider rotated meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_call_abandoned_by_the_browser_still_completes() {
+    let s = start(cfg()).await;
+    let (_, cookie, csrf) = bridge_sign_in(&s, "pointservices", "ada", "lovelace").await;
+    mint(&s, "pointservices", &cookie, &csrf).await;
+    let fault = json!({"provider": "pointservices", "status": 0, "count": 1, "delayMs": 1500});
+    call(&format!("{}/test/fault", s.url), Method::POST, &[("content-type", "application/json")], Some(fault)).await;
+    let url = format!("{}/auth/pointservices/token", s.url);
+    let h = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let abandoned = call(&url, Method::POST, &h, None);
+    assert!(tokio::time::timeout(Duration::from_millis(300), abandoned).await.is_err());
+    let started = std::time::Instant::now();
+    let r = call(&url, Method::POST, &[("cookie", &cookie), ("x-csrf-token", &csrf)], None).await;
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert!(started.elapsed() < Duration::from_secs(5), "waited {:?} for the lease", started.elapsed());
+    let stats = call(&format!("{}/test/stats", s.url), Method::GET, &[], None).await;
+    assert_eq!(stats.json["refreshReuse"], 0);
+}
