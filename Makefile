@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 CHROMEDRIVER ?= /usr/bin/chromedriver
 WITH_BRIDGE := node tests/support/with-bridge.mjs --
 
-.PHONY: all deps deps-browsers pkg demo test test-native test-chrome test-firefox test-js bench fuzz clean
+.PHONY: all deps deps-browsers pkg demo test test-native test-chrome test-firefox test-js bench bench-bridge fuzz clean
 
 all: pkg
 
@@ -52,6 +52,14 @@ test-js:
 bench: deps-browsers pkg
 	npm install --prefix bench --no-audit --no-fund
 	node bench/run.mjs
+	$(MAKE) --no-print-directory bench-bridge
+
+## bench-bridge: the bridge's token endpoint at 1/100/1000 sessions on the memory, SQLite and PostgreSQL stores
+## (p50/p99, throughput, ratios to memory) -> bench/BRIDGE.md
+bench-bridge: deps
+	cargo build --release -p authbridge-bridge --example token_bench
+	target/release/examples/token_bench > bench/BRIDGE.md
+	cat bench/BRIDGE.md
 
 ## fuzz: cargo-fuzz targets on nightly (not part of `make test`); FUZZ_RUNS per target, ~10 million in all
 FUZZ_RUNS ?= 3400000

@@ -866,54 +866,113 @@ async fn detached(work: impl std::future::Future<Output = Response> + Send + 'st
         .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the call failed: try again"))
 }
 
-/// The token call with the session's lease held.
+/// Whether a provider spends a refresh token on each use (rotation): its token calls hold the session's lease
+/// across the provider call, since two concurrent redemptions would look like theft and revoke the session.
+/// Other providers' calls run concurrently and take the lease only to write back what they minted, so that a
+/// slow provider call (a tab closed mid-refresh, say) delays no other tab.
+fn rotates_refresh_tokens(provider: &str) -> bool {
+    provider == "pointservices"
+}
+
+/// The token call: the provider call, then the secrets written back under the session's lease.
 async fn leased_token(state: Arc<Bridge>, provider: String, id: String) -> Response {
     let owner = random_hex(12);
-    let stored = match lease(&state, &id, &owner).await {
+    let held = rotates_refresh_tokens(&provider);
+    let stored = if held { lease(&state, &id, &owner).await } else { state.store.get(&id).await.map_err(store_failed) };
+    let stored = match stored {
         Ok(Some(s)) => s,
         // A sign-out ended the session since `session_for`.
         Ok(None) => return error(StatusCode::UNAUTHORIZED, "no_session", "signed out"),
         Err(r) => return r,
     };
-    let Some((mut secrets, stale)) = open(&state, &id, &stored) else {
-        // Sealed under a key no longer in the ring: the session ends cleanly, and its user signs in again.
-        let _ = state.store.remove(&id).await;
-        return error(StatusCode::UNAUTHORIZED, "no_session", "the session ended: sign in again");
+    let Some((secrets, first_stale)) = open(&state, &id, &stored) else { return unopenable(&state, &id).await };
+    let username = stored.username;
+    let minted = match mint_token(&state, &provider, &username, &secrets).await {
+        Ok(m) => m,
+        Err((resp, end)) => {
+            if end {
+                let removed = state.store.remove(&id).await.ok().flatten();
+                end_in_background(&state, removed.map(|s| (id, s)).into_iter().collect());
+            } else if held {
+                let _ = state.store.release(&id, &owner, None).await;
+            }
+            return resp;
+        }
     };
-    let (resp, changed, end) = mint_token(&state, &provider, &stored.username, &mut secrets).await;
-    if end {
-        let removed = state.store.remove(&id).await.ok().flatten();
-        end_in_background(&state, removed.map(|s| (id, s)).into_iter().collect());
-        return resp;
-    }
+    // Written back under the lease, from the secrets as they are now (another call may have added a token).
+    let (mut secrets, stale) = if held {
+        (secrets, first_stale)
+    } else {
+        let stored = match lease(&state, &id, &owner).await {
+            Ok(Some(s)) => s,
+            Ok(None) | Err(_) => return minted.orphaned(&state, &provider, &username),
+        };
+        match open(&state, &id, &stored) {
+            Some(opened) => opened,
+            None => return unopenable(&state, &id).await,
+        }
+    };
+    let changed = minted.apply(&state, &provider, &username, &mut secrets);
     // Sealed again when something changed, or when it was sealed with an older key (rotation).
     let sealed = (changed || stale).then(|| secrets.seal(&state, &id));
     match state.store.release(&id, &owner, sealed.as_deref()).await {
-        Ok(true) => resp,
-        Ok(false) | Err(_) => {
-            // Signed out while this token was being minted (or the lease was lost): the token would outlive the
-            // session unrevoked.
-            if let Some((t, exp)) = changed.then(|| secrets.minted.last().cloned()).flatten() {
-                revoke_in_background(&state, &provider, &stored.username, vec![(t, exp)]);
-            }
-            error(StatusCode::UNAUTHORIZED, "no_session", "signed out")
-        }
+        Ok(true) => minted.response,
+        // Signed out while this token was being minted (or the lease was lost).
+        Ok(false) | Err(_) => minted.orphaned(&state, &provider, &username),
     }
 }
 
-/// Mints a token at the provider with the session's secrets, updating them (a rotated refresh token, the
-/// minted token). Returns the response, whether the secrets changed, and whether the session must end (the
-/// provider refused it).
+/// A session whose secrets do not open (sealed under a key no longer in the ring): it ends cleanly, and its
+/// user signs in again.
+async fn unopenable(state: &Bridge, id: &str) -> Response {
+    let _ = state.store.remove(id).await;
+    error(StatusCode::UNAUTHORIZED, "no_session", "the session ended: sign in again")
+}
+
+/// What a successful provider call gave: the browser's response, and what the session must remember.
+struct Minted {
+    response: Response,
+    /// The access token minted, with its expiry, for sign-out to revoke.
+    token: Option<(String, i64)>,
+    /// A rotated refresh token: the old one is spent.
+    refresh_token: Option<String>,
+}
+
+impl Minted {
+    /// Records the new secrets; returns whether they changed. Live tokens dropped to keep the list bounded are
+    /// revoked.
+    fn apply(&self, state: &Arc<Bridge>, provider: &str, username: &str, secrets: &mut Secrets) -> bool {
+        let mut changed = false;
+        if let Some(r) = self.refresh_token.as_ref().filter(|r| secrets.refresh_token.as_ref() != Some(*r)) {
+            secrets.refresh_token = Some(r.clone());
+            changed = true;
+        }
+        if let Some((t, exp)) = &self.token {
+            let dropped = secrets.record(t.clone(), *exp);
+            revoke_in_background(state, provider, username, dropped);
+            changed = true;
+        }
+        changed
+    }
+
+    /// The session ended while the token was being minted: the token would outlive it unrevoked.
+    fn orphaned(self, state: &Arc<Bridge>, provider: &str, username: &str) -> Response {
+        if let Some(t) = self.token {
+            revoke_in_background(state, provider, username, vec![t]);
+        }
+        error(StatusCode::UNAUTHORIZED, "no_session", "signed out")
+    }
+}
+
+/// Mints a token at the provider with the session's secrets. `Err` carries the answer for the browser and
+/// whether the session must end (the provider refused it).
 async fn mint_token(
     state: &Arc<Bridge>,
     provider: &str,
     username: &str,
-    secrets: &mut Secrets,
-) -> (Response, bool, bool) {
-    let up = match state.upstream(provider) {
-        Ok(up) => up,
-        Err(e) => return (upstream_error(e), false, false),
-    };
+    secrets: &Secrets,
+) -> Result<Minted, (Response, bool)> {
+    let up = state.upstream(provider).map_err(|e| (upstream_error(e), false))?;
     let refresh_token = secrets.refresh_token.clone().unwrap_or_default();
     let result = match provider {
         "point" => {
@@ -936,19 +995,8 @@ async fn mint_token(
     };
     match result {
         Ok((s, mut v)) if s.is_success() => {
-            let mut changed = false;
-            // A provider that rotates refresh tokens sends a new one with each access token: keep it, the old
-            // one is spent.
-            let rotated = v["refresh_token"].as_str().or(v["data"]["refresh_token"].as_str()).map(str::to_owned);
-            if let Some(r) = rotated.filter(|r| secrets.refresh_token.as_deref() != Some(r)) {
-                secrets.refresh_token = Some(r);
-                changed = true;
-            }
-            if let Some((t, exp)) = minted_token(provider, &v) {
-                let dropped = secrets.record(t, exp);
-                revoke_in_background(state, provider, username, dropped);
-                changed = true;
-            }
+            let refresh_token = v["refresh_token"].as_str().or(v["data"]["refresh_token"].as_str()).map(str::to_owned);
+            let token = minted_token(provider, &v);
             // The browser never receives a refresh token.
             if let Some(o) = v.as_object_mut() {
                 o.remove("refresh_token");
@@ -956,15 +1004,12 @@ async fn mint_token(
             if let Some(d) = v.get_mut("data").and_then(Value::as_object_mut) {
                 d.remove("refresh_token");
             }
-            let mut resp = Json(v).into_response();
-            resp.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().unwrap());
-            (resp, changed, false)
+            let mut response = Json(v).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().unwrap());
+            Ok(Minted { response, token, refresh_token })
         }
-        Ok((s, _)) => {
-            let end = s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN;
-            (upstream_status(s), false, end)
-        }
-        Err(e) => (upstream_error(e), false, false),
+        Ok((s, _)) => Err((upstream_status(s), s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN)),
+        Err(e) => Err((upstream_error(e), false)),
     }
 }
 

@@ -1151,3 +1151,39 @@ async fn a_token_call_abandoned_by_the_browser_still_completes() {
     let stats = call(&format!("{}/test/stats", s.url), Method::GET, &[], None).await;
     assert_eq!(stats.json["refreshReuse"], 0);
 }
+
+/// Providers that do not rotate refresh tokens (Point here) are called concurrently: a slow call does not hold
+/// up the session's other tabs, and every token minted in parallel is still recorded, so sign-out revokes all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_point_calls_neither_wait_for_each_other_nor_lose_a_token() {
+    let s = start(cfg()).await;
+    let (_, cookie, csrf) = bridge_sign_in(&s, "point", "ada", "lovelace").await;
+    let fault = json!({"provider": "point", "status": 0, "count": 1, "delayMs": 2000});
+    call(&format!("{}/test/fault", s.url), Method::POST, &[("content-type", "application/json")], Some(fault)).await;
+    let url = format!("{}/auth/point/token", s.url);
+    let (c1, u1, k1) = (cookie.clone(), url.clone(), csrf.clone());
+    let slow =
+        tokio::spawn(async move { call(&u1, Method::POST, &[("cookie", &c1), ("x-csrf-token", &k1)], None).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    mint(&s, "point", &cookie, &csrf).await;
+    assert!(started.elapsed() < Duration::from_millis(1500), "waited {:?} behind a slow call", started.elapsed());
+    assert_eq!(slow.await.unwrap().status, 200);
+    let calls: Vec<_> = (0..12)
+        .map(|_| {
+            let (c, u, k) = (cookie.clone(), url.clone(), csrf.clone());
+            tokio::spawn(async move { call(&u, Method::POST, &[("cookie", &c), ("x-csrf-token", &k)], None).await })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for c in calls {
+        let r = c.await.unwrap();
+        assert_eq!(r.status, 200);
+        tokens.push(r.json["accessToken"]["token"].as_str().unwrap().trim_start_matches("Bearer ").to_owned());
+    }
+    let r = call(&url, Method::DELETE, &[("cookie", &cookie), ("x-csrf-token", &csrf)], None).await;
+    assert_eq!(r.status, 204);
+    for t in &tokens {
+        assert!(refused_soon(&s, "point", t).await, "a token minted in parallel outlived the sign-out");
+    }
+}

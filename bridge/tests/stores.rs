@@ -360,6 +360,90 @@ async fn rotation(db: Db) {
     b.stop().await;
 }
 
+/// The status of the provider's `GET /api/point/me` with a Point token.
+async fn point_me(p: &Server, token: &str) -> StatusCode {
+    let bearer = format!("Bearer {token}");
+    call(&format!("{}/api/point/me", p.url), Method::GET, &[("authorization", &bearer)], None).await.0
+}
+
+/// Polls until the provider refuses `token` (revocation runs in the background), for up to 3 s.
+async fn revoked_soon(p: &Server, token: &str) -> bool {
+    for _ in 0..30 {
+        if point_me(p, token).await == 401 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The idle and absolute limits and the LRU bound, each ending sessions upstream, as with the memory store.
+async fn limits(db: Db) {
+    let p = providers().await;
+    let keys = format!("k1:{}", generate_key());
+    let with = |idle: u64, max: u64, sessions: usize| Config {
+        point_api_key: "pk_store_test".into(),
+        token_lifetime: 60,
+        upstream: Some(p.url.clone()),
+        store: db.spec(),
+        keys: Some(KeyRing::parse(&keys).unwrap()),
+        session_idle: Duration::from_secs(idle),
+        session_max: Duration::from_secs(max),
+        max_sessions: sessions,
+        ..Config::default()
+    };
+    // The LRU bound: three sessions at most; the least recently used goes first, revoked upstream.
+    let b = start(with(600, 600, 3)).await;
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        let (cookie, _) = sign_in(&b, "point").await;
+        let t = token(&b, "point", &cookie).await.1.unwrap();
+        sessions.push((cookie, t));
+    }
+    // The first is used again: the second is now the least recently used.
+    assert_eq!(token(&b, "point", &sessions[0].0).await.0, 200);
+    sign_in(&b, "point").await;
+    assert_eq!(store::open(&db.spec()).await.unwrap().len().await.unwrap(), 3);
+    assert_eq!(token(&b, "point", &sessions[1].0).await.0, 401, "the LRU session is gone");
+    assert!(revoked_soon(&p, &sessions[1].1).await, "and its token revoked");
+    assert_eq!(token(&b, "point", &sessions[0].0).await.0, 200);
+    b.stop().await;
+    store::open(&db.spec()).await.unwrap().remove_expired(i64::MAX, i64::MAX).await.unwrap();
+
+    // The idle limit: a session unused for 1 s is refused, and its token revoked.
+    let b = start(with(1, 600, 100)).await;
+    let (cookie, _) = sign_in(&b, "point").await;
+    let t = token(&b, "point", &cookie).await.1.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    assert_eq!(token(&b, "point", &cookie).await.0, 401);
+    assert!(revoked_soon(&p, &t).await);
+    b.stop().await;
+
+    // The absolute limit: in use, but 2 s after sign-in it ends.
+    let b = start(with(600, 2, 100)).await;
+    let (cookie, _) = sign_in(&b, "point").await;
+    let t = token(&b, "point", &cookie).await.1.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(token(&b, "point", &cookie).await.0, 200);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(token(&b, "point", &cookie).await.0, 401);
+    assert!(revoked_soon(&p, &t).await);
+    b.stop().await;
+
+    // DELETE /sessions: every session of the user, whichever device.
+    let b = start(with(600, 600, 100)).await;
+    let (a, _) = sign_in(&b, "point").await;
+    let (other, _) = sign_in(&b, "point").await;
+    let t = token(&b, "point", &other).await.1.unwrap();
+    let (status, _, _) =
+        call(&format!("{}/sessions", b.url), Method::DELETE, &[("cookie", &a), ("x-csrf-token", CSRF)], None).await;
+    assert_eq!(status, 204);
+    assert_eq!(token(&b, "point", &other).await.0, 401);
+    assert!(revoked_soon(&p, &t).await);
+    assert_eq!(store::open(&db.spec()).await.unwrap().len().await.unwrap(), 0);
+    b.stop().await;
+}
+
 /// Runs a scenario on a fresh SQLite database.
 async fn on_sqlite<F: std::future::Future<Output = ()>>(name: &str, scenario: impl FnOnce(Db) -> F) {
     let dir = temp_dir(name);
@@ -383,6 +467,11 @@ async fn sqlite_a_restart_keeps_every_session_and_the_database_holds_no_secret()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_idle_and_absolute_limits_and_the_lru_bound_hold() {
+    on_sqlite("limits", limits).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_keys_rotate_and_a_removed_or_wrong_key_ends_sessions_cleanly() {
     on_sqlite("rotation", rotation).await;
 }
@@ -401,6 +490,7 @@ async fn postgres_replicas_restarts_dump_rotation_and_a_dying_replica() {
     dying(db("dying").await).await;
     restart_and_dump(db("dump").await).await;
     rotation(db("rotation").await).await;
+    limits(db("limits").await).await;
 }
 
 #[test]
