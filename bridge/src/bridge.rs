@@ -33,7 +33,9 @@ use crate::store::{Acquired, StoreError, StoredSession, LEASE};
 use crate::upstream::{path, UpstreamError};
 use crate::{json_body, log_line, now_s, seal, store, upstream};
 
+/// The session cookie (`HttpOnly; SameSite=Strict`): the session id, nothing else.
 pub const SESSION_COOKIE: &str = "authbridge_session";
+/// The CSRF cookie (`SameSite=Lax`, readable by the page), echoed as `X-CSRF-Token`.
 pub const CSRF_COOKIE: &str = "authbridge_csrf";
 /// Live tokens remembered per session. A client refreshing before expiry holds one or two; beyond this the
 /// oldest is revoked at once rather than forgotten, so the list stays bounded.
@@ -76,7 +78,9 @@ impl Secrets {
 
 /// A session with its secrets opened, as the handlers use it.
 pub struct Session {
+    /// The provider signed in at.
     pub provider: String,
+    /// The user name given at sign-in.
     pub username: String,
     secrets: Secrets,
 }
@@ -373,6 +377,7 @@ pub fn csrf_cookie(state: &Bridge, value: &str) -> String {
 /// Build it with [`Bridge::open`], mount [`Bridge::router`], and run [`Bridge::sweep`] now and then (or
 /// [`Bridge::spawn_sweeper`]).
 pub struct Bridge {
+    /// What it was built from.
     pub cfg: BridgeConfig,
     /// The session store, which sees sealed secrets only.
     pub store: Box<dyn store::SessionStore>,

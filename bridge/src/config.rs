@@ -46,30 +46,40 @@ impl fmt::Debug for Secret {
 /// A provider the bridge reaches at `base_url` (no trailing slash).
 #[derive(Clone, Debug)]
 pub struct Provider {
+    /// Where its API is, e.g. `https://api.pointservices.com`.
     pub base_url: String,
 }
 
 /// Point Database: the customer's apiKey mints user tokens.
 #[derive(Clone, Debug)]
 pub struct PointProvider {
+    /// Where its API is.
     pub base_url: String,
+    /// The customer's apiKey: sent to this provider only.
     pub api_key: Secret,
 }
 
 /// Wazo: refresh tokens bound to a `client_id`; access tokens asked for `token_lifetime` seconds.
 #[derive(Clone, Debug)]
 pub struct WazoProvider {
+    /// Where its API is.
     pub base_url: String,
+    /// The application's `client_id`, which its refresh tokens are bound to.
     pub client_id: String,
+    /// Seconds each access token is asked for.
     pub token_lifetime: i64,
 }
 
 /// The providers a bridge fronts. One left out is not served: its routes answer `404 unknown_provider`.
 #[derive(Clone, Debug, Default)]
 pub struct Providers {
+    /// Point Database.
     pub point: Option<PointProvider>,
+    /// pointservices.
     pub pointservices: Option<Provider>,
+    /// airfocus.
     pub airfocus: Option<Provider>,
+    /// Wazo.
     pub wazo: Option<WazoProvider>,
 }
 
@@ -109,6 +119,7 @@ impl Providers {
 /// Everything a [`crate::Bridge`] is built from. Its `Debug` shows no secret.
 #[derive(Clone)]
 pub struct BridgeConfig {
+    /// The providers it fronts.
     pub providers: Providers,
     /// Users the bridge itself checks at a Point sign-in, as (username, password).
     pub users: Vec<(String, String)>,
@@ -281,7 +292,9 @@ struct File {
 /// users, never their passwords.
 #[derive(Clone)]
 pub struct FileConfig {
+    /// The providers named.
     pub providers: Providers,
+    /// Point sign-in users, as (username, password).
     pub users: Vec<(String, String)>,
 }
 

@@ -32,8 +32,11 @@ pub fn sign_hs256(secret: &[u8], claims: &Value) -> String {
 /// Why a JWT was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum JwtRejection {
+    /// Not three base64url parts of JSON.
     Malformed,
+    /// Another key, another algorithm, or altered.
     BadSignature,
+    /// `exp` missing or not after now.
     Expired,
 }
 

@@ -55,7 +55,9 @@ pub struct Config {
     pub upstream: Option<String>,
     /// Real providers and sign-in users from a config file (`--config`): no mock providers, no demo page.
     pub providers: Option<FileConfig>,
+    /// The demo page's folder, served at `/`.
     pub www_dir: PathBuf,
+    /// The built package's folder, served at `/pkg/`.
     pub pkg_dir: PathBuf,
     /// Enables `/test/*` hooks (fault injection, counters). Never in production.
     pub test_hooks: bool,
@@ -106,7 +108,9 @@ impl std::fmt::Debug for Config {
 /// A running all-in-one server: its bridge, and its mock providers if it serves them.
 #[derive(Clone)]
 pub struct Running {
+    /// The bridge.
     pub bridge: Arc<Bridge>,
+    /// The mock providers, when no real provider is configured.
     pub mock: Option<Arc<MockProviders>>,
 }
 

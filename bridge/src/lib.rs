@@ -25,6 +25,8 @@
 //! # let _ = app; Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod bridge;
 pub mod cli;
 pub mod config;

@@ -94,19 +94,23 @@ pub struct MockConfig {
 
 /// The mock providers: their configuration, signing key, memory and injected faults.
 pub struct MockProviders {
+    /// How they behave.
     pub cfg: MockConfig,
     /// HS256 key of the mock providers' JWTs.
     pub secret: Vec<u8>,
+    /// What they remember (accounts, tokens, counters for the tests).
     pub state: Mutex<MockState>,
     /// Injected faults per provider token endpoint: (status or 0 for "answer normally", remaining count, delay).
     faults: Mutex<HashMap<String, (u16, u32, u64)>>,
 }
 
 impl MockProviders {
+    /// Fresh mock providers with a random signing key.
     pub fn new(cfg: MockConfig) -> Arc<Self> {
         Arc::new(Self { cfg, secret: random_hex(32).into_bytes(), state: Mutex::default(), faults: Mutex::default() })
     }
 
+    /// Whether `user` has password `pass` here (constant time per password).
     pub fn check_password(&self, user: &str, pass: &str) -> bool {
         self.cfg.users.iter().any(|(u, p)| u == user && constant_time_eq(p.as_bytes(), pass.as_bytes()))
     }

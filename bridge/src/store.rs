@@ -23,7 +23,9 @@ pub const LEASE: Duration = Duration::from_secs(15);
 /// A session as a store keeps it: who signed in, when, and every secret sealed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredSession {
+    /// The provider signed in at.
     pub provider: String,
+    /// The user name given at sign-in (not a secret: it keys `DELETE /sessions`).
     pub username: String,
     /// The secrets, sealed by `seal::KeyRing` for this session id.
     pub sealed: String,

@@ -30,7 +30,9 @@ pub fn path(segments: &[&str]) -> Option<String> {
 /// Why a provider call failed before it produced an answer.
 #[derive(Debug)]
 pub enum UpstreamError {
+    /// No connection, a reset, or no such provider configured.
     Unreachable,
+    /// No answer within 5 s.
     Timeout,
 }
 
@@ -43,6 +45,7 @@ pub struct Upstream {
 }
 
 impl Upstream {
+    /// A client for the provider at `base` (`https://host[:port]`, no trailing slash needed).
     pub fn new(base: String) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
