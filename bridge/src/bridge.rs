@@ -3,7 +3,8 @@
 //! `DELETE /auth/{provider}/token` (revoke upstream every token the session minted, end the session).
 //!
 //! What never leaves this server: the Point apiKey, passwords, pointservices and Wazo refresh tokens, and the
-//! airfocus account credentials. Responses are the provider's own, minus any refresh token.
+//! airfocus account credentials (used once at sign-in, never kept). Responses are the provider's own, minus any
+//! refresh token.
 //!
 //! Sessions end at sign-out, after `session_idle` without a bridge call, `session_max` after sign-in, or when
 //! the table is full (least recently used first); however they end, their tokens are revoked upstream.
@@ -48,9 +49,9 @@ pub struct Secrets {
     /// pointservices or Wazo refresh token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
-    /// airfocus: the key's id, its token, and the account credentials (to delete it at sign-out).
+    /// airfocus: the key's id and its token, which also deletes it at sign-out (the password is never kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    airfocus: Option<(String, String, String)>,
+    airfocus: Option<(String, String)>,
     /// Point and Wazo access tokens this session minted, with their expiry (Unix s). Sign-out revokes these,
     /// never what the browser presents: a presented token could be anyone's, or a crafted path.
     #[serde(default)]
@@ -188,9 +189,10 @@ pub async fn end_session_upstream(state: &Bridge, session: Session) -> Result<()
     if let (Some(r), "wazo") = (&secrets.refresh_token, session.provider.as_str()) {
         minted.extend(wazo_delete_refresh(state, r, secrets).await?);
     }
-    if let Some((key_id, _, auth)) = &secrets.airfocus {
+    if let Some((key_id, token)) = &secrets.airfocus {
         if let Some(p) = path(&["airfocus", "api-keys", key_id]) {
-            state.upstream("airfocus")?.call(Method::DELETE, &p, &[("authorization", auth.clone())], None).await?;
+            let auth = [("authorization", format!("Bearer {token}"))];
+            state.upstream("airfocus")?.call(Method::DELETE, &p, &auth, None).await?;
         }
     }
     revoke_tokens(state, &session.provider, &session.username, &minted).await
@@ -704,7 +706,7 @@ async fn sign_in_detached(
                     let (Some(id), Some(token)) = (v["id"].as_str(), v["token"].as_str()) else {
                         return error(StatusCode::BAD_GATEWAY, "upstream_error", "unexpected provider response");
                     };
-                    airfocus = Some((id.to_owned(), token.to_owned(), basic_auth(username, password)));
+                    airfocus = Some((id.to_owned(), token.to_owned()));
                 }
                 Ok((StatusCode::UNAUTHORIZED, _)) => {
                     return error(StatusCode::UNAUTHORIZED, "invalid_credentials", "invalid username or password")

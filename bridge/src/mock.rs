@@ -376,12 +376,19 @@ async fn airfocus_delete_key(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Some((user, _)) = basic(&headers).filter(|(u, p)| state.check_password(u, p)) else {
+    // The owner's account (the app's "Delete" button), or the key itself: a key may always revoke itself, so
+    // that whoever holds it need not keep the account's password to get rid of it.
+    let account = basic(&headers).filter(|(u, p)| state.check_password(u, p)).map(|(u, _)| u);
+    let key = bearer(&headers).map(str::to_owned);
+    if account.is_none() && key.is_none() {
         return unauthorized("invalid username or password");
-    };
+    }
     let mut mock = state.state.lock().unwrap();
     match mock.airfocus_keys.get(&id) {
-        Some((_, owner, _)) if *owner == user => {
+        Some((token, owner, _))
+            if account.as_ref() == Some(owner)
+                || key.as_ref().is_some_and(|k| constant_time_eq(k.as_bytes(), token.as_bytes())) =>
+        {
             mock.airfocus_keys.remove(&id);
             StatusCode::NO_CONTENT.into_response()
         }

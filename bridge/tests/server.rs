@@ -1187,3 +1187,24 @@ async fn concurrent_point_calls_neither_wait_for_each_other_nor_lose_a_token() {
         assert!(refused_soon(&s, "point", t).await, "a token minted in parallel outlived the sign-out");
     }
 }
+
+/// Passwords are used once at sign-in and never kept, not even sealed: the opened secrets of every provider's
+/// session hold neither the password nor a Basic header made of it.
+#[tokio::test]
+async fn sessions_never_hold_a_password() {
+    let s = start(cfg()).await;
+    for provider in ["point", "pointservices", "airfocus", "wazo"] {
+        let (r, cookie, csrf) = bridge_sign_in(&s, provider, "grace", "hopper").await;
+        assert_eq!(r.status, 200);
+        mint(&s, provider, &cookie, &csrf).await;
+    }
+    let bridge = &s.state.bridge;
+    let basic = STANDARD.encode("grace:hopper");
+    let all = bridge.store.all().await.unwrap();
+    assert_eq!(all.len(), 4);
+    for (id, stored) in all {
+        let (plain, _) = bridge.keys.open(&id, &stored.sealed).unwrap();
+        let plain = String::from_utf8(plain).unwrap();
+        assert!(!plain.contains("hopper") && !plain.contains(&basic), "{}: {plain}", stored.provider);
+    }
+}
