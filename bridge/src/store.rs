@@ -403,6 +403,17 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) the database at `path` and migrates its schema.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        // Created readable by its owner only: what it holds is sealed, but who signed in, and when, is not.
+        #[cfg(unix)]
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| StoreError(format!("cannot create {}: {e}", path.display())))?;
+        }
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
             .create_if_missing(true)
@@ -503,6 +514,11 @@ mod tests {
         SqliteStore::open(&path).await.unwrap().insert("kept", &session("ada", 1, 1), 10).await.unwrap();
         let again = SqliteStore::open(&path).await.unwrap();
         assert_eq!(again.get("kept").await.unwrap(), Some(session("ada", 1, 1)));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
