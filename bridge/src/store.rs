@@ -418,6 +418,9 @@ impl SqliteStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            // WAL's usual setting: no fsync per commit, still no corruption; a power cut (not a crash of the
+            // process) may lose the last commits, and a session whose rotated refresh token was among them ends.
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             // Writers queue rather than fail while another process writes.
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
