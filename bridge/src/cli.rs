@@ -82,9 +82,9 @@ pub struct Args {
     )]
     pub users: String,
 
-    /// A TOML file naming the real providers the bridge fronts and how users sign in (see config.rs); secrets
-    /// come from the environment or files it names, never from the file itself. With it: no mock providers,
-    /// no demo page [default: this server's own mock providers].
+    /// A TOML file naming the real providers the bridge fronts and how users sign in
+    /// (bridge/bridge.example.toml); secrets come from the environment or files it names, never from the file
+    /// itself. With it: no mock providers, no demo page [default: this server's own mock providers].
     #[arg(long, env = "AUTHBRIDGE_CONFIG", value_name = "FILE", conflicts_with = "upstream")]
     pub config: Option<String>,
 
