@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 
 use crate::config::BridgeConfig;
 use crate::crypto::{constant_time_eq, opaque_user_id, random_hex};
-use crate::store::{Acquired, StoreError, StoredSession, LEASE};
+use crate::store::{Acquired, Alive, StoreError, StoredSession, LEASE};
 use crate::upstream::{path, UpstreamError};
 use crate::{json_body, log_line, now_s, seal, store, upstream};
 
@@ -98,10 +98,18 @@ fn opened(state: &Bridge, id: &str, stored: StoredSession) -> Option<Session> {
     Some(Session { provider: stored.provider, username: stored.username, secrets })
 }
 
+/// What a session must be at `now_ms` to be used: within its idle and absolute limits.
+fn alive(cfg: &BridgeConfig, now_ms: i64) -> Alive {
+    Alive {
+        used_after_ms: now_ms - cfg.session_idle.as_millis() as i64,
+        created_after_ms: now_ms - cfg.session_max.as_millis() as i64,
+    }
+}
+
 /// Whether a stored session is past its idle or absolute limit at `now_ms`.
 fn expired(cfg: &BridgeConfig, s: &StoredSession, now_ms: i64) -> bool {
-    now_ms - s.last_used_ms >= cfg.session_idle.as_millis() as i64
-        || now_ms - s.created_ms >= cfg.session_max.as_millis() as i64
+    let a = alive(cfg, now_ms);
+    s.last_used_ms <= a.used_after_ms || s.created_ms <= a.created_after_ms
 }
 
 /// Unix time in milliseconds.
@@ -817,30 +825,48 @@ async fn end_all_sessions_detached(state: Arc<Bridge>, headers: HeaderMap) -> Re
 /// is refused, and ended upstream.
 async fn session_for(state: &Arc<Bridge>, headers: &HeaderMap, provider: &str) -> Result<String, Response> {
     csrf_check(state, headers).map_err(refused)?;
-    let no_session = |m: &str| error(StatusCode::UNAUTHORIZED, "no_session", m);
     let id = cookie(headers, SESSION_COOKIE).ok_or_else(|| no_session("sign in first"))?;
-    let stored = state.store.get(&id).await.map_err(store_failed)?;
-    let Some(s) = stored else { return Err(no_session("sign in first")) };
+    session_row(state, &id, provider).await.map(|_| id)
+}
+
+fn no_session(message: &str) -> Response {
+    error(StatusCode::UNAUTHORIZED, "no_session", message)
+}
+
+/// The stored session `id`, checked against the provider in the path; an expired one is refused, and ended.
+async fn session_row(state: &Arc<Bridge>, id: &str, provider: &str) -> Result<StoredSession, Response> {
+    let Some(s) = state.store.get(id).await.map_err(store_failed)? else { return Err(no_session("sign in first")) };
     if expired(&state.cfg, &s, now_ms()) {
-        let removed = state.store.remove(&id).await.map_err(store_failed)?;
-        end_in_background(state, removed.map(|s| (id, s)).into_iter().collect());
-        return Err(no_session("the session expired: sign in again"));
+        return Err(end_expired(state, id).await);
     }
     if s.provider != provider {
         return Err(no_session("signed in with another provider"));
     }
-    Ok(id)
+    Ok(s)
+}
+
+/// Ends an expired session (upstream too, in the background) and says so.
+async fn end_expired(state: &Arc<Bridge>, id: &str) -> Response {
+    match state.store.remove(id).await {
+        Ok(removed) => {
+            end_in_background(state, removed.map(|s| (id.to_owned(), s)).into_iter().collect());
+            no_session("the session expired: sign in again")
+        }
+        Err(e) => store_failed(e),
+    }
 }
 
 /// Takes the session's lease (`store.rs`), waiting while another token call, here or in another process,
 /// holds it. `None` if the session is gone.
-async fn lease(state: &Bridge, id: &str, owner: &str) -> Result<Option<StoredSession>, Response> {
+async fn lease(state: &Arc<Bridge>, id: &str, owner: &str) -> Result<Option<StoredSession>, Response> {
     let deadline = tokio::time::Instant::now() + LEASE + Duration::from_secs(1);
     let mut pause = Duration::from_millis(5);
     loop {
-        match state.store.acquire(id, owner, now_ms()).await.map_err(store_failed)? {
+        let now = now_ms();
+        match state.store.acquire(id, owner, now, alive(&state.cfg, now)).await.map_err(store_failed)? {
             Acquired::Held(s) => return Ok(Some(s)),
             Acquired::Missing => return Ok(None),
+            Acquired::Expired => return Err(end_expired(state, id).await),
             Acquired::Busy if tokio::time::Instant::now() >= deadline => {
                 return Err(error(StatusCode::SERVICE_UNAVAILABLE, "busy", "the session is busy: try again"))
             }
@@ -856,10 +882,10 @@ async fn lease(state: &Bridge, id: &str, owner: &str) -> Result<Option<StoredSes
 /// lease is held from reading its refresh token until the rotated one is stored, so that no two calls (no two
 /// replicas) ever redeem the same refresh token.
 async fn token(State(state): State<Arc<Bridge>>, Path(provider): Path<String>, headers: HeaderMap) -> Response {
-    let id = match session_for(&state, &headers, &provider).await {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+    if let Err(r) = csrf_check(&state, &headers) {
+        return refused(r);
+    }
+    let Some(id) = cookie(&headers, SESSION_COOKIE) else { return no_session("sign in first") };
     detached(leased_token(state, provider, id)).await
 }
 
@@ -885,12 +911,22 @@ fn rotates_refresh_tokens(provider: &str) -> bool {
 async fn leased_token(state: Arc<Bridge>, provider: String, id: String) -> Response {
     let owner = random_hex(12);
     let held = rotates_refresh_tokens(&provider);
-    let stored = if held { lease(&state, &id, &owner).await } else { state.store.get(&id).await.map_err(store_failed) };
-    let stored = match stored {
-        Ok(Some(s)) => s,
-        // A sign-out ended the session since `session_for`.
-        Ok(None) => return error(StatusCode::UNAUTHORIZED, "no_session", "signed out"),
-        Err(r) => return r,
+    // One store call before the provider's: the lease (its compare-and-set checks the limits too), or a read.
+    let stored = if held {
+        match lease(&state, &id, &owner).await {
+            Ok(Some(s)) if s.provider == provider => s,
+            Ok(Some(_)) => {
+                let _ = state.store.release(&id, &owner, None).await;
+                return no_session("signed in with another provider");
+            }
+            Ok(None) => return no_session("sign in first"),
+            Err(r) => return r,
+        }
+    } else {
+        match session_row(&state, &id, &provider).await {
+            Ok(s) => s,
+            Err(r) => return r,
+        }
     };
     let Some((secrets, first_stale)) = open(&state, &id, &stored) else { return unopenable(&state, &id).await };
     let username = stored.username;

@@ -60,6 +60,28 @@ pub enum Acquired {
     Busy,
     /// No such session.
     Missing,
+    /// The session is past a limit of [`Alive`] (and left as it is: the caller ends it).
+    Expired,
+}
+
+/// What a session must be to be taken: used and created after these instants (Unix milliseconds), i.e. within
+/// its idle and absolute limits. Checked in the same compare-and-set as the lease, so a token call needs no
+/// separate read.
+#[derive(Clone, Copy, Debug)]
+pub struct Alive {
+    /// Last used after this.
+    pub used_after_ms: i64,
+    /// Created after this.
+    pub created_after_ms: i64,
+}
+
+impl Alive {
+    /// No limit.
+    pub const ALWAYS: Alive = Alive { used_after_ms: i64::MIN, created_after_ms: i64::MIN };
+
+    fn holds(&self, s: &StoredSession) -> bool {
+        s.last_used_ms > self.used_after_ms && s.created_ms > self.created_after_ms
+    }
 }
 
 /// A session store. Every method is one atomic step, so that several bridge processes may share a store.
@@ -71,9 +93,9 @@ pub trait SessionStore: Send + Sync + 'static {
         -> Result<Vec<(String, StoredSession)>, StoreError>;
     /// The session, if stored.
     async fn get(&self, id: &str) -> Result<Option<StoredSession>, StoreError>;
-    /// Takes the session's lease for `owner` until `now_ms + LEASE` if nobody holds it at `now_ms`, and marks
-    /// the session used at `now_ms`.
-    async fn acquire(&self, id: &str, owner: &str, now_ms: i64) -> Result<Acquired, StoreError>;
+    /// Takes the session's lease for `owner` until `now_ms + LEASE` if nobody holds it at `now_ms` and it is
+    /// `alive`, and marks the session used at `now_ms`.
+    async fn acquire(&self, id: &str, owner: &str, now_ms: i64, alive: Alive) -> Result<Acquired, StoreError>;
     /// Gives the lease back, writing `sealed` if given; `false` (nothing written) if `owner` no longer holds it
     /// (the session was ended, or the lease ran out and another call took it).
     async fn release(&self, id: &str, owner: &str, sealed: Option<&str>) -> Result<bool, StoreError>;
@@ -155,9 +177,12 @@ impl SessionStore for MemoryStore {
         Ok(self.0.lock().unwrap().get(id).map(|r| r.session.clone()))
     }
 
-    async fn acquire(&self, id: &str, owner: &str, now_ms: i64) -> Result<Acquired, StoreError> {
+    async fn acquire(&self, id: &str, owner: &str, now_ms: i64, alive: Alive) -> Result<Acquired, StoreError> {
         let mut rows = self.0.lock().unwrap();
         let Some(row) = rows.get_mut(id) else { return Ok(Acquired::Missing) };
+        if !alive.holds(&row.session) {
+            return Ok(Acquired::Expired);
+        }
         if row.lease_until_ms > now_ms {
             return Ok(Acquired::Busy);
         }
@@ -232,7 +257,7 @@ mod sql {
     /// The lease's compare-and-set: a row whose lease has run out is taken; a held one is left alone. Under
     /// PostgreSQL's row lock a concurrent taker re-checks the condition on the updated row, and finds it held.
     pub const ACQUIRE: &str = "UPDATE sessions SET lease_owner = ?, lease_until_ms = ?, last_used_ms = ? \
-         WHERE id = ? AND lease_until_ms <= ? RETURNING ";
+         WHERE id = ? AND lease_until_ms <= ? AND last_used_ms > ? AND created_ms > ? RETURNING ";
     pub const RELEASE: &str = "UPDATE sessions SET sealed = coalesce(?, sealed), lease_owner = '', \
          lease_until_ms = 0 WHERE id = ? AND lease_owner = ?";
     pub const REMOVE: &str = "DELETE FROM sessions WHERE id = ? RETURNING ";
@@ -328,20 +353,26 @@ macro_rules! sql_store {
                 Ok(r.as_ref().map(Self::session).transpose()?.map(|(_, s)| s))
             }
 
-            async fn acquire(&self, id: &str, owner: &str, now_ms: i64) -> Result<Acquired, StoreError> {
+            async fn acquire(&self, id: &str, owner: &str, now_ms: i64, alive: Alive) -> Result<Acquired, StoreError> {
                 let r = sqlx::query(&Self::q(&sql::with_columns(sql::ACQUIRE)))
                     .bind(owner)
                     .bind(now_ms + LEASE.as_millis() as i64)
                     .bind(now_ms)
                     .bind(id)
                     .bind(now_ms)
+                    .bind(alive.used_after_ms)
+                    .bind(alive.created_after_ms)
                     .fetch_optional(&self.pool)
                     .await?;
-                match r {
-                    Some(r) => Ok(Acquired::Held(Self::session(&r)?.1)),
-                    None if self.get(id).await?.is_some() => Ok(Acquired::Busy),
-                    None => Ok(Acquired::Missing),
+                if let Some(r) = r {
+                    return Ok(Acquired::Held(Self::session(&r)?.1));
                 }
+                // Not taken: say why (the rare path).
+                Ok(match self.get(id).await? {
+                    None => Acquired::Missing,
+                    Some(s) if !alive.holds(&s) => Acquired::Expired,
+                    Some(_) => Acquired::Busy,
+                })
             }
 
             async fn release(&self, id: &str, owner: &str, sealed: Option<&str>) -> Result<bool, StoreError> {
@@ -464,6 +495,8 @@ mod tests {
         }
     }
 
+    const A: Alive = Alive::ALWAYS;
+
     /// The same contract, run against every store.
     async fn contract(store: &dyn SessionStore) {
         assert!(store.insert("a", &session("ada", 0, 100), 3).await.unwrap().is_empty());
@@ -475,17 +508,23 @@ mod tests {
         assert_eq!(store.len().await.unwrap(), 3);
         // The lease: one holder at a time, lost when it runs out, and a stale holder writes nothing.
         assert!(
-            matches!(store.acquire("a", "one", 1_000).await.unwrap(), Acquired::Held(s) if s.last_used_ms == 1_000)
+            matches!(store.acquire("a", "one", 1_000, A).await.unwrap(), Acquired::Held(s) if s.last_used_ms == 1_000)
         );
-        assert_eq!(store.acquire("a", "two", 1_001).await.unwrap(), Acquired::Busy);
-        assert_eq!(store.acquire("zz", "two", 1_001).await.unwrap(), Acquired::Missing);
+        assert_eq!(store.acquire("a", "two", 1_001, A).await.unwrap(), Acquired::Busy);
+        assert_eq!(store.acquire("zz", "two", 1_001, A).await.unwrap(), Acquired::Missing);
         let later = 1_000 + LEASE.as_millis() as i64;
-        assert!(matches!(store.acquire("a", "two", later).await.unwrap(), Acquired::Held(_)));
+        assert!(matches!(store.acquire("a", "two", later, A).await.unwrap(), Acquired::Held(_)));
         assert!(!store.release("a", "one", Some("stale")).await.unwrap());
         assert!(store.release("a", "two", Some("fresh")).await.unwrap());
         assert_eq!(store.get("a").await.unwrap().unwrap().sealed, "fresh");
-        assert!(matches!(store.acquire("a", "three", later).await.unwrap(), Acquired::Held(_)));
+        assert!(matches!(store.acquire("a", "three", later, A).await.unwrap(), Acquired::Held(_)));
         assert!(store.release("a", "three", None).await.unwrap());
+        // Past its idle or absolute limit: not taken, and left for the caller to end.
+        let idle = Alive { used_after_ms: later, created_after_ms: i64::MIN };
+        let old = Alive { used_after_ms: i64::MIN, created_after_ms: 0 };
+        assert_eq!(store.acquire("a", "four", later + 1, idle).await.unwrap(), Acquired::Expired);
+        assert_eq!(store.acquire("a", "four", later + 1, old).await.unwrap(), Acquired::Expired);
+        assert_eq!(store.get("a").await.unwrap().unwrap().last_used_ms, later, "not marked used");
         assert_eq!(store.get("a").await.unwrap().unwrap().sealed, "fresh");
         // Expiry by idle time or by age.
         let expired = store.remove_expired(250, -1).await.unwrap();

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use authbridge_bridge::seal::{generate_key, KeyRing};
-use authbridge_bridge::store::{self, Acquired, LEASE};
+use authbridge_bridge::store::{self, Acquired, Alive, LEASE};
 use authbridge_bridge::{serve, Config, Running};
 use axum::body::Bytes;
 use axum::http::{Method, Request, StatusCode};
@@ -270,7 +270,8 @@ async fn dying(db: Db) {
     // Another instance took the session's lease and died: its lease runs out 1.5 s from now.
     let store = store::open(&db.spec()).await.unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let taken = store.acquire(&id, "dead-instance", now - LEASE.as_millis() as i64 + 1_500).await.unwrap();
+    let taken =
+        store.acquire(&id, "dead-instance", now - LEASE.as_millis() as i64 + 1_500, Alive::ALWAYS).await.unwrap();
     assert!(matches!(taken, Acquired::Held(_)));
     let started = Instant::now();
     assert_eq!(token(&b, "pointservices", &cookie).await.0, 200);
