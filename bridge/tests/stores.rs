@@ -596,3 +596,75 @@ async fn a_bridge_with_real_providers_serves_no_mock_route_and_only_its_provider
     assert_eq!((status, v["error"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_provider")));
     b.stop().await;
 }
+
+/// A real bridge process killed (SIGKILL) in the middle of a rotating refresh, holding the session's lease and
+/// with the SQLite database open: the other instance is not blocked by the dead process's database handles, and
+/// the session is not wedged. It continues once the lease runs out, or, if the provider rotated the token the
+/// dead process never stored, ends cleanly (401) so the user signs in again: never a hang or a `busy`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_process_killed_mid_refresh_does_not_wedge_the_session() {
+    use authbridge_bridge::config::{FileConfig, Provider, Providers};
+    let p = providers().await;
+    let dir = temp_dir("killed");
+    let db = Db::Sqlite(dir.join("sessions.db"));
+    let keys = format!("k1:{}", generate_key());
+    let config = dir.join("bridge.toml");
+    std::fs::write(&config, format!("[providers.pointservices]\nbase_url = \"{}\"\n", p.url)).unwrap();
+    let url_file = dir.join("url");
+    let mut a = std::process::Command::new(env!("CARGO_BIN_EXE_authbridge-bridge"))
+        .args(["--addr", "127.0.0.1:0", "--quiet", "--exit-after", "120", "--config"])
+        .arg(&config)
+        .arg("--store")
+        .arg(db.spec())
+        .arg("--print-url-file")
+        .arg(&url_file)
+        .env("AUTHBRIDGE_KEYS", &keys)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&url_file).unwrap_or_default().is_empty() {
+        assert!(Instant::now() < deadline, "bridge A did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let a_url = std::fs::read_to_string(&url_file).unwrap();
+    let file = FileConfig {
+        providers: Providers { pointservices: Some(Provider { base_url: p.url.clone() }), ..Providers::default() },
+        users: Vec::new(),
+    };
+    let b = start(Config {
+        providers: Some(file),
+        store: db.spec(),
+        keys: Some(KeyRing::parse(&keys).unwrap()),
+        ..Config::default()
+    })
+    .await;
+    let (cookie, _) = sign_in(&b, "pointservices").await;
+    assert_eq!(token_at(&a_url, "pointservices", &cookie).await.0, 200);
+    // A's next refresh hangs at the provider; A is killed while it holds the lease.
+    p.state.mock.as_ref().unwrap().inject_fault("pointservices", 0, 1, 2_000);
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(format!("{a_url}/auth/pointservices/token"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", CSRF)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    // Its answer never comes: the process dies first.
+    let pending = tokio::spawn(client().request(req));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.kill().unwrap();
+    a.wait().unwrap();
+    assert!(pending.await.unwrap().is_err(), "A answered before it was killed");
+    let started = Instant::now();
+    let (status, _) = token(&b, "pointservices", &cookie).await;
+    let waited = started.elapsed();
+    assert!(status == 200 || status == 401, "{status}");
+    assert!(waited < LEASE + Duration::from_secs(5), "waited {waited:?}");
+    // Whatever the outcome, the user is never stuck: a new sign-in works at once, on the same database.
+    let (fresh, _) = sign_in(&b, "pointservices").await;
+    assert_eq!(token(&b, "pointservices", &fresh).await.0, 200);
+    eprintln!("after the kill: {status} in {waited:?}");
+    b.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
