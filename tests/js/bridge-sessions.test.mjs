@@ -1,5 +1,5 @@
-// Issue 21.5 in a real browser: a link on another site into an app served by the reference bridge must leave
-// the user's session alone. The answer to that cross-site navigation used to set a fresh CSRF cookie over the
+// The reference bridge's sessions in a real browser. Issue 21.5: a link on another site into an app served by
+// the reference bridge must leave the user's session alone. The answer to that cross-site navigation used to set a fresh CSRF cookie over the
 // one the browser withheld (SameSite=Strict), and the session, bound to the old value, answered 401 from then on.
 // The other site here is http://localhost:PORT, the app http://127.0.0.1:PORT: two sites to Chromium.
 import { test, before, after } from 'node:test';
@@ -69,4 +69,52 @@ test('a link or a form on another site does not end the session', async () => {
   await app.reload();
   assert.equal(await tokenCall(app), 200, 'signed in after a reload');
   await context.close();
+});
+
+// In a page of the app: sign in with a password, start a client. Returns nothing; the client is `window.auth`.
+async function signInAndStart() {
+  while (!document.getElementById('version')?.textContent) await new Promise((r) => setTimeout(r, 10));
+  const { AuthClient } = await import('/pkg/authbridge.js');
+  const csrf = document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1];
+  const r = await fetch('/session', { method: 'POST', headers: { 'x-csrf-token': csrf, 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'ada', password: 'lovelace', provider: 'point' }) });
+  if (!r.ok) throw new Error(`sign-in ${r.status}`);
+  window.events = [];
+  window.auth = new AuthClient({ tokenUrl: '/auth/point/token', apiOrigins: [location.origin], storage: 'memory',
+    bridgeHeaders: { 'X-CSRF-Token': csrf } });
+  auth.on('signedOut', (e) => events.push(e.reason));
+  await auth.start();
+}
+
+test('DELETE /sessions on one device signs the user out everywhere, through the client\'s signed-out path', async () => {
+  // Two devices: two browser contexts, each with its own cookies.
+  const devices = [await browser.newContext(), await browser.newContext()];
+  const pages = [];
+  for (const d of devices) {
+    const page = await d.newPage();
+    await page.goto(`${bridge.url}/`);
+    await page.evaluate(signInAndStart);
+    assert.equal(await page.evaluate(async () => (await auth.fetch('/api/point/me')).status), 200);
+    pages.push(page);
+  }
+  const ended = await pages[0].evaluate(async () => {
+    const csrf = document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1];
+    return (await fetch('/sessions', { method: 'DELETE', headers: { 'x-csrf-token': csrf } })).status;
+  });
+  assert.equal(ended, 204);
+  // The other device learns it at its next bridge call, as from any refusal: signed out, no token held.
+  const other = await pages[1].evaluate(async () => ({
+    refresh: await auth.refresh().then(() => 'ok', (e) => e.code),
+    events,
+    next: await auth.accessToken().catch((e) => e.code),
+  }));
+  assert.deepEqual(other, { refresh: 'refresh_rejected', events: ['rejected'], next: 'signed_out' });
+  // Its session is gone at the bridge.
+  const stale = await pages[1].evaluate(async () => {
+    const r = await fetch('/auth/point/token', { method: 'POST',
+      headers: { 'x-csrf-token': document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1] } });
+    return r.status;
+  });
+  assert.equal(stale, 401);
+  for (const d of devices) await d.close();
 });
