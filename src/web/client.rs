@@ -7,13 +7,15 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
+// Background work runs on wasm-bindgen-futures' executor: `spawn_local` queues a task and polls it from a
+// microtask, never in the call that spawns it (a bridge call a command starts runs after that command returns),
+// and `future_to_promise` does the same for a future whose answer a JS caller awaits.
+use wasm_bindgen_futures::{future_to_promise, spawn_local as spawn, JsFuture};
 
 use super::js::{self, error_to_js, get, JsJson};
 use crate::error::{Code, Error};
@@ -24,100 +26,6 @@ use crate::session::{Config, Transport};
 use crate::store::{MemoryStore, TokenStore};
 use crate::time::Millis;
 use crate::token::AccessToken;
-
-/// A promise settled by `f` (run by [`spawn`]). Not wasm-bindgen-futures' `future_to_promise`, whose
-/// `new Promise(closure)` costs an import, an invoke shim and its glue: the promise comes from `js::deferred`.
-fn future_to_promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
-    settle_promise(Box::pin(f))
-}
-
-/// [`future_to_promise`] over one boxed future type: its code exists once, not once per async block.
-fn settle_promise(f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
-    let (promise, resolve, reject) = js::deferred();
-    spawn(async move {
-        let (settle, value) = match f.await {
-            Ok(v) => (resolve, v),
-            Err(e) => (reject, e),
-        };
-        let _ = settle.call1(&JsValue::NULL, &value);
-    });
-    promise
-}
-
-/// Runs `f` to completion in the background (a bridge call whose answer comes back as an event), from a
-/// microtask: not in the call that spawns it. Not wasm-bindgen-futures' `spawn_local`, whose queue (a VecDeque,
-/// its own closure, a `queueMicrotask` feature test, JSPI support) costs more: a task here is polled by its waker,
-/// and the only wakers are `JsFuture`'s (gloo-net's calls, the callers' promises), which JavaScript calls from a
-/// promise reaction, with nothing of the client's on the stack.
-fn spawn(f: impl Future<Output = ()> + 'static) {
-    spawn_boxed(Box::pin(f))
-}
-
-fn spawn_boxed(f: BoxedTask) {
-    let start = JsFuture::from(Promise::resolve(&JsValue::UNDEFINED));
-    Task::wake(Rc::new(Task { future: RefCell::new((Some(start), Some(f))), woken: Cell::new(false) }));
-}
-
-/// A spawned future.
-type BoxedTask = Pin<Box<dyn Future<Output = ()>>>;
-
-struct Task {
-    /// A resolved promise's future, awaited first (so that the task starts in a microtask), then `None`; and the
-    /// task's future, `None` once complete. Borrowed while it is polled.
-    future: RefCell<(Option<JsFuture>, Option<BoxedTask>)>,
-    /// Woken since its last poll began.
-    woken: Cell<bool>,
-}
-
-impl Task {
-    /// Polls the task (again, if woken while it was being polled) until it waits or completes.
-    fn wake(self: Rc<Self>) {
-        self.woken.set(true);
-        // Already being polled further up the stack: that poll sees `woken` and polls again.
-        let Ok(mut slot) = self.future.try_borrow_mut() else { return };
-        let waker = task_waker(Rc::clone(&self));
-        while self.woken.replace(false) {
-            let cx = &mut std::task::Context::from_waker(&waker);
-            let (start, future) = &mut *slot;
-            if let Some(s) = start {
-                if Pin::new(s).poll(cx).is_pending() {
-                    continue;
-                }
-                *start = None;
-            }
-            let Some(f) = future else { return };
-            if f.as_mut().poll(cx).is_ready() {
-                // Dropped after the borrow ends (the future's captures may be the last references to a client).
-                let done = future.take();
-                drop(slot);
-                drop(done);
-                return;
-            }
-        }
-    }
-}
-
-/// A `Waker` over an `Rc<Task>` (single-threaded: `std::task::Wake` needs `Arc`).
-fn task_waker(task: Rc<Task>) -> std::task::Waker {
-    use std::task::{RawWaker, RawWakerVTable, Waker};
-    unsafe fn clone(p: *const ()) -> RawWaker {
-        Rc::increment_strong_count(p as *const Task);
-        RawWaker::new(p, &VTABLE)
-    }
-    unsafe fn wake(p: *const ()) {
-        Task::wake(Rc::from_raw(p as *const Task));
-    }
-    unsafe fn wake_by_ref(p: *const ()) {
-        Rc::increment_strong_count(p as *const Task);
-        wake(p);
-    }
-    unsafe fn drop(p: *const ()) {
-        Rc::decrement_strong_count(p as *const Task);
-    }
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop);
-    // SAFETY: each RawWaker owns one strong reference of the `Rc`, which the vtable's functions account for.
-    unsafe { Waker::from_raw(RawWaker::new(Rc::into_raw(task) as *const (), &VTABLE)) }
-}
 
 /// Web Storage under one key, falling back to memory for good once the storage refuses or throws. Each cell is
 /// borrowed only to copy a handle out or to touch the memory copy: never while the storage runs, since any script
