@@ -36,6 +36,8 @@ test: deps-browsers
 
 test-native:
 	cargo test --workspace --all-targets
+	# A Rust app with its own #[global_allocator] compiles against the crate (which sets none).
+	cargo check --target wasm32-unknown-unknown -p authbridge-test-own-allocator
 
 test-chrome:
 	CHROMEDRIVER=$(CHROMEDRIVER) $(WITH_BRIDGE) wasm-pack test --headless --chrome

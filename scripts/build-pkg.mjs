@@ -1,5 +1,6 @@
-// Builds the npm package in pkg/: wasm-pack's `--target web` output, shrunk by npm's binaryen (never
-// Debian's wasm-opt 108, which breaks the module), merged with pkg-template/. pkg/ is generated: never edit it.
+// Builds the npm package in pkg/: wasm-pack's `--target web` output of the npm/ crate (the authbridge crate with its
+// `js-api` feature and the zero-on-free allocator), shrunk by npm's binaryen (never Debian's wasm-opt 108, which
+// breaks the module), merged with pkg-template/. pkg/ is generated: never edit it.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -52,7 +53,7 @@ const hasNightly = (() => {
   }
 })();
 if (hasNightly) {
-  execFileSync('wasm-pack', ['build', '--release', '--target', 'web', '--out-dir', raw, '--no-pack', '.', '--',
+  execFileSync('wasm-pack', ['build', '--release', '--target', 'web', '--out-dir', raw, '--out-name', 'authbridge', '--no-pack', 'npm', '--',
     '-Z', 'build-std=std,panic_abort'], {
     cwd: root, stdio: 'inherit',
     // `-Zfmt-debug=none -Zlocation-detail=none`: no `{:?}` output and no panic locations (nothing reads either in
@@ -63,7 +64,7 @@ if (hasNightly) {
   });
 } else {
   console.warn(`build-pkg: ${toolchain} with rust-src and wasm32 is not installed; building with stable Rust (larger)`);
-  run('wasm-pack', ['build', '--release', '--target', 'web', '--out-dir', raw, '--no-pack']);
+  run('wasm-pack', ['build', '--release', '--target', 'web', '--out-dir', raw, '--out-name', 'authbridge', '--no-pack', 'npm']);
 }
 
 rmSync(out, { recursive: true, force: true });

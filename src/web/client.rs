@@ -128,7 +128,7 @@ crate::json::serialize_as_map!(PeerMessage { "type": kind, "client": client, "en
 
 /// Keeps a page or worker signed in: refreshes short-lived tokens through the bridging backend before they
 /// expire and attaches them to requests for the configured API origins only.
-#[wasm_bindgen(skip_typescript)]
+#[cfg_attr(feature = "js-api", wasm_bindgen(skip_typescript))]
 pub struct AuthClient {
     client: Client,
 }
@@ -1000,10 +1000,10 @@ fn answer_promise(inner: Rc<Inner>, pending: Pending) -> Promise {
     })
 }
 
-#[wasm_bindgen]
+#[cfg_attr(feature = "js-api", wasm_bindgen)]
 impl AuthClient {
     /// Creates a client. Throws an `AuthbridgeError` with code `invalid_config` on bad options.
-    #[wasm_bindgen(constructor)]
+    #[cfg_attr(feature = "js-api", wasm_bindgen(constructor))]
     pub fn new(options: JsValue) -> Result<AuthClient, JsValue> {
         let client = Client::from_js(&options).map_err(|e| error_to_js(&e))?;
         Ok(AuthClient { client })
@@ -1017,7 +1017,7 @@ impl AuthClient {
     }
 
     /// A token valid for at least the refresh margin, refreshing first if needed.
-    #[wasm_bindgen(js_name = accessToken)]
+    #[cfg_attr(feature = "js-api", wasm_bindgen(js_name = accessToken))]
     pub fn access_token(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
         Ok(answer_promise(Rc::clone(inner), inner.begin_token()))
@@ -1035,7 +1035,7 @@ impl AuthClient {
     }
 
     /// The current token's expiry in epoch milliseconds, or `null`.
-    #[wasm_bindgen(js_name = expiresAt)]
+    #[cfg_attr(feature = "js-api", wasm_bindgen(js_name = expiresAt))]
     pub fn expires_at(&self) -> Result<JsValue, JsValue> {
         let inner = self.live()?;
         let machine = inner.machine.borrow();
@@ -1043,7 +1043,7 @@ impl AuthClient {
     }
 
     /// When the next timer-driven refresh is due, in epoch milliseconds; `null` when none is scheduled.
-    #[wasm_bindgen(js_name = nextRefreshAt)]
+    #[cfg_attr(feature = "js-api", wasm_bindgen(js_name = nextRefreshAt))]
     pub fn next_refresh_at(&self) -> Result<JsValue, JsValue> {
         let inner = self.live()?;
         let next = inner.machine.borrow().session().next_wakeup();
@@ -1057,7 +1057,7 @@ impl AuthClient {
     }
 
     /// Revokes at the bridge (`DELETE revokeUrl`), clears storage and timers, emits `signedOut`.
-    #[wasm_bindgen(js_name = signOut)]
+    #[cfg_attr(feature = "js-api", wasm_bindgen(js_name = signOut))]
     pub fn sign_out(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
         Ok(answer_promise(Rc::clone(inner), inner.begin_sign_out()))
@@ -1090,7 +1090,7 @@ impl AuthClient {
     }
 
     /// `{ status, claims, expiresAt, error }`, frozen; the same object until something changes.
-    #[wasm_bindgen(js_name = getSnapshot)]
+    #[cfg_attr(feature = "js-api", wasm_bindgen(js_name = getSnapshot))]
     pub fn get_snapshot(&self) -> Result<JsValue, JsValue> {
         let inner = self.live()?;
         let cached = inner.snapshot.borrow().clone();
@@ -1123,7 +1123,7 @@ impl AuthClient {
     /// pending promises reject with code `freed`, and every later call throws it. Calling it again does nothing.
     /// The stored token stays for the next page load. (The memory itself is released when the object is
     /// garbage-collected: wasm-bindgen's finaliser.)
-    #[wasm_bindgen(js_name = free)]
+    #[cfg_attr(feature = "js-api", wasm_bindgen(js_name = free))]
     pub fn free_client(&self) {
         self.client.free();
     }

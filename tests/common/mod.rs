@@ -1,10 +1,15 @@
 //! Helpers shared by the browser and worker test suites.
 #![allow(dead_code)]
 
-use authbridge::web::AuthClient;
+use authbridge::web::{AuthClient, ZeroOnFree};
 use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+
+/// The tests run as the npm package does, with freed memory wiped (the crate sets no allocator of its own: this is
+/// the opt-in a Rust app writes). `a_dropped_rust_future_leaves_no_token_in_wasm_memory` relies on it.
+#[global_allocator]
+static ALLOCATOR: ZeroOnFree<std::alloc::System> = ZeroOnFree::new(std::alloc::System);
 
 pub const POINT_SEED: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJwb2ludHwtb1BIbllUaEc2NFVGX0ZCMV8yNmwiLCJpYXQiOjE2NDUxMzc2MDcsImV4cCI6MTY0NTE0MTIwN30.8eIpFc01hpj0Mid325kvJlouQi8aLTBw93q3whwRtpM";
 

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startReferenceBridge } from '../support/reference-bridge.mjs';
 import { launchChromium } from '../support/chromium.mjs';
@@ -43,4 +44,12 @@ test('a Rust page signs in through the Rust API and calls the API with its authe
   const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage, ...localStorage }));
   assert.doesNotMatch(stored, /refresh|lovelace/i);
   assert.deepEqual(errors, []);
+});
+
+test("a Rust app's module gets none of the JavaScript API's exports", () => {
+  // The crate exports AuthClient, decodeJwt… only with its `js-api` feature (the npm package's crate turns it on).
+  const glue = readFileSync(`${example}/pkg/authbridge_rust_page.js`, 'utf8');
+  for (const name of ['AuthClient', 'decodeJwt', 'decodeJwtHeader', 'parseTokenResponse']) {
+    assert.doesNotMatch(glue, new RegExp(`\\b${name}\\b`), `${name} is in the Rust page's glue`);
+  }
 });
