@@ -47,7 +47,7 @@ const compressed = (files) => ({
 
 async function sizes() {
   const glue = await minified(`export * from './authbridge.js'; export { default } from './authbridge.js';`, `${root}pkg`);
-  const wasm = readFileSync(`${root}pkg/authbridge_bg.wasm`);
+  const wasm = readFileSync(`${root}pkg/bindgen/authbridge_bg.wasm`);
   const rows = [{ name: 'authbridge (wasm + JS glue)', version: pkgVersion(), full: true, ...compressed([wasm, glue]),
     parts: { wasm: compressed([wasm]), glue: compressed([glue]) } }];
   for (const [name, pkg, entry, full] of ANCHORS) {
@@ -195,7 +195,7 @@ async function coldStartChromium(server, browser) {
   const rows = [];
   for (let run = 0; run < RUNS; run++) {
     rows.push(await withPage(server, browser, (page) => page.evaluate(async () => {
-      const bytes = await (await fetch('/pkg/authbridge_bg.wasm')).arrayBuffer();
+      const bytes = await (await fetch('/pkg/bindgen/authbridge_bg.wasm')).arrayBuffer();
       const t0 = performance.now();
       const ab = await import('/pkg/authbridge.js');
       const t1 = performance.now();

@@ -55,7 +55,7 @@ pub fn parse_token_response_js(json: JsValue, format: JsValue) -> Result<JsValue
     Ok(js::to_js(&parsed).unwrap_or(JsValue::NULL))
 }
 
-/// What `parseTokenResponse` returns (`ParsedTokenResponse` in types.d.ts): never a refresh token.
+/// What `parseTokenResponse` returns (`ParsedTokenResponse` in pkg-template/authbridge.d.ts): never a refresh token.
 struct ParsedTokenResponse<'a> {
     token: &'a str,
     expires_at: Option<crate::json::Epoch>,
@@ -72,43 +72,29 @@ crate::json::serialize_as_map!(ParsedTokenResponse {
 });
 
 /// The JavaScript API's functions, exported only with the `js-api` feature (the npm package): a Rust app calls the
-/// functions above.
+/// functions above. Their TypeScript declarations are in pkg-template/authbridge.d.ts.
 #[cfg(feature = "js-api")]
 mod exports {
     use wasm_bindgen::prelude::*;
 
-    /// Decodes the claims (part #2) of a JWT without verifying its signature.
-    #[wasm_bindgen(js_name = decodeJwt, unchecked_return_type = "JwtClaims")]
-    pub fn decode_jwt(#[wasm_bindgen(unchecked_param_type = "string")] token: JsValue) -> Result<JsValue, JsValue> {
+    #[wasm_bindgen(js_name = decodeJwt)]
+    pub fn decode_jwt(token: JsValue) -> Result<JsValue, JsValue> {
         super::decode_jwt(token)
     }
 
-    /// Decodes the header (part #1) of a JWT.
-    #[wasm_bindgen(js_name = decodeJwtHeader, unchecked_return_type = "JwtHeader")]
-    pub fn decode_jwt_header(
-        #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
-    ) -> Result<JsValue, JsValue> {
+    #[wasm_bindgen(js_name = decodeJwtHeader)]
+    pub fn decode_jwt_header(token: JsValue) -> Result<JsValue, JsValue> {
         super::decode_jwt_header(token)
     }
 
-    /// Reads a bridge response (JSON text or an already parsed value) the way `AuthClient` does.
-    #[wasm_bindgen(js_name = parseTokenResponse, unchecked_return_type = "ParsedTokenResponse")]
-    pub fn parse_token_response(
-        #[wasm_bindgen(unchecked_param_type = "string | object")] json: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "TokenFormat")] format: JsValue,
-    ) -> Result<JsValue, JsValue> {
+    #[wasm_bindgen(js_name = parseTokenResponse)]
+    pub fn parse_token_response(json: JsValue, format: JsValue) -> Result<JsValue, JsValue> {
         super::parse_token_response_js(json, format)
     }
 }
 
-/// The crate version, for bug reports. (JavaScript's `version()` and `isAuthError()` are written into the glue by
-/// scripts/build-pkg.mjs: as exports of the module, each cost a wasm function, an export and a glue wrapper.)
+/// The crate version, for bug reports. (JavaScript's `version()` and `isAuthError()` live in the npm package's entry
+/// module, pkg-template/authbridge.js: they need no wasm.)
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").into()
 }
-
-// The hand-written part of the package's `.d.ts` (the classes and types the exports use); checked by
-// tests/types/ under `tsc --strict` and against the emitted values at runtime.
-#[cfg(feature = "js-api")]
-#[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &'static str = include_str!("types.d.ts");

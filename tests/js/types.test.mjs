@@ -18,7 +18,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const pkgDir = join(root, 'pkg');
 const pkgUrl = new URL('../../pkg/', import.meta.url);
 const tsc = join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'tsc.cmd' : 'tsc');
-const missing = ['authbridge.d.ts', 'authbridge.js', 'authbridge_bg.wasm', 'package.json'].filter((f) => !existsSync(join(pkgDir, f)));
+const missing = ['authbridge.d.ts', 'authbridge.js', 'bindgen/authbridge_bg.wasm', 'package.json'].filter((f) => !existsSync(join(pkgDir, f)));
 const skip = missing.length ? `pkg/ is missing (${missing.join(', ')}): build it first with \`make pkg\` (node scripts/build-pkg.mjs)` : false;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -171,7 +171,7 @@ describe('emitted values are exactly the declared ones', { skip }, () => {
   before(async () => {
     decl = readDeclarations(readFileSync(join(pkgDir, 'authbridge.d.ts'), 'utf8'));
     ab = await import(new URL('authbridge.js', pkgUrl));
-    ab.initSync({ module: readFileSync(new URL('authbridge_bg.wasm', pkgUrl)) });
+    ab.initSync({ module: readFileSync(new URL('bindgen/authbridge_bg.wasm', pkgUrl)) });
     bridge = await startBridge();
     // A port nothing listens on: bind, read, close.
     closedPort = await new Promise((resolve) => {

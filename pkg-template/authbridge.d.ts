@@ -1,9 +1,9 @@
-// The hand-written part of authbridge.d.ts. It must type-check under `tsc --strict` with `skipLibCheck: false` in
-// a browser project (lib dom), a Node project (@types/node, no dom) and a Cloudflare Workers project
-// (@cloudflare/workers-types, no dom): tests/types/ checks all three. So it names only globals those three share
-// (`Request`, `Response`, `RequestInit`, `URL`, `Error`, `Promise`) and defines the rest below.
-// scripts/build-pkg.mjs rewrites wasm-bindgen's generated declarations (InitInput, InitOutput, SyncInitInput) to
-// use the same aliases.
+// The npm package's authbridge.d.ts: the declarations of its entry (pkg-template/authbridge.js), written by hand
+// (wasm-bindgen's own, generated from the Rust signatures, would name DOM-only types; the package is built without
+// them). It must type-check under `tsc --strict` with `skipLibCheck: false` in a browser project (lib dom), a Node
+// project (@types/node, no dom) and a Cloudflare Workers project (@cloudflare/workers-types, no dom): tests/types/
+// checks all three. So it names only globals those three share (`Request`, `Response`, `RequestInit`, `URL`,
+// `Error`, `Promise`) and defines the rest below. tests/js/types.test.mjs checks it against the emitted values.
 
 /** Stable error codes carried by every error authbridge throws or emits, as `error.code` (errors of the API request itself in `AuthClient.fetch` are `fetch()`'s own). */
 export type AuthErrorCode =
@@ -203,6 +203,41 @@ export interface AuthClient extends Disposable {}
 declare global {
   interface Disposable {}
 }
+
+/** Decodes the claims (part #2) of a JWT without verifying its signature. */
+export function decodeJwt(token: string): JwtClaims;
+
+/** Decodes the header (part #1) of a JWT. */
+export function decodeJwtHeader(token: string): JwtHeader;
+
+/** Reads a bridge response (JSON text or an already parsed value) the way `AuthClient` does. */
+export function parseTokenResponse(json: string | object, format?: TokenFormat): ParsedTokenResponse;
+
+/** Where `init()` finds the module: its URL, a `Request` or `Response` for it, its bytes or a compiled module. */
+export type InitInput = Request | string | URL | Response | Bytes | WasmModule;
+
+/** What `initSync()` takes: the module's bytes or a compiled module. */
+export type SyncInitInput = Bytes | WasmModule;
+
+export interface InitOutput {
+  /** The module's memory (its other exports are internal to the glue). */
+  readonly memory: WasmMemory;
+}
+
+/**
+ * Instantiates the module synchronously from its bytes or a compiled `WebAssembly.Module`. A second call returns
+ * the same instance. (Passing `SyncInitInput` directly is deprecated.)
+ */
+export function initSync(module: { module: SyncInitInput } | SyncInitInput): InitOutput;
+
+/**
+ * Loads the module: by default `authbridge_bg.wasm` next to the glue; a URL, `Request` or `Response` is fetched,
+ * bytes or a compiled module are instantiated. A second call returns the same instance. (Passing `InitInput`
+ * directly is deprecated.)
+ */
+export default function init(
+  module_or_path?: { module_or_path: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>,
+): Promise<InitOutput>;
 
 /** `ArrayBuffer` or a view of one: the DOM's `BufferSource`, without needing the DOM's types. */
 type Bytes = ArrayBuffer | ArrayBufferView;
