@@ -50,7 +50,7 @@ test-js:
 	node --test --test-concurrency=1 tests/js/
 
 ## bench: authbridge next to the libraries users would pick instead (not part of `make test`; a few minutes):
-## size, decode throughput, fetch overhead, refresh storm, cold start, stampede -> bench/RESULTS.md
+## size, decode throughput, fetch overhead, refresh storm, cold start, stampede, what authbridge adds to a Rust app -> bench/RESULTS.md
 bench: deps-browsers pkg
 	npm install --prefix bench --no-audit --no-fund
 	node bench/run.mjs

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { launchChromium } from '../tests/support/chromium.mjs';
 import { startServer } from './server.mjs';
+import { rustAppSection, rustAppSizes } from './rust-app.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const bench = `${root}bench/`;
@@ -312,7 +313,8 @@ function report(r) {
     'Later rounds spread further (each client\'s jitter adds up), so their peak rate keeps falling; their peak ÷ mean over the',
     'wider window reflects the triangular spread of two jitters, not a stampede.', '');
   // Section 7 is measured by hand (a before/after build per change) and kept in its own file.
-  L.push(readFileSync(`${bench}dependency-costs.md`, 'utf8').trimEnd());
+  L.push(readFileSync(`${bench}dependency-costs.md`, 'utf8').trimEnd(), '');
+  L.push(rustAppSection(r.rustApp).trimEnd());
   return L.join('\n');
 }
 
@@ -326,6 +328,7 @@ const MEASURES = {
   cold: () => coldStartChromium(server, browser),
   workerd: () => coldStartWorkerd(server),
   stampede: () => stampede(),
+  rustApp: () => rustAppSizes(),
 };
 const only = process.argv.slice(2);
 const server = await startServer(root);
