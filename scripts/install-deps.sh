@@ -48,6 +48,13 @@ if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/esbuild ] || 
   npm install --no-audit --no-fund
 fi
 
+# The framework apps of tests/js/frameworks.test.mjs (Next.js, SvelteKit, Vue, Vite) have their own lock file.
+if [ ! -x tests/frameworks/node_modules/next/dist/bin/next ] || [ ! -f tests/frameworks/node_modules/vite/bin/vite.js ] \
+   || [ tests/frameworks/package-lock.json -nt tests/frameworks/node_modules/.package-lock.json ]; then
+  say "npm ci (tests/frameworks)"
+  npm ci --prefix tests/frameworks --no-audit --no-fund
+fi
+
 if $browsers; then
   need=()
   command -v chromium >/dev/null || need+=(chromium)
