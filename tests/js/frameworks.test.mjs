@@ -92,7 +92,9 @@ async function serve(cwd, args, env, url) {
     if (Date.now() > deadline) { await close(); throw new Error(`${args.slice(1).join(' ')} did not serve ${url}: ${out}`); }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { close, output: () => out };
+  return { close, output: () => out, html: (path = '/') => fetch(new URL(path, url)).then((r) => r.text(), (e) => {
+    throw new Error(`GET ${path}: ${e.cause?.message ?? e.message}; the server said:\n${out}`);
+  }) };
 }
 
 async function open(url) {
@@ -176,7 +178,7 @@ test('Next.js 16 App Router: next build, next start; rewrites to a bridge that a
     // Server rendering: the provider's fallback (no CSRF token, no client on the server), and a server component
     // that renders <AuthProvider> itself: in its payload, AuthProvider is a client reference (authbridge/react is a
     // client module) with the server-rendered child.
-    assert.match(await (await fetch(origin)).text(), /<p>Loading…<\/p>/);
+    assert.match(await server.html(), /<p>Loading…<\/p>/);
     const serverImport = await fetch(`${origin}/server-import`);
     assert.equal(serverImport.status, 200);
     const payload = await serverImport.text();
@@ -200,7 +202,7 @@ test('SvelteKit: vite build, vite preview with SSR on; the client exists only in
     await run(dir, [bin.vite, 'build', '--logLevel', 'warn'], env);
     server = await serve(dir, [bin.vite, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], env, origin);
     // Server-rendered: the store is 'starting' there (no client, no error).
-    const html = await (await fetch(origin)).text();
+    const html = await server.html();
     assert.match(html, /<p id="status">starting<\/p>/);
     await signInFlow(bridge, origin);
   } finally {
