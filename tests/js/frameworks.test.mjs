@@ -164,64 +164,73 @@ async function signInFlow(bridge, url) {
   await tab.context.close();
 }
 
-test('Next.js 16 App Router: next build, next start; rewrites to a bridge that allows the app origin', { timeout: 420_000 }, async () => {
+const listen = async () => { const port = await freePort(); return { port: String(port), origin: `http://127.0.0.1:${port}` }; };
+const viteServe = (command, { port }) => [bin.vite, command, '--host', '127.0.0.1', '--port', port, '--strictPort'];
+
+test('Next.js 16 App Router: next build + next start, then next dev; rewrites to a bridge that allows the app origin', { timeout: 420_000 }, async () => {
   const dir = prepare('next');
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  // Next's rewrites send the bridge its own Host: the app's origin must be allowed there.
-  const bridge = await startReferenceBridge({ tokenLifetime: 30, extra: ['--allow-origin', origin] });
+  const prod = await listen();
+  const dev = await listen();
+  // Next's rewrites send the bridge its own Host: the app's origins must be allowed there.
+  const bridge = await startReferenceBridge({ tokenLifetime: 30, extra: ['--allow-origin', prod.origin, '--allow-origin', dev.origin] });
   const env = { BRIDGE_URL: bridge.url, NEXT_TELEMETRY_DISABLED: '1' };
   let server;
   try {
     await run(dir, [bin.next, 'build'], env);
-    server = await serve(dir, [bin.next, 'start', '--hostname', '127.0.0.1', '--port', String(port)], env, origin);
+    server = await serve(dir, [bin.next, 'start', '--hostname', '127.0.0.1', '--port', prod.port], env, prod.origin);
     // Server rendering: the provider's fallback (no CSRF token, no client on the server), and a server component
     // that renders <AuthProvider> itself: in its payload, AuthProvider is a client reference (authbridge/react is a
     // client module) with the server-rendered child.
     assert.match(await server.html(), /<p>Loading…<\/p>/);
-    const serverImport = await fetch(`${origin}/server-import`);
-    assert.equal(serverImport.status, 200);
-    const payload = await serverImport.text();
+    const payload = await server.html('/server-import');
     assert.ok(/I\[\d+,\[[^\]]*\],\\"AuthProvider\\"\]/.test(payload) && payload.includes('rendered by a server component'),
       `a client reference to AuthProvider and its child in ${payload.length} B of server-rendered page`);
-    await signInFlow(bridge, origin);
+    await signInFlow(bridge, prod.origin);
+    await server.close();
+
+    // The development server (StrictMode's double effects in the App Router): the same flow.
+    server = await serve(dir, [bin.next, 'dev', '--hostname', '127.0.0.1', '--port', dev.port], env, dev.origin);
+    await signInFlow(bridge, dev.origin);
   } finally {
     await server?.close();
     await bridge.close();
   }
 });
 
-test('SvelteKit: vite build, vite preview with SSR on; the client exists only in the browser', { timeout: 300_000 }, async () => {
+test('SvelteKit: vite build + vite preview, then vite dev, with SSR on; the client exists only in the browser', { timeout: 300_000 }, async () => {
   const dir = prepare('sveltekit');
   const bridge = await startReferenceBridge({ tokenLifetime: 30 });
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
   const env = { BRIDGE_URL: bridge.url };
   let server;
   try {
     await run(dir, [bin.vite, 'build', '--logLevel', 'warn'], env);
-    server = await serve(dir, [bin.vite, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], env, origin);
-    // Server-rendered: the store is 'starting' there (no client, no error).
-    const html = await server.html();
-    assert.match(html, /<p id="status">starting<\/p>/);
-    await signInFlow(bridge, origin);
+    for (const command of ['preview', 'dev']) {
+      const at = await listen();
+      server = await serve(dir, viteServe(command, at), env, at.origin);
+      // Server-rendered: the store is 'starting' there (no client, no error).
+      assert.match(await server.html(), /<p id="status">starting<\/p>/, command);
+      await signInFlow(bridge, at.origin);
+      await server.close();
+    }
   } finally {
     await server?.close();
     await bridge.close();
   }
 });
 
-test('Vue 3: vite build, vite preview; the shallowRef binding', { timeout: 300_000 }, async () => {
+test('Vue 3: vite build + vite preview, then vite dev; the shallowRef binding', { timeout: 300_000 }, async () => {
   const dir = prepare('vue');
   const bridge = await startReferenceBridge({ tokenLifetime: 30 });
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
   const env = { BRIDGE_URL: bridge.url };
   let server;
   try {
     await run(dir, [bin.vite, 'build', '--logLevel', 'warn'], env);
-    server = await serve(dir, [bin.vite, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], env, origin);
-    await signInFlow(bridge, origin);
+    for (const command of ['preview', 'dev']) {
+      const at = await listen();
+      server = await serve(dir, viteServe(command, at), env, at.origin);
+      await signInFlow(bridge, at.origin);
+      await server.close();
+    }
   } finally {
     await server?.close();
     await bridge.close();
@@ -231,29 +240,32 @@ test('Vue 3: vite build, vite preview; the shallowRef binding', { timeout: 300_0
 test('a Vite module worker (worker.format es) makes the page\'s API calls; the token never enters the page', { timeout: 300_000 }, async () => {
   const dir = prepare('vite-worker');
   const bridge = await startReferenceBridge({ tokenLifetime: 30 });
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
   const env = { BRIDGE_URL: bridge.url };
   let server;
   try {
     await run(dir, [bin.vite, 'build', '--logLevel', 'warn'], env);
     const assets = readdirSync(join(dir, 'dist', 'assets'));
     assert.ok(assets.some((f) => /^authbridge_bg-.*\.wasm$/.test(f)), `the worker's .wasm is emitted: ${assets}`);
-    server = await serve(dir, [bin.vite, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], env, origin);
-    const tab = await open(origin);
-    const { page } = tab;
-    assert.equal(await act(page, '#signin'), 'signed in');
-    const first = await act(page, '#call');
-    assert.match(first, /^api 200 point\|/);
-    assert.equal(await act(page, '#call'), first);
-    assert.equal(await tokenCalls(bridge), 1, 'one token for both calls');
-    assert.equal(await page.evaluate(() => window.tokenInPage()), 0, 'nothing stored in the page');
-    // A new page: a new worker, a new client (memory storage in a worker), one more token.
-    await page.reload();
-    assert.equal(await act(page, '#call'), first);
-    assert.equal(await tokenCalls(bridge), 2);
-    assert.deepEqual(tab.errors, []);
-    await tab.context.close();
+    for (const command of ['preview', 'dev']) {
+      const at = await listen();
+      server = await serve(dir, viteServe(command, at), env, at.origin);
+      const tab = await open(at.origin);
+      const { page } = tab;
+      const calls = await tokenCalls(bridge);
+      assert.equal(await act(page, '#signin'), 'signed in');
+      const first = await act(page, '#call');
+      assert.match(first, /^api 200 point\|/, command);
+      assert.equal(await act(page, '#call'), first);
+      assert.equal(await tokenCalls(bridge), calls + 1, `${command}: one token for both calls`);
+      assert.equal(await page.evaluate(() => window.tokenInPage()), 0, 'nothing stored in the page');
+      // A new page: a new worker, a new client (memory storage in a worker), one more token.
+      await page.reload();
+      assert.equal(await act(page, '#call'), first);
+      assert.equal(await tokenCalls(bridge), calls + 2);
+      assert.deepEqual(tab.errors, [], command);
+      await tab.context.close();
+      await server.close();
+    }
   } finally {
     await server?.close();
     await bridge.close();
