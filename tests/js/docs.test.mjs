@@ -46,6 +46,25 @@ test('recipe files belong to an app that a test builds from them, and no fixture
   }
 });
 
+test('links between the docs lead somewhere: files exist, #anchors are headings', () => {
+  // GitHub's heading ids: lower case, punctuation but - and _ dropped, spaces to -.
+  const slug = (h) => h.trim().toLowerCase().replace(/`/g, '').replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+  const headings = (doc) => new Set(readFileSync(join(root, doc), 'utf8').split('\n').filter((l) => /^#{1,6} /.test(l)).map((l) => slug(l.replace(/^#+ /, ''))));
+  const broken = [];
+  for (const doc of DOCS) {
+    const dir = doc.includes('/') ? doc.slice(0, doc.lastIndexOf('/') + 1) : '';
+    const text = readFileSync(join(root, doc), 'utf8').replace(/^```[\s\S]*?^```/gm, '');
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target)) continue;
+      const [file, anchor] = target.split('#');
+      const path = file ? join(dir, file) : doc;
+      if (!existsSync(join(root, path))) { broken.push(`${doc}: ${target} (no ${path})`); continue; }
+      if (anchor && !headings(path).has(anchor)) broken.push(`${doc}: ${target} (no heading #${anchor} in ${path})`);
+    }
+  }
+  assert.deepEqual(broken, []);
+});
+
 describe('JavaScript blocks type-check against the packed package (tsc, checkJs)', () => {
   const checked = blocks.filter((b) => b.marker.kind === 'check');
   let dir;
