@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything `make test` and `make demo` need, skipping what is already there at the right version.
-# Usage: scripts/install-deps.sh [--browsers]   (--browsers adds Chromium, Firefox and their drivers)
+# Usage: scripts/install-deps.sh [--browsers]   (--browsers adds Chromium, Firefox, their drivers and the framework
+# apps' npm packages: what `make test` needs beyond `make pkg`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
@@ -48,13 +49,6 @@ if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/esbuild ] || 
   npm install --no-audit --no-fund
 fi
 
-# The framework apps of tests/js/frameworks.test.mjs (Next.js, SvelteKit, Vue, Vite) have their own lock file.
-if [ ! -x tests/frameworks/node_modules/next/dist/bin/next ] || [ ! -f tests/frameworks/node_modules/vite/bin/vite.js ] \
-   || [ tests/frameworks/package-lock.json -nt tests/frameworks/node_modules/.package-lock.json ]; then
-  say "npm ci (tests/frameworks)"
-  npm ci --prefix tests/frameworks --no-audit --no-fund
-fi
-
 if $browsers; then
   need=()
   command -v chromium >/dev/null || need+=(chromium)
@@ -65,6 +59,13 @@ if $browsers; then
     sudo_=""; [ "$(id -u)" -ne 0 ] && sudo_="sudo"
     $sudo_ apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  # Test-only: the framework apps of tests/js/frameworks.test.mjs (Next.js, SvelteKit, Vue, Vite), with their own
+  # lock file (not needed by `make pkg` or `make demo`).
+  if [ ! -x tests/frameworks/node_modules/next/dist/bin/next ] || [ ! -f tests/frameworks/node_modules/vite/bin/vite.js ] \
+     || [ tests/frameworks/package-lock.json -nt tests/frameworks/node_modules/.package-lock.json ]; then
+    say "npm ci (tests/frameworks)"
+    npm ci --prefix tests/frameworks --no-audit --no-fund
   fi
   if ! command -v geckodriver >/dev/null; then
     say "cargo install geckodriver"
