@@ -21,6 +21,7 @@ const APPS = {
   sveltekit: { fixture: 'tests/frameworks/sveltekit', test: 'tests/js/frameworks.test.mjs' },
   vue: { fixture: 'tests/frameworks/vue', test: 'tests/js/frameworks.test.mjs' },
   'vite-worker': { fixture: 'tests/frameworks/vite-worker', test: 'tests/js/frameworks.test.mjs' },
+  'react-vite': { fixture: 'tests/frameworks/react-vite', test: 'tests/js/frameworks.test.mjs' },
   react: { fixture: 'tests/bundlers/react-app', test: 'tests/js/react.test.mjs' },
 };
 
@@ -33,12 +34,14 @@ test('every code block is marked, and each kind is there', () => {
 
 test('recipe files belong to an app that a test builds from them, and no fixture file shadows them', () => {
   for (const b of blocks.filter((b) => b.marker.kind === 'file')) {
-    const app = APPS[b.marker.app];
-    assert.ok(app, `${where(b)}: unknown app ${b.marker.app} (add it to APPS with its test)`);
-    assert.ok(!existsSync(join(root, app.fixture, b.marker.path)), `${where(b)}: ${app.fixture}/${b.marker.path} exists too`);
-    // The first line names the file for the reader.
-    assert.match(b.code.split('\n')[0], new RegExp(`^(//|<!--) ${b.marker.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`),
-      `${where(b)}: the block starts with a comment naming ${b.marker.path}`);
+    for (const { app: name, path } of b.marker.targets) {
+      const app = APPS[name];
+      assert.ok(app, `${where(b)}: unknown app ${name} (add it to APPS with its test)`);
+      assert.ok(!existsSync(join(root, app.fixture, path)), `${where(b)}: ${app.fixture}/${path} exists too`);
+      // The first line names the file for the reader.
+      assert.match(b.code.split('\n')[0], new RegExp(`^(//|<!--) ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`),
+        `${where(b)}: the block starts with a comment naming ${path}`);
+    }
   }
   for (const [name, app] of Object.entries(APPS)) {
     recipeFiles(name);

@@ -3,8 +3,9 @@
 // package installed from its packed tarball (npm pack pkg/), is built with the framework's own CLI, served, and
 // signed in through the reference bridge in Chromium: Next.js 16 (App Router: provider in the root layout, rewrites,
 // --allow-origin, reloads with and without a stored token, a server component rendering <AuthProvider>), SvelteKit
-// (SSR on, the client created only in the browser), Vue 3 (the shallowRef binding) and a Vite module worker that
-// makes the page's API calls. Any page error or console error fails, but for Chromium's log line of the expected
+// (SSR on, the client created only in the browser), Vue 3 (the shallowRef binding), React with Vite (the README's
+// src/main.jsx and proxy config) and a Vite module worker that makes the page's API calls. Each app runs built
+// (build + preview/start) and under its dev server. Any page error or console error fails, but for Chromium's log line of the expected
 // 401 of a first visit without a session. The frameworks come from tests/frameworks/package-lock.json (installed by
 // scripts/install-deps.sh, or here when missing).
 import { test, before, after } from 'node:test';
@@ -220,6 +221,25 @@ test('SvelteKit: vite build + vite preview, then vite dev, with SSR on; the clie
 
 test('Vue 3: vite build + vite preview, then vite dev; the shallowRef binding', { timeout: 300_000 }, async () => {
   const dir = prepare('vue');
+  const bridge = await startReferenceBridge({ tokenLifetime: 30 });
+  const env = { BRIDGE_URL: bridge.url };
+  let server;
+  try {
+    await run(dir, [bin.vite, 'build', '--logLevel', 'warn'], env);
+    for (const command of ['preview', 'dev']) {
+      const at = await listen();
+      server = await serve(dir, viteServe(command, at), env, at.origin);
+      await signInFlow(bridge, at.origin);
+      await server.close();
+    }
+  } finally {
+    await server?.close();
+    await bridge.close();
+  }
+});
+
+test('React with Vite: vite build + vite preview, then vite dev (StrictMode); the README\'s main.jsx and proxy config', { timeout: 300_000 }, async () => {
+  const dir = prepare('react-vite');
   const bridge = await startReferenceBridge({ tokenLifetime: 30 });
   const env = { BRIDGE_URL: bridge.url };
   let server;

@@ -1,9 +1,10 @@
 // The code blocks of README.md and pkg-template/README.md, and what the tests do with each. A block says so with an
 // HTML comment (invisible on GitHub and npm) on the line before its fence:
 //
-//   <!-- docs: file <app>/<path> -->     the file <path> of the framework app <app>: tests/js/frameworks.test.mjs
-//                                        (react: tests/js/react.test.mjs) writes it into the app, then builds and runs
-//                                        the app in Chromium. The app's fixture folder must not have that file.
+//   <!-- docs: file <app>/<path>… -->    the file <path> of the framework app <app> (of each, if several):
+//                                        tests/js/frameworks.test.mjs (react: tests/js/react.test.mjs) writes it into
+//                                        the app, then builds and runs the app in Chromium. The app's fixture folder
+//                                        must not have that file.
 //   <!-- docs: check[; prelude: D] -->   type-checked (tsc, checkJs, with the packed package installed); D are
 //                                        TypeScript declarations of the names a deliberately partial block uses but
 //                                        does not define (the default for js, jsx, ts and tsx blocks)
@@ -25,9 +26,9 @@ function parseMarker(text, where) {
   const arg = text.slice(kind.length).trim();
   switch (kind) {
     case 'file': {
-      const m = /^([\w-]+)\/(\S+)$/.exec(arg);
-      if (!m) throw new Error(`${where}: "docs: file" needs <app>/<path>, got ${JSON.stringify(arg)}`);
-      return { kind, app: m[1], path: m[2] };
+      const targets = arg.split(/\s+/).map((t) => /^([\w-]+)\/(\S+)$/.exec(t));
+      if (!arg || targets.some((m) => !m)) throw new Error(`${where}: "docs: file" needs <app>/<path>…, got ${JSON.stringify(arg)}`);
+      return { kind, targets: targets.map((m) => ({ app: m[1], path: m[2] })) };
     }
     case 'check': {
       const m = /^(?:;\s*prelude:\s*(.+))?$/.exec(arg);
@@ -75,9 +76,11 @@ export const allBlocks = () => DOCS.flatMap(codeBlocks);
 export function recipeFiles(app) {
   const files = new Map();
   for (const b of allBlocks()) {
-    if (b.marker.kind !== 'file' || b.marker.app !== app) continue;
-    if (files.has(b.marker.path)) throw new Error(`${b.where}: ${app}/${b.marker.path} is given twice`);
-    files.set(b.marker.path, b.code);
+    if (b.marker.kind !== 'file') continue;
+    for (const { path } of b.marker.targets.filter((t) => t.app === app)) {
+      if (files.has(path)) throw new Error(`${b.where}: ${app}/${path} is given twice`);
+      files.set(path, b.code);
+    }
   }
   if (!files.size) throw new Error(`no README block is a file of the app ${app}`);
   return files;
