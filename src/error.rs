@@ -168,15 +168,16 @@ impl Code {
 pub struct Error {
     pub code: Code,
     pub message: Cow<'static, str>,
-    /// [`Code::RefreshRejected`]: the bridge's answer, so that a misconfigured bridge (a CSRF or CORS refusal)
-    /// can be told apart from a session that is over.
+    /// The bridge's HTTP answer, where an error comes from one: for [`Code::RefreshRejected`], so that a
+    /// misconfigured bridge (a CSRF or CORS refusal) can be told apart from a session that is over; for
+    /// [`Code::BridgeUnavailable`], the status it answered (to a token call or a sign-out).
     pub bridge: Option<BridgeRefusal>,
 }
 
-/// What the bridge said when it refused to issue a token.
+/// What the bridge answered when it refused or failed a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BridgeRefusal {
-    /// The HTTP status (401 or 403).
+    /// The HTTP status (401 or 403 for a refusal).
     pub status: u16,
     /// The `error` member of its JSON body, when it sent a short plain one.
     pub error: Option<String>,

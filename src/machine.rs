@@ -178,9 +178,11 @@ pub enum Event<J> {
         attempt: u64,
         result: Transport<J>,
     },
-    /// The revoke call made for [`Command::Revoke`] ended (whatever its outcome).
+    /// The revoke call made for [`Command::Revoke`] ended: `result` is what the bridge answered (a 2xx
+    /// confirms the sign-out).
     Revoked {
         caller: CallerId,
+        result: Transport<J>,
     },
 }
 
@@ -536,14 +538,21 @@ impl Machine {
                 self.add_caller(caller, Role::SignOut, None);
                 self.out.push(Command::Revoke { caller, header });
             }
-            Event::Revoked { caller } => {
+            Event::Revoked { caller, ref result } => {
                 if let Some(i) = self.callers.iter().position(|c| c.id == caller && matches!(c.role, Role::SignOut)) {
                     self.callers.remove(i);
-                    // Peers are told once the bridge has ended the session: the notice only makes them ask their
-                    // bridge, which then refuses.
+                    // The local session is over whatever the bridge said. Peers are told once the revoke has
+                    // ended: the notice only makes them ask their bridge, which refuses if the session is over
+                    // there and keeps them signed in if it is not.
                     self.post(Post::SignedOut);
                     self.signed_out("signOut");
-                    self.settle(caller, Answer::Done);
+                    // The caller learns whether the bridge confirmed: if not, its session may live on (a reload
+                    // would start signed in), which the application must be able to say.
+                    let answer = match crate::session::revoke_outcome(result) {
+                        Ok(()) => Answer::Done,
+                        Err(e) => Answer::Failed(e),
+                    };
+                    self.settle(caller, answer);
                 }
             }
             Event::Unauthorized { ref value } => self.session.reject_token(value),

@@ -27,6 +27,12 @@ pub const MAX_AUTO_FAILURES: u32 = 8;
 /// While the backoff is long, callers that need a token may still probe the bridge this often, so that a
 /// healed bridge is noticed within seconds, not at the end of a minute-long backoff. `Retry-After` is obeyed.
 pub const DEMAND_PROBE_INTERVAL_MS: Millis = 2_000;
+/// Before this client has had a token from its own bridge, a token from storage or from a peer is accepted only
+/// if it expires within this long. Anyone who can write the origin's storage or post on its channel could
+/// otherwise plant a token that never needs refreshing (an expiry in the year 5138). A day and an hour: Point
+/// Database's 24-hour tokens fit, with room for clock skew. Once the bridge has issued a token, the longest
+/// lifetime it has issued is the limit instead.
+pub const MAX_UNSEEN_LIFETIME_MS: Millis = 25 * 3_600_000;
 
 fn valid_entry(e: &StoredEntry, now: Millis) -> bool {
     e.expires_at.map_or(true, |exp| now + EXPIRY_SAFETY_MS < exp)
@@ -43,6 +49,8 @@ pub struct Config {
     /// The client's identity ([`store::client_id`]): written into every stored entry and required of every
     /// entry restored or adopted.
     pub client: String,
+    /// A server runtime (Node, Deno, workerd), not a page or a worker: errors speak of credentials, not pages.
+    pub server: bool,
 }
 
 impl Config {
@@ -104,6 +112,61 @@ pub enum Transport<J> {
     Network,
     /// No response within the timeout.
     Timeout,
+    /// The bridge answered with a redirect, which a bridge call never follows: its headers (`bridgeHeaders`,
+    /// an API key) and cookies are for the bridge's origin alone, and a token minted elsewhere is not this
+    /// bridge's. `status` is 0 and `to` `None` where the platform hides the redirect (browsers); `to` is the
+    /// target's origin, never its path or query (which may carry secrets).
+    Redirect { status: u16, to: Option<String> },
+}
+
+/// The error for a bridge answer that is a redirect (see [`Transport::Redirect`]).
+fn redirect_error(status: u16, to: Option<&str>) -> Error {
+    let mut m = String::from("the bridge answered with a redirect (");
+    if status == 0 {
+        m.push_str("its target hidden by the browser");
+    } else {
+        m.push_str("HTTP ");
+        push_int(i64::from(status), &mut m);
+        if let Some(to) = to {
+            m.push_str(" to ");
+            m.push_str(to);
+        }
+    }
+    m.push_str("): bridge calls follow no redirect, so that bridgeHeaders and cookies reach the bridge alone; point tokenUrl and revokeUrl at the endpoints themselves");
+    Error::new(Code::InvalidResponse, m)
+}
+
+/// The error for an HTTP status the bridge answered that is neither a token nor a refusal: `before`, the
+/// status, `after`.
+fn unavailable(status: u16, before: &str, after: &str) -> Error {
+    let mut m = String::from(before);
+    push_int(i64::from(status), &mut m);
+    m.push_str(after);
+    let mut error = Error::new(Code::BridgeUnavailable, m);
+    error.bridge = Some(crate::error::BridgeRefusal { status, error: None });
+    error
+}
+
+/// What the revoke call of a sign-out achieved: `Ok` only when the bridge confirmed with a 2xx. Otherwise the
+/// bridge session may live on (a reload could start signed in again), which the application must be able to
+/// tell its user; the local session has ended either way.
+pub fn revoke_outcome<J>(result: &Transport<J>) -> Result<(), Error> {
+    match *result {
+        Transport::Response { status: 200..=299, .. } => Ok(()),
+        Transport::Response { status, .. } => Err(unavailable(
+            status,
+            "the bridge did not confirm the sign-out (HTTP ",
+            "): its session may still be open",
+        )),
+        Transport::Network => {
+            Err(Error::new(Code::Network, "the bridge could not be reached to sign out; its session may still be open"))
+        }
+        Transport::Timeout => Err(Error::new(
+            Code::Timeout,
+            "the bridge did not answer the sign-out in time; its session may still be open",
+        )),
+        Transport::Redirect { status, ref to } => Err(redirect_error(status, to.as_deref())),
+    }
 }
 
 /// What a finished attempt changed.
@@ -148,6 +211,8 @@ pub struct Session<S> {
     clock_offset: Millis,
     /// When a peer's sign-out notice last made this session check with its bridge.
     last_peer_check: Millis,
+    /// The longest lifetime of a token this session's bridge issued (see [`MAX_UNSEEN_LIFETIME_MS`]).
+    longest_lifetime: Option<Millis>,
     last_error: Option<Error>,
     current: Option<Current>,
     store: S,
@@ -163,7 +228,7 @@ pub const MAX_BRIDGE_ERROR_LEN: usize = 64;
 
 /// The error for a 401/403 from the bridge, carrying its status and the `error` member of its JSON body (when
 /// short and printable: the message must stay readable and free of anything but a code).
-fn rejection<J: Json>(status: u16, body: Option<&J>) -> Error {
+fn rejection<J: Json>(status: u16, body: Option<&J>, server: bool) -> Error {
     let code = body.and_then(|b| b.get("error")).and_then(|e| e.as_str()).filter(|e| {
         !e.is_empty() && e.len() <= MAX_BRIDGE_ERROR_LEN && e.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
     });
@@ -174,7 +239,12 @@ fn rejection<J: Json>(status: u16, body: Option<&J>) -> Error {
         m.push_str(c);
         m.push('"');
     }
-    m.push_str("): no session, or the bridge refused this page (check its CSRF and CORS settings)");
+    // What a refusal most often means where the client runs: a page's cookie or CSRF header, a server's credentials.
+    m.push_str(if server {
+        "): no session, or the bridge refused this client's credentials (check bridgeHeaders)"
+    } else {
+        "): no session, or the bridge refused this page (check its CSRF and CORS settings)"
+    });
     let mut error = Error::new(Code::RefreshRejected, m);
     error.bridge = Some(crate::error::BridgeRefusal { status, error: code });
     error
@@ -205,6 +275,7 @@ impl<S: TokenStore> Session<S> {
             clock_offset: 0,
             last_error: None,
             last_peer_check: Millis::MIN,
+            longest_lifetime: None,
             peer_sign_out: false,
         }
     }
@@ -265,7 +336,7 @@ impl<S: TokenStore> Session<S> {
         }
         let Some(text) = self.store.load() else { return false };
         let entry = store::decode::<J>(&text, self.config.header.as_deref(), &self.config.client)
-            .filter(|e| valid_entry(e, now) && self.acceptable(e, false));
+            .filter(|e| valid_entry(e, now) && self.acceptable(e, false, now));
         match entry {
             Some(entry) => {
                 self.install_entry::<J>(entry, now, env.random());
@@ -306,8 +377,10 @@ impl<S: TokenStore> Session<S> {
     /// Whether an entry from storage or a peer could be this client's own: its header is the one this client
     /// sends (configured, implied by the format, or the current token's), and it has an expiry unless this
     /// client's tokens are static. A forged entry without expiry would otherwise switch refreshing off. With the
-    /// `auto` format, a peer's token without expiry is taken only once this client's own bridge gave it one.
-    fn acceptable(&self, entry: &StoredEntry, from_peer: bool) -> bool {
+    /// `auto` format, a peer's token without expiry is taken only once this client's own bridge gave it one. Its
+    /// expiry must be within the longest lifetime this client's bridge has issued (before it has issued one,
+    /// [`MAX_UNSEEN_LIFETIME_MS`]): a planted far-future expiry would otherwise pin a forged token.
+    fn acceptable(&self, entry: &StoredEntry, from_peer: bool, now: Millis) -> bool {
         let header = self.config.implied_header().or(self.current.as_ref().map(|c| &*c.record.header));
         let static_ok = match self.config.format {
             Format::Static => true,
@@ -317,7 +390,12 @@ impl<S: TokenStore> Session<S> {
             },
             _ => false,
         };
-        header.map_or(true, |h| h == entry.header) && (entry.expires_at.is_some() || static_ok)
+        let limit = now + self.longest_lifetime.unwrap_or(MAX_UNSEEN_LIFETIME_MS) + MIN_CLOCK_SKEW_MS;
+        let expiry_ok = match entry.expires_at {
+            Some(exp) => exp <= limit,
+            None => static_ok,
+        };
+        header.map_or(true, |h| h == entry.header) && expiry_ok
     }
 
     /// Takes a token another tab or worker of this client obtained (or wrote to shared storage), if it is
@@ -328,7 +406,7 @@ impl<S: TokenStore> Session<S> {
     /// hand over a token of this client's kind that outlives the current one, and nothing else.
     pub fn adopt<J: Json>(&mut self, entry: StoredEntry, env: &mut impl Env) -> bool {
         let now = env.now();
-        if self.signed_out || !valid_entry(&entry, now) || !self.acceptable(&entry, true) {
+        if self.signed_out || !valid_entry(&entry, now) || !self.acceptable(&entry, true, now) {
             return false;
         }
         let better = match self.current.as_ref().filter(|c| c.valid_at(now)) {
@@ -489,6 +567,9 @@ impl<S: TokenStore> Session<S> {
                             record.header = Cow::Owned(h.clone());
                         }
                         let lifetime = record.expires_at.map_or(0, |exp| exp - now);
+                        if record.expires_at.is_some() {
+                            self.longest_lifetime = Some(self.longest_lifetime.map_or(lifetime, |l| l.max(lifetime)));
+                        }
                         let entry =
                             store::encode::<J>(&record.token, record.expires_at, &record.header, &self.config.client);
                         // A store that refuses (quota, private mode) leaves the token in memory only.
@@ -507,14 +588,13 @@ impl<S: TokenStore> Session<S> {
                 // (CSRF, CORS, origin checks): a misconfiguration that must not pass for "no session".
                 rejected = Some(status == 401 && self.current.is_none());
                 self.end();
-                (rejection(status, body.as_ref()), None)
+                (rejection(status, body.as_ref(), self.config.server), None)
             }
             &Transport::Response { status, retry_after_ms, .. } => {
-                let mut m = String::from("the bridge answered HTTP ");
-                push_int(i64::from(status), &mut m);
                 let honour = matches!(status, 429 | 503);
-                (Error::new(Code::BridgeUnavailable, m), retry_after_ms.filter(|_| honour))
+                (unavailable(status, "the bridge answered HTTP ", ""), retry_after_ms.filter(|_| honour))
             }
+            Transport::Redirect { status, to } => (redirect_error(*status, to.as_deref()), None),
             Transport::Network => (Error::new(Code::Network, "the bridge could not be reached"), None),
             Transport::Timeout => (Error::new(Code::Timeout, "the bridge did not answer in time"), None),
         };

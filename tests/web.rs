@@ -349,6 +349,32 @@ async fn the_rust_client_signs_in_fetches_and_signs_out() {
     custom.free();
 }
 
+/// A Rust `access_token()` future dropped before it was awaited leaves no token in wasm memory: its answer is
+/// forgotten with it, and nothing uncollected survives sign-out or free. The token is kept only as a JS string,
+/// so that the scan of the module's memory finds nothing of the test's own.
+#[wasm_bindgen_test]
+async fn a_dropped_rust_future_leaves_no_token_in_wasm_memory() {
+    use authbridge::web::{Client, Options};
+    let k = key("dropped");
+    let auth = Client::new(&Options {
+        token_url: format!("{}/token/oauth2?key={k}", bridge()),
+        api_origins: vec![bridge().into()],
+        storage: Some("memory".into()),
+        ..Options::default()
+    })
+    .expect("valid options");
+    let token = JsValue::from_str(auth.access_token().await.expect("a token").secret());
+    // The token is fresh: the machine answers at once, and the future is dropped without being awaited.
+    drop(auth.access_token());
+    drop(auth.refresh());
+    auth.sign_out().await.expect("signed out");
+    assert!(!memory_holds(&wasm_bindgen::memory(), &token), "the token is still in wasm memory after sign_out()");
+    auth.free();
+    // The application still holds its handle (in a Leptos context, say): free() alone must leave nothing.
+    assert!(!memory_holds(&wasm_bindgen::memory(), &token), "the token is still in wasm memory after free()");
+    drop(auth);
+}
+
 fn custom_options() -> authbridge::web::Options {
     authbridge::web::Options {
         token_url: format!("{}/token/wazo", bridge()),

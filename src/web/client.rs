@@ -158,6 +158,28 @@ impl WebStore {
     }
 }
 
+/// A caller the machine will answer: its id, and the promise resolved once the answer is in
+/// [`Inner::answers`]. Dropping it forgets the caller, collected or not: a Rust future dropped before its answer
+/// was collected (an `access_token()` nobody awaited) must leave no answer, and so no token, behind.
+struct Pending {
+    inner: Rc<Inner>,
+    id: CallerId,
+    promise: Promise,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let id = self.id;
+        // `try_`: a drop never traps, even in the middle of a settle (the answer is then removed by the next).
+        if let Ok(mut waiters) = self.inner.waiters.try_borrow_mut() {
+            waiters.retain(|(w, _)| *w != id);
+        }
+        if let Ok(mut answers) = self.inner.answers.try_borrow_mut() {
+            answers.retain(|(a, _)| *a != id);
+        }
+    }
+}
+
 /// The checked options.
 struct Settings {
     token_url: String,
@@ -247,8 +269,11 @@ struct Inner {
     last_cause: RefCell<Option<JsValue>>,
     /// The BroadcastChannel to the other tabs and workers (`null` where it does not exist).
     channel: JsValue,
-    /// The one Rust closure JavaScript calls (see `Client::from_js`): kept alive as long as the client.
-    _callback: Closure<dyn FnMut(u32, JsValue, JsValue) -> JsValue>,
+    /// The one Rust closure JavaScript calls (see `Client::from_js`): kept alive as long as the client. `Fn`, not
+    /// `FnMut`: it is re-entered when a platform answers synchronously from inside a call the client makes (Deno
+    /// grants a free Web Lock within `navigator.locks.request`, while the fetcher's `want()` is still running),
+    /// which wasm-bindgen refuses for an `FnMut` ("closure invoked recursively").
+    _callback: Closure<dyn Fn(u32, JsValue, JsValue) -> JsValue>,
     /// The Web Lock requests by ticket (see `makeLocks`).
     locks: js::Locks,
     /// Removes the lifecycle listeners.
@@ -324,7 +349,7 @@ impl Inner {
             Command::CallBridge { attempt } => {
                 let this = Rc::clone(self);
                 let flight = future_to_promise(async move {
-                    let result = this.call_bridge().await;
+                    let result = this.call_bridge(&this.options.token_url, "POST", None).await;
                     *this.flight_js.borrow_mut() = None;
                     this.handle(Event::BridgeAnswered { attempt, result });
                     Ok(JsValue::UNDEFINED)
@@ -334,12 +359,10 @@ impl Inner {
             Command::Revoke { caller, header } => {
                 let this = Rc::clone(self);
                 spawn(async move {
-                    let signal = web_sys::AbortSignal::timeout_with_u32(this.options.timeout_ms);
-                    // The session is already over locally; a failed revoke changes nothing here.
-                    if let Ok(revoke) = this.bridge_request(&this.options.revoke_url, "DELETE", &signal, header) {
-                        let _ = revoke.send().await;
-                    }
-                    this.handle(Event::Revoked { caller });
+                    // The session is already over locally; the machine tells the caller whether the bridge
+                    // confirmed.
+                    let result = this.call_bridge(&this.options.revoke_url, "DELETE", header).await;
+                    this.handle(Event::Revoked { caller, result });
                 });
             }
             Command::Notify(notice) => self.notify(notice),
@@ -356,6 +379,9 @@ impl Inner {
                 *self.header_js.borrow_mut() = None;
                 *self.flight_js.borrow_mut() = None;
                 self.notice_listeners.borrow_mut().clear();
+                // Answers not yet collected go with the client (a token among them must not outlive free()):
+                // their callers get `freed`.
+                self.answers.borrow_mut().clear();
                 // A memory-only token ends with the client (a stored one stays for the next page load).
                 *self.store.memory.borrow_mut() = MemoryStore::default();
                 self.close_io();
@@ -411,34 +437,35 @@ impl Inner {
     /// A caller: its id and a promise resolved (with `undefined`) once the machine has settled it. Registers the
     /// caller and hands the machine its event now (`defer`: the commands run from a microtask, so that no listener
     /// runs inside the call that started it).
-    fn begin(self: &Rc<Self>, event: impl FnOnce(CallerId) -> Event<JsJson>, defer: bool) -> (CallerId, Promise) {
+    fn begin(self: &Rc<Self>, event: impl FnOnce(CallerId) -> Event<JsJson>, defer: bool) -> Pending {
         let id = self.next_caller.get().wrapping_add(1);
         self.next_caller.set(id);
         self.begin_event(id, event(id), defer)
     }
 
     /// `start()`: the stored entry is read now, the restore's commands run from a microtask.
-    fn begin_start(self: &Rc<Self>) -> (CallerId, Promise) {
+    fn begin_start(self: &Rc<Self>) -> Pending {
         let stored = self.store.load();
         self.begin(|caller| Event::Start { caller, stored }, true)
     }
 
-    fn begin_token(self: &Rc<Self>) -> (CallerId, Promise) {
+    fn begin_token(self: &Rc<Self>) -> Pending {
         self.begin(|caller| Event::Want { caller, want: Want::Token }, false)
     }
 
-    fn begin_refresh(self: &Rc<Self>) -> (CallerId, Promise) {
+    fn begin_refresh(self: &Rc<Self>) -> Pending {
         self.begin(|caller| Event::Refresh { caller }, false)
     }
 
-    fn begin_sign_out(self: &Rc<Self>) -> (CallerId, Promise) {
+    fn begin_sign_out(self: &Rc<Self>) -> Pending {
         self.begin(|caller| Event::SignOut { caller }, false)
     }
 
     /// [`Inner::begin`] once the event is made: its code exists once, not once per kind of caller.
-    fn begin_event(self: &Rc<Self>, id: CallerId, event: Event<JsJson>, defer: bool) -> (CallerId, Promise) {
+    fn begin_event(self: &Rc<Self>, id: CallerId, event: Event<JsJson>, defer: bool) -> Pending {
         let (promise, resolve, _) = js::deferred();
         self.waiters.borrow_mut().push((id, resolve));
+        let pending = Pending { inner: Rc::clone(self), id, promise };
         if defer {
             self.machine.borrow_mut().handle(event, js::now());
             let this = Rc::clone(self);
@@ -446,7 +473,7 @@ impl Inner {
         } else {
             self.handle(event);
         }
-        (id, promise)
+        pending
     }
 
     /// The machine's answer to caller `id`, once it is in. Pages and workers wait for the caller's promise.
@@ -455,27 +482,29 @@ impl Inner {
     /// flight (whichever request made it) or on its own timer for the machine's next deadline, and then hands
     /// the machine the timer event itself, until its answer is in. (One loop and one `await` for both: each await
     /// point costs the future's state machine a state.)
-    async fn answer(self: Rc<Self>, (id, promise): (CallerId, Promise)) -> Answer {
-        let browser = self.options.browser_like;
-        while self.pending(id) && (browser || !self.freed.get()) {
+    async fn answer(pending: Pending) -> Answer {
+        let (this, id) = (&pending.inner, pending.id);
+        let promise = &pending.promise;
+        let browser = this.options.browser_like;
+        while this.pending(id) && (browser || !this.freed.get()) {
             let wait = if browser {
                 promise.clone()
             } else {
-                let flight = self.flight_js.borrow().clone();
-                let deadline = self.machine.borrow().poll_timeout().map(|at| (at - js::now()).max(0) as f64);
-                js::first_of(&promise, flight.as_ref(), deadline.unwrap_or(-1.0))
+                let flight = this.flight_js.borrow().clone();
+                let deadline = this.machine.borrow().poll_timeout().map(|at| (at - js::now()).max(0) as f64);
+                js::first_of(promise, flight.as_ref(), deadline.unwrap_or(-1.0))
             };
             let _ = JsFuture::from(wait).await;
             if browser {
                 break;
             }
-            self.handle(Event::Timer);
+            this.handle(Event::Timer);
         }
-        let mut answers = self.answers.borrow_mut();
-        match answers.iter().position(|(a, _)| *a == id) {
-            Some(i) => answers.swap_remove(i).1,
-            None => Answer::Failed(machine::freed_error()),
-        }
+        let answer = {
+            let mut answers = this.answers.borrow_mut();
+            answers.iter().position(|(a, _)| *a == id).map(|i| answers.swap_remove(i).1)
+        };
+        answer.unwrap_or_else(|| Answer::Failed(machine::freed_error()))
     }
 
     fn pending(&self, id: CallerId) -> bool {
@@ -596,7 +625,7 @@ impl Inner {
 
     /// A message on the BroadcastChannel, handed to the machine as untrusted input.
     fn on_message(self: &Rc<Self>, message: JsValue) {
-        let text = |key| get(&message, key).as_string();
+        let text = |key| js::own(&message, key).as_string();
         self.handle(Event::Peer { kind: text("type"), client: text("client"), entry: text("entry") });
     }
 
@@ -640,7 +669,9 @@ impl Inner {
         *self.last_cause.borrow_mut() = cause;
     }
 
-    async fn call_bridge(&self) -> Transport<JsJson> {
+    /// A bridge call: the token `POST`, or the revoke `DELETE` with the token's header. A redirect is not
+    /// followed (see `bridgeRequest`) and comes back as [`Transport::Redirect`].
+    async fn call_bridge(&self, url: &str, method: &str, token_header: Option<(String, String)>) -> Transport<JsJson> {
         let signal = web_sys::AbortSignal::timeout_with_u32(self.options.timeout_ms);
         let lost = |this: &Self, e| {
             this.keep_cause(e);
@@ -650,7 +681,7 @@ impl Inner {
                 Transport::Network
             }
         };
-        let request = match self.bridge_request(&self.options.token_url, "POST", &signal, None) {
+        let request = match self.bridge_request(url, method, &signal, token_header) {
             Ok(r) => r,
             Err(e) => {
                 // The platform refused to build the request (bridgeHeaders are checked at construction, so this
@@ -667,6 +698,9 @@ impl Inner {
         let meta = js::response_meta(&raw);
         let response = gloo_net::http::Response::from(raw);
         let status = meta.get(0).as_f64().unwrap_or_default() as u16;
+        if let Some(to) = meta.get(4).as_string() {
+            return Transport::Redirect { status, to: Some(to).filter(|t| !t.is_empty()) };
+        }
         // Readable for a same-origin bridge, or one that lists Date in Access-Control-Expose-Headers.
         let time = |i| meta.get(i).as_f64().filter(|t| t.is_finite()).map(|t| t as Millis);
         let date = time(1);
@@ -870,7 +904,13 @@ impl Client {
             );
             let part = |i| made.get(i);
             let channel = part(0);
-            let session = Config { format, header, refresh_margin_ms: at(5).as_f64().map(|ms| ms as Millis), client };
+            let session = Config {
+                format,
+                header,
+                refresh_margin_ms: at(5).as_f64().map(|ms| ms as Millis),
+                client,
+                server: !options.browser_like,
+            };
             let setup = Setup {
                 session,
                 auto_refresh: flags & 1 != 0,
@@ -919,10 +959,9 @@ impl Client {
     /// Restores a stored token if still valid, otherwise asks the peers and the bridge. `Ok(true)`: signed in;
     /// `Ok(false)`: no session. The restore happens in this call; the future waits for the rest.
     pub fn start(&self) -> impl Future<Output = Result<bool, Error>> {
-        let inner = Rc::clone(&self.inner);
-        let pending = inner.begin_start();
+        let pending = self.inner.begin_start();
         async move {
-            match inner.answer(pending).await {
+            match Inner::answer(pending).await {
                 Answer::Started(signed_in) => Ok(signed_in),
                 other => Err(failure(other)),
             }
@@ -932,23 +971,22 @@ impl Client {
     /// A token valid for at least the refresh margin, refreshing first if needed.
     pub fn access_token(&self) -> impl Future<Output = Result<AccessToken, Error>> {
         let pending = self.inner.begin_token();
-        let inner = Rc::clone(&self.inner);
-        async move { token_answer(inner.answer(pending).await) }
+        async move { token_answer(Inner::answer(pending).await) }
     }
 
     /// Forces one refresh (joining one in flight); also leaves the signed-out state.
     pub fn refresh(&self) -> impl Future<Output = Result<AccessToken, Error>> {
         let pending = self.inner.begin_refresh();
-        let inner = Rc::clone(&self.inner);
-        async move { token_answer(inner.answer(pending).await) }
+        async move { token_answer(Inner::answer(pending).await) }
     }
 
-    /// Ends the session here and at the bridge (`DELETE revokeUrl`); tells the other tabs and workers.
+    /// Ends the session here and at the bridge (`DELETE revokeUrl`); tells the other tabs and workers. The local
+    /// session ends either way; the error (`bridge_unavailable` with the status, `network`, `timeout`,
+    /// `invalid_response` for a redirect) says the bridge did not confirm, so its session may live on.
     pub fn sign_out(&self) -> impl Future<Output = Result<(), Error>> {
         let pending = self.inner.begin_sign_out();
-        let inner = Rc::clone(&self.inner);
         async move {
-            match inner.answer(pending).await {
+            match Inner::answer(pending).await {
                 Answer::Done => Ok(()),
                 other => Err(failure(other)),
             }
@@ -1042,9 +1080,9 @@ fn token_answer(answer: Answer) -> Result<AccessToken, Error> {
 /// conversion for every kind of caller (each gets only its own kind of answer, or a failure): `start` resolves to
 /// a boolean, `accessToken` and `refresh` to the token, `signOut` to `undefined`, the fetcher's `want()` to
 /// `[name, value]`.
-fn answer_promise(inner: Rc<Inner>, pending: (CallerId, Promise)) -> Promise {
+fn answer_promise(inner: Rc<Inner>, pending: Pending) -> Promise {
     future_to_promise(async move {
-        match Rc::clone(&inner).answer(pending).await {
+        match Inner::answer(pending).await {
             Answer::Started(b) => Ok(JsValue::from_bool(b)),
             Answer::Token(t) => Ok(JsValue::from_str(&t)),
             Answer::Header(name, value) => Ok(Array::of2(&name.into(), &value.into()).into()),

@@ -73,7 +73,14 @@ function httpUrl(text, base, origin) {
 // are refused (a misspelt `autorefresh` would otherwise be ignored without a word).
 const OPTIONS = ['tokenUrl', 'revokeUrl', 'apiOrigins', 'format', 'header', 'storage', 'storageKey', 'credentials', 'bridgeHeaders', 'refreshMargin', 'autoRefresh', 'bridgeTimeout'];
 const isObject = (v) => typeof v === 'object' && v !== null;
-const get = (o, k) => { try { return isObject(o) ? o[k] : undefined; } catch { return undefined; } };
+// An option's own property, never an inherited one: a property planted on Object.prototype or Array.prototype (a
+// prototype-pollution bug in any library of the page) must not become an option, e.g. a `revokeUrl` that sends
+// the token to another origin. A getter that throws reads as `undefined`.
+const { hasOwnProperty } = Object.prototype;
+const get = (o, k) => { try { return isObject(o) && hasOwnProperty.call(o, k) ? o[k] : undefined; } catch { return undefined; } };
+// A platform object's property, inherited ones included (`location.href` is a getter of Location.prototype in
+// workers): for globals only, never for what the caller passes.
+const platform = (o, k) => { try { return isObject(o) ? o[k] : undefined; } catch { return undefined; } };
 export function readOptions(o) {
   let message;
   // "AuthClient option `key` must be `expected`; got `v`" (or `expected` alone without a key).
@@ -93,7 +100,7 @@ export function readOptions(o) {
     // Resolved against the global `location` where there is one (pages, workers). Where there is none (Node, Deno,
     // workerd) a relative URL has nothing to resolve against, and fetch would reject it on every call.
     const url = (key, u) => {
-      let base = get(get(globalThis, 'location'), 'href');
+      let base = platform(platform(globalThis, 'location'), 'href');
       if (typeof base !== 'string') base = undefined;
       return httpUrl(u, base, false) ?? fail(base !== undefined ? 'an http(s) URL (absolute, or relative to the page)'
         : 'an absolute http(s) URL here: there is no document to resolve a relative one against', key, u);
@@ -133,13 +140,14 @@ export function readOptions(o) {
     const storage = get(o, 'storage');
     const kind = storage === undefined ? 0 : ['session', 'local', 'memory'].indexOf(storage);
     if (kind < 0) fail("'session', 'local' or 'memory'", 'storage', storage);
-    // The page's sessionStorage or localStorage; none (the token kept in memory) for 'memory', outside a window
-    // (workers, workerd, Deno, Node), or where the storage is disabled or blocked (sandboxed frames: reading throws).
-    let store = null;
-    try { if (kind < 2 && globalThis instanceof Window) store = globalThis[kind ? 'localStorage' : 'sessionStorage']; } catch {}
     // Pages and workers send the bridge's session cookie and keep timers; server runtimes have no cookie jar (and
     // some refuse the `credentials` field) and request-scoped ones (workerd, Deno Deploy) refresh lazily.
-    const browser = get(globalThis, 'document') !== undefined || typeof get(globalThis, 'importScripts') === 'function';
+    const browser = browserPlatform();
+    // The page's sessionStorage or localStorage; none (the token kept in memory) for 'memory', outside a browser's
+    // window (workers; workerd, Deno and Node, even where they offer Web Storage: Deno's is a file on the server),
+    // or where the storage is disabled or blocked (sandboxed frames: reading throws).
+    let store = null;
+    try { if (kind < 2 && browser && globalThis instanceof Window) store = globalThis[kind ? 'localStorage' : 'sessionStorage']; } catch {}
     let credentials = get(o, 'credentials');
     if (credentials === undefined) { if (browser) credentials = 'include'; }
     else if (!['omit', 'same-origin', 'include'].includes(credentials)) fail("'omit', 'same-origin' or 'include'", 'credentials', credentials);
@@ -155,8 +163,7 @@ export function readOptions(o) {
       let probe;
       try { probe = new Headers(); } catch { fail(HEADERS, 'bridgeHeaders', extra); }
       for (const k of names) {
-        let v;
-        try { v = extra[k]; } catch {}
+        const v = get(extra, k);
         if (typeof k !== 'string' || typeof v !== 'string') fail(HEADERS, 'bridgeHeaders', v);
         // The platform's own check: a name or value fetch would refuse fails here, not at every call.
         try { probe.set(k, v); } catch { fail('valid header names and values', 'bridgeHeaders', k); }
@@ -169,6 +176,20 @@ export function readOptions(o) {
   } catch (e) {
     if (e === fail) return message;
     throw e;
+  }
+}
+// Whether this is a browser (a page or a worker), told by the platform's fetch rather than by a global any library
+// may define (an SSR DOM shim such as jsdom or happy-dom defines `document` in Node): a browser's Request drops
+// the Fetch standard's forbidden request headers (`Cookie`), and the same fetch drops `Authorization` on a
+// cross-origin redirect and hides a redirect's target from scripts, which the fetch rules rely on. Node, Deno and
+// workerd send any header, so there every redirect is followed by hand. A window or a worker scope is required
+// too, so that nothing short of a browser's fetch in a browser's global scope counts.
+function browserPlatform() {
+  try {
+    const scope = (typeof Window === 'function' && globalThis instanceof Window) || typeof platform(globalThis, 'importScripts') === 'function';
+    return scope && !new Request('http://127.0.0.1/', { headers: { Cookie: 'probe' } }).headers.has('Cookie');
+  } catch {
+    return false;
   }
 }
 // The `format` option: a name's index in FORMATS, or [token, expiresIn, expiresAt] (JSON pointers), or the error's
@@ -202,12 +223,14 @@ export function emit(set, has, payload) {
 }
 // A bridge call's Request (built here: as bindings, Headers, RequestInit and each of its setters cost an import):
 // `Accept: application/json`, the configured `headers` (`[name, value, ...]`), the token header when `name` is
-// given (a call carrying the token follows no redirect), `credentials` unless undefined, the timeout's `signal`.
+// given, `credentials` unless undefined, the timeout's `signal`. A bridge call follows no redirect (`manual`; the
+// client reads a redirect as an `invalid_response`): its headers (an API key in `bridgeHeaders`), its cookies and
+// the token are for the bridge's origin alone, and a token minted elsewhere is not the bridge's.
 export function bridgeRequest(url, method, headers, name, value, credentials, signal) {
   const h = new Headers({ Accept: 'application/json' });
   for (let i = 0; i < headers.length; i += 2) h.set(headers[i], headers[i + 1]);
-  const init = { method, headers: h, signal };
-  if (name !== undefined) { h.set(name, value); init.redirect = 'manual'; }
+  const init = { method, headers: h, signal, redirect: 'manual' };
+  if (name !== undefined) h.set(name, value);
   if (credentials !== undefined) init.credentials = credentials;
   return new Request(url, init);
 }
@@ -229,11 +252,18 @@ export function makeClient(f, key, browser, origins, local) {
 // `v` when it is a function, else the message of the error `call` throws.
 export function listenerArg(call, v) { return typeof v === 'function' ? v : `${call}: listener must be a function; got ${describe(v)}`; }
 // What the client reads of a bridge response before its body: [status, Date.parse(Date), Retry-After,
-// Date.parse(Retry-After)] (NaN and null where a header is absent or unreadable). As bindings, the status and
-// headers getters, Headers.get and Date.parse cost an import each.
+// Date.parse(Retry-After), redirect] (NaN and null where a header is absent or unreadable). `redirect` is null
+// unless the response is a redirect: then the origin of its Location ('' where the browser hides it, as
+// `manual` does in pages and workers, or where there is none): never its path or query, which may carry secrets.
+// As bindings, the status and headers getters, Headers.get and Date.parse cost an import each.
 export function responseMeta(res) {
   const h = res.headers, retry = h.get('Retry-After');
-  return [res.status, Date.parse(h.get('Date')), retry, Date.parse(retry)];
+  let redirect = null;
+  if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400)) {
+    try { redirect = new URL(h.get('Location') ?? '', res.url).origin; } catch { redirect = ''; }
+    if (redirect === 'null' || h.get('Location') === null) redirect = '';
+  }
+  return [res.status, Date.parse(h.get('Date')), retry, Date.parse(retry), redirect];
 }
 // Web Storage under `key`: reads it (`value` undefined: the value or null), writes `value`, or removes it (`value`
 // null); a write or removal gives whether it worked, and a storage that throws gives false. A trap of the module
@@ -301,13 +331,16 @@ function listen(storage, handler) {
 // 1. origin: the token goes only to `origins` (exact origins). A URL string that starts with one of them and
 //    then `/` has that origin (the authority ends at the first `/`); anything else (relative, other case, odd
 //    forms, a Request) is parsed by `new Request` and its origin compared.
-// 2. the caller's own header (the token's header name already set by the caller): sent as given.
+// 2. the caller's own header (the token's header name already set by the caller): sent as given, but outside
+//    browsers its redirects are followed by hand all the same (see `sendRequest`): workerd before 2026 would
+//    carry the caller's `Authorization` to another origin.
 // 3. the token: `value` when the client's token needs no refresh, else `want()` resolves to [name, value] once
 //    the client has one (refreshing first) or rejects with the client's error.
 // 4. redirects (see `sendRequest`).
-// 5. a 401: `unauthorized(value)` tells the client the token was refused, and the request is sent once more with
-//    the token `want()` gives; without one, the 401 stands. Not sent again when the body is a stream (it can be
-//    sent once), but the client is told all the same.
+// 5. a 401 from an API origin that received the token: `unauthorized(value)` tells the client the token was
+//    refused, and the request is sent once more with the token `want()` gives; without one, the 401 stands. A 401
+//    from anywhere else (a redirect to another host) says nothing about the token: it stands, and the token is
+//    kept. Not sent again when the body is a stream (it can be sent once), but the client is told all the same.
 // The string form with a plain `init` (pages and workers) is sent without building a Request: the speed of a
 // hand-written wrapper. Getters on `init` run here, with no borrow held in wasm; one that throws rejects.
 function makeFetch(origins, browser, want, unauthorized) {
@@ -319,29 +352,33 @@ function makeFetch(origins, browser, want, unauthorized) {
         req = new Request(input, init); // a copy: the caller's Request never gets the token
         if (!origins.includes(new URL(req.url).origin)) return fetchOffStack(req);
       }
+      // The caller's own header: no token; outside browsers (where `req` is always built) redirects by hand.
+      const own = () => (browser ? fetchOffStack(req ?? input, req ? undefined : init) : followByHand(req, null, null, origins).then((r) => r.response));
       const headers = req ? req.headers : new Headers(init?.headers);
-      if (headers.has(name)) return fetchOffStack(req ?? input, req ? undefined : init);
+      if (headers.has(name)) return own();
       const again = replay ?? typeof init?.body?.getReader !== 'function';
       const options = req ? null : { ...init, headers };
       const spare = req && again ? req.clone() : null;
       const redirect = options?.redirect;
       let sentName = null;
+      // Resolves to { response, carried }: `carried` when the response came from an API origin that received
+      // the token (only such a 401 refuses it).
       const send = (req, name, value) => {
         if (req) return sendRequest(req, name, value, origins, browser);
         if (sentName !== null && sentName !== name) headers.delete(sentName);
         sentName = name;
         headers.set(name, value);
         options.redirect = name.toLowerCase() !== 'authorization' && followsRedirects(redirect) ? 'error' : redirect;
-        return fetchOffStack(input, options);
+        return fetchOffStack(input, options).then((response) => ({ response, carried: tokenSeen(response, input, origins) }));
       };
       const first = (n, v) => {
         // The header's name may be known only once there is a token (a format that picks it): checked again.
-        if (n !== name && headers.has(n)) return fetchOffStack(req ?? input, req ? undefined : init);
+        if (n !== name && headers.has(n)) return own();
         // A 401 tells the client its token was refused, whether or not the request can be sent again.
-        return send(req, n, v).then((r) => {
-          if (r.status !== 401) return r;
+        return send(req, n, v).then(({ response, carried }) => {
+          if (response.status !== 401 || !carried) return response;
           unauthorized(v);
-          return again ? want().then(([n, v]) => send(spare, n, v), () => r) : r;
+          return again ? want().then(([n, v]) => send(spare, n, v).then((r) => r.response), () => response) : response;
         });
       };
       return value === undefined ? want().then(([n, v]) => first(n, v)) : first(name, value);
@@ -355,16 +392,33 @@ function makeFetch(origins, browser, want, unauthorized) {
 // so a token in another header never follows a redirect there (`error`, unless the caller chose `manual`, which
 // follows nothing). Node, Deno, workerd (which forwards even Authorization across origins at compatibility dates
 // before 2026, and rejects `redirect: 'error'`): redirects are followed here by hand, the token re-attached only
-// for `origins`.
+// for `origins`. Resolves to { response, carried } (see `makeFetch`).
 const followsRedirects = (redirect) => (redirect ?? 'follow') === 'follow';
 function sendRequest(request, name, value, origins, browser) {
   if (!browser) return followByHand(request, name, value, origins);
   const custom = name.toLowerCase() !== 'authorization';
   const req = custom && followsRedirects(request.redirect) ? new Request(request, { redirect: 'error' }) : request;
   req.headers.set(name, value);
-  return fetchOffStack(req);
+  return fetchOffStack(req).then((response) => ({ response, carried: tokenSeen(response, req.url, origins) }));
+}
+// In a browser, whether `response` (to a request for `url`, sent with the token) came from where the token went:
+// the API origin it was sent to. A redirect to another origin drops Authorization (and a custom header follows no
+// redirect), so a response from elsewhere never saw the token. (A browser hides the hops: a redirect that leaves
+// the origin and comes back is not told apart.)
+function tokenSeen(response, url, origins) {
+  try {
+    const from = new URL(response.url || url).origin;
+    return origins.includes(from) && from === new URL(url).origin;
+  } catch {
+    return false;
+  }
 }
 const REDIRECTS = [301, 302, 303, 307, 308];
+// What a cross-origin hop never carries, as browsers do (Fetch, HTTP-redirect fetch): the caller's credentials.
+const CREDENTIALS = ['authorization', 'proxy-authorization', 'cookie'];
+// Follows redirects by hand (Node, Deno, workerd): every hop goes out with `redirect: 'manual'`; the token
+// (`name`, `value`; none when null) is attached only for `origins`; a cross-origin hop drops the caller's
+// credentials; at most 20 hops, with Fetch's method rules. `carried`: the response's hop had the token.
 async function followByHand(request, name, value, origins) {
   const mode = request.redirect;
   let req = request;
@@ -373,17 +427,17 @@ async function followByHand(request, name, value, origins) {
     const spare = req.body && followsRedirects(mode) ? req.clone() : req;
     const send = new Request(req, { redirect: 'manual' });
     const origin = new URL(send.url).origin;
-    if (origins.includes(origin)) send.headers.set(name, value); else send.headers.delete(name);
+    const carried = name !== null && origins.includes(origin);
+    if (carried) send.headers.set(name, value); else if (name !== null) send.headers.delete(name);
     const res = await fetch(send);
     const location = res.headers.get('location');
-    if (!REDIRECTS.includes(res.status) || mode === 'manual' || location === null) return res;
+    if (!REDIRECTS.includes(res.status) || mode === 'manual' || location === null) return { response: res, carried };
     if (mode === 'error') throw new TypeError('fetch failed: redirect mode is "error"');
     if (hops >= 20) throw new TypeError('fetch failed: too many redirects');
     const url = new URL(location, send.url);
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('fetch failed: redirect to a non-HTTP URL');
     const headers = new Headers(spare.headers);
-    // As browsers do (Fetch, HTTP-redirect fetch): a caller's own Authorization does not cross origins either.
-    if (url.origin !== origin) headers.delete('authorization');
+    if (url.origin !== origin) for (const h of CREDENTIALS) headers.delete(h);
     const toGet = (res.status === 303 && spare.method !== 'HEAD') || (res.status <= 302 && spare.method === 'POST');
     let body = null;
     if (toGet) for (const h of ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']) headers.delete(h);
@@ -525,8 +579,7 @@ impl Json for JsJson {
         if self.kind() != Kind::Object {
             return None;
         }
-        let v = Reflect::get(&self.0, &JsValue::from_str(key)).ok()?;
-        // Inherited members such as `constructor` are functions: not data.
+        let v = own(&self.0, key);
         (!v.is_undefined() && !v.is_function()).then_some(JsJson(v))
     }
     fn index(&self, index: usize) -> Option<Self> {
@@ -552,7 +605,20 @@ pub fn now() -> Millis {
     js_sys::Date::now() as Millis
 }
 
-/// `obj[key]`, `undefined` when absent or when reading throws.
+/// `obj[key]` when `key` is `obj`'s own property, else `undefined` (also when reading throws). For data that
+/// arrives from outside (bridge responses, stored entries, peer messages): a member planted on
+/// `Object.prototype` by a prototype-pollution bug elsewhere in the page must not read as part of it.
+pub fn own(obj: &JsValue, key: &str) -> JsValue {
+    let Some(object) = obj.dyn_ref::<js_sys::Object>() else { return JsValue::UNDEFINED };
+    let key = js_sys::JsString::from(key);
+    if js_sys::Object::has_own_str(object, &key) != Ok(true) {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(obj, &key).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `obj[key]`, inherited properties included, `undefined` when absent or when reading throws: for platform
+/// objects (events, whose members are getters of their prototypes).
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
     if !obj.is_object() {
         return JsValue::UNDEFINED;
