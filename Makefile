@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 CHROMEDRIVER ?= /usr/bin/chromedriver
 WITH_BRIDGE := node tests/support/with-bridge.mjs --
 
-.PHONY: all deps deps-browsers pkg demo test test-native test-chrome test-firefox test-js bench fuzz clean
+.PHONY: all deps deps-browsers pkg demo test test-native test-lint test-chrome test-firefox test-js bench fuzz clean
 
 all: pkg
 
@@ -28,11 +28,17 @@ demo: pkg
 
 ## test: every suite: native core, wasm in headless Chromium and Firefox, the built package in Node and Chromium
 test: deps-browsers
+	$(MAKE) --no-print-directory test-lint
 	$(MAKE) --no-print-directory test-native
 	$(MAKE) --no-print-directory test-chrome
 	$(MAKE) --no-print-directory test-firefox
 	$(MAKE) --no-print-directory pkg
 	$(MAKE) --no-print-directory test-js
+
+## test-lint: the JavaScript the crate binds (js/), type-checked from its JSDoc and linted
+test-lint:
+	tsc -p js/tsconfig.json
+	eslint js/
 
 test-native:
 	cargo test --workspace --all-targets

@@ -42,7 +42,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; the
 fi
 
 if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/esbuild ] || [ ! -d node_modules/playwright-core ] \
-   || [ ! -x node_modules/.bin/deno ] || [ ! -d node_modules/miniflare ] || [ package.json -nt node_modules/.package-lock.json ]; then
+   || [ ! -x node_modules/.bin/deno ] || [ ! -d node_modules/miniflare ] || [ ! -x node_modules/.bin/eslint ] || [ package.json -nt node_modules/.package-lock.json ]; then
   # `npm install`, not `npm ci`: some packages (deno) list optional per-platform binaries that the registry
   # here does not serve, which `npm ci` refuses as an out-of-sync lock file.
   say "npm install"

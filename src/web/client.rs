@@ -18,7 +18,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::js::{self, error_to_js, get, JsJson};
 use crate::error::{Code, Error};
 use crate::json::Json;
-use crate::machine::{self, Answer, CallerId, Command, Event, LockMode, Machine, Notice, Post, Setup, Want};
+use crate::machine::{self, Answer, CallerId, Command, Event, Machine, Notice, Post, Setup, Want};
 use crate::schedule::parse_retry_after_seconds;
 use crate::session::{Config, Transport};
 use crate::store::{MemoryStore, TokenStore};
@@ -33,7 +33,8 @@ fn future_to_promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static
 
 /// [`future_to_promise`] over one boxed future type: its code exists once, not once per async block.
 fn settle_promise(f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
-    let (promise, resolve, reject) = js::deferred();
+    let pending = js::deferred();
+    let (promise, resolve, reject) = (pending.promise(), pending.resolve(), pending.reject());
     spawn(async move {
         let (settle, value) = match f.await {
             Ok(v) => (resolve, v),
@@ -185,9 +186,8 @@ struct Settings {
     token_url: String,
     revoke_url: String,
     /// `credentials` of bridge calls; `None` leaves it to the platform (server runtimes: some refuse the field).
-    /// (`undefined`, or the option's string.)
-    credentials: JsValue,
-    /// `[name, value, ...]`, checked by the platform.
+    credentials: Option<String>,
+    /// `[name, value]` pairs, checked by the platform.
     bridge_headers: Array,
     timeout_ms: u32,
     /// A page or a worker: it has peers to coordinate with. Server runtimes have none, and an open
@@ -225,13 +225,26 @@ pub struct AuthClient {
     client: Client,
 }
 
-/// The options as checked by `readOptions` (web/js.rs), which makes every check: its answer, or its error.
-fn read_options(options: &JsValue) -> Result<Array, Error> {
+/// The options as checked by `readOptions` (js/options.js), which makes every check: its answer, or its error.
+fn read_options(options: &JsValue) -> Result<js::CheckedOptions, Error> {
     let read = js::read_options(options);
-    match read.as_string() {
+    match read.error() {
         Some(m) => Err(js::config_error(m)),
-        None => Ok(read.unchecked_into()),
+        None => Ok(read),
     }
+}
+
+/// The Rust closures JavaScript calls (see `makeClient` in js/platform.js), kept alive as long as the client.
+/// `Fn`, not `FnMut`: each may be re-entered when a platform answers synchronously from inside a call the client
+/// makes (Deno grants a free Web Lock within `navigator.locks.request`, while the fetcher's `want()` is still
+/// running), which wasm-bindgen refuses for an `FnMut` ("closure invoked recursively").
+struct Callbacks {
+    _message: Closure<dyn Fn(JsValue)>,
+    _lifecycle: Closure<dyn Fn(String, JsValue)>,
+    _lock: Closure<dyn Fn(u32, String)>,
+    timer: Closure<dyn Fn()>,
+    _want: Closure<dyn Fn() -> Promise>,
+    _unauthorized: Closure<dyn Fn(String)>,
 }
 
 struct Inner {
@@ -241,8 +254,6 @@ struct Inner {
     store: WebStore,
     /// The armed timer: when it fires and its handle.
     timer: RefCell<Option<(Millis, JsValue)>>,
-    /// The timer's function (see `makeClient`), for `setTimeout`.
-    timer_fn: Function,
     /// `free()` was called (mirrors the machine, read on every call without a borrow).
     freed: Cell<bool>,
     /// The bridge call in flight (see `Inner::answer`).
@@ -269,31 +280,24 @@ struct Inner {
     last_cause: RefCell<Option<JsValue>>,
     /// The BroadcastChannel to the other tabs and workers (`null` where it does not exist).
     channel: JsValue,
-    /// The one Rust closure JavaScript calls (see `Client::from_js`): kept alive as long as the client. `Fn`, not
-    /// `FnMut`: it is re-entered when a platform answers synchronously from inside a call the client makes (Deno
-    /// grants a free Web Lock within `navigator.locks.request`, while the fetcher's `want()` is still running),
-    /// which wasm-bindgen refuses for an `FnMut` ("closure invoked recursively").
-    _callback: Closure<dyn Fn(u32, JsValue, JsValue) -> JsValue>,
+    callbacks: Callbacks,
     /// The Web Lock requests by ticket (see `makeLocks`).
     locks: js::Locks,
     /// Removes the lifecycle listeners.
     unlisten: RefCell<Option<Function>>,
-    /// The authenticated fetch's rules (see `makeFetch` in web/js.rs).
+    /// The authenticated fetch's rules (see `makeFetch` in js/fetch.js).
     fetcher: js::Fetcher,
     /// The current token's header name and value as JS strings, by token generation: a fetch reuses them
     /// instead of copying strings out of wasm on every call.
     header_js: RefCell<Option<(u64, JsValue, JsValue)>>,
 }
 
-// The kinds of calls from JavaScript (see `Client::from_js`): a BroadcastChannel message, a lifecycle event
-// (`type`, event), a Web Lock event (ticket, kind), the timer, the fetcher's `want()` (a promise of `[name, value]`,
-// the machine's answer to a `Want`) and its `unauthorized(value)` (the API answered 401 to that token).
-const MESSAGE: u32 = 0;
-const EVENT: u32 = 1;
-const LOCK: u32 = 2;
-const TIMER: u32 = 3;
-const WANT: u32 = 4;
-// 5: `unauthorized(value)` (the last arm of the match).
+/// The header the fetcher's `want()` resolves to (`{ name, value }` in js/platform.js).
+struct HeaderAnswer<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+crate::json::serialize_as_map!(HeaderAnswer { "name": name, "value": value });
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -337,14 +341,7 @@ impl Inner {
                     js::post(&self.channel, &m);
                 }
             }
-            Command::Lock { ticket, mode } => {
-                let mode = match mode {
-                    LockMode::IfAvailable => 0,
-                    LockMode::Wait => 1,
-                    LockMode::Steal => 2,
-                };
-                self.locks.request(ticket, mode);
-            }
+            Command::Lock { ticket, mode } => self.locks.request(ticket, js::lock_mode(mode)),
             Command::Unlock { ticket } => self.locks.release(ticket),
             Command::CallBridge { attempt } => {
                 let this = Rc::clone(self);
@@ -423,7 +420,7 @@ impl Inner {
         if let Some(at) = next {
             // setTimeout holds at most 2^31-1 ms; a longer wait fires early and the machine re-arms it.
             let delay = (at - js::now()).clamp(0, i64::from(i32::MAX));
-            let handle = js::set_timeout(&self.timer_fn, delay as f64);
+            let handle = js::set_timeout(self.callbacks.timer.as_ref().unchecked_ref(), delay as f64);
             // One armed timer: one armed meanwhile (by a call back from a replaced setTimeout) is cleared.
             let replaced = self.timer.borrow_mut().replace((at, handle));
             if let Some((_, handle)) = replaced {
@@ -463,7 +460,8 @@ impl Inner {
 
     /// [`Inner::begin`] once the event is made: its code exists once, not once per kind of caller.
     fn begin_event(self: &Rc<Self>, id: CallerId, event: Event<JsJson>, defer: bool) -> Pending {
-        let (promise, resolve, _) = js::deferred();
+        let pair = js::deferred();
+        let (promise, resolve) = (pair.promise(), pair.resolve());
         self.waiters.borrow_mut().push((id, resolve));
         let pending = Pending { inner: Rc::clone(self), id, promise };
         if defer {
@@ -610,14 +608,16 @@ impl Inner {
 
     // ---- platform events ----
 
-    /// A lifecycle event by its index (see `listen` in web/js.rs): `online`, `offline`, then `visibilitychange` (to
-    /// visible), `pageshow` and `focus`, then `storage` with the event.
-    fn on_event(self: &Rc<Self>, kind: u32, event: JsValue) {
+    /// A lifecycle event by its type (`LifecycleType` in js/platform.js): a `visibilitychange` is to visible,
+    /// `storage` comes with the event.
+    fn on_lifecycle(self: &Rc<Self>, kind: &str, event: JsValue) {
         let event = match kind {
-            0 => Event::Online(true),
-            1 => Event::Online(false),
-            2..=4 => Event::Wake,
-            5 => Event::Storage { key: get(&event, "key").as_string(), value: get(&event, "newValue").as_string() },
+            "online" => Event::Online(true),
+            "offline" => Event::Online(false),
+            "visibilitychange" | "pageshow" | "focus" => Event::Wake,
+            "storage" => {
+                Event::Storage { key: get(&event, "key").as_string(), value: get(&event, "newValue").as_string() }
+            }
             _ => return,
         };
         self.handle(event);
@@ -629,10 +629,11 @@ impl Inner {
         self.handle(Event::Peer { kind: text("type"), client: text("client"), entry: text("entry") });
     }
 
-    fn on_lock(self: &Rc<Self>, ticket: u32, kind: u32) {
-        self.handle(match kind {
-            0 => Event::LockGranted { ticket },
-            1 => Event::LockBusy { ticket },
+    /// A Web Lock event (`LockResult` in js/platform.js).
+    fn on_lock(self: &Rc<Self>, ticket: u32, result: &str) {
+        self.handle(match result {
+            "granted" => Event::LockGranted { ticket },
+            "busy" => Event::LockBusy { ticket },
             _ => Event::LockFailed { ticket },
         });
     }
@@ -656,7 +657,8 @@ impl Inner {
             None => (None, None),
         };
         let options = &self.options;
-        Ok(js::bridge_request(url, method, &options.bridge_headers, name, value, &options.credentials, signal)?.into())
+        let credentials = options.credentials.as_deref();
+        Ok(js::bridge_request(url, method, &options.bridge_headers, name, value, credentials, signal)?.into())
     }
 
     /// The JS error behind a failed bridge call, kept as the `cause` of the error reported for it.
@@ -697,17 +699,16 @@ impl Inner {
         let raw = web_sys::Response::from(response);
         let meta = js::response_meta(&raw);
         let response = gloo_net::http::Response::from(raw);
-        let status = meta.get(0).as_f64().unwrap_or_default() as u16;
-        if let Some(to) = meta.get(4).as_string() {
+        let status = meta.status();
+        if let Some(to) = meta.redirect() {
             return Transport::Redirect { status, to: Some(to).filter(|t| !t.is_empty()) };
         }
         // Readable for a same-origin bridge, or one that lists Date in Access-Control-Expose-Headers.
-        let time = |i| meta.get(i).as_f64().filter(|t| t.is_finite()).map(|t| t as Millis);
-        let date = time(1);
-        let retry_after_ms = meta
-            .get(2)
-            .as_string()
-            .and_then(|v| parse_retry_after_seconds(&v).or_else(|| time(3).map(|at| (at - js::now()).max(0))));
+        let time = |t: f64| t.is_finite().then_some(t as Millis);
+        let date = time(meta.date());
+        let retry_after_ms = meta.retry_after().and_then(|v| {
+            parse_retry_after_seconds(&v).or_else(|| time(meta.retry_after_date()).map(|at| (at - js::now()).max(0)))
+        });
         let body = match response.text().await {
             Ok(t) => JsJson::parse(&t),
             Err(e) => return lost(self, e),
@@ -838,118 +839,138 @@ impl Client {
 
     fn from_js(options: &JsValue) -> Result<Client, Error> {
         let read = read_options(options)?;
+        let format = js::format_from(&read.format())?;
+        let storage = read.storage();
+        // `storage: 'local'`: other tabs' writes arrive as `storage` events too. `storage: 'memory'`: the token
+        // never leaves this context's memory, so it is neither handed to peers nor taken from them, and no Web
+        // Lock is taken (each context has its own token).
+        let (local_storage, memory_only) = (storage == "local", storage == "memory");
+        let options = Settings {
+            token_url: read.token_url(),
+            revoke_url: read.revoke_url(),
+            credentials: read.credentials(),
+            bridge_headers: read.bridge_headers(),
+            timeout_ms: read.bridge_timeout_ms() as u32,
+            browser_like: read.browser(),
+        };
+        let header = read.header();
+        let api_origins = read.api_origins();
+        // The identity binds stored entries and peer messages to this bridge, these API origins, this header and
+        // this format.
+        let origins: Vec<String> = api_origins.iter().filter_map(|o| o.as_string()).collect();
+        let client = crate::store::client_id(&options.token_url, &origins, header.as_deref(), &format.identity());
+        let key = read.storage_key().unwrap_or_else(|| format!("authbridge.{client}"));
+        let web_storage = read.web_storage().then(|| js::web_storage(local_storage));
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
-            // `readOptions`' answer taken apart (see there).
-            let at = |i| read.get(i);
-            let text = |i| at(i).as_string().unwrap_or_default();
-            let number = |i| at(i).as_f64().unwrap_or_default() as u32;
-            let flags = number(8);
-            // `storage: 'local'`: other tabs' writes arrive as `storage` events too. `storage: 'memory'`: the token
-            // never leaves this context's memory, so it is neither handed to peers nor taken from them, and no Web
-            // Lock is taken (each context has its own token).
-            let (local_storage, memory_only) = (flags >> 2 == 1, flags >> 2 == 2);
-            let options = Settings {
-                token_url: text(0),
-                revoke_url: text(1),
-                credentials: at(9),
-                bridge_headers: at(10).unchecked_into(),
-                timeout_ms: number(6),
-                browser_like: flags & 2 != 0,
-            };
-            let format = js::format_from(at(4));
-            let header = at(3).as_string();
-            // The identity binds stored entries and peer messages to this bridge, these API origins, this header
-            // and this format.
-            let origins: Vec<String> = Array::from(&at(2)).iter().filter_map(|o| o.as_string()).collect();
-            let client = crate::store::client_id(&options.token_url, &origins, header.as_deref(), &format.identity());
-            let key = at(7).as_string().unwrap_or_else(|| {
-                let mut k = String::from("authbridge.");
-                k.push_str(&client);
-                k
-            });
-            // One closure for every call from JavaScript, told apart by `kind` (`makeClient` makes one function per
-            // kind): each closure type costs wasm-bindgen an invoke shim in the module and a wrapper in the glue.
+            // The closures JavaScript calls (see `makeClient`): each holds the client weakly, so that the client
+            // goes when the application lets it go.
             let w = weak.clone();
-            let callback = Closure::new(move |kind: u32, a: JsValue, b: JsValue| -> JsValue {
-                let Some(inner) = w.upgrade() else {
-                    return if kind == WANT {
-                        Promise::reject(&error_to_js(&machine::freed_error())).into()
-                    } else {
-                        JsValue::UNDEFINED
-                    };
-                };
-                match kind {
-                    MESSAGE => inner.on_message(a),
-                    EVENT => inner.on_event(a.as_f64().unwrap_or_default() as u32, b),
-                    LOCK => inner.on_lock(a.as_f64().unwrap_or_default() as u32, b.as_f64().unwrap_or_default() as u32),
-                    TIMER => {
-                        *inner.timer.borrow_mut() = None;
-                        inner.handle(Event::Timer);
-                    }
-                    WANT => {
-                        // Called from a microtask (see `makeClient`), as the future it replaces was first polled.
-                        let pending = inner.begin(|caller| Event::Want { caller, want: Want::Header }, false);
-                        return answer_promise(inner, pending).into();
-                    }
-                    _ => inner.handle(Event::Unauthorized { value: a.as_string().unwrap_or_default() }),
+            let message = Closure::new(move |message: JsValue| {
+                if let Some(inner) = w.upgrade() {
+                    inner.on_message(message);
                 }
-                JsValue::UNDEFINED
             });
-            let made = js::make_client(
-                callback.as_ref().unchecked_ref(),
+            let w = weak.clone();
+            let lifecycle = Closure::new(move |kind: String, event: JsValue| {
+                if let Some(inner) = w.upgrade() {
+                    inner.on_lifecycle(&kind, event);
+                }
+            });
+            let w = weak.clone();
+            let lock = Closure::new(move |ticket: u32, result: String| {
+                if let Some(inner) = w.upgrade() {
+                    inner.on_lock(ticket, &result);
+                }
+            });
+            let w = weak.clone();
+            let timer = Closure::new(move || {
+                if let Some(inner) = w.upgrade() {
+                    *inner.timer.borrow_mut() = None;
+                    inner.handle(Event::Timer);
+                }
+            });
+            let w = weak.clone();
+            let want = Closure::new(move || -> Promise {
+                let Some(inner) = w.upgrade() else {
+                    return Promise::reject(&error_to_js(&machine::freed_error()));
+                };
+                // Called from a microtask (see `makeClient`), not from the caller's stack.
+                let pending = inner.begin(|caller| Event::Want { caller, want: Want::Header }, false);
+                answer_promise(inner, pending)
+            });
+            let w = weak.clone();
+            let unauthorized = Closure::new(move |value: String| {
+                if let Some(inner) = w.upgrade() {
+                    inner.handle(Event::Unauthorized { value });
+                }
+            });
+            let parts = js::make_client(
+                message.as_ref().unchecked_ref(),
+                lifecycle.as_ref().unchecked_ref(),
+                lock.as_ref().unchecked_ref(),
+                want.as_ref().unchecked_ref(),
+                unauthorized.as_ref().unchecked_ref(),
                 &key,
                 options.browser_like,
-                &at(2).unchecked_into(),
+                &api_origins,
                 local_storage,
             );
-            let part = |i| made.get(i);
-            let channel = part(0);
+            let channel = parts.channel();
             let session = Config {
                 format,
                 header,
-                refresh_margin_ms: at(5).as_f64().map(|ms| ms as Millis),
+                refresh_margin_ms: read.refresh_margin_ms().map(|ms| ms as Millis),
                 client,
                 server: !options.browser_like,
             };
+            // The Web Lock serialises bridge calls between contexts that share a token: through Web Storage or
+            // the channel. A server runtime has neither (its token is in this context's memory alone).
+            let shared = !memory_only && (web_storage.is_some() || !channel.is_null());
             let setup = Setup {
                 session,
-                auto_refresh: flags & 1 != 0,
+                auto_refresh: read.auto_refresh(),
                 peers: !channel.is_null() && !memory_only,
-                lock: !memory_only,
+                lock: shared,
                 bridge_timeout_ms: Millis::from(options.timeout_ms),
                 shared_storage_key: local_storage.then(|| key.clone()),
-                online: part(5).as_bool().unwrap_or(true),
-                seed: part(6).as_f64().unwrap_or_default() as u64,
+                online: parts.online(),
+                seed: parts.seed() as u64,
             };
             Inner {
                 client: setup.session.client.clone(),
                 machine: RefCell::new(Machine::new(setup)),
                 options,
                 store: WebStore {
-                    storage: RefCell::new(at(11).is_truthy().then(|| js::web_storage(local_storage))),
+                    storage: RefCell::new(web_storage),
                     key,
                     memory: RefCell::new(MemoryStore::default()),
                 },
                 timer: RefCell::new(None),
-                timer_fn: part(3).unchecked_into(),
                 freed: Cell::new(false),
                 flight_js: RefCell::new(None),
                 waiters: RefCell::new(Vec::new()),
                 answers: RefCell::new(Vec::new()),
                 notice_listeners: RefCell::new(Vec::new()),
                 next_caller: Cell::new(0),
-                on_token: part(7).unchecked_into(),
-                on_signed_out: part(8).unchecked_into(),
-                on_error: part(9).unchecked_into(),
-                on_change: part(10).unchecked_into(),
+                on_token: parts.on_token(),
+                on_signed_out: parts.on_signed_out(),
+                on_error: parts.on_error(),
+                on_change: parts.on_change(),
                 snapshot: RefCell::new(None),
                 error_js: RefCell::new(None),
                 last_cause: RefCell::new(None),
                 channel,
-                _callback: callback,
-                locks: part(1).unchecked_into(),
-                unlisten: RefCell::new(Some(part(4).unchecked_into())),
-                fetcher: part(2).unchecked_into(),
+                callbacks: Callbacks {
+                    _message: message,
+                    _lifecycle: lifecycle,
+                    _lock: lock,
+                    timer,
+                    _want: want,
+                    _unauthorized: unauthorized,
+                },
+                locks: parts.locks(),
+                unlisten: RefCell::new(Some(parts.unlisten())),
+                fetcher: parts.fetcher(),
                 header_js: RefCell::new(None),
             }
         });
@@ -1085,7 +1106,9 @@ fn answer_promise(inner: Rc<Inner>, pending: Pending) -> Promise {
         match Inner::answer(pending).await {
             Answer::Started(b) => Ok(JsValue::from_bool(b)),
             Answer::Token(t) => Ok(JsValue::from_str(&t)),
-            Answer::Header(name, value) => Ok(Array::of2(&name.into(), &value.into()).into()),
+            Answer::Header(name, value) => {
+                Ok(js::to_js(&HeaderAnswer { name: &name, value: &value }).unwrap_or_default())
+            }
             Answer::Done => Ok(JsValue::UNDEFINED),
             other => Err(inner.call_error(&failure(other))),
         }
