@@ -87,21 +87,6 @@ fn parse_index(key: &str) -> Option<usize> {
     key.parse().ok()
 }
 
-/// Epoch milliseconds as a JSON number in a serde type: an integer natively (serde_json writes `1700000000000`),
-/// an `f64` in wasm, which serde-wasm-bindgen hands to JavaScript as a number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Epoch(pub i64);
-
-impl serde::Serialize for Epoch {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if cfg!(target_arch = "wasm32") {
-            serializer.serialize_f64(self.0 as f64)
-        } else {
-            serializer.serialize_i64(self.0)
-        }
-    }
-}
-
 #[cfg(not(target_arch = "wasm32"))]
 impl Json for serde_json::Value {
     fn parse(text: &str) -> Option<Self> {
@@ -158,16 +143,19 @@ mod tests {
     }
 }
 
-// `web/` writes its event and message types through `serialize_as_map!`. A `#[derive(Serialize)]` with
+// `web/` writes its event and message types through `serialize_as_map!` and `Epoch`. A `#[derive(Serialize)]` with
 // `#[serde(rename = "…")]` and `#[serde(skip_serializing_if = "Option::is_none")]` on the `Option<&str>` fields
 // writes the same JSON and the same JavaScript objects (serde-wasm-bindgen's `json_compatible` serialiser makes
 // plain objects of both structs and maps): once `web/` derives its types, this module goes.
 #[cfg(target_arch = "wasm32")]
-pub(crate) use for_web::{serialize_as_map, AsField, Fields};
+pub(crate) use for_web::{serialize_as_map, AsField, Epoch, Fields};
 
 #[cfg(target_arch = "wasm32")]
 mod for_web {
-    use super::Epoch;
+    /// Epoch milliseconds, as `web/` names them in its events (an `i64` would serialise the same).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+    #[serde(transparent)]
+    pub struct Epoch(pub i64);
 
     /// `impl Serialize` for a struct with a lifetime, as a map of these keys in this order (`key: field`; a field
     /// of type `Option<&str>` is left out when `None`).

@@ -6,7 +6,7 @@
 //! it: a client never restores or adopts an entry written for another bridge or other API origins (two clients
 //! on one page would otherwise swap tokens and send each one to the other's API).
 
-use crate::json::{Epoch, Json, Kind};
+use crate::json::{Json, Kind};
 use crate::time::Millis;
 use crate::token::{AccessToken, AUTHORIZATION, X_AUTH_TOKEN};
 use std::borrow::Cow;
@@ -93,14 +93,14 @@ pub fn client_id(token_url: &str, api_origins: &[String], header: Option<&str>, 
 struct EntryText<'a> {
     token: &'a str,
     #[serde(rename = "expiresAt")]
-    expires_at: Option<Epoch>,
+    expires_at: Option<Millis>,
     header: &'a str,
     client: &'a str,
 }
 
 /// Serialises an entry as `{"token":…,"expiresAt":…,"header":…,"client":…}`.
 pub fn encode<J: Json>(token: &AccessToken, expires_at: Option<Millis>, header: &str, client: &str) -> String {
-    let entry = EntryText { token: token.secret(), expires_at: expires_at.map(Epoch), header, client };
+    let entry = EntryText { token: token.secret(), expires_at, header, client };
     J::to_text(&entry).unwrap_or_default()
 }
 
