@@ -196,27 +196,31 @@ struct Settings {
 }
 
 /// The `token` event's payload (`TokenEvent` in types.d.ts).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 struct TokenEvent<'a> {
     source: &'a str,
-    expires_at: Option<crate::json::Epoch>,
+    /// Epoch milliseconds, `null` for a token that does not expire.
+    expires_at: Option<i64>,
     header: &'a str,
 }
-crate::json::serialize_as_map!(TokenEvent { "source": source, "expiresAt": expires_at, "header": header });
 
-/// The `signedOut` event's payload.
+/// The `signedOut` event's payload (`SignedOutEvent` in types.d.ts).
+#[derive(serde::Serialize)]
 struct SignedOutEvent<'a> {
     reason: &'a str,
 }
-crate::json::serialize_as_map!(SignedOutEvent { "reason": reason });
 
 /// A message to the other contexts of this client on the BroadcastChannel: `ask` (for a token), `token` (with
 /// the stored entry's JSON) or `signedOut`. Received ones are read as untrusted input (see `on_message`).
+#[derive(serde::Serialize)]
 struct PeerMessage<'a> {
+    #[serde(rename = "type")]
     kind: &'a str,
     client: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     entry: Option<&'a str>,
 }
-crate::json::serialize_as_map!(PeerMessage { "type": kind, "client": client, "entry": entry });
 
 /// Keeps a page or worker signed in: refreshes short-lived tokens through the bridging backend before they
 /// expire and attaches them to requests for the configured API origins only.
@@ -293,11 +297,11 @@ struct Inner {
 }
 
 /// The header the fetcher's `want()` resolves to (`{ name, value }` in js/platform.js).
+#[derive(serde::Serialize)]
 struct HeaderAnswer<'a> {
     name: &'a str,
     value: &'a str,
 }
-crate::json::serialize_as_map!(HeaderAnswer { "name": name, "value": value });
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -561,7 +565,6 @@ impl Inner {
                 self.emit(&self.on_change, None);
             }
             Notice::Token { source, expires_at, header } => {
-                let expires_at = expires_at.map(crate::json::Epoch);
                 let event = js::to_js(&TokenEvent { source, expires_at, header: &header });
                 self.emit(&self.on_token, event.as_ref());
             }
