@@ -67,6 +67,13 @@ if $browsers; then
     say "npm ci (tests/frameworks)"
     npm ci --prefix tests/frameworks --no-audit --no-fund
   fi
+  # Test-only: a current Node release (with navigator.locks) for tests/js/first-call.test.mjs, from npm's `node`
+  # package; Node 20 on the PATH runs everything else.
+  if [ ! -x tests/node-current/node_modules/.bin/node ] \
+     || [ tests/node-current/package-lock.json -nt tests/node-current/node_modules/.package-lock.json ]; then
+    say "npm ci (tests/node-current)"
+    npm ci --prefix tests/node-current --no-audit --no-fund
+  fi
   if ! command -v geckodriver >/dev/null; then
     say "cargo install geckodriver"
     cargo install --locked geckodriver
