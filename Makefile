@@ -5,6 +5,9 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 CHROMEDRIVER ?= /usr/bin/chromedriver
 WITH_BRIDGE := node tests/support/with-bridge.mjs --
+# wasm-bindgen-test-runner gives a browser 20 s by default; a service worker starting on a loaded 2-core machine
+# has been seen to need more.
+export WASM_BINDGEN_TEST_TIMEOUT ?= 90
 
 .PHONY: all deps deps-browsers pkg demo test test-native test-lint test-chrome test-firefox test-js bench fuzz clean
 
