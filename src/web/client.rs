@@ -786,14 +786,14 @@ pub struct Options {
     pub format: Option<FormatOption>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
-    /// `session`, `local` or `memory`.
+    /// Where the token is kept (`Session` when `None`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub storage: Option<String>,
+    pub storage: Option<Storage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_key: Option<String>,
-    /// `omit`, `same-origin` or `include`.
+    /// The `credentials` of bridge calls (`Include` in pages and workers when `None`; unset on server runtimes).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub credentials: Option<String>,
+    pub credentials: Option<Credentials>,
     /// Extra headers of the bridge calls (a CSRF token, a worker's API key).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub bridge_headers: std::collections::BTreeMap<String, String>,
@@ -807,12 +807,34 @@ pub struct Options {
     pub bridge_timeout: Option<f64>,
 }
 
-/// The `format` option of [`Options`]: `"auto"`, `"oauth2"`, `"point"`, `"wazo"` or `"static"` (`.into()` from a
-/// `&str`), or where a response of another shape keeps the token.
+/// The `storage` option of [`Options`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// `sessionStorage`: the tab's own, shared with its workers through the channel.
+    Session,
+    /// `localStorage`: shared by every tab of the origin.
+    Local,
+    /// This context's memory only: never stored, never shared with peers.
+    Memory,
+}
+
+/// The `credentials` option of [`Options`] (Fetch's `RequestCredentials`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Credentials {
+    Omit,
+    SameOrigin,
+    Include,
+}
+
+/// The `format` option of [`Options`]: a provider's response shape, or where a response of another shape keeps
+/// the token.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum FormatOption {
-    Name(String),
+    /// A provider's shape (detected from the response with [`FormatName::Auto`]).
+    Name(FormatName),
     /// JSON pointers into the bridge's response, such as `/data/token`.
     #[serde(rename_all = "camelCase")]
     Custom {
@@ -826,9 +848,21 @@ pub enum FormatOption {
     },
 }
 
-impl From<&str> for FormatOption {
-    fn from(name: &str) -> Self {
-        FormatOption::Name(name.to_owned())
+/// The providers' response shapes (see the README's table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatName {
+    Auto,
+    #[serde(rename = "oauth2")]
+    OAuth2,
+    Point,
+    Wazo,
+    Static,
+}
+
+impl From<FormatName> for FormatOption {
+    fn from(name: FormatName) -> Self {
+        FormatOption::Name(name)
     }
 }
 

@@ -5,7 +5,7 @@ mod client;
 mod js;
 
 pub use crate::machine::{Notice, Status};
-pub use client::{AuthClient, Client, FormatOption, Options};
+pub use client::{AuthClient, Client, Credentials, FormatName, FormatOption, Options, Storage};
 
 use wasm_bindgen::prelude::*;
 
