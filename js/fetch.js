@@ -1,11 +1,28 @@
 // @ts-check
-// The client's network: the authenticated fetch with its rules (for `AuthClient.fetch` and the Rust
-// `Client::fetch` alike), and the bridge calls. The client (wasm) decides the token; this carries requests out.
+// The client's network: the authenticated fetch (for `AuthClient.fetch` and the Rust `Client::fetch` alike) and
+// the bridge calls. The client (wasm) decides the token and the request rules (src/rules.rs: which 401 refuses the
+// token, what each redirect hop carries); this carries requests out and reports what happened.
 
 /**
  * What a request sent with the token gave: the response, and whether it came from an API origin that received
  * the token (only such a 401 refuses it).
  * @typedef {{ response: Response, carried: boolean }} Sent
+ */
+
+/**
+ * The client's decision on a redirect followed by hand (`Hop` in src/rules.rs).
+ * @typedef {{ action: 'done' } | { action: 'fail', message: string } | { action: 'follow', toGet: boolean, token: boolean, drop: string[] }} Hop
+ */
+
+/**
+ * The client's decisions the fetch asks for (closures of src/web/client.rs, deciding by src/rules.rs).
+ * @typedef {object} Rules
+ * @property {() => Promise<{ name: string, value: string }>} want the header to send, once the client has a token
+ * @property {(value: string, status: number, carried: boolean) => boolean} answered the API answered `status` to
+ *   the token `value` (`carried`: from an origin that received it); true when the client takes it as a refusal
+ *   (the request is then sent once more with a new token)
+ * @property {(status: number, hasLocation: boolean, method: string, mode: RequestRedirect, hops: number, from: string, to: string | null) => Hop} hop
+ *   decides a redirect answered to a hop followed by hand (`to`: the target's origin, null when not http(s))
  */
 
 /**
@@ -48,19 +65,20 @@ export function firstOf(promise, flight, ms) {
  * 3. the token: `value` when the client's token needs no refresh, else `want()` resolves to [name, value] once
  *    the client has one (refreshing first) or rejects with the client's error.
  * 4. redirects (see `sendRequest`).
- * 5. a 401 from an API origin that received the token: `unauthorized(value)` tells the client the token was
- *    refused, and the request is sent once more with the token `want()` gives; without one, the 401 stands. A 401
- *    from anywhere else (a redirect to another host) says nothing about the token: it stands, and the token is
- *    kept. Not sent again when the body is a stream (it can be sent once), but the client is told all the same.
+ * 5. the answer: `rules.answered` tells the client what the API answered to its token and from where; when the
+ *    client takes it as a refusal (a 401 from an API origin that received the token), the request is sent once
+ *    more with the token `want()` gives; without one, the 401 stands. Not sent again when the body is a stream (it
+ *    can be sent once), but the client is told all the same.
  * The string form with a plain `init` (pages and workers) is sent without building a Request: the speed of a
  * hand-written wrapper. Getters on `init` run here, with no borrow held in wasm; one that throws rejects.
  * @param {string[]} origins
  * @param {boolean} browser
- * @param {() => Promise<{ name: string, value: string }>} want
- * @param {(value: string) => void} unauthorized
+ * @param {Rules} rules
  * @returns {Fetcher}
  */
-export function makeFetch(origins, browser, want, unauthorized) {
+export function makeFetch(origins, browser, rules) {
+  // want() enters the client from a microtask: not from the caller's stack (a listener's fetch, say).
+  const want = () => Promise.resolve().then(rules.want);
   return { send(input, init, name, value, replay) {
     try {
       /** @type {Request | null} */
@@ -74,7 +92,7 @@ export function makeFetch(origins, browser, want, unauthorized) {
       // The caller's own header: no token; outside browsers (where `request` is always built) redirects by hand.
       /** @returns {Promise<Response>} */
       const own = () => (browser || !request ? fetchOffStack(request ?? input, request ? undefined : init)
-        : followByHand(request, null, null, origins).then((r) => r.response));
+        : followByHand(request, null, null, rules.hop).then((r) => r.response));
       const headers = request ? request.headers : new Headers(init?.headers);
       if (headers.has(name)) return own();
       const again = replay ?? typeof (/** @type {{ getReader?: unknown } | null | undefined} */ (init?.body))?.getReader !== 'function';
@@ -86,14 +104,14 @@ export function makeFetch(origins, browser, want, unauthorized) {
       let sentName = null;
       /** @type {(req: Request | null, name: string, value: string) => Promise<Sent>} */
       const send = (req, name, value) => {
-        if (req) return sendRequest(req, name, value, origins, browser);
+        if (req) return sendRequest(req, name, value, browser, rules.hop);
         if (sentName !== null && sentName !== name) headers.delete(sentName);
         sentName = name;
         headers.set(name, value);
         const init = /** @type {RequestInit} */ (options);
         init.redirect = name.toLowerCase() !== 'authorization' && followsRedirects(redirect) ? 'error' : redirect;
         const url = /** @type {string} */ (input);
-        return fetchOffStack(url, init).then((response) => ({ response, carried: tokenSeen(response, url, origins) }));
+        return fetchOffStack(url, init).then((response) => ({ response, carried: sameOrigin(response, url) }));
       };
       /** @type {(n: string, v: string) => Promise<Response>} */
       const first = (n, v) => {
@@ -101,8 +119,7 @@ export function makeFetch(origins, browser, want, unauthorized) {
         if (n !== name && headers.has(n)) return own();
         // A 401 tells the client its token was refused, whether or not the request can be sent again.
         return send(request, n, v).then(({ response, carried }) => {
-          if (response.status !== 401 || !carried) return response;
-          unauthorized(v);
+          if (!rules.answered(v, response.status, carried)) return response;
           return again ? want().then((t) => send(spare, t.name, t.value).then((r) => r.response), () => response) : response;
         });
       };
@@ -122,76 +139,77 @@ const followsRedirects = (redirect) => (redirect ?? 'follow') === 'follow';
  * so a token in another header never follows a redirect there (`error`, unless the caller chose `manual`, which
  * follows nothing). Node, Deno, workerd (which forwards even Authorization across origins at compatibility dates
  * before 2026, and rejects `redirect: 'error'`): redirects are followed here by hand, the token re-attached only
- * for `origins`.
- * @param {Request} request @param {string} name @param {string} value @param {string[]} origins @param {boolean} browser
+ * for API origins (the client decides each hop: see `followByHand`).
+ * @param {Request} request @param {string} name @param {string} value @param {boolean} browser @param {Rules['hop']} hop
  * @returns {Promise<Sent>}
  */
-function sendRequest(request, name, value, origins, browser) {
-  if (!browser) return followByHand(request, name, value, origins);
+function sendRequest(request, name, value, browser, hop) {
+  if (!browser) return followByHand(request, name, value, hop);
   const custom = name.toLowerCase() !== 'authorization';
   const req = custom && followsRedirects(request.redirect) ? new Request(request, { redirect: 'error' }) : request;
   req.headers.set(name, value);
-  return fetchOffStack(req).then((response) => ({ response, carried: tokenSeen(response, req.url, origins) }));
+  return fetchOffStack(req).then((response) => ({ response, carried: sameOrigin(response, req.url) }));
 }
 
 /**
- * In a browser, whether `response` (to a request for `url`, sent with the token) came from where the token went:
- * the API origin it was sent to. A redirect to another origin drops Authorization (and a custom header follows no
- * redirect), so a response from elsewhere never saw the token. (A browser hides the hops: a redirect that leaves
- * the origin and comes back is not told apart.)
- * @param {Response} response @param {string} url @param {string[]} origins @returns {boolean}
+ * In a browser, whether `response` (to a request for `url`, an API origin, sent with the token) came from that
+ * origin: a redirect to another origin drops Authorization (and a custom header follows no redirect), so a
+ * response from elsewhere never saw the token. (A browser hides the hops: a redirect that leaves the origin and
+ * comes back is not told apart.)
+ * @param {Response} response @param {string} url @returns {boolean}
  */
-function tokenSeen(response, url, origins) {
+function sameOrigin(response, url) {
   try {
-    const from = new URL(response.url || url).origin;
-    return origins.includes(from) && from === new URL(url).origin;
+    return new URL(response.url || url).origin === new URL(url).origin;
   } catch {
     return false;
   }
 }
 
-const REDIRECTS = [301, 302, 303, 307, 308];
-// What a cross-origin hop never carries, as browsers do (Fetch, HTTP-redirect fetch): the caller's credentials.
-const CREDENTIALS = ['authorization', 'proxy-authorization', 'cookie'];
+// The headers a body carries, dropped when a redirect turns the request into a GET (Fetch, HTTP-redirect fetch).
+const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
 
 /**
- * Follows redirects by hand (Node, Deno, workerd): every hop goes out with `redirect: 'manual'`; the token
- * (`name`, `value`; none when null) is attached only for `origins`; a cross-origin hop drops the caller's
- * credentials; at most 20 hops, with Fetch's method rules. `carried`: the response's hop had the token.
- * @param {Request} request @param {string | null} name @param {string | null} value @param {string[]} origins
+ * Follows redirects by hand (Node, Deno, workerd): every hop goes out with `redirect: 'manual'`, and the client
+ * decides each redirect (`hop`: whether to follow, the method, whether the token goes, which headers are
+ * dropped). `name`/`value`: the token's header (none when null: a request the caller set the header of, sent to
+ * an API origin). `carried`: the response's hop had the token.
+ * @param {Request} request @param {string | null} name @param {string | null} value @param {Rules['hop']} hop
  * @returns {Promise<Sent>}
  */
-async function followByHand(request, name, value, origins) {
+async function followByHand(request, name, value, hop) {
   const mode = request.redirect;
   let req = request;
+  // The first hop is to an API origin (makeFetch sent any other request as it was).
+  let token = name !== null;
   for (let hops = 0; ; hops++) {
     // Kept to build the next hop from (a body can be read once); only when a redirect may be followed.
     const spare = req.body && followsRedirects(mode) ? req.clone() : req;
     const send = new Request(req, { redirect: 'manual' });
-    const origin = new URL(send.url).origin;
-    const carried = name !== null && origins.includes(origin);
     if (name !== null) {
-      if (carried) send.headers.set(name, /** @type {string} */ (value)); else send.headers.delete(name);
+      if (token) send.headers.set(name, /** @type {string} */ (value)); else send.headers.delete(name);
     }
     const res = await fetch(send);
     const location = res.headers.get('location');
-    if (!REDIRECTS.includes(res.status) || mode === 'manual' || location === null) return { response: res, carried };
-    if (mode === 'error') throw new TypeError('fetch failed: redirect mode is "error"');
-    if (hops >= 20) throw new TypeError('fetch failed: too many redirects');
-    const url = new URL(location, send.url);
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('fetch failed: redirect to a non-HTTP URL');
+    /** @type {URL | null} */
+    let url = null;
+    try { url = location === null ? null : new URL(location, send.url); } catch { /* no target: not followed */ }
+    const to = url && (url.protocol === 'https:' || url.protocol === 'http:') ? url.origin : null;
+    const next = hop(res.status, url !== null, spare.method, mode, hops, new URL(send.url).origin, to);
+    if (next.action === 'done') return { response: res, carried: token };
+    if (next.action === 'fail') throw new TypeError(next.message);
     const headers = new Headers(spare.headers);
-    if (url.origin !== origin) for (const h of CREDENTIALS) headers.delete(h);
-    const toGet = (res.status === 303 && spare.method !== 'HEAD') || (res.status <= 302 && spare.method === 'POST');
+    for (const h of next.drop) headers.delete(h);
     /** @type {ArrayBuffer | null} */
     let body = null;
-    if (toGet) for (const h of ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']) headers.delete(h);
+    if (next.toGet) for (const h of BODY_HEADERS) headers.delete(h);
     else if (spare.body) body = await spare.arrayBuffer();
     await res.body?.cancel();
     /** @type {RequestInit} */
-    const init = { method: toGet ? 'GET' : spare.method, headers, body, redirect: 'manual' };
+    const init = { method: next.toGet ? 'GET' : spare.method, headers, body, redirect: 'manual' };
     if (spare.signal) init.signal = spare.signal;
-    req = new Request(url, init);
+    req = new Request(/** @type {URL} */ (url), init);
+    token = next.token;
   }
 }
 
@@ -222,20 +240,20 @@ export function bridgeRequest(url, method, headers, name, value, credentials, si
  * @property {number} date `Date.parse` of the `Date` header (NaN where absent or unreadable)
  * @property {string | null} retryAfter the `Retry-After` header
  * @property {number} retryAfterDate `Date.parse` of it (NaN unless it is a date)
- * @property {string | null} redirect null unless the response is a redirect: then the origin of its Location
- *   ('' where the browser hides it, as `manual` does in pages and workers, or where there is none), never its
- *   path or query, which may carry secrets.
+ * @property {boolean} opaqueRedirect the opaque response a browser gives for a redirect under `manual`
+ * @property {string | null} locationOrigin the origin of the `Location` header (null where there is none or it is
+ *   not a URL): never its path or query, which may carry secrets
  */
 
 /** @param {Response} res @returns {ResponseMeta} */
 export function responseMeta(res) {
-  const h = res.headers, retryAfter = h.get('Retry-After');
+  const h = res.headers, retryAfter = h.get('Retry-After'), location = h.get('Location');
   /** @type {string | null} */
-  let redirect = null;
-  if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400)) {
-    const location = h.get('Location');
-    try { redirect = location === null ? '' : new URL(location, res.url || undefined).origin; } catch { redirect = ''; }
-    if (redirect === 'null') redirect = '';
-  }
-  return { status: res.status, date: Date.parse(h.get('Date') ?? ''), retryAfter, retryAfterDate: Date.parse(retryAfter ?? ''), redirect };
+  let locationOrigin = null;
+  try { if (location !== null) locationOrigin = new URL(location, res.url || undefined).origin; } catch { /* not a URL */ }
+  if (locationOrigin === 'null') locationOrigin = null;
+  return {
+    status: res.status, date: Date.parse(h.get('Date') ?? ''), retryAfter, retryAfterDate: Date.parse(retryAfter ?? ''),
+    opaqueRedirect: res.type === 'opaqueredirect', locationOrigin,
+  };
 }

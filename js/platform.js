@@ -38,21 +38,21 @@ import { makeFetch } from './fetch.js';
  * @param {(message: unknown) => void} onMessage a BroadcastChannel message
  * @param {(type: LifecycleType, event: Event | undefined) => void} onLifecycle a page event (`storage`: with it)
  * @param {(ticket: number, result: LockResult) => void} onLock
- * @param {() => Promise<{ name: string, value: string }>} want the fetcher's token: the header to send
- * @param {(value: string) => void} unauthorized the API answered 401 to this header value
+ * @param {import('./fetch.js').Rules['want']} want the header the fetch sends, once the client has a token
+ * @param {import('./fetch.js').Rules['answered']} answered what the API answered to the token
+ * @param {import('./fetch.js').Rules['hop']} hop decides a redirect followed by hand
  * @param {string} key the storage key
  * @param {boolean} browser
  * @param {string[]} origins
  * @param {boolean} local
  * @returns {ClientParts}
  */
-export function makeClient(onMessage, onLifecycle, onLock, want, unauthorized, key, browser, origins, local) {
+export function makeClient(onMessage, onLifecycle, onLock, want, answered, hop, key, browser, origins, local) {
   const name = `authbridge:${key}`;
   return {
     channel: browser ? openChannel(name, onMessage) : null,
     locks: makeLocks(name, onLock),
-    // want() enters the client from a microtask: not from the caller's stack (a listener's fetch, say).
-    fetcher: makeFetch(origins, browser, () => Promise.resolve().then(want), unauthorized),
+    fetcher: makeFetch(origins, browser, { want, answered, hop }),
     unlisten: listen(local, onLifecycle),
     online: globalThis.navigator?.onLine !== false,
     seed: Math.floor(Math.random() * 2 ** 53),

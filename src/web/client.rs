@@ -19,6 +19,7 @@ use super::js::{self, error_to_js, get, JsJson};
 use crate::error::{Code, Error};
 use crate::json::Json;
 use crate::machine::{self, Answer, CallerId, Command, Event, Machine, Notice, Post, Setup, Want};
+use crate::rules;
 use crate::schedule::parse_retry_after_seconds;
 use crate::session::{Config, Transport};
 use crate::store::{MemoryStore, TokenStore};
@@ -248,7 +249,8 @@ struct Callbacks {
     _lock: Closure<dyn Fn(u32, String)>,
     timer: Closure<dyn Fn()>,
     _want: Closure<dyn Fn() -> Promise>,
-    _unauthorized: Closure<dyn Fn(String)>,
+    _answered: Closure<dyn Fn(JsValue, u16, bool) -> bool>,
+    _hop: Closure<dyn Fn(u16, bool, String, String, u32, String, Option<String>) -> JsValue>,
 }
 
 struct Inner {
@@ -294,6 +296,32 @@ struct Inner {
     /// The current token's header name and value as JS strings, by token generation: a fetch reuses them
     /// instead of copying strings out of wasm on every call.
     header_js: RefCell<Option<(u64, JsValue, JsValue)>>,
+}
+
+/// A decision of [`rules::next_hop`] as js/fetch.js reads it (`Hop` there).
+#[derive(serde::Serialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+enum HopDecision {
+    Done,
+    Fail {
+        message: &'static str,
+    },
+    Follow {
+        #[serde(rename = "toGet")]
+        to_get: bool,
+        token: bool,
+        drop: &'static [&'static str],
+    },
+}
+
+impl From<rules::Hop> for HopDecision {
+    fn from(hop: rules::Hop) -> Self {
+        match hop {
+            rules::Hop::Done => HopDecision::Done,
+            rules::Hop::Fail(message) => HopDecision::Fail { message },
+            rules::Hop::Follow { to_get, token, drop } => HopDecision::Follow { to_get, token, drop },
+        }
+    }
 }
 
 /// The header the fetcher's `want()` resolves to (`{ name, value }` in js/platform.js).
@@ -703,8 +731,8 @@ impl Inner {
         let meta = js::response_meta(&raw);
         let response = gloo_net::http::Response::from(raw);
         let status = meta.status();
-        if let Some(to) = meta.redirect() {
-            return Transport::Redirect { status, to: Some(to).filter(|t| !t.is_empty()) };
+        if rules::bridge_redirect(status, meta.opaque_redirect()) {
+            return Transport::Redirect { status, to: meta.location_origin() };
         }
         // Readable for a same-origin bridge, or one that lists Date in Access-Control-Expose-Headers.
         let time = |t: f64| t.is_finite().then_some(t as Millis);
@@ -935,18 +963,38 @@ impl Client {
                 let pending = inner.begin(|caller| Event::Want { caller, want: Want::Header }, false);
                 answer_promise(inner, pending)
             });
+            // What the API answered to the token `value` (`carried`: from an origin that received it): a refusal
+            // (src/rules.rs) stops the token from being sent again, and the fetch sends the request once more.
             let w = weak.clone();
-            let unauthorized = Closure::new(move |value: String| {
-                if let Some(inner) = w.upgrade() {
-                    inner.handle(Event::Unauthorized { value });
+            let answered = Closure::new(move |value: JsValue, status: u16, carried: bool| -> bool {
+                let refused = rules::refuses_token(status, carried);
+                if let (true, Some(inner)) = (refused, w.upgrade()) {
+                    inner.handle(Event::Unauthorized { value: value.as_string().unwrap_or_default() });
                 }
+                refused
             });
+            // A redirect answered to a hop followed by hand (src/rules.rs decides; js/fetch.js carries it out).
+            let apis = origins.clone();
+            let hop = Closure::new(
+                move |status: u16,
+                      location: bool,
+                      method: String,
+                      mode: String,
+                      hops: u32,
+                      from: String,
+                      to: Option<String>| {
+                    let mode = rules::RedirectMode::from_name(Some(&mode));
+                    let decision = rules::next_hop(status, location, &method, mode, hops, &from, to.as_deref(), &apis);
+                    js::to_js(&HopDecision::from(decision)).unwrap_or_default()
+                },
+            );
             let parts = js::make_client(
                 message.as_ref().unchecked_ref(),
                 lifecycle.as_ref().unchecked_ref(),
                 lock.as_ref().unchecked_ref(),
                 want.as_ref().unchecked_ref(),
-                unauthorized.as_ref().unchecked_ref(),
+                answered.as_ref().unchecked_ref(),
+                hop.as_ref().unchecked_ref(),
                 &key,
                 options.browser_like,
                 &api_origins,
@@ -1003,7 +1051,8 @@ impl Client {
                     _lock: lock,
                     timer,
                     _want: want,
-                    _unauthorized: unauthorized,
+                    _answered: answered,
+                    _hop: hop,
                 },
                 locks: parts.locks(),
                 unlisten: RefCell::new(Some(parts.unlisten())),

@@ -119,7 +119,8 @@ extern "C" {
         on_lifecycle: &Function,
         on_lock: &Function,
         want: &Function,
-        unauthorized: &Function,
+        answered: &Function,
+        hop: &Function,
         key: &str,
         browser: bool,
         origins: &Array,
@@ -211,9 +212,12 @@ extern "C" {
     pub fn retry_after(this: &ResponseMeta) -> Option<String>;
     #[wasm_bindgen(method, getter, js_name = retryAfterDate)]
     pub fn retry_after_date(this: &ResponseMeta) -> f64;
-    /// `None` unless the response is a redirect: then the origin of its target, empty where it is hidden.
-    #[wasm_bindgen(method, getter)]
-    pub fn redirect(this: &ResponseMeta) -> Option<String>;
+    /// The opaque response a browser gives for a redirect under `manual`.
+    #[wasm_bindgen(method, getter, js_name = opaqueRedirect)]
+    pub fn opaque_redirect(this: &ResponseMeta) -> bool;
+    /// The origin of the `Location` header, never its path or query.
+    #[wasm_bindgen(method, getter, js_name = locationOrigin)]
+    pub fn location_origin(this: &ResponseMeta) -> Option<String>;
     #[wasm_bindgen(js_name = responseMeta)]
     pub fn response_meta(response: &web_sys::Response) -> ResponseMeta;
 }
@@ -432,14 +436,18 @@ mod boundary_tests {
         let seen = std::rc::Rc::clone(&lock_results);
         let lock = Closure::<dyn Fn(u32, String)>::new(move |ticket, result| seen.borrow_mut().push((ticket, result)));
         let want = Closure::<dyn Fn() -> Promise>::new(|| Promise::resolve(&JsValue::NULL));
-        let noop3 = Closure::<dyn Fn(String)>::new(|_| {});
+        let answered = Closure::<dyn Fn(JsValue, u16, bool) -> bool>::new(|_, _, _| false);
+        let hop = Closure::<dyn Fn(u16, bool, String, String, u32, String, Option<String>) -> JsValue>::new(
+            |_, _, _, _, _, _, _| JsValue::NULL,
+        );
         let origins = Array::of1(&"https://api.example".into());
         let parts = make_client(
             noop1.as_ref().unchecked_ref(),
             noop2.as_ref().unchecked_ref(),
             lock.as_ref().unchecked_ref(),
             want.as_ref().unchecked_ref(),
-            noop3.as_ref().unchecked_ref(),
+            answered.as_ref().unchecked_ref(),
+            hop.as_ref().unchecked_ref(),
             "boundary-test",
             true,
             &origins,
@@ -481,7 +489,8 @@ mod boundary_tests {
         let response = web_sys::Response::new_with_opt_str_and_init(None, &init).unwrap();
         let meta = response_meta(&response);
         assert_eq!(meta.status(), 307);
-        assert_eq!(meta.redirect().as_deref(), Some("https://elsewhere.example"), "the origin, never the path");
+        assert!(!meta.opaque_redirect());
+        assert_eq!(meta.location_origin().as_deref(), Some("https://elsewhere.example"), "the origin, never the path");
         assert_eq!(meta.retry_after().as_deref(), Some("3"));
         assert!(meta.date().is_nan(), "no Date header");
     }
