@@ -87,8 +87,9 @@ export function closeChannel(channel) {
 const LIFECYCLE = ['online', 'offline', 'visibilitychange', 'pageshow', 'focus'];
 
 /**
- * The lifecycle listeners: `handler(type, event)`, with the event for `storage`; a `visibilitychange` to hidden
- * is not passed on (only a page coming back matters). Returns the function removing them.
+ * The lifecycle listeners: `handler(type, event)`, with the event for `storage` and `pageshow` (its `persisted`:
+ * the page came back from the back-forward cache); a `visibilitychange` to hidden is not passed on (only a page
+ * coming back matters). Returns the function removing them.
  * @param {boolean} storage @param {(type: LifecycleType, event: Event | undefined) => void} handler
  * @returns {() => void}
  */
@@ -98,7 +99,7 @@ function listen(storage, handler) {
   /** @param {Event} e */
   const on = (e) => {
     const type = /** @type {LifecycleType} */ (e.type);
-    if (type !== 'visibilitychange' || globalThis.document?.visibilityState !== 'hidden') handler(type, type === 'storage' ? e : undefined);
+    if (type !== 'visibilitychange' || globalThis.document?.visibilityState !== 'hidden') handler(type, type === 'storage' || type === 'pageshow' ? e : undefined);
   };
   for (const n of names) globalThis.addEventListener?.(n, on);
   return () => { for (const n of names) globalThis.removeEventListener?.(n, on); };

@@ -160,7 +160,8 @@ pub enum Event<J> {
         client: Option<String>,
         entry: Option<String>,
     },
-    /// Another tab wrote to the shared storage (`storage` event). Untrusted like a peer message.
+    /// Another tab wrote to the shared storage (`storage` event), or the page came back from the back-forward cache
+    /// and the driver read the shared entry again; `value` `None`: the entry is gone. Untrusted like a peer message.
     Storage {
         key: Option<String>,
         value: Option<String>,
@@ -581,8 +582,17 @@ impl Machine {
             Event::Storage { key, value } => {
                 let ours = self.setup.shared_storage_key.is_some() && key == self.setup.shared_storage_key;
                 if ours && !self.stopped {
-                    if let Some(v) = value {
-                        self.adopt::<J>(&v, "storage", now);
+                    match value {
+                        Some(v) => self.adopt::<J>(&v, "storage", now),
+                        // The shared entry went: another tab signed out, or was refused (or the browser cleared the
+                        // site's storage). Untrusted like a peer's notice, it only makes the session check with its
+                        // bridge (see `Session::peer_signed_out`); this also reaches a page that was in the
+                        // back-forward cache when the channel carried the notice.
+                        None => {
+                            if self.session.peer_signed_out(now) && self.setup.auto_refresh {
+                                self.begin_flight(now);
+                            }
+                        }
                     }
                 }
             }

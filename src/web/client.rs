@@ -640,11 +640,18 @@ impl Inner {
     // ---- platform events ----
 
     /// A lifecycle event by its type (`LifecycleType` in js/platform.js): a `visibilitychange` is to visible,
-    /// `storage` comes with the event.
+    /// `storage` and `pageshow` come with the event.
     fn on_lifecycle(self: &Rc<Self>, kind: &str, event: JsValue) {
         let event = match kind {
             "online" => Event::Online(true),
             "offline" => Event::Online(false),
+            "pageshow" if get(&event, "persisted").as_bool() == Some(true) && self.shares_storage() => {
+                // Back from the back-forward cache: the channel's messages of the meantime were missed, so the
+                // shared entry is read again and handed over as a `storage` event would (gone: a sign-out).
+                let value = self.store.load();
+                self.handle(Event::Storage { key: Some(self.store.key.clone()), value });
+                Event::Wake
+            }
             "visibilitychange" | "pageshow" | "focus" => Event::Wake,
             "storage" => {
                 Event::Storage { key: get(&event, "key").as_string(), value: get(&event, "newValue").as_string() }
@@ -658,6 +665,11 @@ impl Inner {
     fn on_message(self: &Rc<Self>, message: JsValue) {
         let text = |key| js::own(&message, key).as_string();
         self.handle(Event::Peer { kind: text("type"), client: text("client"), entry: text("entry") });
+    }
+
+    /// Whether the token is in Web Storage every tab shares (`storage: 'local'` where it works).
+    fn shares_storage(&self) -> bool {
+        self.machine.borrow().setup().shared_storage_key.is_some() && self.store.storage().is_some()
     }
 
     /// A Web Lock event (`LockResult` in js/platform.js).
