@@ -1,7 +1,8 @@
 // authbridge/react in a Vite React app (tests/bundlers/react-app, StrictMode on) with the packed package, against
-// the reference bridge through Vite's same-origin proxy, in Chromium: a production build (vite build + preview)
-// and the dev server (StrictMode's double effects, a reload with a stored token, HMR edits). Any page error or
-// console error fails, but for Chromium's log line of the expected 401 of a first visit without a session.
+// the reference bridge through Vite's same-origin proxy, in Chromium (or WebKitGTK with TEST_BROWSER=webkit):
+// a production build (vite build + preview) and the dev server (StrictMode's double effects, a reload with a stored
+// token, HMR edits). Any page error or console error fails, but for Chromium's log line of the expected 401 of a
+// first visit without a session.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,8 @@ import { join } from 'node:path';
 import { build, createServer, preview } from 'vite';
 import react from '@vitejs/plugin-react';
 import { startReferenceBridge } from '../support/reference-bridge.mjs';
-import { launchChromium } from '../support/chromium.mjs';
+import { launchBrowser, WEBKIT } from '../support/browser.mjs';
+import { ERROR_COLLECTOR } from '../support/webkit.mjs';
 import { installPackage, root } from '../bundlers/install.mjs';
 
 const work = join(root, 'target', 'react-test');
@@ -21,7 +23,7 @@ before(async () => {
   cpSync(join(root, 'tests', 'bundlers', 'react-app'), app, { recursive: true });
   installPackage(app);
   bridge = await startReferenceBridge({ tokenLifetime: 30 });
-  browser = await launchChromium();
+  browser = await launchBrowser();
 });
 after(async () => { await browser?.close(); await bridge?.close(); });
 // createServer and build set process.env.NODE_ENV for the whole process when it is unset: a build after a dev
@@ -34,7 +36,10 @@ afterEach(() => { if (nodeEnv === undefined) delete process.env.NODE_ENV; else p
 const proxy = () => Object.fromEntries(['/csrf', '/session', '/auth/', '/api/'].map((p) => [p, { target: bridge.url }]));
 // Vite's own cache (pre-bundled dependencies) in the test's folder: the default, the repository's node_modules/.vite,
 // would outlive a rebuilt package, whose glue would then no longer match its fresh .wasm.
-const config = { root: app, cacheDir: join(work, 'vite-cache'), configFile: false, logLevel: 'warn', plugins: [react()] };
+// WebKit is watched through WebDriver, which has no event stream: the page collects its own errors from its first
+// script on (tests/support/webkit.mjs).
+const collectErrors = { name: 'collect-errors', transformIndexHtml: () => [{ tag: 'script', children: ERROR_COLLECTOR, injectTo: 'head-prepend' }] };
+const config = { root: app, cacheDir: join(work, 'vite-cache'), configFile: false, logLevel: 'warn', plugins: [react(), ...(WEBKIT ? [collectErrors] : [])] };
 const server = { host: '127.0.0.1', port: 0 };
 
 async function open(url) {

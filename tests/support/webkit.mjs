@@ -305,7 +305,12 @@ class Page {
     return this.waitForFunction((sel) => document.querySelector(sel) !== null, selector, options);
   }
 
-  waitForTimeout(ms) { return sleep(ms); }
+  // Waits, then hands on the page's errors and console messages of the meantime.
+  async waitForTimeout(ms) {
+    await sleep(ms);
+    if (!this.loaded || this.closed) return;
+    this.dispatch(await this.run((s) => s.executeScript('return window.__wdEvents ? window.__wdEvents.splice(0) : [];')));
+  }
 
   async click(selector) {
     await this.waitForSelector(selector, { timeout: 10_000 });
