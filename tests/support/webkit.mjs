@@ -228,6 +228,11 @@ class Page {
     await this.afterNavigation();
   }
 
+  async goBack() {
+    await this.run((s) => s.navigate().back());
+    await this.afterNavigation();
+  }
+
   async reload() {
     await this.run((s) => s.navigate().refresh());
     await this.afterNavigation();
@@ -359,7 +364,10 @@ class Page {
         this.context.firstHandle = null;
       } else {
         await s.close();
-        this.context.current = null;
+        // WebDriver then has no current window, and refuses even to open a new one: switch to one that is open.
+        const other = handles.find((h) => h !== this.handle);
+        await s.switchTo().window(other);
+        this.context.current = other;
       }
     });
     this.closed = true;

@@ -1,0 +1,213 @@
+// What differs between browser engines, in whichever one the suite runs in (TEST_BROWSER: Chromium by default,
+// WebKitGTK — the engine of Safari — with `make test-js-webkit`): the back-forward cache and `pageshow`, script-written
+// storage deleted under the client (Safari's ITP caps it at seven days without a visit), storage and channel
+// partitioning for a cross-site frame, and the platform features the package needs at the README's minimum Safari.
+// Timers in background tabs: the five-tabs-of-one-window test in tabs.test.mjs. Web Locks and BroadcastChannel:
+// tabs.test.mjs (takeover when the holder closes, sign-out everywhere) and security.test.mjs.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startBridge } from '../support/bridge.mjs';
+import { startReferenceBridge } from '../support/reference-bridge.mjs';
+import { serveStatic } from '../support/static.mjs';
+import { launchBrowser, BROWSER, WEBKIT } from '../support/browser.mjs';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const LIFETIME = 4;
+let reference, bridge, server, browser;
+before(async () => {
+  reference = await startReferenceBridge({ tokenLifetime: LIFETIME });
+  bridge = await startBridge();
+  server = await serveStatic(root, { mounts: { '/fixtures/': `${root}tests/js/fixtures` } });
+  browser = await launchBrowser();
+});
+after(async () => { await browser?.close(); await server?.close(); await bridge?.close(); await reference?.close(); });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const calls = async () => (await reference.stats()).tokenCalls.point ?? 0;
+
+// The demo page, signed in at the reference bridge (point), with a client `auth` (options merged in) and its log.
+async function signedInPage(context, options = {}) {
+  const page = await context.newPage();
+  await page.goto(`${reference.url}/`);
+  await page.evaluate(async () => {
+    const csrf = document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1];
+    const r = await fetch('/session', { method: 'POST', headers: { 'x-csrf-token': csrf, 'content-type': 'application/json' }, body: JSON.stringify({ username: 'ada', password: 'lovelace', provider: 'point' }) });
+    if (!r.ok) throw new Error(`sign-in ${r.status}`);
+  });
+  await startClient(page, options);
+  return page;
+}
+
+async function startClient(page, options) {
+  await page.evaluate(async (options) => {
+    while (!document.getElementById('version')?.textContent) await new Promise((r) => setTimeout(r, 10));
+    const { AuthClient } = await import('/pkg/authbridge.js');
+    const csrf = document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1];
+    window.log = [];
+    window.shows = [];
+    addEventListener('pageshow', (e) => shows.push({ persisted: e.persisted, at: Date.now() }));
+    window.auth = new AuthClient({ tokenUrl: '/auth/point/token', apiOrigins: [location.origin], bridgeHeaders: { 'X-CSRF-Token': csrf }, autoRefresh: true, ...options });
+    auth.on('token', (e) => log.push({ t: 'token', source: e.source, at: Date.now() }));
+    auth.on('error', (e) => log.push({ t: 'error', code: e.code }));
+    auth.on('signedOut', (e) => log.push({ t: 'signedOut', reason: e.reason }));
+    await auth.start();
+  }, options);
+}
+
+test('the harness sees a page\'s uncaught errors and console errors', async () => {
+  const page = await browser.newPage();
+  const seen = [];
+  page.on('pageerror', (e) => seen.push(`pageerror: ${e}`));
+  page.on('console', (m) => { if (m.type() === 'error') seen.push(`console: ${m.text()}`); });
+  await page.goto(`${server.url}/fixtures/hostile.html`);
+  await page.evaluate(() => { setTimeout(() => { throw new Error('thrown in a timer'); }); console.error('said on the console'); });
+  await page.waitForTimeout(300);
+  assert.ok(seen.includes('pageerror: Error: thrown in a timer'), JSON.stringify(seen));
+  assert.ok(seen.includes('console: said on the console'), JSON.stringify(seen));
+  await page.close();
+});
+
+// WebKit keeps a page it navigates away from in its back-forward cache, scripts frozen (no timer, no bridge call),
+// and brings the same page back on Back: its client must notice at `pageshow` that its token expired meanwhile and
+// refresh at once, before anyone asks. (Chromium under Playwright runs without the cache: the page loads anew.)
+test('back-forward cache: a page brought back after its token expired refreshes at pageshow', async () => {
+  const context = await browser.newContext();
+  const page = await signedInPage(context, { storageKey: 'bfcache' });
+  const token = await page.evaluate(() => auth.accessToken());
+  await page.goto(`${reference.url}/favicon.svg`);
+  const away = await calls();
+  await sleep(LIFETIME * 1000 + 1500);
+  assert.equal(await calls(), away, 'no bridge call while the page was away');
+  await page.goBack();
+  const restored = await page.evaluate(() => typeof auth !== 'undefined');
+  if (WEBKIT) assert.ok(restored, 'WebKit restored the page from its back-forward cache');
+  if (!restored) {
+    // Loaded anew: a new client, which finds the expired token in sessionStorage and asks the bridge.
+    await startClient(page, { storageKey: 'bfcache' });
+  }
+  const r = await page.evaluate(async () => {
+    // Loaded anew, the page's pageshow came before the client's listener.
+    const show = shows.at(-1) ?? { persisted: false, at: 0 };
+    for (let i = 0; i < 40 && !log.some((e) => e.t === 'token' && e.source === 'bridge' && e.at >= show.at); i++) await new Promise((r) => setTimeout(r, 50));
+    const refreshed = log.find((e) => e.t === 'token' && e.source === 'bridge' && e.at >= show.at);
+    const me = await auth.fetch('/api/point/me');
+    return { show, refreshedAfter: refreshed ? refreshed.at - show.at : null, token: await auth.accessToken(), status: me.status, errors: log.filter((e) => e.t !== 'token') };
+  });
+  console.log(`# ${BROWSER}: ${restored ? `restored from the back-forward cache (persisted: ${r.show.persisted}), refreshed ${r.refreshedAfter} ms after pageshow` : 'loaded anew (no back-forward cache)'}`);
+  if (restored) {
+    assert.equal(r.show.persisted, true);
+    assert.ok(r.refreshedAfter !== null && r.refreshedAfter < 1000, `refreshed at pageshow, before any request: ${JSON.stringify(r)}`);
+  }
+  assert.notEqual(r.token, token, 'a fresh token');
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.errors, []);
+  assert.equal((await calls()) - away, 1, 'one bridge call for the expiry');
+  await context.close();
+});
+
+// Safari deletes script-written storage (Web Storage, IndexedDB, document.cookie) of a site not visited for seven
+// days of use (ITP). The bridge's session is an HttpOnly cookie set by the server, which that cap leaves alone: the
+// next visit finds no stored token and gets one from the bridge, without an error.
+for (const storage of ['session', 'local']) {
+  test(`script-written storage deleted under the client (ITP, storage '${storage}'): the next visit signs in again from the bridge`, async () => {
+    const context = await browser.newContext();
+    const page = await signedInPage(context, { storage, storageKey: `itp-${storage}` });
+    const first = await page.evaluate(() => auth.accessToken());
+    await page.evaluate(() => { auth.free(); localStorage.clear(); sessionStorage.clear(); });
+    const before = await calls();
+    await page.reload();
+    await startClient(page, { storage, storageKey: `itp-${storage}` });
+    const r = await page.evaluate(async () => ({ status: (await auth.fetch('/api/point/me')).status, token: await auth.accessToken(), log }));
+    assert.equal(r.status, 200);
+    assert.notEqual(r.token, first);
+    assert.deepEqual(r.log.map((e) => e.t === 'token' ? e.source : e.t), ['bridge'], JSON.stringify(r.log));
+    assert.equal((await calls()) - before, 1);
+    await context.close();
+  });
+}
+
+// A frame of the same origin under a page of another site (localhost vs 127.0.0.1). WebKit partitions the frame's
+// storage, BroadcastChannel and Web Locks by the top-level site: its client never receives the token of a tab where
+// the origin is first-party, and refreshes for itself (one bridge call per expiry per partition). Chromium, as
+// launched here, denies the frame Web Storage and shares the channel. A same-site frame shares everything.
+test('a frame under a page of another site: partitioned in WebKit (no first-party token reaches it, it refreshes for itself)', async () => {
+  const context = await browser.newContext();
+  const port = new URL(server.url).port;
+  const key = `partition-${BROWSER}`;
+  const first = await context.newPage();
+  await first.goto(`${server.url}/fixtures/partition.html`);
+  const token = await first.evaluate(async ({ url, key }) => {
+    const lib = await import('/pkg/authbridge.js');
+    await lib.default();
+    window.keep = new lib.AuthClient({ tokenUrl: `${url}/token/oauth2?key=${key}`, apiOrigins: [url], storageKey: key, storage: 'local' });
+    await keep.start();
+    return keep.accessToken();
+  }, { url: bridge.url, key });
+  assert.equal(bridge.stats(key).calls, 1);
+  const framed = async (top) => {
+    const page = await context.newPage();
+    await page.goto(`${top}/fixtures/hostile.html`);
+    const r = await page.evaluate(({ src, url, key }) => new Promise((resolve) => {
+      const frame = document.createElement('iframe');
+      addEventListener('message', (e) => { if (e.source === frame.contentWindow) resolve(e.data); });
+      frame.onload = () => frame.contentWindow.postMessage({ url, key, storage: 'local' }, '*');
+      frame.src = src;
+      document.body.append(frame);
+      setTimeout(() => resolve({ error: 'no answer from the frame in 10 s' }), 10_000);
+    }), { src: `http://127.0.0.1:${port}/fixtures/partition.html`, url: bridge.url, key });
+    await page.close();
+    return r;
+  };
+  const sameSite = await framed(server.url);
+  assert.equal(sameSite.error, undefined);
+  assert.deepEqual([sameSite.token, sameSite.sources], [token, ['storage']], 'a same-site frame shares storage: the stored token');
+  assert.equal(bridge.stats(key).calls, 1);
+  const crossSite = await framed(`http://localhost:${port}`);
+  assert.equal(crossSite.error, undefined);
+  console.log(`# ${BROWSER}: a cross-site frame: token from ${crossSite.sources}, Web Storage ${crossSite.stored === true ? 'partitioned' : crossSite.stored}`);
+  assert.equal(crossSite.locks, true, 'Web Locks in the frame');
+  if (WEBKIT) {
+    // Partitioned: its own storage (where its client stored its own token), channel and locks.
+    assert.notEqual(crossSite.token, token, 'the first-party token did not reach the cross-site frame');
+    assert.deepEqual([crossSite.sources, crossSite.stored], [['bridge'], true], JSON.stringify(crossSite));
+    assert.equal(bridge.stats(key).calls, 2, 'the frame refreshes for itself');
+  } else {
+    // Chromium as launched here refuses the frame Web Storage (SecurityError: its client keeps the token in memory,
+    // without an error) but shares the origin's BroadcastChannel: the token comes from the first-party peer.
+    assert.deepEqual([crossSite.token, crossSite.sources, crossSite.stored], [token, ['peer'], 'SecurityError'], JSON.stringify(crossSite));
+    assert.equal(bridge.stats(key).calls, 1);
+  }
+  // The first-party entry is untouched by the frame's own.
+  assert.equal(await first.evaluate((key) => JSON.parse(localStorage.getItem(key)).token, key), token);
+  await first.evaluate(() => keep.free());
+  await context.close();
+});
+
+// The README's minimum Safari (16): the module's WebAssembly features all shipped by Safari 15 (validated by
+// binaryen with only those enabled), and the JavaScript of the package uses no API or syntax newer than Safari 16.0.
+test('the package needs nothing newer than Safari 16: WebAssembly features and the JavaScript it runs', () => {
+  const safari15 = ['bulk-memory', 'sign-ext', 'mutable-globals', 'nontrapping-float-to-int', 'reference-types', 'multivalue'];
+  execFileSync(`${root}node_modules/.bin/wasm-opt`, [`${root}pkg/authbridge_bg.wasm`, '--mvp-features', ...safari15.map((f) => `--enable-${f}`), '-o', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // What Safari 16.0 lacks, with the version that brought it.
+  const newer = {
+    'Promise.withResolvers': /Promise\.withResolvers/, 'AbortSignal.any (17.4)': /AbortSignal\.any\b/, 'Object.groupBy (17.4)': /\b(Object|Map)\.groupBy\b/,
+    'Array.fromAsync (16.4)': /Array\.fromAsync/, 'String isWellFormed (16.4)': /\.(isWellFormed|toWellFormed)\(/, 'Set methods (17)': /\.(union|intersection|symmetricDifference|isSubsetOf)\(/,
+    'RegExp lookbehind (16.4)': /\(\?<[=!]/, 'class static blocks (16.4)': /\bstatic\s*\{/, 'Atomics.waitAsync (16.4)': /Atomics\.waitAsync/,
+    'import.meta.resolve (16.4)': /import\.meta\.resolve/, 'Iterator helpers (18.4)': /\bIterator\.(from|prototype)\b/, 'using declarations': /\b(await\s+)?using\s+[A-Za-z_$][\w$]*\s*=/,
+    'RegExp v flag (17)': /\/[dgimsuy]*v[dgimsuy]*\.test\(|new RegExp\([^)]*,\s*['"][^'"]*v/,
+  };
+  const files = readdirSync(`${root}pkg`).filter((f) => f.endsWith('.js')).map((f) => `pkg/${f}`);
+  for (const f of readdirSync(`${root}pkg/snippets`, { recursive: true })) if (String(f).endsWith('.js')) files.push(`pkg/snippets/${f}`);
+  assert.ok(files.includes('pkg/authbridge.js') && files.some((f) => f.startsWith('pkg/snippets/')), files.join(' '));
+  const found = [];
+  for (const f of files) {
+    const text = readFileSync(`${root}${f}`, 'utf8');
+    for (const [name, re] of Object.entries(newer)) if (re.test(text)) found.push(`${f}: ${name}`);
+  }
+  assert.deepEqual(found, []);
+  // The newest API it needs: AbortSignal.timeout, Safari 16.0.
+  assert.match(readFileSync(`${root}pkg/authbridge.js`, 'utf8'), /AbortSignal\.timeout\(/);
+});
