@@ -16,22 +16,24 @@ import { launchBrowser, BROWSER, WEBKIT } from '../support/browser.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const LIFETIME = 4;
-let reference, bridge, server, browser;
+let reference, longLived, bridge, server, browser;
 before(async () => {
   reference = await startReferenceBridge({ tokenLifetime: LIFETIME });
+  // Tokens that outlive a test: what a tab holds must not simply expire while it is away.
+  longLived = await startReferenceBridge({ tokenLifetime: 300 });
   bridge = await startBridge();
   server = await serveStatic(root, { mounts: { '/fixtures/': `${root}tests/js/fixtures` } });
   browser = await launchBrowser();
 });
-after(async () => { await browser?.close(); await server?.close(); await bridge?.close(); await reference?.close(); });
+after(async () => { await browser?.close(); await server?.close(); await bridge?.close(); await reference?.close(); await longLived?.close(); });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const calls = async () => (await reference.stats()).tokenCalls.point ?? 0;
 
 // The demo page, signed in at the reference bridge (point), with a client `auth` (options merged in) and its log.
-async function signedInPage(context, options = {}) {
-  const page = await context.newPage();
-  await page.goto(`${reference.url}/`);
+async function signedInPage(context, options = {}, { at = reference, window } = {}) {
+  const page = await (WEBKIT ? context.newPage({ window }) : context.newPage());
+  await page.goto(`${at.url}/`);
   await page.evaluate(async () => {
     const csrf = document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1];
     const r = await fetch('/session', { method: 'POST', headers: { 'x-csrf-token': csrf, 'content-type': 'application/json' }, body: JSON.stringify({ username: 'ada', password: 'lovelace', provider: 'point' }) });
@@ -39,6 +41,34 @@ async function signedInPage(context, options = {}) {
   });
   await startClient(page, options);
   return page;
+}
+
+// Tab A leaves the page (WebKit keeps it in its back-forward cache: frozen, its BroadcastChannel deaf), tab B signs out
+// (revoking the token at the bridge), A comes back. What A's client does next, whether restored or loaded anew.
+async function signOutWhileAway(storage) {
+  const context = await browser.newContext();
+  const key = `away-${storage}`;
+  const a = await signedInPage(context, { storage, storageKey: key }, { at: longLived });
+  const b = await (WEBKIT ? context.newPage({ window: true }) : context.newPage());
+  await b.goto(`${longLived.url}/`);
+  await startClient(b, { storage, storageKey: key });
+  const token = await a.evaluate(() => auth.accessToken());
+  assert.equal(await b.evaluate(() => auth.accessToken()), token);
+  await a.goto(`${longLived.url}/favicon.svg`);
+  await b.evaluate(() => auth.signOut());
+  await a.goBack();
+  const restored = await a.evaluate(() => typeof auth !== 'undefined');
+  if (WEBKIT) assert.ok(restored, 'WebKit restored the page from its back-forward cache');
+  if (!restored) await startClient(a, { storage, storageKey: key });
+  await a.waitForTimeout(500);
+  const r = await a.evaluate(async (token) => ({
+    holds: await auth.accessToken().then((t) => (t === token ? 'the revoked token' : 'another token'), (e) => e.code),
+    fetch: await auth.fetch('/api/point/me').then((res) => res.status, (e) => e.code),
+    log: log.map((e) => e.t === 'token' ? `token:${e.source}` : e.t === 'signedOut' ? `signedOut:${e.reason}` : `${e.t}:${e.code}`),
+  }), token);
+  console.log(`# ${BROWSER}, storage '${storage}', ${restored ? 'restored from the back-forward cache' : 'loaded anew'}: ${JSON.stringify(r)}`);
+  await context.close();
+  return r;
 }
 
 async function startClient(page, options) {
@@ -106,6 +136,29 @@ test('back-forward cache: a page brought back after its token expired refreshes 
   assert.deepEqual(r.errors, []);
   assert.equal((await calls()) - away, 1, 'one bridge call for the expiry');
   await context.close();
+});
+
+// storage 'local': tab B's sign-out removed the shared entry. Loaded anew (Chromium here), A's new client finds no
+// entry and is signed out. Restored from WebKit's back-forward cache, A's client never heard B's broadcast (nor a
+// `storage` event) and, at `pageshow`, does not look at its storage again: it still hands out the revoked token and
+// sends it once to the API (401) before it learns from the bridge that the session is over.
+// AUTHBRIDGE BUG (src/, reported to the lead; marked TODO in WebKit so that `make test` stays green until it is fixed):
+// on `pageshow` with `persisted` the client should re-read its stored entry as a `storage` event would have told it.
+test('back-forward cache: a sign-out in another tab while the page was away reaches it when it comes back (storage local)',
+  { todo: WEBKIT && 'authbridge bug: a client restored from the back-forward cache does not re-read its local storage entry at pageshow, and keeps the token revoked by a sign-out in another tab' }, async () => {
+    const r = await signOutWhileAway('local');
+    assert.deepEqual([r.holds, r.fetch], ['signed_out', 'signed_out'], JSON.stringify(r));
+  });
+
+// storage 'session' (the default): Web Storage of one tab, which no other tab can clear. A tab that was away from the
+// page when another signed out (in WebKit's back-forward cache, or anywhere else) comes back with its own copy of the
+// token: its first request with it is refused (the bridge revoked it at sign-out) and the client signs out, in both
+// engines. A known limit, in docs/threat-model.md: a provider that cannot revoke (pointservices) would accept that
+// token until it expires.
+test('a tab away at a sign-out elsewhere (storage session) comes back with its copy of the token: refused at the first request, then signed out', async () => {
+  const r = await signOutWhileAway('session');
+  assert.deepEqual([r.holds, r.fetch], ['the revoked token', 401], JSON.stringify(r));
+  assert.deepEqual(r.log.slice(-2), ['error:refresh_rejected', 'signedOut:rejected'], JSON.stringify(r));
 });
 
 // Safari deletes script-written storage (Web Storage, IndexedDB, document.cookie) of a site not visited for seven
