@@ -1,7 +1,8 @@
 // What differs between browser engines, in whichever one the suite runs in (TEST_BROWSER: Chromium by default,
-// WebKitGTK — the engine of Safari — with `make test-js-webkit`): the back-forward cache and `pageshow`, script-written
-// storage deleted under the client (Safari's ITP caps it at seven days without a visit), storage and channel
-// partitioning for a cross-site frame, and the platform features the package needs at the README's minimum Safari.
+// WebKitGTK, the engine of Safari, with `make test-js-webkit`): the back-forward cache and `pageshow`, a sign-out
+// while a tab was away, script-written storage deleted under the client (Safari's ITP caps it at seven days without
+// a visit), storage and channel partitioning for a cross-site frame, and the platform features the package needs at
+// the README's minimum Safari.
 // Timers in background tabs: the five-tabs-of-one-window test in tabs.test.mjs. Web Locks and BroadcastChannel:
 // tabs.test.mjs (takeover when the holder closes, sign-out everywhere) and security.test.mjs.
 import { test, before, after } from 'node:test';
@@ -102,7 +103,8 @@ test('the harness sees a page\'s uncaught errors and console errors', async () =
 
 // WebKit keeps a page it navigates away from in its back-forward cache, scripts frozen (no timer, no bridge call),
 // and brings the same page back on Back: its client must notice at `pageshow` that its token expired meanwhile and
-// refresh at once, before anyone asks. (Chromium under Playwright runs without the cache: the page loads anew.)
+// refresh at once, before anyone asks. (Chromium as Playwright launches it has no such cache
+// (--disable-back-forward-cache): the page loads anew.)
 test('back-forward cache: a page brought back after its token expired refreshes at pageshow', async () => {
   const context = await browser.newContext();
   const page = await signedInPage(context, { storageKey: 'bfcache' });
@@ -184,8 +186,9 @@ for (const storage of ['session', 'local']) {
 
 // A frame of the same origin under a page of another site (localhost vs 127.0.0.1). WebKit partitions the frame's
 // storage, BroadcastChannel and Web Locks by the top-level site: its client never receives the token of a tab where
-// the origin is first-party, and refreshes for itself (one bridge call per expiry per partition). Chromium, as
-// launched here, denies the frame Web Storage and shares the channel. A same-site frame shares everything.
+// the origin is first-party, and refreshes for itself (one bridge call per expiry per partition). Chromium as
+// Playwright launches it (--disable-features=ThirdPartyStoragePartitioning) denies the frame Web Storage and shares
+// the channel. A same-site frame shares everything.
 test('a frame under a page of another site: partitioned in WebKit (no first-party token reaches it, it refreshes for itself)', async () => {
   const context = await browser.newContext();
   const port = new URL(server.url).port;

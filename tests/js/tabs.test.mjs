@@ -94,14 +94,20 @@ const state = (page) => page.evaluate(() => ({ log, api, jti: auth.claims()?.jti
 // Chromium: five pages, each as if in front. WebKit: five windows (all visible), and five tabs of one window, where
 // the four behind the front one are hidden and WebKit throttles their timers (their tickers run late and seldom; a
 // late refresh timer must cost neither a request without a valid token nor a second bridge call).
-for (const layout of WEBKIT ? ['windows', 'tabs of one window'] : ['tabs']) test(`5 ${layout}: one bridge call per expiry, every request carries a valid token`, async () => {
+for (const layout of WEBKIT ? ['windows', 'tabs of one window'] : ['tabs']) test(`5 ${layout}: one bridge call per expiry, every request carries a valid token`, async (t) => {
   const context = await browser.newContext();
+  // Closed even when the test fails: its tabs would go on calling the bridge and skew the next test's counts.
+  t.after(() => context.close());
   const first = await signIn(context);
   const before = await calls();
+  const opening = Date.now();
   const window = layout === 'windows';
   const tabs = [await openTab(context, { page: first, every: 200 })];
   for (let i = 1; i < 5; i++) tabs.push(await openTab(context, { every: 200, window }));
-  assert.equal(await calls() - before, 1, 'the other four tabs got the first token from their peer');
+  // The other four tabs got their first token from a peer (or its stored copy), not from the bridge. (Opening five
+  // tabs can outlast a 4 s token on a loaded machine: a refresh while they open is fine, counted below.)
+  const firsts = await Promise.all(tabs.slice(1).map((t) => t.evaluate(() => log.find((e) => e.t === 'token')?.source)));
+  assert.ok(firsts.every((s) => s === 'peer' || s === 'storage'), `first tokens of tabs 2-5 from: ${firsts}`);
   const t0 = Date.now();
   await sleep(11_000);
   const elapsed = (Date.now() - t0) / 1000;
@@ -117,9 +123,10 @@ for (const layout of WEBKIT ? ['windows', 'tabs of one window'] : ['tabs']) test
   for (const [i, n] of perTab.entries()) assert.ok(n > (hidden[i] ? 5 : 40), `API calls per tab: ${perTab} (hidden: ${hidden})`);
   assert.deepEqual(requests.filter((a) => a.status !== 200), [], 'every request authorised');
   assert.equal(made, tokens.size, `bridge calls ${made} vs distinct tokens in use ${tokens.size}`);
-  // A 4 s token refreshes 0.8-1.2 s early: one call per ~3 s.
-  const cycles = Math.floor(elapsed / (LIFETIME - 1.2 - 1));
-  assert.ok(made >= 3 && made <= cycles + 2, `${made} bridge calls in ${elapsed.toFixed(1)} s`);
+  // A 4 s token refreshes 0.8-1.2 s early: one call per ~3 s, since the first tab opened.
+  const all = (Date.now() - opening) / 1000;
+  const cycles = Math.floor(all / (LIFETIME - 1.2 - 1));
+  assert.ok(made >= 3 && made <= cycles + 2, `${made} bridge calls in ${all.toFixed(1)} s`);
   const bridgeEvents = states.map((s) => s.log.filter((e) => e.source === 'bridge').length);
   assert.equal(bridgeEvents.reduce((a, b) => a + b), made, `token events from the bridge per tab: ${bridgeEvents}`);
   const times = states.flatMap((s, i) => s.log.filter((e) => e.source === 'bridge').map((e) => `${i}@${e.at - t0}`)).sort((a, b) => +a.split('@')[1] - +b.split('@')[1]);
@@ -128,8 +135,10 @@ for (const layout of WEBKIT ? ['windows', 'tabs of one window'] : ['tabs']) test
   await context.close();
 });
 
-test('the refreshing tab dies holding the lock: another tab takes over', async () => {
+test('the refreshing tab dies holding the lock: another tab takes over', async (t) => {
   const context = await browser.newContext();
+  // Closed even when the test fails: its tabs would go on calling the bridge and skew the next test's counts.
+  t.after(() => context.close());
   const a = await openTab(context, { page: await signIn(context) });
   const b = await openTab(context);
   const before = await calls();
@@ -150,8 +159,10 @@ test('the refreshing tab dies holding the lock: another tab takes over', async (
   await context.close();
 });
 
-test('sign-out in one tab signs out every tab within a second', async () => {
+test('sign-out in one tab signs out every tab within a second', async (t) => {
   const context = await browser.newContext();
+  // Closed even when the test fails: its tabs would go on calling the bridge and skew the next test's counts.
+  t.after(() => context.close());
   const tabs = [await openTab(context, { page: await signIn(context) }), await openTab(context), await openTab(context)];
   const t0 = Date.now();
   await tabs[1].evaluate(() => auth.signOut());
@@ -169,8 +180,10 @@ test('sign-out in one tab signs out every tab within a second', async () => {
   await context.close();
 });
 
-test('after a long sleep the first request carries a fresh token', async () => {
+test('after a long sleep the first request carries a fresh token', async (t) => {
   const context = await browser.newContext();
+  // Closed even when the test fails: its tabs would go on calling the bridge and skew the next test's counts.
+  t.after(() => context.close());
   await context.clock.install();
   const page = await openTab(context, { page: await signIn(context) });
   const before = await page.evaluate(() => auth.claims().jti);
@@ -185,8 +198,10 @@ test('after a long sleep the first request carries a fresh token', async () => {
   await context.close();
 });
 
-test('offline: no retry storm; back online: refresh within a second', async () => {
+test('offline: no retry storm; back online: refresh within a second', async (t) => {
   const context = await browser.newContext();
+  // Closed even when the test fails: its tabs would go on calling the bridge and skew the next test's counts.
+  t.after(() => context.close());
   const page = await openTab(context, { page: await signIn(context) });
   await context.setOffline(true);
   const before = await calls();
@@ -208,8 +223,9 @@ test('offline: no retry storm; back online: refresh within a second', async () =
 });
 
 for (const skewMinutes of [10, -10]) {
-  test(`a client clock ${skewMinutes > 0 ? 'fast' : 'slow'} by 10 minutes refreshes before the server's expiry, no loop`, async () => {
+  test(`a client clock ${skewMinutes > 0 ? 'fast' : 'slow'} by 10 minutes refreshes before the server's expiry, no loop`, async (t) => {
     const context = await browser.newContext();
+    t.after(() => context.close());
     await context.clock.install({ time: Date.now() + skewMinutes * 60_000 });
     await context.clock.resume();
     const page = await openTab(context, { page: await signIn(context), every: 250 });
@@ -235,8 +251,10 @@ async function seen(page, jti) {
   assert.ok(held, `the page never held the worker's token ${jti}: ${JSON.stringify(await page.evaluate(() => log))}`);
 }
 
-test('a web worker and a page sharing a storage key behave as two tabs', async () => {
+test('a web worker and a page sharing a storage key behave as two tabs', async (t) => {
   const context = await browser.newContext();
+  // Closed even when the test fails: its tabs would go on calling the bridge and skew the next test's counts.
+  t.after(() => context.close());
   const page = await signIn(context);
   await openTab(context, { page });
   const before = await calls();
