@@ -11,8 +11,9 @@
 // - `page.evaluate(fn, arg)` starts `fn` in the page and polls for its result, so that a long evaluation in one tab
 //   never holds up the commands for another (WebDriver serves one command per session at a time). Values travel as
 //   JSON, as in Playwright;
-// - `pageerror` and `console` (errors and warnings) come from listeners put into the page after each navigation (WebDriver
+// - `pageerror` and `console` (the page's own console calls, not the engine's log lines) come from listeners put into the page after each navigation (WebDriver
 //   has no event stream; a page can put `ERROR_COLLECTOR` in itself to be watched from its first script on);
+// - `page.addInitScript` runs its script once the page has loaded, not before the page's own scripts;
 // - the clock (`context.clock`) shifts `Date` in each page of the context (a skewed or jumped clock, not a fake
 //   timer queue), and `context.setOffline` makes `fetch` fail and `navigator.onLine` false in each page, firing
 //   `offline`/`online`: WebDriver can do neither at the network level.
@@ -31,15 +32,15 @@ const freePort = () => new Promise((resolve, reject) => {
   s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
 });
 
-// Collects uncaught errors, unhandled rejections, console.error and console.warn calls into window.__wdEvents
-// (idempotent).
+// Collects uncaught errors, unhandled rejections and console calls (error, warn, log, info, debug) into
+// window.__wdEvents (idempotent).
 export const ERROR_COLLECTOR = `(() => {
   if (window.__wdEvents) return;
   const events = window.__wdEvents = [];
   const text = (v) => { try { return v instanceof Error ? String(v) : typeof v === 'string' ? v : JSON.stringify(v) ?? String(v); } catch { return String(v); } };
   addEventListener('error', (e) => events.push({ kind: 'pageerror', text: e.error !== undefined && e.error !== null ? text(e.error) : String(e.message) }));
   addEventListener('unhandledrejection', (e) => events.push({ kind: 'pageerror', text: text(e.reason) }));
-  for (const [method, type] of [['error', 'error'], ['warn', 'warning']]) {
+  for (const [method, type] of [['error', 'error'], ['warn', 'warning'], ['log', 'log'], ['info', 'info'], ['debug', 'debug']]) {
     const original = console[method];
     console[method] = function (...args) { events.push({ kind: 'console', type, text: args.map(text).join(' ') }); return original.apply(this, args); };
   }
@@ -242,6 +243,13 @@ class Page {
     this.loaded = true;
     this.lastUrl = await this.run((s) => s.getCurrentUrl());
     await this.shim();
+    for (const script of this.initScripts ?? []) await this.run((s) => s.executeScript(script));
+  }
+
+  // Playwright runs these before the page's own scripts; WebDriver cannot: here they run once the page has loaded,
+  // before anything the test does in it (fine for scripts that watch what the test's code does, not the load).
+  async addInitScript(script, arg) {
+    (this.initScripts ??= []).push(typeof script === 'function' ? `(${script})(${JSON.stringify(arg)});` : script);
   }
 
   async shim() {
