@@ -57,8 +57,8 @@ test-js:
 
 ## test-js-webkit: the browser flows of the JS suites in WebKitGTK, through WebDriver (tests/support/webkit.mjs):
 ## the four providers end to end, five tabs, the attacks, every fetch and redirect rule, a misbehaving bridge, the
-## package as ESM and bundled, the React provider, and what differs between engines
-WEBKIT_JS := e2e tabs security fetch-rules hostile browser react engines
+## package as ESM and bundled, the Rust API in a page, the React provider, and what differs between engines
+WEBKIT_JS := e2e tabs security fetch-rules hostile browser rust-page react engines
 test-js-webkit:
 	cargo build -p authbridge-bridge
 	TEST_BROWSER=webkit node --test --test-concurrency=1 $(WEBKIT_JS:%=tests/js/%.test.mjs)

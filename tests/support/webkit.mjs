@@ -229,6 +229,18 @@ class Page {
     await this.afterNavigation();
   }
 
+  // Resolves once the page holds a new document (one without this harness's collector), loaded.
+  async waitForNavigation({ timeout = 30_000 } = {}) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const fresh = await this.run((s) => s.executeScript('return !window.__wdEvents && document.readyState === "complete";')).catch(() => false);
+      if (fresh) break;
+      if (Date.now() > deadline) throw new Error(`page.waitForNavigation: no new document in ${timeout} ms`);
+      await sleep(50);
+    }
+    await this.afterNavigation();
+  }
+
   async goBack() {
     await this.run((s) => s.navigate().back());
     await this.afterNavigation();
