@@ -163,6 +163,43 @@ test('a tab away at a sign-out elsewhere (storage session) comes back with its c
   assert.deepEqual(r.log.slice(-2), ['error:refresh_rejected', 'signedOut:rejected'], JSON.stringify(r));
 });
 
+// Tab A leaves the page while its refresh holds the origin's Web Lock and waits on a slow bridge. WebKit aborts the
+// request, releases the lock and keeps the page in its back-forward cache: tab B refreshes at once (no wait for a
+// steal). Back, A's client reports the aborted call as a `network` error (delivered at `pageshow`) and goes on with
+// a valid token: no request fails.
+test('a page left while its refresh holds the lock: the lock is released at once; back, the page recovers by itself', async () => {
+  const context = await browser.newContext();
+  const a = await signedInPage(context, { storageKey: 'frozen-holder', bridgeTimeout: 2 }, { at: longLived });
+  const b = await (WEBKIT ? context.newPage({ window: true }) : context.newPage());
+  await b.goto(`${longLived.url}/`);
+  await startClient(b, { storageKey: 'frozen-holder', bridgeTimeout: 2 });
+  await fetch(`${longLived.url}/test/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'point', status: 0, count: 1, delayMs: 6000 }) });
+  await a.evaluate(() => { auth.refresh().catch(() => {}); });
+  await sleep(300);
+  await a.goto(`${longLived.url}/favicon.svg`);
+  const r = await b.evaluate(async () => {
+    const t0 = Date.now();
+    const out = await auth.refresh().then(() => 'ok', (e) => e.code);
+    return { out, ms: Date.now() - t0, status: (await auth.fetch('/api/point/me')).status };
+  });
+  assert.equal(r.out, 'ok');
+  // With a steal it would be the bridge timeout (2 s) plus 2 s.
+  assert.ok(r.ms < 1500, `B refreshed ${r.ms} ms after asking`);
+  assert.equal(r.status, 200);
+  await a.goBack();
+  const restored = await a.evaluate(() => typeof auth !== 'undefined');
+  if (WEBKIT) assert.ok(restored, 'WebKit restored the page from its back-forward cache');
+  if (!restored) await startClient(a, { storageKey: 'frozen-holder', bridgeTimeout: 2 });
+  const back = await a.evaluate(async () => {
+    for (let i = 0; i < 60 && !(auth.expiresAt() > Date.now()); i++) await new Promise((r) => setTimeout(r, 50));
+    return { status: (await auth.fetch('/api/point/me')).status, log: log.map((e) => (e.t === 'token' ? `token:${e.source}` : `${e.t}:${e.code}`)) };
+  });
+  console.log(`# ${BROWSER}: B waited ${r.ms} ms for the lock; A ${restored ? 'restored' : 'loaded anew'}: ${back.log.join(', ')}`);
+  assert.equal(back.status, 200);
+  if (restored) assert.deepEqual(back.log.slice(1).filter((e) => e.startsWith('error:')), ['error:network'], back.log.join(', '));
+  await context.close();
+});
+
 // Safari deletes script-written storage (Web Storage, IndexedDB, document.cookie) of a site not visited for seven
 // days of use (ITP). The bridge's session is an HttpOnly cookie set by the server, which that cap leaves alone: the
 // next visit finds no stored token and gets one from the bridge, without an error.
