@@ -11,12 +11,14 @@
 // - `page.evaluate(fn, arg)` starts `fn` in the page and polls for its result, so that a long evaluation in one tab
 //   never holds up the commands for another (WebDriver serves one command per session at a time). Values travel as
 //   JSON, as in Playwright;
-// - `pageerror` and `console` (the page's own console calls, not the engine's log lines) come from listeners put into the page after each navigation (WebDriver
-//   has no event stream; a page can put `ERROR_COLLECTOR` in itself to be watched from its first script on);
+// - `pageerror` and `console` (the page's own console calls, not the engine's log lines) come from listeners put
+//   into the page after each navigation (WebDriver has no event stream; a page can put `ERROR_COLLECTOR` in itself
+//   to be watched from its first script on);
 // - `page.addInitScript` runs its script once the page has loaded, not before the page's own scripts;
 // - the clock (`context.clock`) shifts `Date` in each page of the context (a skewed or jumped clock, not a fake
 //   timer queue), and `context.setOffline` makes `fetch` fail and `navigator.onLine` false in each page, firing
 //   `offline`/`online`: WebDriver can do neither at the network level.
+// The display is $DISPLAY if set (TEST_WEBKIT_DISPLAY=xvfb: a virtual one all the same), else an Xvfb of our own.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
