@@ -145,7 +145,10 @@ test('back-forward cache: a page brought back after its token expired refreshes 
 // `storage` event) and, at `pageshow`, does not look at its storage again: it still hands out the revoked token and
 // sends it once to the API (401) before it learns from the bridge that the session is over.
 // AUTHBRIDGE BUG (src/, reported to the lead; marked TODO in WebKit so that `make test` stays green until it is fixed):
-// on `pageshow` with `persisted` the client should re-read its stored entry as a `storage` event would have told it.
+// `pageshow` only wakes the timer (web/js.rs `listen` → Event::Wake). Restored (`persisted`), a client should look
+// at its shared entry again and, finding it gone or another, check with its bridge as for a peer's `signedOut`
+// notice (Session::peer_signed_out: the token is no longer sent meanwhile); the bridge refuses, the client signs out
+// before any request. Remove the `todo` once it does.
 test('back-forward cache: a sign-out in another tab while the page was away reaches it when it comes back (storage local)',
   { todo: WEBKIT && 'authbridge bug: a client restored from the back-forward cache does not re-read its local storage entry at pageshow, and keeps the token revoked by a sign-out in another tab' }, async () => {
     const r = await signOutWhileAway('local');
