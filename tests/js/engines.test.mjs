@@ -203,6 +203,34 @@ test('a page left while its refresh holds the lock: the lock is released at once
   await context.close();
 });
 
+// A tab alone behind another (no peer to refresh for it): WebKit throttles its timers, so its refresh timer and the
+// app's own timers fire late. Every request it makes still carries a valid token (a late timer only moves the
+// refresh to the request that needs it), with one bridge call per token.
+test('a hidden tab on its own: throttled timers, still a valid token on every request', async () => {
+  const context = await browser.newContext();
+  // In MiniBrowser a tab opened by WebDriver opens behind the first one, which stays in front.
+  const front = await context.newPage();
+  await front.goto(`${reference.url}/favicon.svg`);
+  const page = await signedInPage(context, { storageKey: 'hidden-alone' });
+  const before = await calls();
+  await page.evaluate(() => {
+    window.api = [];
+    window.ticker = setInterval(() => {
+      auth.fetch('/api/point/me').then(async (r) => api.push({ status: r.status, at: Date.now() }), (e) => api.push({ error: e.code }));
+    }, 200);
+  });
+  await sleep(12_000);
+  const r = await page.evaluate(() => { clearInterval(ticker); return { hidden: document.visibilityState === 'hidden', api, tokens: log.filter((e) => e.t === 'token').length }; });
+  const made = (await calls()) - before;
+  console.log(`# ${BROWSER}: a tab alone${r.hidden ? ', hidden' : ''}: ${r.api.length} requests in 12 s, ${made} bridge calls, ${r.tokens} tokens`);
+  if (WEBKIT) assert.equal(r.hidden, true, 'WebKit hides a tab behind another');
+  assert.deepEqual(r.api.filter((a) => a.status !== 200), [], 'every request authorised');
+  assert.ok(r.api.length >= 6, `${r.api.length} requests`);
+  // 4 s tokens for 12 s: 3 to 5 of them (a late timer may skip one expiry, when no request needed it).
+  assert.ok(made >= 2 && made <= 5, `${made} bridge calls`);
+  await context.close();
+});
+
 // Safari deletes script-written storage (Web Storage, IndexedDB, document.cookie) of a site not visited for seven
 // days of use (ITP). The bridge's session is an HttpOnly cookie set by the server, which that cap leaves alone: the
 // next visit finds no stored token and gets one from the bridge, without an error.

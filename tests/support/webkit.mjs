@@ -6,8 +6,9 @@
 // How the pieces map:
 // - a browser context is one WebDriver session: an automation session of MiniBrowser keeps its website data
 //   (cookies, Web Storage, IndexedDB) in memory, apart from every other session, as Playwright's contexts do;
-// - a page is a tab of that session's window (`newPage({ window: true })`: a window of its own). WebKit counts a
-//   tab that is not in front as hidden (`visibilityState` 'hidden'), and throttles its timers; a window is visible;
+// - a page is a tab of that session's window (`newPage({ window: true })`: a window of its own). MiniBrowser opens
+//   each new tab behind the first, which stays in front; WebKit counts a tab that is not in front as hidden
+//   (`visibilityState` 'hidden') and throttles its timers; a window is visible;
 // - `page.evaluate(fn, arg)` starts `fn` in the page and polls for its result, so that a long evaluation in one tab
 //   never holds up the commands for another (WebDriver serves one command per session at a time). Values travel as
 //   JSON, as in Playwright;
