@@ -3,8 +3,9 @@
 // while a tab was away, script-written storage deleted under the client (Safari's ITP caps it at seven days without
 // a visit), storage and channel partitioning for a cross-site frame, and the platform features the package needs at
 // the README's minimum Safari.
-// Timers in background tabs: the five-tabs-of-one-window test in tabs.test.mjs. Web Locks and BroadcastChannel:
-// tabs.test.mjs (takeover when the holder closes, sign-out everywhere) and security.test.mjs.
+// Timers in background tabs: here (a hidden tab on its own) and in tabs.test.mjs (five tabs of one window). Web Locks
+// and BroadcastChannel: here (a page left while holding the lock) and in tabs.test.mjs (takeover when the holder
+// closes, sign-out everywhere) and security.test.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
