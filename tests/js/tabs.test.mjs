@@ -111,9 +111,16 @@ for (const layout of WEBKIT ? ['windows', 'tabs of one window'] : ['tabs']) test
   const t0 = Date.now();
   await sleep(11_000);
   const elapsed = (Date.now() - t0) / 1000;
-  const states = await Promise.all(tabs.map(state));
+  // The tabs' logs and the bridge's count read at one moment: again if a refresh came in between (reading five
+  // tabs takes a while on a loaded machine).
+  let states, made;
+  for (let i = 0; i < 5; i++) {
+    const from = await calls();
+    states = await Promise.all(tabs.map(state));
+    made = (await calls()) - before;
+    if (made === from - before) break;
+  }
   for (const t of tabs) await t.evaluate(() => clearInterval(ticker));
-  const made = (await calls()) - before;
   const tokens = new Set(states.flatMap((s) => s.api.map((a) => a.jti)));
   const requests = states.flatMap((s) => s.api);
   const hidden = await Promise.all(tabs.map((t) => t.evaluate(() => document.visibilityState === 'hidden')));
@@ -122,7 +129,9 @@ for (const layout of WEBKIT ? ['windows', 'tabs of one window'] : ['tabs']) test
   // 55 ticks in 11 s in a visible tab; a hidden WebKit tab ticks about once a second at most.
   for (const [i, n] of perTab.entries()) assert.ok(n > (hidden[i] ? 5 : 40), `API calls per tab: ${perTab} (hidden: ${hidden})`);
   assert.deepEqual(requests.filter((a) => a.status !== 200), [], 'every request authorised');
-  assert.equal(made, tokens.size, `bridge calls ${made} vs distinct tokens in use ${tokens.size}`);
+  // Every token the bridge issued went out with requests, but perhaps the newest (issued less than a tick before
+  // the logs were read).
+  assert.ok(tokens.size === made || tokens.size === made - 1, `bridge calls ${made} vs distinct tokens in use ${tokens.size}`);
   // A 4 s token refreshes 0.8-1.2 s early: one call per ~3 s, since the first tab opened.
   const all = (Date.now() - opening) / 1000;
   const cycles = Math.floor(all / (LIFETIME - 1.2 - 1));
