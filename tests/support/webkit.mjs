@@ -340,8 +340,12 @@ class Page {
     this.dispatch(await this.run((s) => s.executeScript('return window.__wdEvents ? window.__wdEvents.splice(0) : [];')));
   }
 
-  async click(selector) {
-    await this.waitForSelector(selector, { timeout: 10_000 });
+  // As Playwright does, waits until the element can take the click: there, shown, enabled.
+  async click(selector, { timeout = 10_000 } = {}) {
+    await this.waitForFunction((sel) => {
+      const el = document.querySelector(sel);
+      return el !== null && el.getClientRects().length > 0 && !el.disabled;
+    }, selector, { timeout });
     await this.run(async (s) => (await s.findElement({ css: selector })).click());
   }
 
