@@ -5,7 +5,7 @@ mod client;
 mod js;
 
 pub use crate::machine::{Notice, Status};
-pub use client::{AuthClient, Client, FormatOption, Options};
+pub use client::{AuthClient, Client, Credentials, FormatName, FormatOption, Options, Storage};
 
 use wasm_bindgen::prelude::*;
 
@@ -46,7 +46,7 @@ pub fn parse_token_response_js(
     let record = parse_token_response(&body, &format, now).map_err(|e| error_to_js(&e.into()))?;
     let parsed = ParsedTokenResponse {
         token: record.token.secret(),
-        expires_at: record.expires_at.map(crate::json::Epoch),
+        expires_at: record.expires_at,
         scopes: &record.scopes,
         header: &record.header,
         format: record.format.as_str(),
@@ -55,20 +55,16 @@ pub fn parse_token_response_js(
 }
 
 /// What `parseTokenResponse` returns (`ParsedTokenResponse` in types.d.ts): never a refresh token.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ParsedTokenResponse<'a> {
     token: &'a str,
-    expires_at: Option<crate::json::Epoch>,
+    /// Epoch milliseconds, `null` for a token that does not expire.
+    expires_at: Option<i64>,
     scopes: &'a [String],
     header: &'a str,
     format: &'a str,
 }
-crate::json::serialize_as_map!(ParsedTokenResponse {
-    "token": token,
-    "expiresAt": expires_at,
-    "scopes": scopes,
-    "header": header,
-    "format": format,
-});
 
 /// The crate version, for bug reports. (JavaScript's `version()` and `isAuthError()` are written into the glue by
 /// scripts/build-pkg.mjs: as exports of the module, each cost a wasm function, an export and a glue wrapper.)

@@ -14,10 +14,12 @@ export type AuthErrorCode =
  * An `Error` with a stable `code` and `name === 'AuthbridgeError'`. Test for one with {@link isAuthError}.
  *
  * - `invalid_token`: `decodeJwt`/`decodeJwtHeader` were given something that is not a JWT.
- * - `invalid_response`: the bridge's answer is not a usable token response (or `parseTokenResponse` says so).
+ * - `invalid_response`: the bridge's answer is not a usable token response (or `parseTokenResponse` says so), or it
+ *   is a redirect (bridge calls follow none: the message names the status and the target's origin).
  * - `refresh_rejected`: the bridge answered 401/403; `status` and `bridgeError` say how.
  * - `network`: the bridge could not be reached (`cause`: the fetch's error).
- * - `bridge_unavailable`: the bridge answered another error status, after the retries.
+ * - `bridge_unavailable`: the bridge answered another error status (`status`), after the retries; from `signOut()`,
+ *   the bridge did not confirm the sign-out.
  * - `timeout`: the bridge did not answer within `bridgeTimeout` (`cause`: the abort's reason).
  * - `signed_out`: a token was asked for after a sign-out or a refusal.
  * - `invalid_config`: an option or an argument is wrong.
@@ -29,7 +31,7 @@ export interface AuthError extends Error {
   readonly code: AuthErrorCode;
   /** The JavaScript error behind a `network` or `timeout` error, when there was one. */
   readonly cause?: unknown;
-  /** `refresh_rejected`: the bridge's HTTP status (401 or 403). */
+  /** `refresh_rejected`: the bridge's HTTP status (401 or 403); `bridge_unavailable`: the error status it answered. */
   readonly status?: number;
   /** `refresh_rejected`: the `error` member of the bridge's JSON body, when it sent a short one (e.g. `'csrf'`). */
   readonly bridgeError?: string;
@@ -167,7 +169,12 @@ export class AuthClient {
   nextRefreshAt(): number | null;
   /** Forces one refresh (joins one in flight); resolves the new token. */
   refresh(): Promise<string>;
-  /** `DELETE revokeUrl` with the token, then clears storage and timers and emits `signedOut`. */
+  /**
+   * `DELETE revokeUrl` with the token, then clears storage and timers and emits `signedOut`. Resolves once the
+   * bridge confirmed (2xx); otherwise rejects (`bridge_unavailable` with `status`, `network` or `timeout` with
+   * `cause`, `invalid_response` for a redirect) with the local session ended all the same: the bridge's session
+   * may live on, so say so and offer to retry.
+   */
   signOut(): Promise<void>;
   /** Adds a listener; returns the function that removes it. */
   on<E extends keyof AuthClientEvents>(event: E, listener: (event: AuthClientEvents[E]) => void): () => void;

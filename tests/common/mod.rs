@@ -28,6 +28,15 @@ export function allSettled(promises) { return Promise.all(promises); }
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 export function storageItem(kind, key) { return globalThis[kind].getItem(key); }
 export function setStorageItem(kind, key, value) { globalThis[kind].setItem(key, value); }
+// Whether the wasm `memory` holds the UTF-8 bytes of `needle` (a JS string: the test never copies it into wasm).
+export function memoryHolds(memory, needle) {
+  const bytes = new Uint8Array(memory.buffer), n = new TextEncoder().encode(needle);
+  outer: for (let i = bytes.indexOf(n[0]); i >= 0 && i <= bytes.length - n.length; i = bytes.indexOf(n[0], i + 1)) {
+    for (let j = 1; j < n.length; j++) if (bytes[i + j] !== n[j]) continue outer;
+    return true;
+  }
+  return false;
+}
 "#)]
 extern "C" {
     pub type Stub;
@@ -50,6 +59,8 @@ extern "C" {
     pub fn storage_item(kind: &str, key: &str) -> Option<String>;
     #[wasm_bindgen(js_name = setStorageItem)]
     pub fn set_storage_item(kind: &str, key: &str, value: &str);
+    #[wasm_bindgen(js_name = memoryHolds)]
+    pub fn memory_holds(memory: &JsValue, needle: &JsValue) -> bool;
 }
 
 pub fn bridge() -> &'static str {

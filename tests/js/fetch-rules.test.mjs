@@ -1,4 +1,4 @@
-// One rule set for the authenticated fetch, proven on every path: each rule of src/web/js.rs `makeFetch` (origin,
+// One rule set for the authenticated fetch, proven on every path: each rule of js/fetch.js `makeFetch` (origin,
 // the caller's own header, the token refreshed first, redirects, one retry after a 401, none for a streamed body)
 // for a URL string and a Request, with a fresh token and one to get first, in headless Chromium (where the fresh
 // string form is the fast path), Node, Deno and Cloudflare workerd (tests/js/fixtures/fetch-rules.js). With
