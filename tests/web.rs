@@ -1,5 +1,5 @@
-//! Browser tests (wasm-bindgen-test in headless Chromium and Firefox): the exported JS API against the test
-//! bridge (`tests/support/bridge.mjs`), whose URL is compiled in from `AUTHBRIDGE_TEST_BRIDGE`.
+//! Browser tests (wasm-bindgen-test in headless Chromium and Firefox, and in WebKitGTK): the exported JS API against
+//! the test bridge (`tests/support/bridge.mjs`), whose URL is compiled in from `AUTHBRIDGE_TEST_BRIDGE`.
 #![cfg(target_arch = "wasm32")]
 
 use authbridge::web::{decode_jwt, decode_jwt_header, parse_token_response_js};
@@ -213,7 +213,7 @@ async fn rejection_signs_out_without_loops() {
 }
 
 /// A redirect from an API origin to another origin never carries the token, whatever `redirect` the caller
-/// passed (Chromium and Firefox; checked at the receiving server). `localhost` is another origin than the
+/// passed (Chromium, Firefox and WebKitGTK; checked at the receiving server). `localhost` is another origin than the
 /// bridge's `127.0.0.1`, on the same server, so its arrivals are counted too.
 #[wasm_bindgen_test]
 async fn redirects_never_carry_the_token_to_another_origin() {

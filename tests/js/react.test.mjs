@@ -1,15 +1,17 @@
 // authbridge/react in a Vite React app (tests/bundlers/react-app, StrictMode on) with the packed package, against
 // the reference bridge through Vite's same-origin proxy (the vite.config.js of pkg-template/README.md's "Same-origin
-// dev proxy", written into the app from the README), in Chromium: a production build (vite build + preview)
-// and the dev server (StrictMode's double effects, a reload with a stored token, HMR edits). Any page error or
-// console error fails, but for Chromium's log line of the expected 401 of a first visit without a session.
+// dev proxy", written into the app from the README), in Chromium (or WebKitGTK with TEST_BROWSER=webkit): a
+// production build (vite build + preview) and the dev server (StrictMode's double effects, a reload with a stored
+// token, HMR edits). Any page error or console error fails, but for Chromium's log line of the expected 401 of a
+// first visit without a session.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, createServer, preview } from 'vite';
 import { startReferenceBridge } from '../support/reference-bridge.mjs';
-import { launchChromium } from '../support/chromium.mjs';
+import { launchBrowser, WEBKIT } from '../support/browser.mjs';
+import { ERROR_COLLECTOR } from '../support/webkit.mjs';
 import { installPackage, root } from '../bundlers/install.mjs';
 import { recipeFiles } from '../support/docs.mjs';
 
@@ -25,7 +27,7 @@ before(async () => {
   bridge = await startReferenceBridge({ tokenLifetime: 30 });
   // The README's vite.config.js reads the bridge's URL from BRIDGE_URL.
   process.env.BRIDGE_URL = bridge.url;
-  browser = await launchChromium();
+  browser = await launchBrowser();
 });
 after(async () => { await browser?.close(); await bridge?.close(); });
 // createServer and build set process.env.NODE_ENV for the whole process when it is unset: a build after a dev
@@ -37,8 +39,13 @@ afterEach(() => { if (nodeEnv === undefined) delete process.env.NODE_ENV; else p
 // kept (`{ target }` objects: changeOrigin off): the bridge checks Origin against Host, and its cookies then belong
 // to the dev server's origin. Vite's own cache (pre-bundled dependencies) in the test's folder: the default, the
 // repository's node_modules/.vite, would outlive a rebuilt package, whose glue would then no longer match its fresh
-// .wasm.
-const config = { root: app, cacheDir: join(work, 'vite-cache'), configFile: join(app, 'vite.config.js'), logLevel: 'warn' };
+// .wasm. WebKit is watched through WebDriver, which has no event stream: the page collects its own errors from its
+// first script on (tests/support/webkit.mjs); Vite adds that plugin to the config file's.
+const collectErrors = { name: 'collect-errors', transformIndexHtml: () => [{ tag: 'script', children: ERROR_COLLECTOR, injectTo: 'head-prepend' }] };
+const config = {
+  root: app, cacheDir: join(work, 'vite-cache'), configFile: join(app, 'vite.config.js'), logLevel: 'warn',
+  plugins: WEBKIT ? [collectErrors] : [],
+};
 const server = { host: '127.0.0.1', port: 0 };
 
 async function open(url) {
