@@ -143,15 +143,10 @@ test('back-forward cache: a page brought back after its token expired refreshes 
 
 // storage 'local': tab B's sign-out removed the shared entry. Loaded anew (Chromium here), A's new client finds no
 // entry and is signed out. Restored from WebKit's back-forward cache, A's client never heard B's broadcast (nor a
-// `storage` event) and, at `pageshow`, does not look at its storage again: it still hands out the revoked token and
-// sends it once to the API (401) before it learns from the bridge that the session is over.
-// AUTHBRIDGE BUG (src/, reported to the lead; marked TODO in WebKit so that `make test` stays green until it is fixed):
-// `pageshow` only wakes the timer (web/js.rs `listen` → Event::Wake). Restored (`persisted`), a client should look
-// at its shared entry again and, finding it gone or another, check with its bridge as for a peer's `signedOut`
-// notice (Session::peer_signed_out: the token is no longer sent meanwhile); the bridge refuses, the client signs out
-// before any request. Remove the `todo` once it does.
-test('back-forward cache: a sign-out in another tab while the page was away reaches it when it comes back (storage local)',
-  { todo: WEBKIT && 'authbridge bug: a client restored from the back-forward cache does not re-read its local storage entry at pageshow, and keeps the token revoked by a sign-out in another tab' }, async () => {
+// `storage` event): at `pageshow` (`persisted`) it reads its shared entry again, finds it gone, and checks with its
+// bridge as for a peer's sign-out notice (the token is not sent meanwhile); the bridge refuses, and the client is
+// signed out before any request. (Found by this test: the client once sent the revoked token to the API first.)
+test('back-forward cache: a sign-out in another tab while the page was away reaches it when it comes back (storage local)', async () => {
     const r = await signOutWhileAway('local');
     assert.deepEqual([r.holds, r.fetch], ['signed_out', 'signed_out'], JSON.stringify(r));
   });
