@@ -34,6 +34,8 @@ const WASM_OPT_PASSES = [
 // that abort at once: no panic messages or formatting machinery in the module. The core never panics on any
 // input (fuzzed), so nothing is lost but bytes. Without that toolchain, stable Rust builds the same code.
 const toolchain = readFileSync(join(root, 'scripts', 'size-toolchain'), 'utf8').trim();
+// wasm-pack leaves files of an earlier build in its output folder (a snippet since removed): start afresh.
+rmSync(raw, { recursive: true, force: true });
 const hasNightly = (() => {
   try {
     const sysroot = execFileSync('rustup', ['run', toolchain, 'rustc', '--print', 'sysroot'], { encoding: 'utf8' }).trim();

@@ -633,3 +633,44 @@ fn setup_reads_back_as_given() {
     assert_eq!(format!("{:?}", m.session().config()), format!("{:?}", given.session));
     assert_eq!(m.header_name(), "X-Api-Key");
 }
+
+/// The shared entry removed (a sign-out in another tab, seen as a `storage` event or re-read when the page comes
+/// back from the back-forward cache, after the channel's notice was missed): like a peer's notice, the token stops
+/// being sent and the bridge is asked once; its refusal ends the session. An entry that is still ours changes
+/// nothing.
+#[test]
+fn a_removed_shared_entry_makes_the_session_check_with_its_bridge() {
+    let mut given = setup(3);
+    given.shared_storage_key = Some("k".into());
+    given.peers = false;
+    given.lock = false;
+    let mut m = Machine::new(given);
+    let entry = crate::store::encode::<Value>(
+        &crate::token::AccessToken::new("mine".into()).unwrap(),
+        Some(T0 + HOUR),
+        "Authorization",
+        CLIENT,
+    );
+    m.handle::<Value>(Event::Start { caller: 1, stored: Some(entry.clone()) }, T0);
+    while m.poll_command().is_some() {}
+    assert_eq!(m.status(), Status::SignedIn);
+    // Our own entry, re-read: nothing happens.
+    m.handle::<Value>(Event::Storage { key: Some("k".into()), value: Some(entry) }, T0 + SECOND);
+    assert!(!std::iter::from_fn(|| m.poll_command()).any(|c| matches!(c, Command::CallBridge { .. })));
+    // Another key's removal: nothing either.
+    m.handle::<Value>(Event::Storage { key: Some("other".into()), value: None }, T0 + SECOND);
+    assert!(!std::iter::from_fn(|| m.poll_command()).any(|c| matches!(c, Command::CallBridge { .. })));
+    // Ours removed: one bridge call, and no token is handed out meanwhile.
+    m.handle::<Value>(Event::Storage { key: Some("k".into()), value: None }, T0 + 2 * SECOND);
+    let attempt = std::iter::from_fn(|| m.poll_command()).find_map(|c| match c {
+        Command::CallBridge { attempt } => Some(attempt),
+        _ => None,
+    });
+    let attempt = attempt.expect("the session checks with its bridge");
+    assert!(m.fresh_header(T0 + 2 * SECOND).is_none(), "the token is not sent while the bridge is asked");
+    let refused = Transport::Response { status: 401, retry_after_ms: None, date: None, body: None };
+    m.handle::<Value>(Event::BridgeAnswered { attempt, result: refused }, T0 + 2 * SECOND + 40);
+    let notices: Vec<Command> = std::iter::from_fn(|| m.poll_command()).collect();
+    assert_eq!(m.status(), Status::SignedOut);
+    assert!(notices.contains(&Command::Notify(Notice::SignedOut { reason: "peer" })), "{notices:?}");
+}

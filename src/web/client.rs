@@ -20,7 +20,8 @@ use wasm_bindgen_futures::{future_to_promise, spawn_local as spawn, JsFuture};
 use super::js::{self, error_to_js, get, JsJson};
 use crate::error::{Code, Error};
 use crate::json::Json;
-use crate::machine::{self, Answer, CallerId, Command, Event, LockMode, Machine, Notice, Post, Setup, Want};
+use crate::machine::{self, Answer, CallerId, Command, Event, Machine, Notice, Post, Setup, Want};
+use crate::rules;
 use crate::schedule::parse_retry_after_seconds;
 use crate::session::{Config, Transport};
 use crate::store::{MemoryStore, TokenStore};
@@ -93,9 +94,8 @@ struct Settings {
     token_url: String,
     revoke_url: String,
     /// `credentials` of bridge calls; `None` leaves it to the platform (server runtimes: some refuse the field).
-    /// (`undefined`, or the option's string.)
-    credentials: JsValue,
-    /// `[name, value, ...]`, checked by the platform.
+    credentials: Option<String>,
+    /// `[name, value]` pairs, checked by the platform.
     bridge_headers: Array,
     timeout_ms: u32,
     /// A page or a worker: it has peers to coordinate with. Server runtimes have none, and an open
@@ -104,27 +104,31 @@ struct Settings {
 }
 
 /// The `token` event's payload (`TokenEvent` in types.d.ts).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 struct TokenEvent<'a> {
     source: &'a str,
-    expires_at: Option<crate::json::Epoch>,
+    /// Epoch milliseconds, `null` for a token that does not expire.
+    expires_at: Option<i64>,
     header: &'a str,
 }
-crate::json::serialize_as_map!(TokenEvent { "source": source, "expiresAt": expires_at, "header": header });
 
-/// The `signedOut` event's payload.
+/// The `signedOut` event's payload (`SignedOutEvent` in types.d.ts).
+#[derive(serde::Serialize)]
 struct SignedOutEvent<'a> {
     reason: &'a str,
 }
-crate::json::serialize_as_map!(SignedOutEvent { "reason": reason });
 
 /// A message to the other contexts of this client on the BroadcastChannel: `ask` (for a token), `token` (with
 /// the stored entry's JSON) or `signedOut`. Received ones are read as untrusted input (see `on_message`).
+#[derive(serde::Serialize)]
 struct PeerMessage<'a> {
+    #[serde(rename = "type")]
     kind: &'a str,
     client: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     entry: Option<&'a str>,
 }
-crate::json::serialize_as_map!(PeerMessage { "type": kind, "client": client, "entry": entry });
 
 /// Keeps a page or worker signed in: refreshes short-lived tokens through the bridging backend before they
 /// expire and attaches them to requests for the configured API origins only.
@@ -133,13 +137,27 @@ pub struct AuthClient {
     client: Client,
 }
 
-/// The options as checked by `readOptions` (web/js.rs), which makes every check: its answer, or its error.
-fn read_options(options: &JsValue) -> Result<Array, Error> {
+/// The options as checked by `readOptions` (js/options.js), which makes every check: its answer, or its error.
+fn read_options(options: &JsValue) -> Result<js::CheckedOptions, Error> {
     let read = js::read_options(options);
-    match read.as_string() {
+    match read.error() {
         Some(m) => Err(js::config_error(m)),
-        None => Ok(read.unchecked_into()),
+        None => Ok(read),
     }
+}
+
+/// The Rust closures JavaScript calls (see `makeClient` in js/platform.js), kept alive as long as the client.
+/// `Fn`, not `FnMut`: each may be re-entered when a platform answers synchronously from inside a call the client
+/// makes (Deno grants a free Web Lock within `navigator.locks.request`, while the fetcher's `want()` is still
+/// running), which wasm-bindgen refuses for an `FnMut` ("closure invoked recursively").
+struct Callbacks {
+    _message: Closure<dyn Fn(JsValue)>,
+    _lifecycle: Closure<dyn Fn(String, JsValue)>,
+    _lock: Closure<dyn Fn(u32, String)>,
+    timer: Closure<dyn Fn()>,
+    _want: Closure<dyn Fn() -> Promise>,
+    _answered: Closure<dyn Fn(JsValue, u16, bool) -> bool>,
+    _hop: Closure<dyn Fn(u16, bool, String, String, u32, String, Option<String>) -> JsValue>,
 }
 
 struct Inner {
@@ -149,8 +167,6 @@ struct Inner {
     store: WebStore,
     /// The armed timer: when it fires and its handle.
     timer: RefCell<Option<(Millis, JsValue)>>,
-    /// The timer's function (see `makeClient`), for `setTimeout`.
-    timer_fn: Function,
     /// `free()` was called (mirrors the machine, read on every call without a borrow).
     freed: Cell<bool>,
     /// The bridge call in flight (see `Inner::answer`).
@@ -177,31 +193,50 @@ struct Inner {
     last_cause: RefCell<Option<JsValue>>,
     /// The BroadcastChannel to the other tabs and workers (`null` where it does not exist).
     channel: JsValue,
-    /// The one Rust closure JavaScript calls (see `Client::from_js`): kept alive as long as the client. `Fn`, not
-    /// `FnMut`: it is re-entered when a platform answers synchronously from inside a call the client makes (Deno
-    /// grants a free Web Lock within `navigator.locks.request`, while the fetcher's `want()` is still running),
-    /// which wasm-bindgen refuses for an `FnMut` ("closure invoked recursively").
-    _callback: Closure<dyn Fn(u32, JsValue, JsValue) -> JsValue>,
+    callbacks: Callbacks,
     /// The Web Lock requests by ticket (see `makeLocks`).
     locks: js::Locks,
     /// Removes the lifecycle listeners.
     unlisten: RefCell<Option<Function>>,
-    /// The authenticated fetch's rules (see `makeFetch` in web/js.rs).
+    /// The authenticated fetch's rules (see `makeFetch` in js/fetch.js).
     fetcher: js::Fetcher,
     /// The current token's header name and value as JS strings, by token generation: a fetch reuses them
     /// instead of copying strings out of wasm on every call.
     header_js: RefCell<Option<(u64, JsValue, JsValue)>>,
 }
 
-// The kinds of calls from JavaScript (see `Client::from_js`): a BroadcastChannel message, a lifecycle event
-// (`type`, event), a Web Lock event (ticket, kind), the timer, the fetcher's `want()` (a promise of `[name, value]`,
-// the machine's answer to a `Want`) and its `unauthorized(value)` (the API answered 401 to that token).
-const MESSAGE: u32 = 0;
-const EVENT: u32 = 1;
-const LOCK: u32 = 2;
-const TIMER: u32 = 3;
-const WANT: u32 = 4;
-// 5: `unauthorized(value)` (the last arm of the match).
+/// A decision of [`rules::next_hop`] as js/fetch.js reads it (`Hop` there).
+#[derive(serde::Serialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+enum HopDecision {
+    Done,
+    Fail {
+        message: &'static str,
+    },
+    Follow {
+        #[serde(rename = "toGet")]
+        to_get: bool,
+        token: bool,
+        drop: &'static [&'static str],
+    },
+}
+
+impl From<rules::Hop> for HopDecision {
+    fn from(hop: rules::Hop) -> Self {
+        match hop {
+            rules::Hop::Done => HopDecision::Done,
+            rules::Hop::Fail(message) => HopDecision::Fail { message },
+            rules::Hop::Follow { to_get, token, drop } => HopDecision::Follow { to_get, token, drop },
+        }
+    }
+}
+
+/// The header the fetcher's `want()` resolves to (`{ name, value }` in js/platform.js).
+#[derive(serde::Serialize)]
+struct HeaderAnswer<'a> {
+    name: &'a str,
+    value: &'a str,
+}
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -245,14 +280,7 @@ impl Inner {
                     js::post(&self.channel, &m);
                 }
             }
-            Command::Lock { ticket, mode } => {
-                let mode = match mode {
-                    LockMode::IfAvailable => 0,
-                    LockMode::Wait => 1,
-                    LockMode::Steal => 2,
-                };
-                self.locks.request(ticket, mode);
-            }
+            Command::Lock { ticket, mode } => self.locks.request(ticket, js::lock_mode(mode)),
             Command::Unlock { ticket } => self.locks.release(ticket),
             Command::CallBridge { attempt } => {
                 let this = Rc::clone(self);
@@ -331,7 +359,7 @@ impl Inner {
         if let Some(at) = next {
             // setTimeout holds at most 2^31-1 ms; a longer wait fires early and the machine re-arms it.
             let delay = (at - js::now()).clamp(0, i64::from(i32::MAX));
-            let handle = js::set_timeout(&self.timer_fn, delay as f64);
+            let handle = js::set_timeout(self.callbacks.timer.as_ref().unchecked_ref(), delay as f64);
             // One armed timer: one armed meanwhile (by a call back from a replaced setTimeout) is cleared.
             let replaced = self.timer.borrow_mut().replace((at, handle));
             if let Some((_, handle)) = replaced {
@@ -371,7 +399,8 @@ impl Inner {
 
     /// [`Inner::begin`] once the event is made: its code exists once, not once per kind of caller.
     fn begin_event(self: &Rc<Self>, id: CallerId, event: Event<JsJson>, defer: bool) -> Pending {
-        let (promise, resolve, _) = js::deferred();
+        let pair = js::deferred();
+        let (promise, resolve) = (pair.promise(), pair.resolve());
         self.waiters.borrow_mut().push((id, resolve));
         let pending = Pending { inner: Rc::clone(self), id, promise };
         if defer {
@@ -471,7 +500,6 @@ impl Inner {
                 self.emit(&self.on_change, None);
             }
             Notice::Token { source, expires_at, header } => {
-                let expires_at = expires_at.map(crate::json::Epoch);
                 let event = js::to_js(&TokenEvent { source, expires_at, header: &header });
                 self.emit(&self.on_token, event.as_ref());
             }
@@ -518,14 +546,23 @@ impl Inner {
 
     // ---- platform events ----
 
-    /// A lifecycle event by its index (see `listen` in web/js.rs): `online`, `offline`, then `visibilitychange` (to
-    /// visible), `pageshow` and `focus`, then `storage` with the event.
-    fn on_event(self: &Rc<Self>, kind: u32, event: JsValue) {
+    /// A lifecycle event by its type (`LifecycleType` in js/platform.js): a `visibilitychange` is to visible,
+    /// `storage` and `pageshow` come with the event.
+    fn on_lifecycle(self: &Rc<Self>, kind: &str, event: JsValue) {
         let event = match kind {
-            0 => Event::Online(true),
-            1 => Event::Online(false),
-            2..=4 => Event::Wake,
-            5 => Event::Storage { key: get(&event, "key").as_string(), value: get(&event, "newValue").as_string() },
+            "online" => Event::Online(true),
+            "offline" => Event::Online(false),
+            "pageshow" if get(&event, "persisted").as_bool() == Some(true) && self.shares_storage() => {
+                // Back from the back-forward cache: the channel's messages of the meantime were missed, so the
+                // shared entry is read again and handed over as a `storage` event would (gone: a sign-out).
+                let value = self.store.load();
+                self.handle(Event::Storage { key: Some(self.store.key.clone()), value });
+                Event::Wake
+            }
+            "visibilitychange" | "pageshow" | "focus" => Event::Wake,
+            "storage" => {
+                Event::Storage { key: get(&event, "key").as_string(), value: get(&event, "newValue").as_string() }
+            }
             _ => return,
         };
         self.handle(event);
@@ -537,10 +574,16 @@ impl Inner {
         self.handle(Event::Peer { kind: text("type"), client: text("client"), entry: text("entry") });
     }
 
-    fn on_lock(self: &Rc<Self>, ticket: u32, kind: u32) {
-        self.handle(match kind {
-            0 => Event::LockGranted { ticket },
-            1 => Event::LockBusy { ticket },
+    /// Whether the token is in Web Storage every tab shares (`storage: 'local'` where it works).
+    fn shares_storage(&self) -> bool {
+        self.machine.borrow().setup().shared_storage_key.is_some() && self.store.storage().is_some()
+    }
+
+    /// A Web Lock event (`LockResult` in js/platform.js).
+    fn on_lock(self: &Rc<Self>, ticket: u32, result: &str) {
+        self.handle(match result {
+            "granted" => Event::LockGranted { ticket },
+            "busy" => Event::LockBusy { ticket },
             _ => Event::LockFailed { ticket },
         });
     }
@@ -564,7 +607,8 @@ impl Inner {
             None => (None, None),
         };
         let options = &self.options;
-        Ok(js::bridge_request(url, method, &options.bridge_headers, name, value, &options.credentials, signal)?.into())
+        let credentials = options.credentials.as_deref();
+        Ok(js::bridge_request(url, method, &options.bridge_headers, name, value, credentials, signal)?.into())
     }
 
     /// The JS error behind a failed bridge call, kept as the `cause` of the error reported for it.
@@ -605,17 +649,16 @@ impl Inner {
         let raw = web_sys::Response::from(response);
         let meta = js::response_meta(&raw);
         let response = gloo_net::http::Response::from(raw);
-        let status = meta.get(0).as_f64().unwrap_or_default() as u16;
-        if let Some(to) = meta.get(4).as_string() {
-            return Transport::Redirect { status, to: Some(to).filter(|t| !t.is_empty()) };
+        let status = meta.status();
+        if rules::bridge_redirect(status, meta.opaque_redirect()) {
+            return Transport::Redirect { status, to: meta.location_origin() };
         }
         // Readable for a same-origin bridge, or one that lists Date in Access-Control-Expose-Headers.
-        let time = |i| meta.get(i).as_f64().filter(|t| t.is_finite()).map(|t| t as Millis);
-        let date = time(1);
-        let retry_after_ms = meta
-            .get(2)
-            .as_string()
-            .and_then(|v| parse_retry_after_seconds(&v).or_else(|| time(3).map(|at| (at - js::now()).max(0))));
+        let time = |t: f64| t.is_finite().then_some(t as Millis);
+        let date = time(meta.date());
+        let retry_after_ms = meta.retry_after().and_then(|v| {
+            parse_retry_after_seconds(&v).or_else(|| time(meta.retry_after_date()).map(|at| (at - js::now()).max(0)))
+        });
         let body = match response.text().await {
             Ok(t) => JsJson::parse(&t),
             Err(e) => return lost(self, e),
@@ -690,14 +733,14 @@ pub struct Options {
     pub format: Option<FormatOption>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
-    /// `session`, `local` or `memory`.
+    /// Where the token is kept (`Session` when `None`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub storage: Option<String>,
+    pub storage: Option<Storage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_key: Option<String>,
-    /// `omit`, `same-origin` or `include`.
+    /// The `credentials` of bridge calls (`Include` in pages and workers when `None`; unset on server runtimes).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub credentials: Option<String>,
+    pub credentials: Option<Credentials>,
     /// Extra headers of the bridge calls (a CSRF token, a worker's API key).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub bridge_headers: std::collections::BTreeMap<String, String>,
@@ -711,12 +754,34 @@ pub struct Options {
     pub bridge_timeout: Option<f64>,
 }
 
-/// The `format` option of [`Options`]: `"auto"`, `"oauth2"`, `"point"`, `"wazo"` or `"static"` (`.into()` from a
-/// `&str`), or where a response of another shape keeps the token.
+/// The `storage` option of [`Options`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// `sessionStorage`: the tab's own, shared with its workers through the channel.
+    Session,
+    /// `localStorage`: shared by every tab of the origin.
+    Local,
+    /// This context's memory only: never stored, never shared with peers.
+    Memory,
+}
+
+/// The `credentials` option of [`Options`] (Fetch's `RequestCredentials`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Credentials {
+    Omit,
+    SameOrigin,
+    Include,
+}
+
+/// The `format` option of [`Options`]: a provider's response shape, or where a response of another shape keeps
+/// the token.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum FormatOption {
-    Name(String),
+    /// A provider's shape (detected from the response with [`FormatName::Auto`]).
+    Name(FormatName),
     /// JSON pointers into the bridge's response, such as `/data/token`.
     #[serde(rename_all = "camelCase")]
     Custom {
@@ -730,9 +795,21 @@ pub enum FormatOption {
     },
 }
 
-impl From<&str> for FormatOption {
-    fn from(name: &str) -> Self {
-        FormatOption::Name(name.to_owned())
+/// The providers' response shapes (see the README's table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatName {
+    Auto,
+    #[serde(rename = "oauth2")]
+    OAuth2,
+    Point,
+    Wazo,
+    Static,
+}
+
+impl From<FormatName> for FormatOption {
+    fn from(name: FormatName) -> Self {
+        FormatOption::Name(name)
     }
 }
 
@@ -746,118 +823,159 @@ impl Client {
 
     fn from_js(options: &JsValue) -> Result<Client, Error> {
         let read = read_options(options)?;
+        let format = js::format_from(&read.format())?;
+        let storage = read.storage();
+        // `storage: 'local'`: other tabs' writes arrive as `storage` events too. `storage: 'memory'`: the token
+        // never leaves this context's memory, so it is neither handed to peers nor taken from them, and no Web
+        // Lock is taken (each context has its own token).
+        let (local_storage, memory_only) = (storage == "local", storage == "memory");
+        let options = Settings {
+            token_url: read.token_url(),
+            revoke_url: read.revoke_url(),
+            credentials: read.credentials(),
+            bridge_headers: read.bridge_headers(),
+            timeout_ms: read.bridge_timeout_ms() as u32,
+            browser_like: read.browser(),
+        };
+        let header = read.header();
+        let api_origins = read.api_origins();
+        // The identity binds stored entries and peer messages to this bridge, these API origins, this header and
+        // this format.
+        let origins: Vec<String> = api_origins.iter().filter_map(|o| o.as_string()).collect();
+        let client = crate::store::client_id(&options.token_url, &origins, header.as_deref(), &format.identity());
+        let key = read.storage_key().unwrap_or_else(|| format!("authbridge.{client}"));
+        let web_storage = read.web_storage().then(|| js::web_storage(local_storage));
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
-            // `readOptions`' answer taken apart (see there).
-            let at = |i| read.get(i);
-            let text = |i| at(i).as_string().unwrap_or_default();
-            let number = |i| at(i).as_f64().unwrap_or_default() as u32;
-            let flags = number(8);
-            // `storage: 'local'`: other tabs' writes arrive as `storage` events too. `storage: 'memory'`: the token
-            // never leaves this context's memory, so it is neither handed to peers nor taken from them, and no Web
-            // Lock is taken (each context has its own token).
-            let (local_storage, memory_only) = (flags >> 2 == 1, flags >> 2 == 2);
-            let options = Settings {
-                token_url: text(0),
-                revoke_url: text(1),
-                credentials: at(9),
-                bridge_headers: at(10).unchecked_into(),
-                timeout_ms: number(6),
-                browser_like: flags & 2 != 0,
-            };
-            let format = js::format_from(at(4));
-            let header = at(3).as_string();
-            // The identity binds stored entries and peer messages to this bridge, these API origins, this header
-            // and this format.
-            let origins: Vec<String> = Array::from(&at(2)).iter().filter_map(|o| o.as_string()).collect();
-            let client = crate::store::client_id(&options.token_url, &origins, header.as_deref(), &format.identity());
-            let key = at(7).as_string().unwrap_or_else(|| {
-                let mut k = String::from("authbridge.");
-                k.push_str(&client);
-                k
-            });
-            // One closure for every call from JavaScript, told apart by `kind` (`makeClient` makes one function per
-            // kind): each closure type costs wasm-bindgen an invoke shim in the module and a wrapper in the glue.
+            // The closures JavaScript calls (see `makeClient`): each holds the client weakly, so that the client
+            // goes when the application lets it go.
             let w = weak.clone();
-            let callback = Closure::new(move |kind: u32, a: JsValue, b: JsValue| -> JsValue {
-                let Some(inner) = w.upgrade() else {
-                    return if kind == WANT {
-                        Promise::reject(&error_to_js(&machine::freed_error())).into()
-                    } else {
-                        JsValue::UNDEFINED
-                    };
-                };
-                match kind {
-                    MESSAGE => inner.on_message(a),
-                    EVENT => inner.on_event(a.as_f64().unwrap_or_default() as u32, b),
-                    LOCK => inner.on_lock(a.as_f64().unwrap_or_default() as u32, b.as_f64().unwrap_or_default() as u32),
-                    TIMER => {
-                        *inner.timer.borrow_mut() = None;
-                        inner.handle(Event::Timer);
-                    }
-                    WANT => {
-                        // Called from a microtask (see `makeClient`), as the future it replaces was first polled.
-                        let pending = inner.begin(|caller| Event::Want { caller, want: Want::Header }, false);
-                        return answer_promise(inner, pending).into();
-                    }
-                    _ => inner.handle(Event::Unauthorized { value: a.as_string().unwrap_or_default() }),
+            let message = Closure::new(move |message: JsValue| {
+                if let Some(inner) = w.upgrade() {
+                    inner.on_message(message);
                 }
-                JsValue::UNDEFINED
             });
-            let made = js::make_client(
-                callback.as_ref().unchecked_ref(),
+            let w = weak.clone();
+            let lifecycle = Closure::new(move |kind: String, event: JsValue| {
+                if let Some(inner) = w.upgrade() {
+                    inner.on_lifecycle(&kind, event);
+                }
+            });
+            let w = weak.clone();
+            let lock = Closure::new(move |ticket: u32, result: String| {
+                if let Some(inner) = w.upgrade() {
+                    inner.on_lock(ticket, &result);
+                }
+            });
+            let w = weak.clone();
+            let timer = Closure::new(move || {
+                if let Some(inner) = w.upgrade() {
+                    *inner.timer.borrow_mut() = None;
+                    inner.handle(Event::Timer);
+                }
+            });
+            let w = weak.clone();
+            let want = Closure::new(move || -> Promise {
+                let Some(inner) = w.upgrade() else {
+                    return Promise::reject(&error_to_js(&machine::freed_error()));
+                };
+                // Called from a microtask (see `makeClient`), not from the caller's stack.
+                let pending = inner.begin(|caller| Event::Want { caller, want: Want::Header }, false);
+                answer_promise(inner, pending)
+            });
+            // What the API answered to the token `value` (`carried`: from an origin that received it): a refusal
+            // (src/rules.rs) stops the token from being sent again, and the fetch sends the request once more.
+            let w = weak.clone();
+            let answered = Closure::new(move |value: JsValue, status: u16, carried: bool| -> bool {
+                let refused = rules::refuses_token(status, carried);
+                if let (true, Some(inner)) = (refused, w.upgrade()) {
+                    inner.handle(Event::Unauthorized { value: value.as_string().unwrap_or_default() });
+                }
+                refused
+            });
+            // A redirect answered to a hop followed by hand (src/rules.rs decides; js/fetch.js carries it out).
+            let apis = origins.clone();
+            let hop = Closure::new(
+                move |status: u16,
+                      location: bool,
+                      method: String,
+                      mode: String,
+                      hops: u32,
+                      from: String,
+                      to: Option<String>| {
+                    let mode = rules::RedirectMode::from_name(Some(&mode));
+                    let decision = rules::next_hop(status, location, &method, mode, hops, &from, to.as_deref(), &apis);
+                    js::to_js(&HopDecision::from(decision)).unwrap_or_default()
+                },
+            );
+            let parts = js::make_client(
+                message.as_ref().unchecked_ref(),
+                lifecycle.as_ref().unchecked_ref(),
+                lock.as_ref().unchecked_ref(),
+                want.as_ref().unchecked_ref(),
+                answered.as_ref().unchecked_ref(),
+                hop.as_ref().unchecked_ref(),
                 &key,
                 options.browser_like,
-                &at(2).unchecked_into(),
+                &api_origins,
                 local_storage,
             );
-            let part = |i| made.get(i);
-            let channel = part(0);
+            let channel = parts.channel();
             let session = Config {
                 format,
                 header,
-                refresh_margin_ms: at(5).as_f64().map(|ms| ms as Millis),
+                refresh_margin_ms: read.refresh_margin_ms().map(|ms| ms as Millis),
                 client,
                 server: !options.browser_like,
             };
+            // The Web Lock serialises bridge calls between contexts that share a token: through Web Storage or
+            // the channel. A server runtime has neither (its token is in this context's memory alone).
+            let shared = !memory_only && (web_storage.is_some() || !channel.is_null());
             let setup = Setup {
                 session,
-                auto_refresh: flags & 1 != 0,
+                auto_refresh: read.auto_refresh(),
                 peers: !channel.is_null() && !memory_only,
-                lock: !memory_only,
+                lock: shared,
                 bridge_timeout_ms: Millis::from(options.timeout_ms),
                 shared_storage_key: local_storage.then(|| key.clone()),
-                online: part(5).as_bool().unwrap_or(true),
-                seed: part(6).as_f64().unwrap_or_default() as u64,
+                online: parts.online(),
+                seed: parts.seed() as u64,
             };
             Inner {
                 client: setup.session.client.clone(),
                 machine: RefCell::new(Machine::new(setup)),
                 options,
                 store: WebStore {
-                    storage: RefCell::new(at(11).is_truthy().then(|| js::web_storage(local_storage))),
+                    storage: RefCell::new(web_storage),
                     key,
                     memory: RefCell::new(MemoryStore::default()),
                 },
                 timer: RefCell::new(None),
-                timer_fn: part(3).unchecked_into(),
                 freed: Cell::new(false),
                 flight_js: RefCell::new(None),
                 waiters: RefCell::new(Vec::new()),
                 answers: RefCell::new(Vec::new()),
                 notice_listeners: RefCell::new(Vec::new()),
                 next_caller: Cell::new(0),
-                on_token: part(7).unchecked_into(),
-                on_signed_out: part(8).unchecked_into(),
-                on_error: part(9).unchecked_into(),
-                on_change: part(10).unchecked_into(),
+                on_token: parts.on_token(),
+                on_signed_out: parts.on_signed_out(),
+                on_error: parts.on_error(),
+                on_change: parts.on_change(),
                 snapshot: RefCell::new(None),
                 error_js: RefCell::new(None),
                 last_cause: RefCell::new(None),
                 channel,
-                _callback: callback,
-                locks: part(1).unchecked_into(),
-                unlisten: RefCell::new(Some(part(4).unchecked_into())),
-                fetcher: part(2).unchecked_into(),
+                callbacks: Callbacks {
+                    _message: message,
+                    _lifecycle: lifecycle,
+                    _lock: lock,
+                    timer,
+                    _want: want,
+                    _answered: answered,
+                    _hop: hop,
+                },
+                locks: parts.locks(),
+                unlisten: RefCell::new(Some(parts.unlisten())),
+                fetcher: parts.fetcher(),
                 header_js: RefCell::new(None),
             }
         });
@@ -993,7 +1111,9 @@ fn answer_promise(inner: Rc<Inner>, pending: Pending) -> Promise {
         match Inner::answer(pending).await {
             Answer::Started(b) => Ok(JsValue::from_bool(b)),
             Answer::Token(t) => Ok(JsValue::from_str(&t)),
-            Answer::Header(name, value) => Ok(Array::of2(&name.into(), &value.into()).into()),
+            Answer::Header(name, value) => {
+                Ok(js::to_js(&HeaderAnswer { name: &name, value: &value }).unwrap_or_default())
+            }
             Answer::Done => Ok(JsValue::UNDEFINED),
             other => Err(inner.call_error(&failure(other))),
         }

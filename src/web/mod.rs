@@ -11,7 +11,7 @@ mod js;
 mod zero_on_free;
 
 pub use crate::machine::{Notice, Status};
-pub use client::{AuthClient, Client, FormatOption, Options};
+pub use client::{AuthClient, Client, Credentials, FormatName, FormatOption, Options, Storage};
 pub use zero_on_free::ZeroOnFree;
 
 use wasm_bindgen::prelude::*;
@@ -47,7 +47,7 @@ pub fn parse_token_response_js(json: JsValue, format: JsValue) -> Result<JsValue
     let record = parse_token_response(&body, &format, now).map_err(|e| error_to_js(&e.into()))?;
     let parsed = ParsedTokenResponse {
         token: record.token.secret(),
-        expires_at: record.expires_at.map(crate::json::Epoch),
+        expires_at: record.expires_at,
         scopes: &record.scopes,
         header: &record.header,
         format: record.format.as_str(),
@@ -56,20 +56,16 @@ pub fn parse_token_response_js(json: JsValue, format: JsValue) -> Result<JsValue
 }
 
 /// What `parseTokenResponse` returns (`ParsedTokenResponse` in pkg-template/authbridge.d.ts): never a refresh token.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ParsedTokenResponse<'a> {
     token: &'a str,
-    expires_at: Option<crate::json::Epoch>,
+    /// Epoch milliseconds, `null` for a token that does not expire.
+    expires_at: Option<i64>,
     scopes: &'a [String],
     header: &'a str,
     format: &'a str,
 }
-crate::json::serialize_as_map!(ParsedTokenResponse {
-    "token": token,
-    "expiresAt": expires_at,
-    "scopes": scopes,
-    "header": header,
-    "format": format,
-});
 
 /// The JavaScript API's functions, exported only with the `js-api` feature (the npm package): a Rust app calls the
 /// functions above. Their TypeScript declarations are in pkg-template/authbridge.d.ts.

@@ -1,12 +1,12 @@
-// The attacks of the adversarial review, replayed against the built package in headless Chromium: same-origin
-// scripts on the BroadcastChannel, two clients on one page, redirects, hostile `init` objects and re-entrant
-// listeners, and tokens left in wasm memory. Each test failed before its defence existed.
+// The attacks of the adversarial review, replayed against the built package in headless Chromium (and in WebKitGTK
+// with TEST_BROWSER=webkit): same-origin scripts on the BroadcastChannel, two clients on one page, redirects,
+// hostile `init` objects and re-entrant listeners, and tokens left in wasm memory. Each test failed before its defence existed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { startBridge } from '../support/bridge.mjs';
 import { serveStatic } from '../support/static.mjs';
-import { launchChromium } from '../support/chromium.mjs';
+import { launchBrowser } from '../support/browser.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 let bridge, other, server, browser, context;
@@ -17,7 +17,7 @@ before(async () => {
   bridge = await startBridge();
   other = await startBridge();
   server = await serveStatic(root, { mounts: { '/fixtures/': `${root}tests/js/fixtures` } });
-  browser = await launchChromium();
+  browser = await launchBrowser();
   context = await browser.newContext();
 });
 after(async () => { await browser?.close(); await server?.close(); await bridge?.close(); await other?.close(); });
