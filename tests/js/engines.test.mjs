@@ -310,7 +310,7 @@ test('a frame under a page of another site: partitioned in WebKit (no first-part
 // binaryen with only those enabled), and the JavaScript of the package uses no API or syntax newer than Safari 16.0.
 test('the package needs nothing newer than Safari 16: WebAssembly features and the JavaScript it runs', () => {
   const safari15 = ['bulk-memory', 'sign-ext', 'mutable-globals', 'nontrapping-float-to-int', 'reference-types', 'multivalue'];
-  execFileSync(`${root}node_modules/.bin/wasm-opt`, [`${root}pkg/authbridge_bg.wasm`, '--mvp-features', ...safari15.map((f) => `--enable-${f}`), '-o', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(`${root}node_modules/.bin/wasm-opt`, [`${root}pkg/bindgen/authbridge_bg.wasm`, '--mvp-features', ...safari15.map((f) => `--enable-${f}`), '-o', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
   // What Safari 16.0 lacks, with the version that brought it.
   const newer = {
     'Promise.withResolvers': /Promise\.withResolvers/, 'AbortSignal.any (17.4)': /AbortSignal\.any\b/, 'Object.groupBy (17.4)': /\b(Object|Map)\.groupBy\b/,
@@ -319,9 +319,10 @@ test('the package needs nothing newer than Safari 16: WebAssembly features and t
     'import.meta.resolve (16.4)': /import\.meta\.resolve/, 'Iterator helpers (18.4)': /\bIterator\.(from|prototype)\b/, 'using declarations': /\b(await\s+)?using\s+[A-Za-z_$][\w$]*\s*=/,
     'RegExp v flag (17)': /\/[dgimsuy]*v[dgimsuy]*\.test\(|new RegExp\([^)]*,\s*['"][^'"]*v/,
   };
+  // The package's entry modules, wasm-bindgen's glue (pkg/bindgen/) and the crate's JavaScript (its snippets).
   const files = readdirSync(`${root}pkg`).filter((f) => f.endsWith('.js')).map((f) => `pkg/${f}`);
-  for (const f of readdirSync(`${root}pkg/snippets`, { recursive: true })) if (String(f).endsWith('.js')) files.push(`pkg/snippets/${f}`);
-  assert.ok(files.includes('pkg/authbridge.js') && files.some((f) => f.startsWith('pkg/snippets/')), files.join(' '));
+  for (const f of readdirSync(`${root}pkg/bindgen`, { recursive: true })) if (String(f).endsWith('.js')) files.push(`pkg/bindgen/${f}`);
+  assert.ok(files.includes('pkg/authbridge.js') && files.includes('pkg/bindgen/authbridge.js') && files.some((f) => f.startsWith('pkg/bindgen/snippets/')), files.join(' '));
   const found = [];
   for (const f of files) {
     const text = readFileSync(`${root}${f}`, 'utf8');
@@ -329,5 +330,5 @@ test('the package needs nothing newer than Safari 16: WebAssembly features and t
   }
   assert.deepEqual(found, []);
   // The newest API it needs: AbortSignal.timeout, Safari 16.0.
-  assert.match(readFileSync(`${root}pkg/authbridge.js`, 'utf8'), /AbortSignal\.timeout\(/);
+  assert.match(readFileSync(`${root}pkg/bindgen/authbridge.js`, 'utf8'), /AbortSignal\.timeout\(/);
 });
