@@ -8,7 +8,7 @@ if (mode === 'plain') {
   console.log(JSON.stringify({ plainFirstFetch: +(performance.now() - t0).toFixed(2) }));
 } else {
   const { initSync, AuthClient } = await import('../pkg/authbridge.js');
-  const bytes = Deno.readFileSync(new URL('../pkg/authbridge_bg.wasm', import.meta.url));
+  const bytes = Deno.readFileSync(new URL('../pkg/bindgen/authbridge_bg.wasm', import.meta.url));
   const t1 = performance.now();
   initSync({ module: bytes });
   const t2 = performance.now();

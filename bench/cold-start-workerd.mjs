@@ -20,7 +20,8 @@ export default { async fetch(req, env) {
 } };`, resolveDir: out },
   bundle: true, format: 'esm', outfile: `${out}worker.js`, conditions: ['workerd', 'worker', 'browser'], external: ['*.wasm'], nodePaths: [`${out}node_modules`], logLevel: 'error',
 });
-copyFileSync(`${root}pkg/authbridge_bg.wasm`, `${out}authbridge_bg.wasm`);
+mkdirSync(`${out}bindgen`, { recursive: true });
+copyFileSync(`${root}pkg/bindgen/authbridge_bg.wasm`, `${out}bindgen/authbridge_bg.wasm`);
 const baseline = `export default { async fetch(req, env) {
   const r = await fetch(env.TOKEN_URL, { method: 'POST', headers: { Authorization: 'Bearer ' + env.KEY } });
   return new Response((await r.json()).accessToken ? 'ok' : 'no');

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { launchChromium } from '../tests/support/chromium.mjs';
 import { startServer } from './server.mjs';
+import { rustAppSection, rustAppSizes } from './rust-app.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const bench = `${root}bench/`;
@@ -47,7 +48,7 @@ const compressed = (files) => ({
 
 async function sizes() {
   const glue = await minified(`export * from './authbridge.js'; export { default } from './authbridge.js';`, `${root}pkg`);
-  const wasm = readFileSync(`${root}pkg/authbridge_bg.wasm`);
+  const wasm = readFileSync(`${root}pkg/bindgen/authbridge_bg.wasm`);
   const rows = [{ name: 'authbridge (wasm + JS glue)', version: pkgVersion(), full: true, ...compressed([wasm, glue]),
     parts: { wasm: compressed([wasm]), glue: compressed([glue]) } }];
   for (const [name, pkg, entry, full] of ANCHORS) {
@@ -195,7 +196,7 @@ async function coldStartChromium(server, browser) {
   const rows = [];
   for (let run = 0; run < RUNS; run++) {
     rows.push(await withPage(server, browser, (page) => page.evaluate(async () => {
-      const bytes = await (await fetch('/pkg/authbridge_bg.wasm')).arrayBuffer();
+      const bytes = await (await fetch('/pkg/bindgen/authbridge_bg.wasm')).arrayBuffer();
       const t0 = performance.now();
       const ab = await import('/pkg/authbridge.js');
       const t1 = performance.now();
@@ -312,7 +313,8 @@ function report(r) {
     'Later rounds spread further (each client\'s jitter adds up), so their peak rate keeps falling; their peak ÷ mean over the',
     'wider window reflects the triangular spread of two jitters, not a stampede.', '');
   // Section 7 is measured by hand (a before/after build per change) and kept in its own file.
-  L.push(readFileSync(`${bench}dependency-costs.md`, 'utf8').trimEnd());
+  L.push(readFileSync(`${bench}dependency-costs.md`, 'utf8').trimEnd(), '');
+  L.push(rustAppSection(r.rustApp).trimEnd());
   return L.join('\n');
 }
 
@@ -326,6 +328,7 @@ const MEASURES = {
   cold: () => coldStartChromium(server, browser),
   workerd: () => coldStartWorkerd(server),
   stampede: () => stampede(),
+  rustApp: () => rustAppSizes(),
 };
 const only = process.argv.slice(2);
 const server = await startServer(root);

@@ -1,7 +1,7 @@
 // Deno: read the .wasm from disk when the package is local (npm: or file:), else fetch it. `init()` is not needed.
 import init, { initSync } from './authbridge.js';
 
-const url = new URL('./authbridge_bg.wasm', import.meta.url);
+const url = new URL('./bindgen/authbridge_bg.wasm', import.meta.url);
 if (url.protocol === 'file:') {
   initSync({ module: Deno.readFileSync(url) });
 } else {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { initSync } from './authbridge.js';
 
-initSync({ module: readFileSync(new URL('./authbridge_bg.wasm', import.meta.url)) });
+initSync({ module: readFileSync(new URL('./bindgen/authbridge_bg.wasm', import.meta.url)) });
 
 export * from './authbridge.js';
 export { default } from './authbridge.js';

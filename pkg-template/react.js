@@ -1,5 +1,7 @@
+'use client';
 // authbridge/react: <AuthProvider> owns one AuthClient per mounted provider; useAuth() reads its state through
-// useSyncExternalStore. Plain ESM without JSX so that it needs no build step in any bundler.
+// useSyncExternalStore. Plain ESM without JSX so that it needs no build step in any bundler. 'use client' (above):
+// a client module for React Server Components (Next.js App Router): server components may import and render it.
 import { createContext, createElement, useContext, useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import init, { AuthClient, isAuthError } from './authbridge.js';
 

@@ -1,6 +1,6 @@
 // Cloudflare workerd: the runtime hands over the .wasm as a compiled module (a CompiledWasm import), which is
 // instantiated synchronously at import. `init()` is not needed.
-import module from './authbridge_bg.wasm';
+import module from './bindgen/authbridge_bg.wasm';
 import { initSync } from './authbridge.js';
 
 initSync({ module });

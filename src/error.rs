@@ -1,7 +1,6 @@
 //! Typed errors with stable codes.
 //!
-//! Messages are built from static pieces with `push_str`, never `format!`: the wasm build then carries no
-//! formatting machinery. Tokens and secrets never appear in a message.
+//! Tokens and secrets never appear in a message.
 
 use std::borrow::Cow;
 
@@ -43,27 +42,30 @@ pub enum JwtError {
 impl JwtError {
     /// A lowercase message that says what is wrong and where.
     pub fn message(&self) -> &'static str {
-        // By kind, then by part (#1, #2, #3): one table, not a match per kind.
-        const BY_PART: [[&str; 3]; 6] = [
-            ["missing part #1", "missing part #2", "missing part #3"],
-            ["part #1 is empty", "part #2 is empty", "part #3 is empty"],
-            ["invalid base64 in part #1", "invalid base64 in part #2", "invalid base64 in part #3"],
-            ["invalid UTF-8 in part #1", "invalid UTF-8 in part #2", "invalid UTF-8 in part #3"],
-            ["invalid JSON in part #1", "invalid JSON in part #2", "invalid JSON in part #3"],
-            ["part #1 is not a JSON object", "part #2 is not a JSON object", "part #3 is not a JSON object"],
-        ];
-        let (kind, part) = match self {
-            Self::NotAString => return "must be a string",
-            Self::Whitespace => return "whitespace inside the token",
-            Self::TooManyParts => return "too many parts: a JWT has exactly 3",
-            Self::MissingPart(p) => (0, p),
-            Self::EmptyPart(p) => (1, p),
-            Self::InvalidBase64(p) => (2, p),
-            Self::InvalidUtf8(p) => (3, p),
-            Self::InvalidJson(p) => (4, p),
-            Self::NotAnObject(p) => (5, p),
-        };
-        BY_PART[kind][*part as usize]
+        use Part::{Claims, Header, Signature};
+        match self {
+            Self::NotAString => "must be a string",
+            Self::Whitespace => "whitespace inside the token",
+            Self::TooManyParts => "too many parts: a JWT has exactly 3",
+            Self::MissingPart(Header) => "missing part #1",
+            Self::MissingPart(Claims) => "missing part #2",
+            Self::MissingPart(Signature) => "missing part #3",
+            Self::EmptyPart(Header) => "part #1 is empty",
+            Self::EmptyPart(Claims) => "part #2 is empty",
+            Self::EmptyPart(Signature) => "part #3 is empty",
+            Self::InvalidBase64(Header) => "invalid base64 in part #1",
+            Self::InvalidBase64(Claims) => "invalid base64 in part #2",
+            Self::InvalidBase64(Signature) => "invalid base64 in part #3",
+            Self::InvalidUtf8(Header) => "invalid UTF-8 in part #1",
+            Self::InvalidUtf8(Claims) => "invalid UTF-8 in part #2",
+            Self::InvalidUtf8(Signature) => "invalid UTF-8 in part #3",
+            Self::InvalidJson(Header) => "invalid JSON in part #1",
+            Self::InvalidJson(Claims) => "invalid JSON in part #2",
+            Self::InvalidJson(Signature) => "invalid JSON in part #3",
+            Self::NotAnObject(Header) => "part #1 is not a JSON object",
+            Self::NotAnObject(Claims) => "part #2 is not a JSON object",
+            Self::NotAnObject(Signature) => "part #3 is not a JSON object",
+        }
     }
 }
 
@@ -107,25 +109,14 @@ impl ResponseError {
                 "unrecognised token response: expected access_token (oauth2), accessToken.token (point), data.token (wazo) or token (static)".into()
             }
             Self::AlreadyExpired => "the token in the response has already expired".into(),
-            Self::Field { field, problem } => {
-                // By problem, in the order of its variants: one table, not a match.
-                const PIECES: [(&str, &str); 6] = [
-                    ("missing field ", ""),
-                    ("field ", " has the wrong type"),
-                    ("field ", " is empty or not a valid header value"),
-                    ("field ", " is not a positive lifetime of at most 400 days"),
-                    ("field ", " is not a valid timestamp within 400 days"),
-                    ("field ", " is not Bearer"),
-                ];
-                let (before, after) = PIECES[*problem as usize];
-                let mut m = String::new();
-                m.push_str(before);
-                m.push('`');
-                m.push_str(field);
-                m.push('`');
-                m.push_str(after);
-                m.into()
-            }
+            Self::Field { field, problem } => match problem {
+                Problem::Missing => format!("missing field `{field}`").into(),
+                Problem::WrongType => format!("field `{field}` has the wrong type").into(),
+                Problem::BadToken => format!("field `{field}` is empty or not a valid header value").into(),
+                Problem::BadLifetime => format!("field `{field}` is not a positive lifetime of at most 400 days").into(),
+                Problem::BadTimestamp => format!("field `{field}` is not a valid timestamp within 400 days").into(),
+                Problem::Unsupported => format!("field `{field}` is not Bearer").into(),
+            },
         }
     }
 }
@@ -168,15 +159,16 @@ impl Code {
 pub struct Error {
     pub code: Code,
     pub message: Cow<'static, str>,
-    /// [`Code::RefreshRejected`]: the bridge's answer, so that a misconfigured bridge (a CSRF or CORS refusal)
-    /// can be told apart from a session that is over.
+    /// The bridge's HTTP answer, where an error comes from one: for [`Code::RefreshRejected`], so that a
+    /// misconfigured bridge (a CSRF or CORS refusal) can be told apart from a session that is over; for
+    /// [`Code::BridgeUnavailable`], the status it answered (to a token call or a sign-out).
     pub bridge: Option<BridgeRefusal>,
 }
 
-/// What the bridge said when it refused to issue a token.
+/// What the bridge answered when it refused or failed a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BridgeRefusal {
-    /// The HTTP status (401 or 403).
+    /// The HTTP status (401 or 403 for a refusal).
     pub status: u16,
     /// The `error` member of its JSON body, when it sent a short plain one.
     pub error: Option<String>,
@@ -200,7 +192,6 @@ impl From<ResponseError> for Error {
     }
 }
 
-// Display is for native users; the wasm glue reads `message()` directly so no formatter is linked.
 impl std::fmt::Display for JwtError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.message())
@@ -213,9 +204,7 @@ impl std::fmt::Display for ResponseError {
 }
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code.as_str())?;
-        f.write_str(": ")?;
-        f.write_str(&self.message)
+        write!(f, "{}: {}", self.code.as_str(), self.message)
     }
 }
 impl std::error::Error for JwtError {}

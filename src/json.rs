@@ -1,8 +1,8 @@
 //! A small read-only view of parsed JSON.
 //!
-//! The core reads token responses, JWT claims and stored entries through [`Json`] so that the wasm build can
-//! parse with the engine's own `JSON.parse` (fast, and no JSON parser in the download) while native code and
-//! tests use `serde_json`.
+//! The core reads token responses, JWT claims and stored entries through [`Json`], so that each build can use the
+//! JSON implementation at hand: the JavaScript engine's own `JSON.parse` and `JSON.stringify` in wasm (`web/`),
+//! `serde_json` natively and in the tests.
 
 /// The JSON type of a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,8 +29,8 @@ pub trait Json: Sized {
     fn as_str(&self) -> Option<String>;
     /// The value of a number.
     fn as_f64(&self) -> Option<f64>;
-    /// `value` as JSON text: serde_json natively, serde-wasm-bindgen and `JSON.stringify` in wasm (serde_json's
-    /// serializer would add its number formatting to the download). `None` only when serialising fails.
+    /// `value` as JSON text: serde_json natively, serde-wasm-bindgen and `JSON.stringify` in wasm. `None` only when
+    /// serialising fails.
     fn to_text<T: serde::Serialize>(value: &T) -> Option<String>;
 
     /// `true` for JSON `null`.
@@ -46,13 +46,8 @@ pub trait Json: Sized {
         if pointer.is_empty() {
             return Some(self.clone());
         }
-        // Bytes, not `strip_prefix('/')`: a char pattern links UTF-8 encoding and slice comparison.
-        if pointer.as_bytes()[0] != b'/' {
-            return None;
-        }
-        let rest = &pointer[1..];
         let mut current = self.clone();
-        for raw in split_ascii(rest, b'/') {
+        for raw in pointer.strip_prefix('/')?.split('/') {
             let key = unescape_pointer_segment(raw)?;
             // A member of an object, else an element of an array: `get` is `None` for anything but an object,
             // `index` for anything but an array.
@@ -65,188 +60,31 @@ pub trait Json: Sized {
     }
 }
 
-/// `s.split(sep as char)` for an ASCII separator, as a byte loop: `str::split`'s searcher brings `memchr` and a
-/// generic `Split` iterator into the wasm build.
-pub fn split_ascii(s: &str, sep: u8) -> impl Iterator<Item = &str> {
-    let mut rest = Some(s);
-    std::iter::from_fn(move || {
-        let r = rest?;
-        // A plain loop, not `position`: each closure given to an iterator adapter is a function of its own.
-        let mut i = 0;
-        while i < r.len() && r.as_bytes()[i] != sep {
-            i += 1;
-        }
-        if i < r.len() {
-            rest = Some(&r[i + 1..]);
-            Some(&r[..i])
-        } else {
-            rest = None;
-            Some(r)
-        }
-    })
-}
-
-/// `~1` → `/`, `~0` → `~`; any other `~` makes the pointer invalid (RFC 6901 §3). A loop rather than
-/// `str::replace`, whose substring searcher would add a kilobyte to the wasm build.
+/// `~1` → `/`, `~0` → `~`; any other `~` makes the pointer invalid (RFC 6901 §3).
 fn unescape_pointer_segment(raw: &str) -> Option<String> {
-    // Bytes, not chars: both escapes and what they stand for are ASCII, everything else is copied as it is.
-    let bytes = raw.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let mut b = bytes[i];
-        i += 1;
-        if b == b'~' {
-            b = match bytes.get(i)? {
-                b'0' => b'~',
-                b'1' => b'/',
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' {
+            match chars.next()? {
+                '0' => out.push('~'),
+                '1' => out.push('/'),
                 _ => return None,
-            };
-            i += 1;
+            }
+        } else {
+            out.push(c);
         }
-        out.push(b);
     }
-    // SAFETY: `raw` is UTF-8, and only the ASCII pairs `~0` and `~1` were replaced, by ASCII bytes.
-    Some(unsafe { String::from_utf8_unchecked(out) })
+    Some(out)
 }
 
-/// `key.parse::<usize>()` for a canonical index (digits only, no leading zero), as a loop: `str::parse` brings
-/// core's generic integer parser into the wasm build.
+/// An array index as RFC 6901 writes it: digits only, no sign, no leading zero.
 fn parse_index(key: &str) -> Option<usize> {
-    if key.is_empty() || (key.len() > 1 && key.as_bytes()[0] == b'0') {
+    let digits_only = !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit());
+    if !digits_only || (key.len() > 1 && key.starts_with('0')) {
         return None;
     }
-    let mut n: usize = 0;
-    for b in key.bytes() {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(usize::from(b - b'0'))?;
-    }
-    Some(n)
-}
-
-/// Epoch milliseconds as a JSON number in a serde type: an integer natively (serde_json), a JS number in wasm.
-/// serde-wasm-bindgen's `i64` path formats an error for values beyond 2^53, which links `core::fmt` (≈ 1.7 KB of
-/// wasm before compression, measured with twiggy); an epoch in milliseconds is far inside that range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Epoch(pub i64);
-
-impl serde::Serialize for Epoch {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if cfg!(target_arch = "wasm32") {
-            serializer.serialize_f64(self.0 as f64)
-        } else {
-            serializer.serialize_i64(self.0)
-        }
-    }
-}
-
-/// `impl Serialize` for a struct with a lifetime, as a map of these keys in this order (`key: field`; a field of
-/// type `Option<&str>` is left out when `None`). serde's derive serialises a struct through `serialize_struct`, for
-/// which serde-wasm-bindgen caches every field name's JS string in a `HashMap` (hashbrown); as maps, the keys are
-/// plain strings and that cache is not linked. Every such struct is serialised by one loop ([`Fields`]), not by
-/// code unrolled per struct and per field type. Native serde_json writes the same JSON either way.
-// Used by the wasm build only (web/).
-#[cfg_attr(not(target_arch = "wasm32"), allow(unused_macros))]
-macro_rules! serialize_as_map {
-    ($ty:ident { $($key:literal: $field:ident),* $(,)? }) => {
-        impl serde::Serialize for $ty<'_> {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                use $crate::json::AsField;
-                serde::Serialize::serialize(&$crate::json::Fields(&[$(($key, self.$field.as_field())),*]), serializer)
-            }
-        }
-    };
-}
-#[cfg_attr(not(target_arch = "wasm32"), allow(unused_imports))]
-pub(crate) use serialize_as_map;
-
-/// A member of an object written by [`serialize_as_map!`].
-pub enum Field<'a> {
-    Str(&'a str),
-    Epoch(Option<Epoch>),
-    List(&'a [String]),
-    /// Left out of the object.
-    Absent,
-}
-
-/// The field types [`serialize_as_map!`] takes.
-pub trait AsField {
-    fn as_field(&self) -> Field<'_>;
-}
-
-impl AsField for &str {
-    fn as_field(&self) -> Field<'_> {
-        Field::Str(self)
-    }
-}
-
-impl AsField for Option<&str> {
-    fn as_field(&self) -> Field<'_> {
-        self.map_or(Field::Absent, Field::Str)
-    }
-}
-
-impl AsField for Option<Epoch> {
-    fn as_field(&self) -> Field<'_> {
-        Field::Epoch(*self)
-    }
-}
-
-impl AsField for &[String] {
-    fn as_field(&self) -> Field<'_> {
-        Field::List(self)
-    }
-}
-
-impl serde::Serialize for Field<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Field::Str(s) => serializer.serialize_str(s),
-            Field::Epoch(e) => e.serialize(serializer),
-            Field::List(l) => l.serialize(serializer),
-            Field::Absent => serializer.serialize_none(),
-        }
-    }
-}
-
-/// An object's members in order, [`Field::Absent`] ones left out.
-pub struct Fields<'a, 'b>(pub &'b [(&'static str, Field<'a>)]);
-
-impl serde::Serialize for Fields<'_, '_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(None)?;
-        for (key, value) in self.0 {
-            if !matches!(value, Field::Absent) {
-                map.serialize_entry(key, value)?;
-            }
-        }
-        map.end()
-    }
-}
-
-/// Writes a signed integer in decimal without pulling in `core::fmt`.
-pub fn push_int(value: i64, out: &mut String) {
-    if value < 0 {
-        out.push('-');
-    }
-    let mut value = value.unsigned_abs();
-    let mut digits = [0u8; 20];
-    let mut n = 0;
-    loop {
-        digits[n] = b'0' + (value % 10) as u8;
-        n += 1;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    while n > 0 {
-        n -= 1;
-        out.push(digits[n] as char);
-    }
+    key.parse().ok()
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -302,14 +140,5 @@ mod tests {
         assert_eq!(Json::pointer(&doc, "data"), None);
         assert_eq!(Json::pointer(&doc, ""), Some(doc.clone()));
         assert_eq!(Json::pointer(&doc, "/data/token/x"), None::<Value>);
-    }
-
-    #[test]
-    fn integers_are_written_as_rust_formats_them() {
-        for v in [0i64, 7, -42, 1_700_000_000_123, i64::MAX, i64::MIN] {
-            let mut s = String::new();
-            push_int(v, &mut s);
-            assert_eq!(s, v.to_string());
-        }
     }
 }

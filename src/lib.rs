@@ -14,12 +14,15 @@
 //! - [`machine`]: the client's one owner of state and policy, sans-IO (events in, commands out, `now` passed in):
 //!   callers and the single flight, the lock and peer protocols, connectivity, lifecycle, status, storage writes;
 //! - [`store`]: the store trait and the stored-entry format (access token only);
+//! - [`rules`]: the request rules: which request gets the token, what each redirect hop carries, which `401`
+//!   refuses the token, what a bridge call does with a redirect;
 //! - [`json`], [`time`], [`error`]: the JSON view, clock and ISO 8601, typed errors with stable codes.
 
 pub mod error;
 pub mod json;
 pub mod jwt;
 pub mod machine;
+pub mod rules;
 pub mod schedule;
 pub mod session;
 pub mod store;

@@ -18,6 +18,8 @@
 //! Every answer to an I/O command comes back as an event carrying the command's identifier (the lock ticket, the
 //! attempt): a late answer to a command the machine has moved past is ignored.
 
+use std::collections::VecDeque;
+
 use crate::error::{Code, Error};
 use crate::json::Json;
 use crate::session::{Config, Decision, Outcome, Session, Transport};
@@ -158,7 +160,8 @@ pub enum Event<J> {
         client: Option<String>,
         entry: Option<String>,
     },
-    /// Another tab wrote to the shared storage (`storage` event). Untrusted like a peer message.
+    /// Another tab wrote to the shared storage (`storage` event), or the page came back from the back-forward cache
+    /// and the driver read the shared entry again; `value` `None`: the entry is gone. Untrusted like a peer message.
     Storage {
         key: Option<String>,
         value: Option<String>,
@@ -178,9 +181,11 @@ pub enum Event<J> {
         attempt: u64,
         result: Transport<J>,
     },
-    /// The revoke call made for [`Command::Revoke`] ended (whatever its outcome).
+    /// The revoke call made for [`Command::Revoke`] ended: `result` is what the bridge answered (a 2xx
+    /// confirms the sign-out).
     Revoked {
         caller: CallerId,
+        result: Transport<J>,
     },
 }
 
@@ -244,10 +249,10 @@ pub struct Setup {
 /// it must perform.
 #[derive(Default)]
 pub struct Slot {
-    /// Taken by the one `load` of a restore: the entry is handed over, not copied.
-    loaded: std::cell::Cell<Option<String>>,
-    /// The writes as the `Command::Store`s they become: moved to the queue in one `append`.
-    writes: Vec<Command>,
+    /// The entry read by the driver, held only while a restore runs.
+    loaded: Option<String>,
+    /// The writes not yet queued as [`Command::Store`]: an entry, or `None` to delete it.
+    writes: Vec<Option<String>>,
 }
 
 impl std::fmt::Debug for Slot {
@@ -258,15 +263,15 @@ impl std::fmt::Debug for Slot {
 
 impl TokenStore for Slot {
     fn load(&self) -> Option<String> {
-        self.loaded.take()
+        self.loaded.clone()
     }
     fn save(&mut self, entry: &str) -> bool {
-        self.writes.push(Command::Store(Some(entry.to_owned())));
+        self.writes.push(Some(entry.to_owned()));
         true
     }
     fn remove(&mut self) {
-        self.loaded.set(None);
-        self.writes.push(Command::Store(None));
+        self.loaded = None;
+        self.writes.push(None);
     }
 }
 
@@ -355,48 +360,38 @@ pub fn freed_error() -> Error {
 }
 
 /// The client's state machine. See the module documentation for the calling contract.
-///
-/// `repr(C)`, in this order: the small, often used fields first, where their offsets fit in a one-byte LEB128
-/// immediate in every wasm load and store (Rust's own layout put them after the session, past offset 127).
 #[derive(Debug)]
-#[repr(C)]
 pub struct Machine {
+    /// The setup as given; the session holds its own copy of `setup.session`.
+    setup: Setup,
+    session: Session<Slot>,
+    status: Status,
+    /// What the snapshot shows as the error; `error_serial` is bumped whenever it changes.
+    error: Option<Error>,
+    error_serial: u32,
     freed: bool,
     stopped: bool,
     online: bool,
-    /// Set when a flight ends, so that callers parked on it move in the same pass.
-    moved: bool,
-    status: Status,
+    flight: Flight,
     /// The last lock ticket issued.
     ticket: u32,
     /// The ticket of the lock request outstanding or held (an `Unlock` is owed for it).
     lock: Option<u32>,
-    error_serial: u32,
-    rng: u64,
     callers: Vec<Caller>,
-    /// The commands not yet polled, oldest first: a `Vec` (a handful at a time) rather than a `VecDeque`, whose
-    /// ring-buffer code is larger in the wasm build.
-    out: Vec<Command>,
-    flight: Flight,
-    /// What the snapshot shows as the error; bumped `error_serial` whenever it changes.
-    error: Option<Error>,
-    session: Session<Slot>,
-    /// The setup without its session configuration, which the session owns (`session: Config::default()` here):
-    /// one copy of it, not two.
-    setup: Setup,
-    /// The whole setup, rebuilt for [`Machine::setup`] on its first call (nothing in the client calls it).
-    whole_setup: std::cell::OnceCell<Setup>,
+    /// Set when a flight ends, so that callers parked on it move in the same pass.
+    moved: bool,
+    /// The commands not yet polled, oldest first.
+    out: VecDeque<Command>,
+    rng: u64,
 }
 
 impl Machine {
-    pub fn new(mut setup: Setup) -> Self {
-        let session = Session::new(std::mem::take(&mut setup.session), Slot::default());
+    pub fn new(setup: Setup) -> Self {
         Self {
-            session,
+            session: Session::new(setup.session.clone(), Slot::default()),
             rng: setup.seed | 1,
             online: setup.online,
             setup,
-            whole_setup: std::cell::OnceCell::new(),
             status: Status::Starting,
             error: None,
             error_serial: 0,
@@ -407,7 +402,7 @@ impl Machine {
             lock: None,
             moved: false,
             callers: Vec::new(),
-            out: Vec::new(),
+            out: VecDeque::new(),
         }
     }
 
@@ -417,11 +412,10 @@ impl Machine {
         &self.session
     }
     pub fn setup(&self) -> &Setup {
-        self.whole_setup.get_or_init(|| Setup { session: self.config().clone(), ..self.setup.clone() })
+        &self.setup
     }
-    /// The session configuration (held by the session).
     fn config(&self) -> &Config {
-        self.session.config()
+        &self.setup.session
     }
     pub fn status(&self) -> Status {
         self.status
@@ -453,7 +447,7 @@ impl Machine {
 
     /// The next command to execute, in order.
     pub fn poll_command(&mut self) -> Option<Command> {
-        (!self.out.is_empty()).then(|| self.out.remove(0))
+        self.out.pop_front()
     }
 
     /// When the driver's one timer should fire next ([`Event::Timer`]); `None` for no timer.
@@ -490,17 +484,15 @@ impl Machine {
     // ---- events ----
 
     /// Applies one event at `now`. Commands queue up for [`Machine::poll_command`].
-    pub fn handle<J: Json + Clone>(&mut self, mut event: Event<J>, now: Millis) {
-        // Applied by reference: the event is dropped here, once, rather than field by field in every arm.
-        self.apply(&mut event, now);
-        drop(event);
+    pub fn handle<J: Json + Clone>(&mut self, event: Event<J>, now: Millis) {
+        self.apply(event, now);
         self.after(now);
     }
 
-    fn apply<J: Json + Clone>(&mut self, event: &mut Event<J>, now: Millis) {
+    fn apply<J: Json + Clone>(&mut self, event: Event<J>, now: Millis) {
         if self.freed {
             // Calls made after free() are answered (the driver refuses most before they get here).
-            match *event {
+            match event {
                 Event::Start { caller, .. }
                 | Event::Want { caller, .. }
                 | Event::Refresh { caller }
@@ -509,8 +501,8 @@ impl Machine {
             }
             return;
         }
-        match *event {
-            Event::Start { caller, ref mut stored } => self.start::<J>(caller, stored.take(), now),
+        match event {
+            Event::Start { caller, stored } => self.start::<J>(caller, stored, now),
             Event::Stop => self.stopped = true,
             Event::Free => self.free(),
             Event::Want { caller, want } => {
@@ -534,19 +526,26 @@ impl Machine {
                 self.cancel_flight();
                 self.drop_token_notices();
                 self.add_caller(caller, Role::SignOut, None);
-                self.out.push(Command::Revoke { caller, header });
+                self.out.push_back(Command::Revoke { caller, header });
             }
-            Event::Revoked { caller } => {
+            Event::Revoked { caller, result } => {
                 if let Some(i) = self.callers.iter().position(|c| c.id == caller && matches!(c.role, Role::SignOut)) {
                     self.callers.remove(i);
-                    // Peers are told once the bridge has ended the session: the notice only makes them ask their
-                    // bridge, which then refuses.
+                    // The local session is over whatever the bridge said. Peers are told once the revoke has
+                    // ended: the notice only makes them ask their bridge, which refuses if the session is over
+                    // there and keeps them signed in if it is not.
                     self.post(Post::SignedOut);
                     self.signed_out("signOut");
-                    self.settle(caller, Answer::Done);
+                    // The caller learns whether the bridge confirmed: if not, its session may live on (a reload
+                    // would start signed in), which the application must be able to say.
+                    let answer = match crate::session::revoke_outcome(&result) {
+                        Ok(()) => Answer::Done,
+                        Err(e) => Answer::Failed(e),
+                    };
+                    self.settle(caller, answer);
                 }
             }
-            Event::Unauthorized { ref value } => self.session.reject_token(value),
+            Event::Unauthorized { value } => self.session.reject_token(&value),
             Event::Timer => self.on_timer(now),
             Event::Online(online) => {
                 self.online = online;
@@ -562,13 +561,13 @@ impl Machine {
             }
             Event::Wake if !self.stopped => self.on_timer(now),
             Event::Wake => {}
-            Event::Peer { ref kind, ref client, ref entry }
+            Event::Peer { kind, client, entry }
                 if !self.stopped && client.as_deref() == Some(&self.config().client) =>
             {
                 match kind.as_deref() {
                     Some("token") if self.setup.peers => {
                         if let Some(entry) = entry {
-                            self.adopt::<J>(entry, "peer", now);
+                            self.adopt::<J>(&entry, "peer", now);
                         }
                     }
                     // The notice only makes the session check with its bridge (see `Session::peer_signed_out`).
@@ -580,11 +579,20 @@ impl Machine {
                 }
             }
             Event::Peer { .. } => {}
-            Event::Storage { ref key, ref value } => {
-                let ours = self.setup.shared_storage_key.is_some() && *key == self.setup.shared_storage_key;
+            Event::Storage { key, value } => {
+                let ours = self.setup.shared_storage_key.is_some() && key == self.setup.shared_storage_key;
                 if ours && !self.stopped {
-                    if let Some(v) = value {
-                        self.adopt::<J>(v, "storage", now);
+                    match value {
+                        Some(v) => self.adopt::<J>(&v, "storage", now),
+                        // The shared entry went: another tab signed out, or was refused (or the browser cleared the
+                        // site's storage). Untrusted like a peer's notice, it only makes the session check with its
+                        // bridge (see `Session::peer_signed_out`); this also reaches a page that was in the
+                        // back-forward cache when the channel carried the notice.
+                        None => {
+                            if self.session.peer_signed_out(now) && self.setup.auto_refresh {
+                                self.begin_flight(now);
+                            }
+                        }
                     }
                 }
             }
@@ -605,7 +613,7 @@ impl Machine {
                     self.abandon_flight();
                 }
             }
-            Event::BridgeAnswered { attempt, ref result } => self.bridge_answered::<J>(attempt, result, now),
+            Event::BridgeAnswered { attempt, result } => self.bridge_answered::<J>(attempt, &result, now),
         }
     }
 
@@ -622,10 +630,10 @@ impl Machine {
     fn start<J: Json + Clone>(&mut self, caller: CallerId, stored: Option<String>, now: Millis) {
         self.stopped = false;
         self.cancel_flight();
-        self.session.store_mut().loaded.set(stored);
+        self.session.store_mut().loaded = stored;
         let restored = self.session.restore::<J>(&mut Dice { now, state: &mut self.rng });
         // The entry is only read here: no copy of a token outlives its use.
-        self.session.store_mut().loaded.set(None);
+        self.session.store_mut().loaded = None;
         let mut peers_until = None;
         if restored {
             self.token_notice("storage");
@@ -643,8 +651,6 @@ impl Machine {
         self.add_caller(caller, Role::Start { peers_until, generation }, None);
     }
 
-    /// One copy of the code that builds and queues a caller, for the four kinds.
-    #[inline(never)]
     fn add_caller(&mut self, id: CallerId, role: Role, awaiting: Option<u64>) {
         self.callers.push(Caller { id, role, failures: 0, awaiting, sleep_until: None });
     }
@@ -657,12 +663,11 @@ impl Machine {
         self.release_lock();
         self.flight = Flight::Idle;
         // Nothing queued for the application is delivered any more; waiting callers learn that the client is gone.
-        self.keep_commands(|c| !matches!(c, Command::Notify(_) | Command::Post(_) | Command::Store(_)));
-        // Iterated by reference, here and below: a `Vec`'s by-value iterator brings its own drop code.
-        for c in &std::mem::take(&mut self.callers) {
-            self.out.push(Command::Settle { caller: c.id, answer: Answer::Failed(freed_error()) });
+        self.out.retain(|c| !matches!(c, Command::Notify(_) | Command::Post(_) | Command::Store(_)));
+        for c in std::mem::take(&mut self.callers) {
+            self.settle(c.id, Answer::Failed(freed_error()));
         }
-        self.out.push(Command::Shutdown);
+        self.out.push_back(Command::Shutdown);
     }
 
     fn on_timer(&mut self, now: Millis) {
@@ -679,7 +684,7 @@ impl Machine {
             if c.sleep_until.is_some_and(|t| now >= t) {
                 c.sleep_until = None;
             }
-            // Changed in place: assigning a new `Role` would drop the old one (drop glue for a `Start`).
+            // A start whose wait for peers is over decides in the next pass.
             if let Role::Start { peers_until, generation } = &mut c.role {
                 if peers_until.is_some_and(|t| now >= t) {
                     *peers_until = None;
@@ -698,7 +703,7 @@ impl Machine {
     fn request_lock(&mut self, mode: LockMode) -> u32 {
         self.ticket = self.ticket.wrapping_add(1);
         self.lock = Some(self.ticket);
-        self.out.push(Command::Lock { ticket: self.ticket, mode });
+        self.out.push_back(Command::Lock { ticket: self.ticket, mode });
         self.ticket
     }
 
@@ -729,7 +734,7 @@ impl Machine {
             // A grant for a request given up since: given back at once. The driver was told to Unlock that ticket
             // already, and releasing a released ticket does nothing; this also covers a grant the driver delivers
             // late or twice, so that no lock is ever left held by a flight that moved on.
-            _ => self.out.push(Command::Unlock { ticket }),
+            _ => self.out.push_back(Command::Unlock { ticket }),
         }
     }
 
@@ -744,7 +749,7 @@ impl Machine {
             return;
         }
         self.flight = Flight::Calling { epoch };
-        self.out.push(Command::CallBridge { attempt: epoch });
+        self.out.push_back(Command::CallBridge { attempt: epoch });
     }
 
     fn abandon_flight(&mut self) {
@@ -768,7 +773,7 @@ impl Machine {
 
     fn release_lock(&mut self) {
         if let Some(ticket) = self.lock.take() {
-            self.out.push(Command::Unlock { ticket });
+            self.out.push_back(Command::Unlock { ticket });
         }
     }
 
@@ -779,7 +784,6 @@ impl Machine {
         for c in &mut self.callers {
             match (c.awaiting.take(), &c.role) {
                 (Some(_), Role::Refresh { generation: g }) => {
-                    // Built per caller (rarely more than one): nothing is copied when no `refresh()` waits.
                     let answer = match self.session.current() {
                         Some(cur) if generation != *g => Answer::Token(cur.record.token.secret().to_owned()),
                         _ => Answer::Failed(refresh_error(&self.session)),
@@ -903,7 +907,6 @@ impl Machine {
     }
 
     fn finish_caller(&mut self, c: Caller, result: Result<(String, String), Error>, now: Millis) {
-        // Split on the result first: the error is moved into one `Answer::Failed` only.
         let start = matches!(c.role, Role::Start { .. });
         let answer = match result {
             Ok((name, value)) => match c.role {
@@ -934,7 +937,7 @@ impl Machine {
     }
 
     fn settle(&mut self, caller: CallerId, answer: Answer) {
-        self.out.push(Command::Settle { caller, answer });
+        self.out.push_back(Command::Settle { caller, answer });
     }
 
     // ---- peers, storage, notices ----
@@ -951,10 +954,8 @@ impl Machine {
         if !self.setup.peers {
             return;
         }
-        // Encoded from the current token in place (what `Session::entry` would return, without copying it).
-        if let Some(c) = self.session.current().filter(|c| c.valid_at(now)) {
-            let text =
-                store::encode::<J>(&c.record.token, c.record.expires_at, &c.record.header, &self.config().client);
+        if let Some(entry) = self.session.entry(now) {
+            let text = store::encode::<J>(&entry.token, entry.expires_at, &entry.header, &self.config().client);
             self.post(Post::Token(text));
         }
     }
@@ -962,11 +963,11 @@ impl Machine {
     /// Queues a message to the peers (the driver drops it where there is no channel). `Ask` and `Token` are
     /// only posted by clients that share tokens.
     fn post(&mut self, post: Post) {
-        self.out.push(Command::Post(post));
+        self.out.push_back(Command::Post(post));
     }
 
     fn sync_store(&mut self) {
-        self.out.append(&mut self.session.store_mut().writes);
+        self.out.extend(self.session.store_mut().writes.drain(..).map(Command::Store));
     }
 
     fn set_state(&mut self, status: Status, error: Option<Error>) {
@@ -975,19 +976,19 @@ impl Machine {
             self.error = error;
             self.error_serial = self.error_serial.wrapping_add(1);
         }
-        self.out.push(Command::Notify(Notice::Changed));
+        self.out.push_back(Command::Notify(Notice::Changed));
     }
 
     fn report_error(&mut self, e: Error) {
         self.set_state(self.status, Some(e.clone()));
-        self.out.push(Command::Notify(Notice::Error(e)));
+        self.out.push_back(Command::Notify(Notice::Error(e)));
     }
 
     fn token_notice(&mut self, source: &'static str) {
         self.set_state(Status::SignedIn, None);
         if let Some(c) = self.session.current() {
             let notice = Notice::Token { source, expires_at: c.record.expires_at, header: c.record.header.to_string() };
-            self.out.push(Command::Notify(notice));
+            self.out.push_back(Command::Notify(notice));
         }
     }
 
@@ -995,26 +996,11 @@ impl Machine {
         // A rejection keeps its error on show; a sign-out (here or a peer's) is no error.
         let error = if reason == "rejected" { self.error.clone() } else { None };
         self.set_state(Status::SignedOut, error);
-        self.out.push(Command::Notify(Notice::SignedOut { reason }));
+        self.out.push_back(Command::Notify(Notice::SignedOut { reason }));
     }
 
     /// A token reported but not yet delivered must not reach the application after the session ended.
     fn drop_token_notices(&mut self) {
-        self.keep_commands(|c| !matches!(c, Command::Notify(Notice::Token { .. })));
-    }
-
-    /// `retain` on the queued commands through a function pointer: one copy of the loop for both callers instead
-    /// of one per closure type.
-    fn keep_commands(&mut self, keep: fn(&Command) -> bool) {
-        // A plain loop over `Vec::remove` (already in the module for `poll_command`) rather than `retain`'s own
-        // code: the queue holds a handful of commands.
-        let mut i = 0;
-        while i < self.out.len() {
-            if keep(&self.out[i]) {
-                i += 1;
-            } else {
-                self.out.remove(i);
-            }
-        }
+        self.out.retain(|c| !matches!(c, Command::Notify(Notice::Token { .. })));
     }
 }

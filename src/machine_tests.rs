@@ -68,6 +68,8 @@ struct Bridge {
     latency: Millis,
     /// The next this many token calls never answer (a provider that hangs).
     hang: u32,
+    /// What the bridge answers a revoke; any status but a 2xx leaves its session alive.
+    revoke_status: u16,
     /// Every token call: (when, which context).
     calls: Vec<(Millis, usize)>,
     issued: HashMap<String, Millis>,
@@ -108,7 +110,15 @@ impl Sim {
             deliveries: HashMap::new(),
             ctxs,
             lock: Lock::default(),
-            bridge: Bridge { session: true, lifetime, latency: 40, hang: 0, calls: Vec::new(), issued: HashMap::new() },
+            bridge: Bridge {
+                session: true,
+                lifetime,
+                latency: 40,
+                hang: 0,
+                revoke_status: 204,
+                calls: Vec::new(),
+                issued: HashMap::new(),
+            },
             channel_delay: 1,
             lock_delay: 0,
             sent: Vec::new(),
@@ -189,8 +199,12 @@ impl Sim {
                     self.at(now + self.bridge.latency, Delivery::Event(c, Event::BridgeAnswered { attempt, result }));
                 }
                 Command::Revoke { caller, .. } => {
-                    self.bridge.session = false;
-                    self.at(now + self.bridge.latency, Delivery::Event(c, Event::Revoked { caller }));
+                    let status = self.bridge.revoke_status;
+                    if (200..300).contains(&status) {
+                        self.bridge.session = false;
+                    }
+                    let result = Transport::Response { status, retry_after_ms: None, date: None, body: None };
+                    self.at(now + self.bridge.latency, Delivery::Event(c, Event::Revoked { caller, result }));
                 }
                 Command::Notify(n) => self.ctxs[c].notices.push(n),
                 Command::Settle { caller, answer } => {
@@ -452,6 +466,33 @@ fn sign_out_in_one_context_reaches_every_context() {
     }
 }
 
+/// A revoke the bridge does not confirm (503): the local session ends all the same (nothing stored, no token),
+/// but `signOut()` fails with the status, so that the application can say the session may live on and retry.
+/// The peers ask the bridge, which still issues tokens: they stay signed in.
+#[test]
+fn an_unconfirmed_sign_out_ends_the_local_session_and_fails() {
+    let mut sim = Sim::new(2, HOUR);
+    sim.sign_in_all();
+    sim.bridge.revoke_status = 503;
+    let caller = sim.caller(1);
+    sim.handle(1, Event::SignOut { caller });
+    sim.run(sim.now + 2 * SECOND, 0);
+    match sim.answer(1, caller) {
+        Some(Answer::Failed(e)) => {
+            assert_eq!(e.code, Code::BridgeUnavailable);
+            assert_eq!(e.bridge.as_ref().map(|b| b.status), Some(503));
+            assert!(e.message.contains("did not confirm the sign-out"), "{}", e.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    let ctx = &sim.ctxs[1];
+    assert_eq!(ctx.machine.status(), Status::SignedOut);
+    assert_eq!(ctx.stored, None);
+    assert!(ctx.machine.session().current().is_none());
+    assert!(ctx.notices.contains(&Notice::SignedOut { reason: "signOut" }));
+    assert_eq!(sim.ctxs[0].machine.status(), Status::SignedIn, "the bridge session lives on: the peer keeps it");
+}
+
 /// Context 0 refreshes holding the lock; context 1 wants a token meanwhile and queues. The lock's release and
 /// 0's token reach context 1 in the order the delays give.
 fn grant_and_token(channel_delay: Millis, lock_delay: Millis) -> Sim {
@@ -591,4 +632,45 @@ fn setup_reads_back_as_given() {
     assert_eq!(format!("{:?}", m.setup()), format!("{given:?}"));
     assert_eq!(format!("{:?}", m.session().config()), format!("{:?}", given.session));
     assert_eq!(m.header_name(), "X-Api-Key");
+}
+
+/// The shared entry removed (a sign-out in another tab, seen as a `storage` event or re-read when the page comes
+/// back from the back-forward cache, after the channel's notice was missed): like a peer's notice, the token stops
+/// being sent and the bridge is asked once; its refusal ends the session. An entry that is still ours changes
+/// nothing.
+#[test]
+fn a_removed_shared_entry_makes_the_session_check_with_its_bridge() {
+    let mut given = setup(3);
+    given.shared_storage_key = Some("k".into());
+    given.peers = false;
+    given.lock = false;
+    let mut m = Machine::new(given);
+    let entry = crate::store::encode::<Value>(
+        &crate::token::AccessToken::new("mine".into()).unwrap(),
+        Some(T0 + HOUR),
+        "Authorization",
+        CLIENT,
+    );
+    m.handle::<Value>(Event::Start { caller: 1, stored: Some(entry.clone()) }, T0);
+    while m.poll_command().is_some() {}
+    assert_eq!(m.status(), Status::SignedIn);
+    // Our own entry, re-read: nothing happens.
+    m.handle::<Value>(Event::Storage { key: Some("k".into()), value: Some(entry) }, T0 + SECOND);
+    assert!(!std::iter::from_fn(|| m.poll_command()).any(|c| matches!(c, Command::CallBridge { .. })));
+    // Another key's removal: nothing either.
+    m.handle::<Value>(Event::Storage { key: Some("other".into()), value: None }, T0 + SECOND);
+    assert!(!std::iter::from_fn(|| m.poll_command()).any(|c| matches!(c, Command::CallBridge { .. })));
+    // Ours removed: one bridge call, and no token is handed out meanwhile.
+    m.handle::<Value>(Event::Storage { key: Some("k".into()), value: None }, T0 + 2 * SECOND);
+    let attempt = std::iter::from_fn(|| m.poll_command()).find_map(|c| match c {
+        Command::CallBridge { attempt } => Some(attempt),
+        _ => None,
+    });
+    let attempt = attempt.expect("the session checks with its bridge");
+    assert!(m.fresh_header(T0 + 2 * SECOND).is_none(), "the token is not sent while the bridge is asked");
+    let refused = Transport::Response { status: 401, retry_after_ms: None, date: None, body: None };
+    m.handle::<Value>(Event::BridgeAnswered { attempt, result: refused }, T0 + 2 * SECOND + 40);
+    let notices: Vec<Command> = std::iter::from_fn(|| m.poll_command()).collect();
+    assert_eq!(m.status(), Status::SignedOut);
+    assert!(notices.contains(&Command::Notify(Notice::SignedOut { reason: "peer" })), "{notices:?}");
 }

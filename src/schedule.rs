@@ -44,18 +44,11 @@ pub fn backoff_ms(failures: u32, random: f64, retry_after: Option<Millis>) -> Mi
 /// Parses a `Retry-After` value given in seconds (the HTTP-date form is parsed by the caller's platform).
 pub fn parse_retry_after_seconds(value: &str) -> Option<Millis> {
     let v = value.trim();
-    if v.is_empty() || v.len() > 9 {
+    // Digits only (`str::parse` would also take a sign); at most nine of them, so the product cannot overflow.
+    if v.is_empty() || v.len() > 9 || !v.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    // At most nine digits: no overflow, and no `str::parse` code.
-    let mut seconds: Millis = 0;
-    for b in v.bytes() {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        seconds = seconds * 10 + Millis::from(b - b'0');
-    }
-    Some(seconds * 1000)
+    v.parse::<Millis>().ok().map(|seconds| seconds * 1000)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use crate::error::{Code, Error, ResponseError};
-use crate::json::{push_int, Json};
+use crate::json::Json;
 use crate::schedule;
 use crate::store::{self, StoredEntry, TokenStore};
 use crate::time::{Env, Millis};
@@ -27,6 +27,12 @@ pub const MAX_AUTO_FAILURES: u32 = 8;
 /// While the backoff is long, callers that need a token may still probe the bridge this often, so that a
 /// healed bridge is noticed within seconds, not at the end of a minute-long backoff. `Retry-After` is obeyed.
 pub const DEMAND_PROBE_INTERVAL_MS: Millis = 2_000;
+/// Before this client has had a token from its own bridge, a token from storage or from a peer is accepted only
+/// if it expires within this long. Anyone who can write the origin's storage or post on its channel could
+/// otherwise plant a token that never needs refreshing (an expiry in the year 5138). A day and an hour: Point
+/// Database's 24-hour tokens fit, with room for clock skew. Once the bridge has issued a token, the longest
+/// lifetime it has issued is the limit instead.
+pub const MAX_UNSEEN_LIFETIME_MS: Millis = 25 * 3_600_000;
 
 fn valid_entry(e: &StoredEntry, now: Millis) -> bool {
     e.expires_at.map_or(true, |exp| now + EXPIRY_SAFETY_MS < exp)
@@ -43,6 +49,8 @@ pub struct Config {
     /// The client's identity ([`store::client_id`]): written into every stored entry and required of every
     /// entry restored or adopted.
     pub client: String,
+    /// A server runtime (Node, Deno, workerd), not a page or a worker: errors speak of credentials, not pages.
+    pub server: bool,
 }
 
 impl Config {
@@ -104,6 +112,55 @@ pub enum Transport<J> {
     Network,
     /// No response within the timeout.
     Timeout,
+    /// The bridge answered with a redirect, which a bridge call never follows: its headers (`bridgeHeaders`,
+    /// an API key) and cookies are for the bridge's origin alone, and a token minted elsewhere is not this
+    /// bridge's. `status` is 0 and `to` `None` where the platform hides the redirect (browsers); `to` is the
+    /// target's origin, never its path or query (which may carry secrets).
+    Redirect { status: u16, to: Option<String> },
+}
+
+/// The error for a bridge answer that is a redirect (see [`Transport::Redirect`]).
+fn redirect_error(status: u16, to: Option<&str>) -> Error {
+    let answer = match (status, to) {
+        (0, _) => "its target hidden by the browser".to_owned(),
+        (status, Some(to)) => format!("HTTP {status} to {to}"),
+        (status, None) => format!("HTTP {status}"),
+    };
+    Error::new(
+        Code::InvalidResponse,
+        format!(
+            "the bridge answered with a redirect ({answer}): bridge calls follow no redirect, so that bridgeHeaders \
+             and cookies reach the bridge alone; point tokenUrl and revokeUrl at the endpoints themselves"
+        ),
+    )
+}
+
+/// The error for an HTTP status the bridge answered that is neither a token nor a refusal.
+fn unavailable(status: u16, message: String) -> Error {
+    let mut error = Error::new(Code::BridgeUnavailable, message);
+    error.bridge = Some(crate::error::BridgeRefusal { status, error: None });
+    error
+}
+
+/// What the revoke call of a sign-out achieved: `Ok` only when the bridge confirmed with a 2xx. Otherwise the
+/// bridge session may live on (a reload could start signed in again), which the application must be able to
+/// tell its user; the local session has ended either way.
+pub fn revoke_outcome<J>(result: &Transport<J>) -> Result<(), Error> {
+    match *result {
+        Transport::Response { status: 200..=299, .. } => Ok(()),
+        Transport::Response { status, .. } => Err(unavailable(
+            status,
+            format!("the bridge did not confirm the sign-out (HTTP {status}): its session may still be open"),
+        )),
+        Transport::Network => {
+            Err(Error::new(Code::Network, "the bridge could not be reached to sign out; its session may still be open"))
+        }
+        Transport::Timeout => Err(Error::new(
+            Code::Timeout,
+            "the bridge did not answer the sign-out in time; its session may still be open",
+        )),
+        Transport::Redirect { status, ref to } => Err(redirect_error(status, to.as_deref())),
+    }
 }
 
 /// What a finished attempt changed.
@@ -123,21 +180,18 @@ pub enum Outcome {
 }
 
 /// A sign-in session against one bridge.
-///
-/// `repr(C)`, in this order: the flags and numbers first, where their offsets fit in a one-byte LEB128 immediate
-/// in every wasm load and store; the configuration, the store and the token last.
 #[derive(Debug)]
-#[repr(C)]
 pub struct Session<S> {
+    config: Config,
+    store: S,
+    current: Option<Current>,
     signed_out: bool,
     in_flight: bool,
-    /// The check a peer's sign-out asked for is pending: a rejection then reads as the peer's sign-out.
-    peer_sign_out: bool,
-    failures: u32,
     /// Bumped by sign-out and restart so that a late bridge answer cannot resurrect a session.
     epoch: u64,
     /// Bumped whenever a new token is accepted.
     generation: u64,
+    failures: u32,
     /// No attempt before this moment (backoff).
     gate: Millis,
     /// When the last attempt ended.
@@ -146,12 +200,13 @@ pub struct Session<S> {
     retry_after_until: Millis,
     /// Server clock minus local clock, from the bridge's `Date` header (0 when within the header's precision).
     clock_offset: Millis,
+    last_error: Option<Error>,
     /// When a peer's sign-out notice last made this session check with its bridge.
     last_peer_check: Millis,
-    last_error: Option<Error>,
-    current: Option<Current>,
-    store: S,
-    config: Config,
+    /// The longest lifetime of a token this session's bridge issued (see [`MAX_UNSEEN_LIFETIME_MS`]).
+    longest_lifetime: Option<Millis>,
+    /// The check a peer's sign-out asked for is pending: a rejection then reads as the peer's sign-out.
+    peer_sign_out: bool,
 }
 
 /// A peer's sign-out notice makes a session check with its bridge at most this often (any script of the origin
@@ -163,18 +218,21 @@ pub const MAX_BRIDGE_ERROR_LEN: usize = 64;
 
 /// The error for a 401/403 from the bridge, carrying its status and the `error` member of its JSON body (when
 /// short and printable: the message must stay readable and free of anything but a code).
-fn rejection<J: Json>(status: u16, body: Option<&J>) -> Error {
+fn rejection<J: Json>(status: u16, body: Option<&J>, server: bool) -> Error {
     let code = body.and_then(|b| b.get("error")).and_then(|e| e.as_str()).filter(|e| {
         !e.is_empty() && e.len() <= MAX_BRIDGE_ERROR_LEN && e.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
     });
-    let mut m = String::from("the bridge refused to issue a token (HTTP ");
-    push_int(i64::from(status), &mut m);
-    if let Some(c) = &code {
-        m.push_str(", error \"");
-        m.push_str(c);
-        m.push('"');
-    }
-    m.push_str("): no session, or the bridge refused this page (check its CSRF and CORS settings)");
+    let detail = match &code {
+        Some(c) => format!(", error \"{c}\""),
+        None => String::new(),
+    };
+    // What a refusal most often means where the client runs: a page's cookie or CSRF header, a server's credentials.
+    let hint = if server {
+        "no session, or the bridge refused this client's credentials (check bridgeHeaders)"
+    } else {
+        "no session, or the bridge refused this page (check its CSRF and CORS settings)"
+    };
+    let m = format!("the bridge refused to issue a token (HTTP {status}{detail}): {hint}");
     let mut error = Error::new(Code::RefreshRejected, m);
     error.bridge = Some(crate::error::BridgeRefusal { status, error: code });
     error
@@ -205,6 +263,7 @@ impl<S: TokenStore> Session<S> {
             clock_offset: 0,
             last_error: None,
             last_peer_check: Millis::MIN,
+            longest_lifetime: None,
             peer_sign_out: false,
         }
     }
@@ -265,7 +324,7 @@ impl<S: TokenStore> Session<S> {
         }
         let Some(text) = self.store.load() else { return false };
         let entry = store::decode::<J>(&text, self.config.header.as_deref(), &self.config.client)
-            .filter(|e| valid_entry(e, now) && self.acceptable(e, false));
+            .filter(|e| valid_entry(e, now) && self.acceptable(e, false, now));
         match entry {
             Some(entry) => {
                 self.install_entry::<J>(entry, now, env.random());
@@ -306,8 +365,10 @@ impl<S: TokenStore> Session<S> {
     /// Whether an entry from storage or a peer could be this client's own: its header is the one this client
     /// sends (configured, implied by the format, or the current token's), and it has an expiry unless this
     /// client's tokens are static. A forged entry without expiry would otherwise switch refreshing off. With the
-    /// `auto` format, a peer's token without expiry is taken only once this client's own bridge gave it one.
-    fn acceptable(&self, entry: &StoredEntry, from_peer: bool) -> bool {
+    /// `auto` format, a peer's token without expiry is taken only once this client's own bridge gave it one. Its
+    /// expiry must be within the longest lifetime this client's bridge has issued (before it has issued one,
+    /// [`MAX_UNSEEN_LIFETIME_MS`]): a planted far-future expiry would otherwise pin a forged token.
+    fn acceptable(&self, entry: &StoredEntry, from_peer: bool, now: Millis) -> bool {
         let header = self.config.implied_header().or(self.current.as_ref().map(|c| &*c.record.header));
         let static_ok = match self.config.format {
             Format::Static => true,
@@ -317,7 +378,12 @@ impl<S: TokenStore> Session<S> {
             },
             _ => false,
         };
-        header.map_or(true, |h| h == entry.header) && (entry.expires_at.is_some() || static_ok)
+        let limit = now + self.longest_lifetime.unwrap_or(MAX_UNSEEN_LIFETIME_MS) + MIN_CLOCK_SKEW_MS;
+        let expiry_ok = match entry.expires_at {
+            Some(exp) => exp <= limit,
+            None => static_ok,
+        };
+        header.map_or(true, |h| h == entry.header) && expiry_ok
     }
 
     /// Takes a token another tab or worker of this client obtained (or wrote to shared storage), if it is
@@ -328,7 +394,7 @@ impl<S: TokenStore> Session<S> {
     /// hand over a token of this client's kind that outlives the current one, and nothing else.
     pub fn adopt<J: Json>(&mut self, entry: StoredEntry, env: &mut impl Env) -> bool {
         let now = env.now();
-        if self.signed_out || !valid_entry(&entry, now) || !self.acceptable(&entry, true) {
+        if self.signed_out || !valid_entry(&entry, now) || !self.acceptable(&entry, true, now) {
             return false;
         }
         let better = match self.current.as_ref().filter(|c| c.valid_at(now)) {
@@ -405,45 +471,37 @@ impl<S: TokenStore> Session<S> {
     /// What a caller wanting a token should do at `now`, after `caller_failures` attempts it has awaited
     /// that brought no new token.
     pub fn decide(&self, now: Millis, caller_failures: u32) -> Decision {
-        // Every failure ends in one tail: the error to give (`why`), else the default for the case.
-        let mut why = self.last_error.as_ref();
-        let default: fn() -> Error;
         if self.signed_out {
-            // A caller that awaited the attempt which ended the session learns why; later callers learn that
-            // the session is over.
-            if caller_failures == 0 {
-                why = None;
+            // A caller that awaited the attempt which ended the session learns why; later callers learn that the
+            // session is over.
+            let why = self.last_error.as_ref().filter(|_| caller_failures > 0);
+            return Decision::Fail(why.cloned().unwrap_or_else(signed_out_error));
+        }
+        if let Some(c) = self.current.as_ref().filter(|c| c.valid_at(now)) {
+            // Inside the margin the caller waits for one refresh, but never on a bridge known to be failing: the
+            // token still works, so it is used and the retry runs in the background.
+            let bridge_failing = caller_failures > 0 || (self.failures > 0 && !self.in_flight);
+            if c.fresh_at(now) || bridge_failing {
+                let (name, value) = c.header();
+                return Decision::Use(name.to_owned(), value);
             }
-            default = signed_out_error;
-        } else {
-            if let Some(c) = self.current.as_ref().filter(|c| c.valid_at(now)) {
-                let fresh = c.fresh_at(now);
-                // Inside the margin the caller waits for one refresh, but never on a bridge known to be failing:
-                // the token still works, so it is used and the retry runs in the background.
-                let bridge_failing = caller_failures > 0 || (self.failures > 0 && !self.in_flight);
-                if fresh || bridge_failing {
-                    let (name, value) = c.header();
-                    return Decision::Use(name.to_owned(), value);
-                }
+            return Decision::Refresh;
+        }
+        if caller_failures < MAX_CALLER_ATTEMPTS {
+            // A new caller may go before the backoff gate, but no sooner than one probe interval after the last
+            // attempt and never before the bridge's Retry-After: that bounds the call rate however often the app
+            // asks, and notices a healed bridge within seconds.
+            let probe_at = self.last_attempt.saturating_add(DEMAND_PROBE_INTERVAL_MS).max(self.retry_after_until);
+            // A caller that already awaited a failed attempt is told now rather than made to wait for a probe.
+            let at = if caller_failures == 0 { self.gate.min(probe_at) } else { self.gate };
+            if self.in_flight || now >= at {
                 return Decision::Refresh;
             }
-            if caller_failures < MAX_CALLER_ATTEMPTS {
-                // A new caller may go before the backoff gate, but no sooner than one probe interval after the
-                // last attempt and never before the bridge's Retry-After: that bounds the call rate however often
-                // the app asks, and notices a healed bridge within seconds.
-                let probe_at = self.last_attempt.saturating_add(DEMAND_PROBE_INTERVAL_MS).max(self.retry_after_until);
-                // A caller that already awaited a failed attempt is told now rather than made to wait for a probe.
-                let at = if caller_failures == 0 { self.gate.min(probe_at) } else { self.gate };
-                if self.in_flight || now >= at {
-                    return Decision::Refresh;
-                }
-                if at - now <= MAX_CALLER_WAIT_MS {
-                    return Decision::SleepUntil(at);
-                }
+            if at - now <= MAX_CALLER_WAIT_MS {
+                return Decision::SleepUntil(at);
             }
-            default = no_token_error;
         }
-        Decision::Fail(why.cloned().unwrap_or_else(default))
+        Decision::Fail(self.last_error.clone().unwrap_or_else(no_token_error))
     }
 
     /// Claims the single bridge call. Returns the attempt's epoch, or `None` when a call is already in flight
@@ -461,7 +519,7 @@ impl<S: TokenStore> Session<S> {
         self.finish(epoch, env, &result)
     }
 
-    /// [`Session::finish_attempt`] on a borrowed result (the machine's events keep theirs: nothing is moved).
+    /// [`Session::finish_attempt`] on a borrowed result.
     pub(crate) fn finish<J: Json + Clone>(&mut self, epoch: u64, env: &mut impl Env, result: &Transport<J>) -> Outcome {
         if epoch != self.epoch || !self.in_flight {
             return Outcome::Ignored;
@@ -474,62 +532,59 @@ impl<S: TokenStore> Session<S> {
             let offset = date + 500 - now;
             self.clock_offset = if offset.abs() < MIN_CLOCK_SKEW_MS { 0 } else { offset };
         }
-        let mut rejected = None;
-        // Matched by reference: the result is dropped once, not body by body in every arm.
         let (error, retry_after) = match result {
             Transport::Response { status: 200..=299, body, .. } => {
-                // Plain matches rather than a chain of `and_then`s: the record is moved once fewer.
                 let parsed = match body {
                     Some(body) => parse_token_response_skewed(body, &self.config.format, now, self.clock_offset),
                     None => Err(ResponseError::NotJson),
                 };
-                let e = match parsed {
-                    Ok(mut record) if record.expires_at.map_or(true, |exp| exp > now + EXPIRY_SAFETY_MS) => {
-                        if let Some(h) = &self.config.header {
-                            record.header = Cow::Owned(h.clone());
-                        }
-                        let lifetime = record.expires_at.map_or(0, |exp| exp - now);
-                        let entry =
-                            store::encode::<J>(&record.token, record.expires_at, &record.header, &self.config.client);
-                        // A store that refuses (quota, private mode) leaves the token in memory only.
-                        self.store.save(&entry);
-                        self.install(record, lifetime, env.random());
+                match parsed {
+                    Ok(record) if record.expires_at.map_or(true, |exp| exp > now + EXPIRY_SAFETY_MS) => {
+                        self.accept::<J>(record, now, env.random());
                         return Outcome::Token;
                     }
-                    Ok(_) => ResponseError::AlreadyExpired,
-                    Err(e) => e,
-                };
-                (Error::from(e), None)
+                    Ok(_) => (ResponseError::AlreadyExpired.into(), None),
+                    Err(e) => (e.into(), None),
+                }
             }
             &Transport::Response { status: status @ (401 | 403), ref body, .. } => {
                 // A 401 to a client that never held a token in this session is a first visit: nothing ended, so
                 // the driver reports the signed-out state, not an error. A 403 is the bridge refusing this page
                 // (CSRF, CORS, origin checks): a misconfiguration that must not pass for "no session".
-                rejected = Some(status == 401 && self.current.is_none());
+                let first_visit = status == 401 && self.current.is_none();
                 self.end();
-                (rejection(status, body.as_ref()), None)
+                let error = rejection(status, body.as_ref(), self.config.server);
+                self.last_error = Some(error.clone());
+                return if first_visit { Outcome::NoSession(error) } else { Outcome::Rejected(error) };
             }
             &Transport::Response { status, retry_after_ms, .. } => {
-                let mut m = String::from("the bridge answered HTTP ");
-                push_int(i64::from(status), &mut m);
                 let honour = matches!(status, 429 | 503);
-                (Error::new(Code::BridgeUnavailable, m), retry_after_ms.filter(|_| honour))
+                (unavailable(status, format!("the bridge answered HTTP {status}")), retry_after_ms.filter(|_| honour))
             }
+            Transport::Redirect { status, to } => (redirect_error(*status, to.as_deref()), None),
             Transport::Network => (Error::new(Code::Network, "the bridge could not be reached"), None),
             Transport::Timeout => (Error::new(Code::Timeout, "the bridge did not answer in time"), None),
         };
-        // One tail for a failure and a rejection (`rejected`: whether there was no session): one clone of the error.
-        if rejected.is_none() {
-            self.failures = self.failures.saturating_add(1);
-            self.gate = now + schedule::backoff_ms(self.failures, env.random(), retry_after);
-            self.retry_after_until = retry_after.map_or(0, |wait| now + wait.clamp(0, schedule::MAX_RETRY_AFTER_MS));
-        }
+        self.failures = self.failures.saturating_add(1);
+        self.gate = now + schedule::backoff_ms(self.failures, env.random(), retry_after);
+        self.retry_after_until = retry_after.map_or(0, |wait| now + wait.clamp(0, schedule::MAX_RETRY_AFTER_MS));
         self.last_error = Some(error.clone());
-        match rejected {
-            None => Outcome::Failed(error),
-            Some(true) => Outcome::NoSession(error),
-            Some(false) => Outcome::Rejected(error),
+        Outcome::Failed(error)
+    }
+
+    /// Takes a token the bridge issued: stores it and puts it in use.
+    fn accept<J: Json>(&mut self, mut record: TokenRecord, now: Millis, random: f64) {
+        if let Some(h) = &self.config.header {
+            record.header = Cow::Owned(h.clone());
         }
+        let lifetime = record.expires_at.map_or(0, |exp| exp - now);
+        if record.expires_at.is_some() {
+            self.longest_lifetime = Some(self.longest_lifetime.map_or(lifetime, |l| l.max(lifetime)));
+        }
+        let entry = store::encode::<J>(&record.token, record.expires_at, &record.header, &self.config.client);
+        // A store that refuses (quota, private mode) leaves the token in memory only.
+        self.store.save(&entry);
+        self.install(record, lifetime, random);
     }
 
     /// When the driver's timer should next call [`Session::auto_due`]; `None` for no timer.

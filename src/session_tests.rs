@@ -263,7 +263,9 @@ fn backoff_schedule_is_bounded_and_honours_retry_after() {
     let mut gates = Vec::new();
     for _ in 0..MAX_AUTO_FAILURES {
         let out = attempt(&mut s, &mut env, status(500, Some(999_000)));
-        assert_eq!(out, Outcome::Failed(crate::Error::new(Code::BridgeUnavailable, "the bridge answered HTTP 500")));
+        let mut unavailable = crate::Error::new(Code::BridgeUnavailable, "the bridge answered HTTP 500");
+        unavailable.bridge = Some(crate::error::BridgeRefusal { status: 500, error: None });
+        assert_eq!(out, Outcome::Failed(unavailable));
         let Some(at) = s.next_wakeup() else { break };
         gates.push(at - env.now);
         env.now = at;
@@ -734,4 +736,91 @@ fn debug_output_never_shows_a_token() {
     let shown = format!("{s:?} {:?} {:?}", s.current(), s.entry(env.now));
     assert!(shown.contains("[redacted]"), "{shown}");
     assert!(!shown.contains(&token[..20]) && !shown.contains("RT-never"), "{shown}");
+}
+
+/// A far-future expiry from storage or a peer (any script of the origin can write one) would pin a forged token:
+/// it is accepted only within the longest lifetime this client's bridge has issued, or within
+/// [`MAX_UNSEEN_LIFETIME_MS`] before the bridge has issued one. With one-hour tokens, the next refresh stays
+/// within the hour.
+#[test]
+fn far_future_expiries_from_storage_or_peers_are_refused() {
+    use crate::store::StoredEntry;
+    use crate::token::AccessToken;
+    let entry = |t: &str, exp: Millis| StoredEntry {
+        token: AccessToken::new(t.into()).unwrap(),
+        expires_at: Some(exp),
+        header: "Authorization".into(),
+    };
+    const YEAR_5138: Millis = 99_999_999_999_999;
+    let stored = |exp: Millis| {
+        format!(r#"{{"token":"planted","expiresAt":{exp},"header":"Authorization","client":"{CLIENT}"}}"#)
+    };
+    let mut env = FakeEnv::new(&[0.5]);
+
+    // A reload with a planted entry: refused and evicted; one within the documented limit is restored.
+    let mut s = session();
+    s.store_mut().save(&stored(YEAR_5138));
+    assert!(!s.restore::<Value>(&mut env));
+    assert_eq!(s.store().peek(), None, "the planted entry is evicted");
+    s.store_mut().save(&stored(T0 + MAX_UNSEEN_LIFETIME_MS + MIN_CLOCK_SKEW_MS + 1));
+    assert!(!s.restore::<Value>(&mut env));
+    s.store_mut().save(&stored(T0 + MAX_UNSEEN_LIFETIME_MS));
+    assert!(s.restore::<Value>(&mut env));
+    assert!(s.next_wakeup().unwrap() < T0 + 2 * 86_400_000);
+
+    // A peer's token before this client has any: the same limit.
+    let mut s = session();
+    assert!(!s.adopt::<Value>(entry("forged", YEAR_5138), &mut env));
+    assert!(s.current().is_none());
+
+    // Once the bridge has issued one-hour tokens, an hour is the limit: a forged 5-hour token is refused, a
+    // peer's token from the same bridge is taken, and the next refresh stays within the hour.
+    attempt(&mut s, &mut env, ok(oauth("mine", 3600)));
+    env.now += 60_000;
+    assert!(!s.adopt::<Value>(entry("forged", YEAR_5138), &mut env));
+    assert!(!s.adopt::<Value>(entry("forged", env.now + 5 * 3_600_000), &mut env));
+    assert_eq!(use_value(s.decide(env.now, 0)), "Bearer mine");
+    assert!(s.adopt::<Value>(entry("peer", env.now + 3_600_000), &mut env));
+    assert_eq!(use_value(s.decide(env.now, 0)), "Bearer peer");
+    assert!(s.next_wakeup().unwrap() <= env.now + 3_600_000);
+    // A restart of the same session (start() again) keeps that limit for storage.
+    s.store_mut().save(&stored(env.now + 5 * 3_600_000));
+    s.reject_token("Bearer peer");
+    assert!(!s.restore::<Value>(&mut env));
+}
+
+/// A redirect from the bridge is never a token: an `invalid_response` that names it (status and target origin),
+/// counted as a failure with backoff.
+#[test]
+fn a_bridge_redirect_is_an_invalid_response() {
+    let mut env = FakeEnv::new(&[0.5]);
+    let mut s = session();
+    let out = attempt(&mut s, &mut env, Transport::Redirect { status: 307, to: Some("https://evil.example".into()) });
+    let Outcome::Failed(e) = out else { panic!("{out:?}") };
+    assert_eq!(e.code, Code::InvalidResponse);
+    assert!(e.message.contains("redirect (HTTP 307 to https://evil.example)"), "{}", e.message);
+    assert_eq!(s.failures(), 1);
+    let out = attempt(&mut s, &mut env, Transport::Redirect { status: 0, to: None });
+    let Outcome::Failed(e) = out else { panic!("{out:?}") };
+    assert!(e.message.contains("hidden by the browser"), "{}", e.message);
+    // The revoke of a sign-out: the same error; only a 2xx confirms.
+    assert!(revoke_outcome(&Transport::<Value>::Redirect { status: 302, to: None }).is_err());
+    assert!(revoke_outcome(&status(204, None)).is_ok());
+    assert_eq!(revoke_outcome(&status(503, None)).unwrap_err().code, Code::BridgeUnavailable);
+    assert_eq!(revoke_outcome(&Transport::<Value>::Network).unwrap_err().code, Code::Network);
+    assert_eq!(revoke_outcome(&Transport::<Value>::Timeout).unwrap_err().code, Code::Timeout);
+}
+
+/// A refusal's message fits where the client runs: a page hears about CSRF and CORS, a server about its
+/// credentials.
+#[test]
+fn a_refusal_speaks_of_pages_or_of_credentials() {
+    let mut env = FakeEnv::new(&[0.5]);
+    let mut page = session();
+    let Outcome::NoSession(e) = attempt(&mut page, &mut env, status(401, None)) else { panic!() };
+    assert!(e.message.contains("refused this page (check its CSRF and CORS settings)"), "{}", e.message);
+    let mut server = Session::new(Config { server: true, ..config() }, MemoryStore::default());
+    let Outcome::NoSession(e) = attempt(&mut server, &mut env, status(401, None)) else { panic!() };
+    assert!(e.message.contains("refused this client's credentials (check bridgeHeaders)"), "{}", e.message);
+    assert!(!e.message.contains("page"), "{}", e.message);
 }

@@ -6,7 +6,7 @@
 //! it: a client never restores or adopts an entry written for another bridge or other API origins (two clients
 //! on one page would otherwise swap tokens and send each one to the other's API).
 
-use crate::json::{Epoch, Field, Fields, Json, Kind};
+use crate::json::{Json, Kind};
 use crate::time::Millis;
 use crate::token::{AccessToken, AUTHORIZATION, X_AUTH_TOKEN};
 use std::borrow::Cow;
@@ -76,45 +76,35 @@ pub fn client_id(token_url: &str, api_origins: &[String], header: Option<&str>, 
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |field: &str| hash = fnv(fnv(hash, &(field.len() as u32).to_le_bytes()), field.as_bytes());
     feed(token_url);
-    // The origins in order, each once: a handful, so each next one is found by a scan for the smallest origin after
-    // the last one fed (`sort_unstable` measured ~3 KB of wasm before wasm-opt for this one call; a sorted Vec
-    // built by insertion brought `Vec::insert`).
-    let mut last: Option<&str> = None;
-    loop {
-        let mut next: Option<&str> = None;
-        for o in api_origins {
-            if last.map_or(true, |l| o.as_str() > l) && next.map_or(true, |n| o.as_str() < n) {
-                next = Some(o);
-            }
-        }
-        let Some(o) = next else { break };
-        feed(o);
-        last = next;
+    // The origins sorted, each once: their order and repetitions in the options do not matter.
+    let mut origins: Vec<&str> = api_origins.iter().map(String::as_str).collect();
+    origins.sort_unstable();
+    origins.dedup();
+    for origin in origins {
+        feed(origin);
     }
     feed(header.unwrap_or(""));
     feed(format);
-    let mut out = String::new();
-    for i in (0..16).rev() {
-        out.push(char::from(b"0123456789abcdef"[(hash >> (i * 4)) as usize & 15]));
-    }
-    out
+    format!("{hash:016x}")
 }
 
-/// Serialises an entry as `{"token":…,"expiresAt":…,"header":…,"client":…}`: exactly these four members, nothing
-/// else can be serialised into storage. Written as [`Fields`] directly (no struct of its own, whose `Serialize`
-/// impl would be one more function in the wasm build).
+/// A stored entry as it is written: exactly these four members, nothing else can be serialised into storage.
+#[derive(serde::Serialize)]
+struct EntryText<'a> {
+    token: &'a str,
+    #[serde(rename = "expiresAt")]
+    expires_at: Option<Millis>,
+    header: &'a str,
+    client: &'a str,
+}
+
+/// Serialises an entry as `{"token":…,"expiresAt":…,"header":…,"client":…}`.
 pub fn encode<J: Json>(token: &AccessToken, expires_at: Option<Millis>, header: &str, client: &str) -> String {
-    J::to_text(&Fields(&[
-        ("token", Field::Str(token.secret())),
-        ("expiresAt", Field::Epoch(expires_at.map(Epoch))),
-        ("header", Field::Str(header)),
-        ("client", Field::Str(client)),
-    ]))
-    .unwrap_or_default()
+    let entry = EntryText { token: token.secret(), expires_at, header, client };
+    J::to_text(&entry).unwrap_or_default()
 }
 
-/// The string member `key` of `v`: one copy of this in the wasm build, not one inlined per member.
-#[inline(never)]
+/// The string member `key` of `v`.
 fn string<J: Json>(v: &J, key: &str) -> Option<String> {
     v.get(key)?.as_str()
 }
@@ -140,14 +130,11 @@ pub fn decode<J: Json>(text: &str, configured_header: Option<&str>, client: &str
         }
     };
     let header = string(&v, "header")?;
-    let header: Cow<'static, str> = if header == AUTHORIZATION {
-        AUTHORIZATION.into()
-    } else if header == X_AUTH_TOKEN {
-        X_AUTH_TOKEN.into()
-    } else if configured_header == Some(header.as_str()) {
-        header.into()
-    } else {
-        return None;
+    let header: Cow<'static, str> = match header.as_str() {
+        AUTHORIZATION => AUTHORIZATION.into(),
+        X_AUTH_TOKEN => X_AUTH_TOKEN.into(),
+        name if configured_header == Some(name) => header.into(),
+        _ => return None,
     };
     Some(StoredEntry { token, expires_at, header })
 }
@@ -241,6 +228,33 @@ mod tests {
             client_id("https://app.example/auth/toke", &o(&["nhttps://a.example", "https://b.example"]), None, "auto"),
         ] {
             assert_ne!(base, other);
+        }
+    }
+
+    #[test]
+    fn client_ids_are_stable_across_versions() {
+        // They key stored entries and name storage keys and channels: a change would sign every user out.
+        let o = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cases = [
+            (
+                "https://app.example/auth/token",
+                o(&["https://a.example", "https://b.example"]),
+                None,
+                "auto",
+                "46ff6bcff5cfac08",
+            ),
+            ("/auth/point/token", o(&["http://127.0.0.1:8080"]), Some("X-Api-Key"), "point", "682ebd359618bd53"),
+            ("", o(&[]), None, "", "5467b0da1d106495"),
+            (
+                "https://bridge.example/t",
+                o(&["https://api.example", "https://API.example", "https://api.example:443"]),
+                Some(""),
+                "custom\n/t\n/e\n",
+                "554bda94c6043602",
+            ),
+        ];
+        for (url, origins, header, format, id) in cases {
+            assert_eq!(client_id(url, &origins, header, format), id, "{url} {origins:?}");
         }
     }
 }

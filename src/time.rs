@@ -29,11 +29,11 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 fn days_in_month(year: i64, month: u32) -> u32 {
-    if month == 2 {
-        28 + u32::from((year % 4 == 0 && year % 100 != 0) || year % 400 == 0)
-    } else {
-        // 31 for January, March, May, July, August, October, December; 30 for the others.
-        30 + ((month + month / 8) & 1)
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
     }
 }
 
@@ -65,6 +65,10 @@ impl Cursor<'_> {
             _ => false,
         }
     }
+    /// Consumes one of `any_of`, or fails.
+    fn expect(&mut self, any_of: &[u8]) -> Option<()> {
+        self.eat(any_of).then_some(())
+    }
     fn peek(&self) -> Option<u8> {
         self.s.get(self.i).copied()
     }
@@ -77,13 +81,13 @@ impl Cursor<'_> {
 pub fn parse_iso8601(text: &str) -> Option<Millis> {
     let mut c = Cursor { s: text.as_bytes(), i: 0 };
     let year = i64::from(c.digits(4)?);
-    c.eat(b"-").then_some(())?;
+    c.expect(b"-")?;
     let month = c.digits(2)?;
-    c.eat(b"-").then_some(())?;
+    c.expect(b"-")?;
     let day = c.digits(2)?;
-    c.eat(b"Tt ").then_some(())?;
+    c.expect(b"Tt ")?;
     let hour = c.digits(2)?;
-    c.eat(b":").then_some(())?;
+    c.expect(b":")?;
     let minute = c.digits(2)?;
     let mut second = 0;
     let mut millis = 0;
@@ -97,7 +101,9 @@ pub fn parse_iso8601(text: &str) -> Option<Millis> {
                 scale /= 10;
                 c.i += 1;
             }
-            (c.i > start).then_some(())?;
+            if c.i == start {
+                return None;
+            }
         }
     }
     let offset_minutes: i64 = match c.peek() {
@@ -115,7 +121,9 @@ pub fn parse_iso8601(text: &str) -> Option<Millis> {
                 c.eat(b":");
                 i64::from(c.digits(2)?)
             };
-            (h <= 23 && m <= 59).then_some(())?;
+            if h > 23 || m > 59 {
+                return None;
+            }
             if sign == b'+' {
                 h * 60 + m
             } else {
@@ -125,14 +133,15 @@ pub fn parse_iso8601(text: &str) -> Option<Millis> {
         Some(_) => return None,
     };
     let valid = c.i == text.len()
-        // `(1..=12).contains(&month)`, without calling RangeInclusive::contains (not inlined in the wasm build).
-        && month.wrapping_sub(1) < 12
+        && (1..=12).contains(&month)
         && day >= 1
         && day <= days_in_month(year, month)
         && hour <= 23
         && minute <= 59
         && second <= 60;
-    valid.then_some(())?;
+    if !valid {
+        return None;
+    }
     let seconds = days_from_civil(year, month, day) * 86_400
         + i64::from(hour) * 3600
         + i64::from(minute) * 60

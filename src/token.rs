@@ -94,15 +94,13 @@ impl Format {
             Self::Point => "point".into(),
             Self::Wazo => "wazo".into(),
             Self::Static => "static".into(),
-            Self::Custom(c) => {
-                let mut k = String::from("custom\n");
-                k.push_str(&c.token);
-                k.push('\n');
-                k.push_str(c.expires_in.as_deref().unwrap_or(""));
-                k.push('\n');
-                k.push_str(c.expires_at.as_deref().unwrap_or(""));
-                k.into()
-            }
+            Self::Custom(c) => format!(
+                "custom\n{}\n{}\n{}",
+                c.token,
+                c.expires_in.as_deref().unwrap_or(""),
+                c.expires_at.as_deref().unwrap_or("")
+            )
+            .into(),
         }
     }
 }
@@ -151,10 +149,7 @@ pub struct TokenRecord {
 /// The header value for `token` in `header`: `Bearer <token>` for `Authorization`, the bare token otherwise.
 pub fn header_value(header: &str, token: &str) -> String {
     if header.eq_ignore_ascii_case(AUTHORIZATION) {
-        let mut v = String::new();
-        v.push_str("Bearer ");
-        v.push_str(token);
-        v
+        format!("Bearer {token}")
     } else {
         token.to_owned()
     }
@@ -162,14 +157,8 @@ pub fn header_value(header: &str, token: &str) -> String {
 
 type Result<T> = std::result::Result<T, ResponseError>;
 
-/// Why reading failed, while reading: `None` for an unrecognised shape, else the field at fault (a literal, or a
-/// custom format's pointer, borrowed until the error is built) and its problem. Kept small and borrowed so that the
-/// readers below pass it up without copying owned strings around (each `?` on a `ResponseError` moved a `Cow`).
-type Fail<'a> = Option<(&'a str, Problem)>;
-type Step<'a, T> = std::result::Result<T, Fail<'a>>;
-
-fn fail<T>(field: &str, problem: Problem) -> Step<'_, T> {
-    Err(Some((field, problem)))
+fn field_error(field: &str, problem: Problem) -> ResponseError {
+    ResponseError::Field { field: field.to_owned().into(), problem }
 }
 
 /// Reads an optional member: absent and `null` are both "not given".
@@ -177,79 +166,63 @@ fn member<J: Json>(obj: &J, key: &str) -> Option<J> {
     obj.get(key).filter(|v| !v.is_null())
 }
 
-fn object<J: Json>(obj: &J, key: &'static str) -> Step<'static, J> {
+fn object<J: Json>(obj: &J, key: &str) -> Result<J> {
     match member(obj, key) {
-        None => fail(key, Problem::Missing),
+        None => Err(field_error(key, Problem::Missing)),
         Some(v) if v.kind() == Kind::Object => Ok(v),
-        Some(_) => fail(key, Problem::WrongType),
+        Some(_) => Err(field_error(key, Problem::WrongType)),
     }
 }
 
-fn string_at<J: Json>(value: Option<J>, field: &str) -> Step<'_, Option<String>> {
+fn string_at<J: Json>(value: Option<J>, field: &str) -> Result<Option<String>> {
     match value {
         None => Ok(None),
-        Some(v) => v.as_str().map(Some).ok_or(Some((field, Problem::WrongType))),
+        Some(v) => v.as_str().map(Some).ok_or_else(|| field_error(field, Problem::WrongType)),
     }
 }
 
-fn lifetime_at<J: Json>(value: Option<J>, field: &str, received: Millis) -> Step<'_, Option<Millis>> {
+fn required_string<J: Json>(value: Option<J>, field: &str) -> Result<String> {
+    string_at(value, field)?.ok_or_else(|| field_error(field, Problem::Missing))
+}
+
+fn lifetime_at<J: Json>(value: Option<J>, field: &str, received: Millis) -> Result<Option<Millis>> {
     let Some(v) = value else { return Ok(None) };
-    let Some(seconds) = v.as_f64() else {
-        return fail(field, Problem::WrongType);
-    };
+    let seconds = v.as_f64().ok_or_else(|| field_error(field, Problem::WrongType))?;
     let ms = seconds * 1000.0;
     if !(ms >= 1.0 && ms <= MAX_LIFETIME_MS as f64) {
-        return fail(field, Problem::BadLifetime);
+        return Err(field_error(field, Problem::BadLifetime));
     }
     Ok(Some(received + ms as Millis))
 }
 
-fn timestamp_at<J: Json>(value: Option<J>, field: &str, received: Millis) -> Step<'_, Option<Millis>> {
+fn timestamp_at<J: Json>(value: Option<J>, field: &str, received: Millis) -> Result<Option<Millis>> {
     let Some(v) = value else { return Ok(None) };
     let at = match v.kind() {
         Kind::String => v.as_str().as_deref().and_then(parse_iso8601),
         Kind::Number => v.as_f64().filter(|s| s.is_finite() && s.abs() < 1e14).map(|s| (s * 1000.0) as Millis),
-        _ => return fail(field, Problem::WrongType),
+        _ => return Err(field_error(field, Problem::WrongType)),
     };
     match at {
         Some(at) if at > 0 && at <= received + MAX_LIFETIME_MS => Ok(Some(at)),
-        _ => fail(field, Problem::BadTimestamp),
+        _ => Err(field_error(field, Problem::BadTimestamp)),
     }
 }
 
-/// `text.split_ascii_whitespace().map(str::to_owned).collect()`, as a loop (smaller in the wasm build).
-fn ascii_words(text: &str) -> Vec<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i].is_ascii_whitespace() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        out.push(text[start..i].to_owned());
-    }
-    out
-}
-
-fn scopes_from<J: Json>(obj: &J, field: &'static str) -> Step<'static, Vec<String>> {
+/// Scopes as a space-separated string (OAuth 2) or an array of strings; none when the member is absent.
+fn scopes_from<J: Json>(obj: &J, field: &str) -> Result<Vec<String>> {
     let Some(v) = member(obj, field) else {
         return Ok(Vec::new());
     };
     match v.kind() {
-        Kind::String => Ok(ascii_words(&v.as_str().unwrap_or_default())),
+        Kind::String => Ok(v.as_str().unwrap_or_default().split_ascii_whitespace().map(str::to_owned).collect()),
         Kind::Array => {
             let mut out = Vec::new();
             while let Some(item) = v.index(out.len()) {
-                out.push(item.as_str().ok_or(Some((field, Problem::WrongType)))?);
+                out.push(item.as_str().ok_or_else(|| field_error(field, Problem::WrongType))?);
             }
             Ok(out)
         }
-        _ => fail(field, Problem::WrongType),
+        _ => Err(field_error(field, Problem::WrongType)),
     }
 }
 
@@ -266,23 +239,14 @@ fn jwt_exp<J: Json>(token: &str, received: Millis) -> Option<Millis> {
     crate::jwt::numeric_date_ms(&claims, "exp").filter(|&exp| exp <= received + MAX_LIFETIME_MS)
 }
 
-/// What [`read`] fills in.
-struct Raw<'a> {
+/// The fields of a response, before the token is checked.
+struct Read<'a> {
     token: String,
-    /// The field the token was read from, named in a [`Problem::BadToken`] error.
+    /// The field the token was read from, named if the token cannot go in a header.
     token_field: &'a str,
     expires_at: Option<Millis>,
     scopes: Vec<String>,
     format: Detected,
-}
-
-impl<'a> Raw<'a> {
-    /// Reads the token (a string, required) from `value`, found at `field`.
-    fn token<J: Json>(&mut self, value: Option<J>, field: &'a str) -> Step<'a, ()> {
-        self.token_field = field;
-        self.token = string_at(value, field)?.ok_or(Some((field, Problem::Missing)))?;
-        Ok(())
-    }
 }
 
 // A bare JSON string is accepted only when the format is explicitly `static`: guessing would turn an error
@@ -292,83 +256,101 @@ fn detect<J: Json>(body: &J) -> Option<Detected> {
         return None;
     }
     // The first of these members present decides.
-    const KEYS: [(&str, Detected); 4] = [
-        ("accessToken", Detected::Point),
-        ("data", Detected::Wazo),
-        ("access_token", Detected::OAuth2),
-        ("token", Detected::Static),
-    ];
-    KEYS.iter().find(|(key, _)| member(body, key).is_some()).map(|&(_, format)| format)
+    if member(body, "accessToken").is_some() {
+        Some(Detected::Point)
+    } else if member(body, "data").is_some() {
+        Some(Detected::Wazo)
+    } else if member(body, "access_token").is_some() {
+        Some(Detected::OAuth2)
+    } else if member(body, "token").is_some() {
+        Some(Detected::Static)
+    } else {
+        None
+    }
 }
 
-/// Reads `body` in `format` into `raw` (which starts empty, without expiry or scopes).
-fn read<'a, J: Json + Clone>(body: &J, format: &'a Format, received: Millis, raw: &mut Raw<'a>) -> Step<'a, ()> {
-    raw.format = match format {
-        Format::Auto => detect(body).ok_or(None)?,
+/// Reads `body` in `format`. Fields are read in a fixed order per format, so the first one at fault is reported.
+fn read<'a, J: Json + Clone>(body: &J, format: &'a Format, received: Millis) -> Result<Read<'a>> {
+    let detected = match format {
+        Format::Custom(custom) => return read_custom(body, custom, received),
+        Format::Auto => detect(body).ok_or(ResponseError::Unrecognized)?,
         Format::OAuth2 => Detected::OAuth2,
         Format::Point => Detected::Point,
         Format::Wazo => Detected::Wazo,
         Format::Static => Detected::Static,
-        Format::Custom(custom) => {
-            raw.format = Detected::Custom;
-            let at = |ptr: &str| body.pointer(ptr).filter(|v| !v.is_null());
-            let expires_in = match &custom.expires_in {
-                Some(p) => lifetime_at(at(p), p, received)?,
-                None => None,
-            };
-            let expires_at = match &custom.expires_at {
-                Some(p) => timestamp_at(at(p), p, received)?,
-                None => None,
-            };
-            raw.token(at(&custom.token), &custom.token)?;
-            raw.expires_at = earlier(expires_in, expires_at);
-            return Ok(());
-        }
     };
-    match raw.format {
-        Detected::OAuth2 => {
-            if let Some(kind) = string_at(member(body, "token_type"), "token_type")? {
-                if !kind.eq_ignore_ascii_case("bearer") {
-                    return fail("token_type", Problem::Unsupported);
-                }
-            }
-            raw.token(member(body, "access_token"), "access_token")?;
-            raw.expires_at = lifetime_at(member(body, "expires_in"), "expires_in", received)?;
-            raw.scopes = scopes_from(body, "scope")?;
-        }
-        Detected::Point => {
-            let inner = object(body, "accessToken")?;
-            raw.token(member(&inner, "token"), "accessToken.token")?;
-            // Point sends "Bearer eyJ…"; keep the bare token so the header is never "Bearer Bearer …".
-            if raw.token.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("bearer ")) {
-                // `trim_start()`, by way of the `trim()` linked anyway (schedule.rs): both start at the same place,
-                // but for a rest that is all whitespace, which is then kept, and refused as a token either way.
-                let rest = &raw.token[7..];
-                raw.token = rest[rest.trim().as_ptr() as usize - rest.as_ptr() as usize..].to_owned();
-            }
-            raw.expires_at = lifetime_at(member(&inner, "expiresIn"), "accessToken.expiresIn", received)?;
-        }
-        Detected::Wazo => {
-            let data = object(body, "data")?;
-            // utc_expires_at wins over the server-local expires_at.
-            let (at, field) = match member(&data, "utc_expires_at") {
-                Some(v) => (Some(v), "data.utc_expires_at"),
-                None => (member(&data, "expires_at"), "data.expires_at"),
-            };
-            raw.expires_at = timestamp_at(at, field, received)?;
-            raw.token(member(&data, "token"), "data.token")?;
-            raw.scopes = scopes_from(&data, "acl")?;
-        }
-        _ => {
-            if body.kind() == Kind::String {
-                raw.token = body.as_str().unwrap_or_default();
-                return Ok(());
-            }
-            raw.scopes = scopes_from(body, if member(body, "scopes").is_some() { "scopes" } else { "scope" })?;
-            raw.token(member(body, "token"), "token")?;
+    match detected {
+        Detected::OAuth2 => read_oauth2(body, received),
+        Detected::Point => read_point(body, received),
+        Detected::Wazo => read_wazo(body, received),
+        Detected::Static | Detected::Custom => read_static(body),
+    }
+}
+
+fn read_oauth2<J: Json>(body: &J, received: Millis) -> Result<Read<'static>> {
+    if let Some(kind) = string_at(member(body, "token_type"), "token_type")? {
+        if !kind.eq_ignore_ascii_case("bearer") {
+            return Err(field_error("token_type", Problem::Unsupported));
         }
     }
-    Ok(())
+    let token = required_string(member(body, "access_token"), "access_token")?;
+    let expires_at = lifetime_at(member(body, "expires_in"), "expires_in", received)?;
+    let scopes = scopes_from(body, "scope")?;
+    Ok(Read { token, token_field: "access_token", expires_at, scopes, format: Detected::OAuth2 })
+}
+
+fn read_point<J: Json>(body: &J, received: Millis) -> Result<Read<'static>> {
+    let inner = object(body, "accessToken")?;
+    let mut token = required_string(member(&inner, "token"), "accessToken.token")?;
+    // Point sends "Bearer eyJ…"; keep the bare token so the header is never "Bearer Bearer …".
+    if token.get(..7).is_some_and(|prefix| prefix.eq_ignore_ascii_case("bearer ")) {
+        token = token[7..].trim_start().to_owned();
+    }
+    let expires_at = lifetime_at(member(&inner, "expiresIn"), "accessToken.expiresIn", received)?;
+    Ok(Read { token, token_field: "accessToken.token", expires_at, scopes: Vec::new(), format: Detected::Point })
+}
+
+fn read_wazo<J: Json>(body: &J, received: Millis) -> Result<Read<'static>> {
+    let data = object(body, "data")?;
+    // utc_expires_at wins over the server-local expires_at.
+    let (at, field) = match member(&data, "utc_expires_at") {
+        Some(v) => (Some(v), "data.utc_expires_at"),
+        None => (member(&data, "expires_at"), "data.expires_at"),
+    };
+    let expires_at = timestamp_at(at, field, received)?;
+    let token = required_string(member(&data, "token"), "data.token")?;
+    let scopes = scopes_from(&data, "acl")?;
+    Ok(Read { token, token_field: "data.token", expires_at, scopes, format: Detected::Wazo })
+}
+
+fn read_static<J: Json>(body: &J) -> Result<Read<'static>> {
+    if body.kind() == Kind::String {
+        let token = body.as_str().unwrap_or_default();
+        return Ok(Read { token, token_field: "", expires_at: None, scopes: Vec::new(), format: Detected::Static });
+    }
+    let scopes = scopes_from(body, if member(body, "scopes").is_some() { "scopes" } else { "scope" })?;
+    let token = required_string(member(body, "token"), "token")?;
+    Ok(Read { token, token_field: "token", expires_at: None, scopes, format: Detected::Static })
+}
+
+fn read_custom<'a, J: Json + Clone>(body: &J, custom: &'a CustomFormat, received: Millis) -> Result<Read<'a>> {
+    let at = |pointer: &str| body.pointer(pointer).filter(|v| !v.is_null());
+    let expires_in = match &custom.expires_in {
+        Some(pointer) => lifetime_at(at(pointer), pointer, received)?,
+        None => None,
+    };
+    let expires_at = match &custom.expires_at {
+        Some(pointer) => timestamp_at(at(pointer), pointer, received)?,
+        None => None,
+    };
+    let token = required_string(at(&custom.token), &custom.token)?;
+    Ok(Read {
+        token,
+        token_field: &custom.token,
+        expires_at: earlier(expires_in, expires_at),
+        scopes: Vec::new(),
+        format: Detected::Custom,
+    })
 }
 
 /// Reads a bridge response in `format`, received at `received` (epoch ms).
@@ -389,29 +371,11 @@ pub fn parse_token_response_skewed<J: Json + Clone>(
     clock_offset: Millis,
 ) -> Result<TokenRecord> {
     let server_received = received + clock_offset;
-    let mut raw =
-        Raw { token: String::new(), token_field: "", expires_at: None, scopes: Vec::new(), format: Detected::Static };
-    let fail = match read(body, format, server_received, &mut raw) {
-        Ok(()) => match AccessToken::new(std::mem::take(&mut raw.token)) {
-            Some(token) => {
-                let expires_at =
-                    earlier(raw.expires_at, jwt_exp::<J>(token.secret(), server_received)).map(|at| at - clock_offset);
-                return Ok(TokenRecord {
-                    token,
-                    expires_at,
-                    scopes: raw.scopes,
-                    header: raw.format.header().into(),
-                    format: raw.format,
-                });
-            }
-            None => Some((raw.token_field, Problem::BadToken)),
-        },
-        Err(fail) => fail,
-    };
-    Err(match fail {
-        None => ResponseError::Unrecognized,
-        Some((field, problem)) => ResponseError::Field { field: field.to_owned().into(), problem },
-    })
+    let read = read(body, format, server_received)?;
+    let token = AccessToken::new(read.token).ok_or_else(|| field_error(read.token_field, Problem::BadToken))?;
+    let expires_at =
+        earlier(read.expires_at, jwt_exp::<J>(token.secret(), server_received)).map(|at| at - clock_offset);
+    Ok(TokenRecord { token, expires_at, scopes: read.scopes, header: read.format.header().into(), format: read.format })
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -442,13 +406,6 @@ mod tests {
         };
         assert_eq!(custom(Some("/e"), None), "custom\n/t\n/e\n");
         assert_ne!(custom(Some("/e"), None), custom(None, Some("/e")));
-    }
-    #[test]
-    fn ascii_words_are_split_ascii_whitespace() {
-        for text in ["", " ", "a", " a ", "read write", "\ta\n\x0cb\r\n c  d\u{a0}e ", "x\u{e9}y  z", "\x0b v"] {
-            let expected: Vec<String> = text.split_ascii_whitespace().map(str::to_owned).collect();
-            assert_eq!(ascii_words(text), expected, "{text:?}");
-        }
     }
     fn msg(body: Value, format: Format) -> String {
         parse(body, format).unwrap_err().message().into_owned()

@@ -1,5 +1,5 @@
-//! Browser tests (wasm-bindgen-test in headless Chromium and Firefox): the exported JS API against the test
-//! bridge (`tests/support/bridge.mjs`), whose URL is compiled in from `AUTHBRIDGE_TEST_BRIDGE`.
+//! Browser tests (wasm-bindgen-test in headless Chromium and Firefox, and in WebKitGTK): the exported JS API against
+//! the test bridge (`tests/support/bridge.mjs`), whose URL is compiled in from `AUTHBRIDGE_TEST_BRIDGE`.
 #![cfg(target_arch = "wasm32")]
 
 use authbridge::web::{decode_jwt, decode_jwt_header, parse_token_response_js};
@@ -213,7 +213,7 @@ async fn rejection_signs_out_without_loops() {
 }
 
 /// A redirect from an API origin to another origin never carries the token, whatever `redirect` the caller
-/// passed (Chromium and Firefox; checked at the receiving server). `localhost` is another origin than the
+/// passed (Chromium, Firefox and WebKitGTK; checked at the receiving server). `localhost` is another origin than the
 /// bridge's `127.0.0.1`, on the same server, so its arrivals are counted too.
 #[wasm_bindgen_test]
 async fn redirects_never_carry_the_token_to_another_origin() {
@@ -256,7 +256,7 @@ async fn redirects_never_carry_the_token_to_another_origin() {
 /// notices, a `web_sys::Request` through the authenticated fetch, the origin rule, sign-out and free.
 #[wasm_bindgen_test]
 async fn the_rust_client_signs_in_fetches_and_signs_out() {
-    use authbridge::web::{Client, FormatOption, Notice, Options, Status};
+    use authbridge::web::{Client, Credentials, FormatName, FormatOption, Notice, Options, Status, Storage};
     use std::{cell::RefCell, rc::Rc};
 
     let k = key("rust");
@@ -330,7 +330,7 @@ async fn the_rust_client_signs_in_fetches_and_signs_out() {
     let custom = Client::new(&Options {
         token_url: format!("{}/token/wazo?key={k}", bridge()),
         api_origins: vec![bridge().into()],
-        storage: Some("memory".into()),
+        storage: Some(Storage::Memory),
         format: Some(FormatOption::Custom {
             token: "/data/token".into(),
             expires_in: None,
@@ -344,9 +344,49 @@ async fn the_rust_client_signs_in_fetches_and_signs_out() {
     let left = custom.expires_at().expect("an expiry") - js_sys::Date::now() as authbridge::time::Millis;
     assert!(left > 3_000_000 && left <= 3_600_000, "{left} ms left");
     assert_eq!(token.secret().len(), 36, "the UUID at /data/token");
-    let bad = Client::new(&Options { format: Some("jwt".into()), ..custom_options() }).err().expect("refused");
-    assert!(bad.message.contains("format"), "{}", bad.message);
+    let bad = Client::new(&Options {
+        format: Some(FormatOption::Custom { token: "data/token".into(), expires_in: None, expires_at: None }),
+        ..custom_options()
+    })
+    .err()
+    .expect("refused");
+    assert!(bad.message.contains("JSON pointers"), "{}", bad.message);
+    // The enums become the strings the option rules take.
+    let named = Client::new(&Options {
+        format: Some(FormatName::OAuth2.into()),
+        storage: Some(Storage::Local),
+        credentials: Some(Credentials::SameOrigin),
+        ..custom_options()
+    });
+    assert!(named.is_ok(), "{:?}", named.err());
+    named.unwrap().free();
     custom.free();
+}
+
+/// A Rust `access_token()` future dropped before it was awaited leaves no token in wasm memory: its answer is
+/// forgotten with it, and nothing uncollected survives sign-out or free. The token is kept only as a JS string,
+/// so that the scan of the module's memory finds nothing of the test's own.
+#[wasm_bindgen_test]
+async fn a_dropped_rust_future_leaves_no_token_in_wasm_memory() {
+    use authbridge::web::{Client, Options, Storage};
+    let k = key("dropped");
+    let auth = Client::new(&Options {
+        token_url: format!("{}/token/oauth2?key={k}", bridge()),
+        api_origins: vec![bridge().into()],
+        storage: Some(Storage::Memory),
+        ..Options::default()
+    })
+    .expect("valid options");
+    let token = JsValue::from_str(auth.access_token().await.expect("a token").secret());
+    // The token is fresh: the machine answers at once, and the future is dropped without being awaited.
+    drop(auth.access_token());
+    drop(auth.refresh());
+    auth.sign_out().await.expect("signed out");
+    assert!(!memory_holds(&wasm_bindgen::memory(), &token), "the token is still in wasm memory after sign_out()");
+    auth.free();
+    // The application still holds its handle (in a Leptos context, say): free() alone must leave nothing.
+    assert!(!memory_holds(&wasm_bindgen::memory(), &token), "the token is still in wasm memory after free()");
+    drop(auth);
 }
 
 fn custom_options() -> authbridge::web::Options {

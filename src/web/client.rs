@@ -7,117 +7,26 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
+// Background work runs on wasm-bindgen-futures' executor: `spawn_local` queues a task and polls it from a
+// microtask, never in the call that spawns it (a bridge call a command starts runs after that command returns),
+// and `future_to_promise` does the same for a future whose answer a JS caller awaits.
+use wasm_bindgen_futures::{future_to_promise, spawn_local as spawn, JsFuture};
 
 use super::js::{self, error_to_js, get, JsJson};
 use crate::error::{Code, Error};
 use crate::json::Json;
-use crate::machine::{self, Answer, CallerId, Command, Event, LockMode, Machine, Notice, Post, Setup, Want};
+use crate::machine::{self, Answer, CallerId, Command, Event, Machine, Notice, Post, Setup, Want};
+use crate::rules;
 use crate::schedule::parse_retry_after_seconds;
 use crate::session::{Config, Transport};
 use crate::store::{MemoryStore, TokenStore};
 use crate::time::Millis;
 use crate::token::AccessToken;
-
-/// A promise settled by `f` (run by [`spawn`]). Not wasm-bindgen-futures' `future_to_promise`, whose
-/// `new Promise(closure)` costs an import, an invoke shim and its glue: the promise comes from `js::deferred`.
-fn future_to_promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
-    settle_promise(Box::pin(f))
-}
-
-/// [`future_to_promise`] over one boxed future type: its code exists once, not once per async block.
-fn settle_promise(f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
-    let (promise, resolve, reject) = js::deferred();
-    spawn(async move {
-        let (settle, value) = match f.await {
-            Ok(v) => (resolve, v),
-            Err(e) => (reject, e),
-        };
-        let _ = settle.call1(&JsValue::NULL, &value);
-    });
-    promise
-}
-
-/// Runs `f` to completion in the background (a bridge call whose answer comes back as an event), from a
-/// microtask: not in the call that spawns it. Not wasm-bindgen-futures' `spawn_local`, whose queue (a VecDeque,
-/// its own closure, a `queueMicrotask` feature test, JSPI support) costs more: a task here is polled by its waker,
-/// and the only wakers are `JsFuture`'s (gloo-net's calls, the callers' promises), which JavaScript calls from a
-/// promise reaction, with nothing of the client's on the stack.
-fn spawn(f: impl Future<Output = ()> + 'static) {
-    spawn_boxed(Box::pin(f))
-}
-
-fn spawn_boxed(f: BoxedTask) {
-    let start = JsFuture::from(Promise::resolve(&JsValue::UNDEFINED));
-    Task::wake(Rc::new(Task { future: RefCell::new((Some(start), Some(f))), woken: Cell::new(false) }));
-}
-
-/// A spawned future.
-type BoxedTask = Pin<Box<dyn Future<Output = ()>>>;
-
-struct Task {
-    /// A resolved promise's future, awaited first (so that the task starts in a microtask), then `None`; and the
-    /// task's future, `None` once complete. Borrowed while it is polled.
-    future: RefCell<(Option<JsFuture>, Option<BoxedTask>)>,
-    /// Woken since its last poll began.
-    woken: Cell<bool>,
-}
-
-impl Task {
-    /// Polls the task (again, if woken while it was being polled) until it waits or completes.
-    fn wake(self: Rc<Self>) {
-        self.woken.set(true);
-        // Already being polled further up the stack: that poll sees `woken` and polls again.
-        let Ok(mut slot) = self.future.try_borrow_mut() else { return };
-        let waker = task_waker(Rc::clone(&self));
-        while self.woken.replace(false) {
-            let cx = &mut std::task::Context::from_waker(&waker);
-            let (start, future) = &mut *slot;
-            if let Some(s) = start {
-                if Pin::new(s).poll(cx).is_pending() {
-                    continue;
-                }
-                *start = None;
-            }
-            let Some(f) = future else { return };
-            if f.as_mut().poll(cx).is_ready() {
-                // Dropped after the borrow ends (the future's captures may be the last references to a client).
-                let done = future.take();
-                drop(slot);
-                drop(done);
-                return;
-            }
-        }
-    }
-}
-
-/// A `Waker` over an `Rc<Task>` (single-threaded: `std::task::Wake` needs `Arc`).
-fn task_waker(task: Rc<Task>) -> std::task::Waker {
-    use std::task::{RawWaker, RawWakerVTable, Waker};
-    unsafe fn clone(p: *const ()) -> RawWaker {
-        Rc::increment_strong_count(p as *const Task);
-        RawWaker::new(p, &VTABLE)
-    }
-    unsafe fn wake(p: *const ()) {
-        Task::wake(Rc::from_raw(p as *const Task));
-    }
-    unsafe fn wake_by_ref(p: *const ()) {
-        Rc::increment_strong_count(p as *const Task);
-        wake(p);
-    }
-    unsafe fn drop(p: *const ()) {
-        Rc::decrement_strong_count(p as *const Task);
-    }
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop);
-    // SAFETY: each RawWaker owns one strong reference of the `Rc`, which the vtable's functions account for.
-    unsafe { Waker::from_raw(RawWaker::new(Rc::into_raw(task) as *const (), &VTABLE)) }
-}
 
 /// Web Storage under one key, falling back to memory for good once the storage refuses or throws. Each cell is
 /// borrowed only to copy a handle out or to touch the memory copy: never while the storage runs, since any script
@@ -158,14 +67,35 @@ impl WebStore {
     }
 }
 
+/// A caller the machine will answer: its id, and the promise resolved once the answer is in
+/// [`Inner::answers`]. Dropping it forgets the caller, collected or not: a Rust future dropped before its answer
+/// was collected (an `access_token()` nobody awaited) must leave no answer, and so no token, behind.
+struct Pending {
+    inner: Rc<Inner>,
+    id: CallerId,
+    promise: Promise,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let id = self.id;
+        // `try_`: a drop never traps, even in the middle of a settle (the answer is then removed by the next).
+        if let Ok(mut waiters) = self.inner.waiters.try_borrow_mut() {
+            waiters.retain(|(w, _)| *w != id);
+        }
+        if let Ok(mut answers) = self.inner.answers.try_borrow_mut() {
+            answers.retain(|(a, _)| *a != id);
+        }
+    }
+}
+
 /// The checked options.
 struct Settings {
     token_url: String,
     revoke_url: String,
     /// `credentials` of bridge calls; `None` leaves it to the platform (server runtimes: some refuse the field).
-    /// (`undefined`, or the option's string.)
-    credentials: JsValue,
-    /// `[name, value, ...]`, checked by the platform.
+    credentials: Option<String>,
+    /// `[name, value]` pairs, checked by the platform.
     bridge_headers: Array,
     timeout_ms: u32,
     /// A page or a worker: it has peers to coordinate with. Server runtimes have none, and an open
@@ -174,42 +104,60 @@ struct Settings {
 }
 
 /// The `token` event's payload (`TokenEvent` in types.d.ts).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 struct TokenEvent<'a> {
     source: &'a str,
-    expires_at: Option<crate::json::Epoch>,
+    /// Epoch milliseconds, `null` for a token that does not expire.
+    expires_at: Option<i64>,
     header: &'a str,
 }
-crate::json::serialize_as_map!(TokenEvent { "source": source, "expiresAt": expires_at, "header": header });
 
-/// The `signedOut` event's payload.
+/// The `signedOut` event's payload (`SignedOutEvent` in types.d.ts).
+#[derive(serde::Serialize)]
 struct SignedOutEvent<'a> {
     reason: &'a str,
 }
-crate::json::serialize_as_map!(SignedOutEvent { "reason": reason });
 
 /// A message to the other contexts of this client on the BroadcastChannel: `ask` (for a token), `token` (with
 /// the stored entry's JSON) or `signedOut`. Received ones are read as untrusted input (see `on_message`).
+#[derive(serde::Serialize)]
 struct PeerMessage<'a> {
+    #[serde(rename = "type")]
     kind: &'a str,
     client: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     entry: Option<&'a str>,
 }
-crate::json::serialize_as_map!(PeerMessage { "type": kind, "client": client, "entry": entry });
 
 /// Keeps a page or worker signed in: refreshes short-lived tokens through the bridging backend before they
 /// expire and attaches them to requests for the configured API origins only.
-#[wasm_bindgen(skip_typescript)]
+#[cfg_attr(feature = "js-api", wasm_bindgen(skip_typescript))]
 pub struct AuthClient {
     client: Client,
 }
 
-/// The options as checked by `readOptions` (web/js.rs), which makes every check: its answer, or its error.
-fn read_options(options: &JsValue) -> Result<Array, Error> {
+/// The options as checked by `readOptions` (js/options.js), which makes every check: its answer, or its error.
+fn read_options(options: &JsValue) -> Result<js::CheckedOptions, Error> {
     let read = js::read_options(options);
-    match read.as_string() {
+    match read.error() {
         Some(m) => Err(js::config_error(m)),
-        None => Ok(read.unchecked_into()),
+        None => Ok(read),
     }
+}
+
+/// The Rust closures JavaScript calls (see `makeClient` in js/platform.js), kept alive as long as the client.
+/// `Fn`, not `FnMut`: each may be re-entered when a platform answers synchronously from inside a call the client
+/// makes (Deno grants a free Web Lock within `navigator.locks.request`, while the fetcher's `want()` is still
+/// running), which wasm-bindgen refuses for an `FnMut` ("closure invoked recursively").
+struct Callbacks {
+    _message: Closure<dyn Fn(JsValue)>,
+    _lifecycle: Closure<dyn Fn(String, JsValue)>,
+    _lock: Closure<dyn Fn(u32, String)>,
+    timer: Closure<dyn Fn()>,
+    _want: Closure<dyn Fn() -> Promise>,
+    _answered: Closure<dyn Fn(JsValue, u16, bool) -> bool>,
+    _hop: Closure<dyn Fn(u16, bool, String, String, u32, String, Option<String>) -> JsValue>,
 }
 
 struct Inner {
@@ -219,8 +167,6 @@ struct Inner {
     store: WebStore,
     /// The armed timer: when it fires and its handle.
     timer: RefCell<Option<(Millis, JsValue)>>,
-    /// The timer's function (see `makeClient`), for `setTimeout`.
-    timer_fn: Function,
     /// `free()` was called (mirrors the machine, read on every call without a borrow).
     freed: Cell<bool>,
     /// The bridge call in flight (see `Inner::answer`).
@@ -247,28 +193,50 @@ struct Inner {
     last_cause: RefCell<Option<JsValue>>,
     /// The BroadcastChannel to the other tabs and workers (`null` where it does not exist).
     channel: JsValue,
-    /// The one Rust closure JavaScript calls (see `Client::from_js`): kept alive as long as the client.
-    _callback: Closure<dyn FnMut(u32, JsValue, JsValue) -> JsValue>,
+    callbacks: Callbacks,
     /// The Web Lock requests by ticket (see `makeLocks`).
     locks: js::Locks,
     /// Removes the lifecycle listeners.
     unlisten: RefCell<Option<Function>>,
-    /// The authenticated fetch's rules (see `makeFetch` in web/js.rs).
+    /// The authenticated fetch's rules (see `makeFetch` in js/fetch.js).
     fetcher: js::Fetcher,
     /// The current token's header name and value as JS strings, by token generation: a fetch reuses them
     /// instead of copying strings out of wasm on every call.
     header_js: RefCell<Option<(u64, JsValue, JsValue)>>,
 }
 
-// The kinds of calls from JavaScript (see `Client::from_js`): a BroadcastChannel message, a lifecycle event
-// (`type`, event), a Web Lock event (ticket, kind), the timer, the fetcher's `want()` (a promise of `[name, value]`,
-// the machine's answer to a `Want`) and its `unauthorized(value)` (the API answered 401 to that token).
-const MESSAGE: u32 = 0;
-const EVENT: u32 = 1;
-const LOCK: u32 = 2;
-const TIMER: u32 = 3;
-const WANT: u32 = 4;
-// 5: `unauthorized(value)` (the last arm of the match).
+/// A decision of [`rules::next_hop`] as js/fetch.js reads it (`Hop` there).
+#[derive(serde::Serialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+enum HopDecision {
+    Done,
+    Fail {
+        message: &'static str,
+    },
+    Follow {
+        #[serde(rename = "toGet")]
+        to_get: bool,
+        token: bool,
+        drop: &'static [&'static str],
+    },
+}
+
+impl From<rules::Hop> for HopDecision {
+    fn from(hop: rules::Hop) -> Self {
+        match hop {
+            rules::Hop::Done => HopDecision::Done,
+            rules::Hop::Fail(message) => HopDecision::Fail { message },
+            rules::Hop::Follow { to_get, token, drop } => HopDecision::Follow { to_get, token, drop },
+        }
+    }
+}
+
+/// The header the fetcher's `want()` resolves to (`{ name, value }` in js/platform.js).
+#[derive(serde::Serialize)]
+struct HeaderAnswer<'a> {
+    name: &'a str,
+    value: &'a str,
+}
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -312,19 +280,12 @@ impl Inner {
                     js::post(&self.channel, &m);
                 }
             }
-            Command::Lock { ticket, mode } => {
-                let mode = match mode {
-                    LockMode::IfAvailable => 0,
-                    LockMode::Wait => 1,
-                    LockMode::Steal => 2,
-                };
-                self.locks.request(ticket, mode);
-            }
+            Command::Lock { ticket, mode } => self.locks.request(ticket, js::lock_mode(mode)),
             Command::Unlock { ticket } => self.locks.release(ticket),
             Command::CallBridge { attempt } => {
                 let this = Rc::clone(self);
                 let flight = future_to_promise(async move {
-                    let result = this.call_bridge().await;
+                    let result = this.call_bridge(&this.options.token_url, "POST", None).await;
                     *this.flight_js.borrow_mut() = None;
                     this.handle(Event::BridgeAnswered { attempt, result });
                     Ok(JsValue::UNDEFINED)
@@ -334,12 +295,10 @@ impl Inner {
             Command::Revoke { caller, header } => {
                 let this = Rc::clone(self);
                 spawn(async move {
-                    let signal = web_sys::AbortSignal::timeout_with_u32(this.options.timeout_ms);
-                    // The session is already over locally; a failed revoke changes nothing here.
-                    if let Ok(revoke) = this.bridge_request(&this.options.revoke_url, "DELETE", &signal, header) {
-                        let _ = revoke.send().await;
-                    }
-                    this.handle(Event::Revoked { caller });
+                    // The session is already over locally; the machine tells the caller whether the bridge
+                    // confirmed.
+                    let result = this.call_bridge(&this.options.revoke_url, "DELETE", header).await;
+                    this.handle(Event::Revoked { caller, result });
                 });
             }
             Command::Notify(notice) => self.notify(notice),
@@ -356,6 +315,9 @@ impl Inner {
                 *self.header_js.borrow_mut() = None;
                 *self.flight_js.borrow_mut() = None;
                 self.notice_listeners.borrow_mut().clear();
+                // Answers not yet collected go with the client (a token among them must not outlive free()):
+                // their callers get `freed`.
+                self.answers.borrow_mut().clear();
                 // A memory-only token ends with the client (a stored one stays for the next page load).
                 *self.store.memory.borrow_mut() = MemoryStore::default();
                 self.close_io();
@@ -397,7 +359,7 @@ impl Inner {
         if let Some(at) = next {
             // setTimeout holds at most 2^31-1 ms; a longer wait fires early and the machine re-arms it.
             let delay = (at - js::now()).clamp(0, i64::from(i32::MAX));
-            let handle = js::set_timeout(&self.timer_fn, delay as f64);
+            let handle = js::set_timeout(self.callbacks.timer.as_ref().unchecked_ref(), delay as f64);
             // One armed timer: one armed meanwhile (by a call back from a replaced setTimeout) is cleared.
             let replaced = self.timer.borrow_mut().replace((at, handle));
             if let Some((_, handle)) = replaced {
@@ -411,34 +373,36 @@ impl Inner {
     /// A caller: its id and a promise resolved (with `undefined`) once the machine has settled it. Registers the
     /// caller and hands the machine its event now (`defer`: the commands run from a microtask, so that no listener
     /// runs inside the call that started it).
-    fn begin(self: &Rc<Self>, event: impl FnOnce(CallerId) -> Event<JsJson>, defer: bool) -> (CallerId, Promise) {
+    fn begin(self: &Rc<Self>, event: impl FnOnce(CallerId) -> Event<JsJson>, defer: bool) -> Pending {
         let id = self.next_caller.get().wrapping_add(1);
         self.next_caller.set(id);
         self.begin_event(id, event(id), defer)
     }
 
     /// `start()`: the stored entry is read now, the restore's commands run from a microtask.
-    fn begin_start(self: &Rc<Self>) -> (CallerId, Promise) {
+    fn begin_start(self: &Rc<Self>) -> Pending {
         let stored = self.store.load();
         self.begin(|caller| Event::Start { caller, stored }, true)
     }
 
-    fn begin_token(self: &Rc<Self>) -> (CallerId, Promise) {
+    fn begin_token(self: &Rc<Self>) -> Pending {
         self.begin(|caller| Event::Want { caller, want: Want::Token }, false)
     }
 
-    fn begin_refresh(self: &Rc<Self>) -> (CallerId, Promise) {
+    fn begin_refresh(self: &Rc<Self>) -> Pending {
         self.begin(|caller| Event::Refresh { caller }, false)
     }
 
-    fn begin_sign_out(self: &Rc<Self>) -> (CallerId, Promise) {
+    fn begin_sign_out(self: &Rc<Self>) -> Pending {
         self.begin(|caller| Event::SignOut { caller }, false)
     }
 
     /// [`Inner::begin`] once the event is made: its code exists once, not once per kind of caller.
-    fn begin_event(self: &Rc<Self>, id: CallerId, event: Event<JsJson>, defer: bool) -> (CallerId, Promise) {
-        let (promise, resolve, _) = js::deferred();
+    fn begin_event(self: &Rc<Self>, id: CallerId, event: Event<JsJson>, defer: bool) -> Pending {
+        let pair = js::deferred();
+        let (promise, resolve) = (pair.promise(), pair.resolve());
         self.waiters.borrow_mut().push((id, resolve));
+        let pending = Pending { inner: Rc::clone(self), id, promise };
         if defer {
             self.machine.borrow_mut().handle(event, js::now());
             let this = Rc::clone(self);
@@ -446,7 +410,7 @@ impl Inner {
         } else {
             self.handle(event);
         }
-        (id, promise)
+        pending
     }
 
     /// The machine's answer to caller `id`, once it is in. Pages and workers wait for the caller's promise.
@@ -455,27 +419,29 @@ impl Inner {
     /// flight (whichever request made it) or on its own timer for the machine's next deadline, and then hands
     /// the machine the timer event itself, until its answer is in. (One loop and one `await` for both: each await
     /// point costs the future's state machine a state.)
-    async fn answer(self: Rc<Self>, (id, promise): (CallerId, Promise)) -> Answer {
-        let browser = self.options.browser_like;
-        while self.pending(id) && (browser || !self.freed.get()) {
+    async fn answer(pending: Pending) -> Answer {
+        let (this, id) = (&pending.inner, pending.id);
+        let promise = &pending.promise;
+        let browser = this.options.browser_like;
+        while this.pending(id) && (browser || !this.freed.get()) {
             let wait = if browser {
                 promise.clone()
             } else {
-                let flight = self.flight_js.borrow().clone();
-                let deadline = self.machine.borrow().poll_timeout().map(|at| (at - js::now()).max(0) as f64);
-                js::first_of(&promise, flight.as_ref(), deadline.unwrap_or(-1.0))
+                let flight = this.flight_js.borrow().clone();
+                let deadline = this.machine.borrow().poll_timeout().map(|at| (at - js::now()).max(0) as f64);
+                js::first_of(promise, flight.as_ref(), deadline.unwrap_or(-1.0))
             };
             let _ = JsFuture::from(wait).await;
             if browser {
                 break;
             }
-            self.handle(Event::Timer);
+            this.handle(Event::Timer);
         }
-        let mut answers = self.answers.borrow_mut();
-        match answers.iter().position(|(a, _)| *a == id) {
-            Some(i) => answers.swap_remove(i).1,
-            None => Answer::Failed(machine::freed_error()),
-        }
+        let answer = {
+            let mut answers = this.answers.borrow_mut();
+            answers.iter().position(|(a, _)| *a == id).map(|i| answers.swap_remove(i).1)
+        };
+        answer.unwrap_or_else(|| Answer::Failed(machine::freed_error()))
     }
 
     fn pending(&self, id: CallerId) -> bool {
@@ -534,7 +500,6 @@ impl Inner {
                 self.emit(&self.on_change, None);
             }
             Notice::Token { source, expires_at, header } => {
-                let expires_at = expires_at.map(crate::json::Epoch);
                 let event = js::to_js(&TokenEvent { source, expires_at, header: &header });
                 self.emit(&self.on_token, event.as_ref());
             }
@@ -581,14 +546,23 @@ impl Inner {
 
     // ---- platform events ----
 
-    /// A lifecycle event by its index (see `listen` in web/js.rs): `online`, `offline`, then `visibilitychange` (to
-    /// visible), `pageshow` and `focus`, then `storage` with the event.
-    fn on_event(self: &Rc<Self>, kind: u32, event: JsValue) {
+    /// A lifecycle event by its type (`LifecycleType` in js/platform.js): a `visibilitychange` is to visible,
+    /// `storage` and `pageshow` come with the event.
+    fn on_lifecycle(self: &Rc<Self>, kind: &str, event: JsValue) {
         let event = match kind {
-            0 => Event::Online(true),
-            1 => Event::Online(false),
-            2..=4 => Event::Wake,
-            5 => Event::Storage { key: get(&event, "key").as_string(), value: get(&event, "newValue").as_string() },
+            "online" => Event::Online(true),
+            "offline" => Event::Online(false),
+            "pageshow" if get(&event, "persisted").as_bool() == Some(true) && self.shares_storage() => {
+                // Back from the back-forward cache: the channel's messages of the meantime were missed, so the
+                // shared entry is read again and handed over as a `storage` event would (gone: a sign-out).
+                let value = self.store.load();
+                self.handle(Event::Storage { key: Some(self.store.key.clone()), value });
+                Event::Wake
+            }
+            "visibilitychange" | "pageshow" | "focus" => Event::Wake,
+            "storage" => {
+                Event::Storage { key: get(&event, "key").as_string(), value: get(&event, "newValue").as_string() }
+            }
             _ => return,
         };
         self.handle(event);
@@ -596,14 +570,20 @@ impl Inner {
 
     /// A message on the BroadcastChannel, handed to the machine as untrusted input.
     fn on_message(self: &Rc<Self>, message: JsValue) {
-        let text = |key| get(&message, key).as_string();
+        let text = |key| js::own(&message, key).as_string();
         self.handle(Event::Peer { kind: text("type"), client: text("client"), entry: text("entry") });
     }
 
-    fn on_lock(self: &Rc<Self>, ticket: u32, kind: u32) {
-        self.handle(match kind {
-            0 => Event::LockGranted { ticket },
-            1 => Event::LockBusy { ticket },
+    /// Whether the token is in Web Storage every tab shares (`storage: 'local'` where it works).
+    fn shares_storage(&self) -> bool {
+        self.machine.borrow().setup().shared_storage_key.is_some() && self.store.storage().is_some()
+    }
+
+    /// A Web Lock event (`LockResult` in js/platform.js).
+    fn on_lock(self: &Rc<Self>, ticket: u32, result: &str) {
+        self.handle(match result {
+            "granted" => Event::LockGranted { ticket },
+            "busy" => Event::LockBusy { ticket },
             _ => Event::LockFailed { ticket },
         });
     }
@@ -627,7 +607,8 @@ impl Inner {
             None => (None, None),
         };
         let options = &self.options;
-        Ok(js::bridge_request(url, method, &options.bridge_headers, name, value, &options.credentials, signal)?.into())
+        let credentials = options.credentials.as_deref();
+        Ok(js::bridge_request(url, method, &options.bridge_headers, name, value, credentials, signal)?.into())
     }
 
     /// The JS error behind a failed bridge call, kept as the `cause` of the error reported for it.
@@ -640,7 +621,9 @@ impl Inner {
         *self.last_cause.borrow_mut() = cause;
     }
 
-    async fn call_bridge(&self) -> Transport<JsJson> {
+    /// A bridge call: the token `POST`, or the revoke `DELETE` with the token's header. A redirect is not
+    /// followed (see `bridgeRequest`) and comes back as [`Transport::Redirect`].
+    async fn call_bridge(&self, url: &str, method: &str, token_header: Option<(String, String)>) -> Transport<JsJson> {
         let signal = web_sys::AbortSignal::timeout_with_u32(self.options.timeout_ms);
         let lost = |this: &Self, e| {
             this.keep_cause(e);
@@ -650,7 +633,7 @@ impl Inner {
                 Transport::Network
             }
         };
-        let request = match self.bridge_request(&self.options.token_url, "POST", &signal, None) {
+        let request = match self.bridge_request(url, method, &signal, token_header) {
             Ok(r) => r,
             Err(e) => {
                 // The platform refused to build the request (bridgeHeaders are checked at construction, so this
@@ -666,14 +649,16 @@ impl Inner {
         let raw = web_sys::Response::from(response);
         let meta = js::response_meta(&raw);
         let response = gloo_net::http::Response::from(raw);
-        let status = meta.get(0).as_f64().unwrap_or_default() as u16;
+        let status = meta.status();
+        if rules::bridge_redirect(status, meta.opaque_redirect()) {
+            return Transport::Redirect { status, to: meta.location_origin() };
+        }
         // Readable for a same-origin bridge, or one that lists Date in Access-Control-Expose-Headers.
-        let time = |i| meta.get(i).as_f64().filter(|t| t.is_finite()).map(|t| t as Millis);
-        let date = time(1);
-        let retry_after_ms = meta
-            .get(2)
-            .as_string()
-            .and_then(|v| parse_retry_after_seconds(&v).or_else(|| time(3).map(|at| (at - js::now()).max(0))));
+        let time = |t: f64| t.is_finite().then_some(t as Millis);
+        let date = time(meta.date());
+        let retry_after_ms = meta.retry_after().and_then(|v| {
+            parse_retry_after_seconds(&v).or_else(|| time(meta.retry_after_date()).map(|at| (at - js::now()).max(0)))
+        });
         let body = match response.text().await {
             Ok(t) => JsJson::parse(&t),
             Err(e) => return lost(self, e),
@@ -748,14 +733,14 @@ pub struct Options {
     pub format: Option<FormatOption>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
-    /// `session`, `local` or `memory`.
+    /// Where the token is kept (`Session` when `None`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub storage: Option<String>,
+    pub storage: Option<Storage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_key: Option<String>,
-    /// `omit`, `same-origin` or `include`.
+    /// The `credentials` of bridge calls (`Include` in pages and workers when `None`; unset on server runtimes).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub credentials: Option<String>,
+    pub credentials: Option<Credentials>,
     /// Extra headers of the bridge calls (a CSRF token, a worker's API key).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub bridge_headers: std::collections::BTreeMap<String, String>,
@@ -769,12 +754,34 @@ pub struct Options {
     pub bridge_timeout: Option<f64>,
 }
 
-/// The `format` option of [`Options`]: `"auto"`, `"oauth2"`, `"point"`, `"wazo"` or `"static"` (`.into()` from a
-/// `&str`), or where a response of another shape keeps the token.
+/// The `storage` option of [`Options`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// `sessionStorage`: the tab's own, shared with its workers through the channel.
+    Session,
+    /// `localStorage`: shared by every tab of the origin.
+    Local,
+    /// This context's memory only: never stored, never shared with peers.
+    Memory,
+}
+
+/// The `credentials` option of [`Options`] (Fetch's `RequestCredentials`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Credentials {
+    Omit,
+    SameOrigin,
+    Include,
+}
+
+/// The `format` option of [`Options`]: a provider's response shape, or where a response of another shape keeps
+/// the token.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum FormatOption {
-    Name(String),
+    /// A provider's shape (detected from the response with [`FormatName::Auto`]).
+    Name(FormatName),
     /// JSON pointers into the bridge's response, such as `/data/token`.
     #[serde(rename_all = "camelCase")]
     Custom {
@@ -788,9 +795,21 @@ pub enum FormatOption {
     },
 }
 
-impl From<&str> for FormatOption {
-    fn from(name: &str) -> Self {
-        FormatOption::Name(name.to_owned())
+/// The providers' response shapes (see the README's table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatName {
+    Auto,
+    #[serde(rename = "oauth2")]
+    OAuth2,
+    Point,
+    Wazo,
+    Static,
+}
+
+impl From<FormatName> for FormatOption {
+    fn from(name: FormatName) -> Self {
+        FormatOption::Name(name)
     }
 }
 
@@ -804,112 +823,159 @@ impl Client {
 
     fn from_js(options: &JsValue) -> Result<Client, Error> {
         let read = read_options(options)?;
+        let format = js::format_from(&read.format())?;
+        let storage = read.storage();
+        // `storage: 'local'`: other tabs' writes arrive as `storage` events too. `storage: 'memory'`: the token
+        // never leaves this context's memory, so it is neither handed to peers nor taken from them, and no Web
+        // Lock is taken (each context has its own token).
+        let (local_storage, memory_only) = (storage == "local", storage == "memory");
+        let options = Settings {
+            token_url: read.token_url(),
+            revoke_url: read.revoke_url(),
+            credentials: read.credentials(),
+            bridge_headers: read.bridge_headers(),
+            timeout_ms: read.bridge_timeout_ms() as u32,
+            browser_like: read.browser(),
+        };
+        let header = read.header();
+        let api_origins = read.api_origins();
+        // The identity binds stored entries and peer messages to this bridge, these API origins, this header and
+        // this format.
+        let origins: Vec<String> = api_origins.iter().filter_map(|o| o.as_string()).collect();
+        let client = crate::store::client_id(&options.token_url, &origins, header.as_deref(), &format.identity());
+        let key = read.storage_key().unwrap_or_else(|| format!("authbridge.{client}"));
+        let web_storage = read.web_storage().then(|| js::web_storage(local_storage));
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
-            // `readOptions`' answer taken apart (see there).
-            let at = |i| read.get(i);
-            let text = |i| at(i).as_string().unwrap_or_default();
-            let number = |i| at(i).as_f64().unwrap_or_default() as u32;
-            let flags = number(8);
-            // `storage: 'local'`: other tabs' writes arrive as `storage` events too. `storage: 'memory'`: the token
-            // never leaves this context's memory, so it is neither handed to peers nor taken from them, and no Web
-            // Lock is taken (each context has its own token).
-            let (local_storage, memory_only) = (flags >> 2 == 1, flags >> 2 == 2);
-            let options = Settings {
-                token_url: text(0),
-                revoke_url: text(1),
-                credentials: at(9),
-                bridge_headers: at(10).unchecked_into(),
-                timeout_ms: number(6),
-                browser_like: flags & 2 != 0,
-            };
-            let format = js::format_from(at(4));
-            let header = at(3).as_string();
-            // The identity binds stored entries and peer messages to this bridge, these API origins, this header
-            // and this format.
-            let origins: Vec<String> = Array::from(&at(2)).iter().filter_map(|o| o.as_string()).collect();
-            let client = crate::store::client_id(&options.token_url, &origins, header.as_deref(), &format.identity());
-            let key = at(7).as_string().unwrap_or_else(|| {
-                let mut k = String::from("authbridge.");
-                k.push_str(&client);
-                k
-            });
-            // One closure for every call from JavaScript, told apart by `kind` (`makeClient` makes one function per
-            // kind): each closure type costs wasm-bindgen an invoke shim in the module and a wrapper in the glue.
+            // The closures JavaScript calls (see `makeClient`): each holds the client weakly, so that the client
+            // goes when the application lets it go.
             let w = weak.clone();
-            let callback = Closure::new(move |kind: u32, a: JsValue, b: JsValue| -> JsValue {
-                let Some(inner) = w.upgrade() else {
-                    return if kind == WANT {
-                        Promise::reject(&error_to_js(&machine::freed_error())).into()
-                    } else {
-                        JsValue::UNDEFINED
-                    };
-                };
-                match kind {
-                    MESSAGE => inner.on_message(a),
-                    EVENT => inner.on_event(a.as_f64().unwrap_or_default() as u32, b),
-                    LOCK => inner.on_lock(a.as_f64().unwrap_or_default() as u32, b.as_f64().unwrap_or_default() as u32),
-                    TIMER => {
-                        *inner.timer.borrow_mut() = None;
-                        inner.handle(Event::Timer);
-                    }
-                    WANT => {
-                        // Called from a microtask (see `makeClient`), as the future it replaces was first polled.
-                        let pending = inner.begin(|caller| Event::Want { caller, want: Want::Header }, false);
-                        return answer_promise(inner, pending).into();
-                    }
-                    _ => inner.handle(Event::Unauthorized { value: a.as_string().unwrap_or_default() }),
+            let message = Closure::new(move |message: JsValue| {
+                if let Some(inner) = w.upgrade() {
+                    inner.on_message(message);
                 }
-                JsValue::UNDEFINED
             });
-            let made = js::make_client(
-                callback.as_ref().unchecked_ref(),
+            let w = weak.clone();
+            let lifecycle = Closure::new(move |kind: String, event: JsValue| {
+                if let Some(inner) = w.upgrade() {
+                    inner.on_lifecycle(&kind, event);
+                }
+            });
+            let w = weak.clone();
+            let lock = Closure::new(move |ticket: u32, result: String| {
+                if let Some(inner) = w.upgrade() {
+                    inner.on_lock(ticket, &result);
+                }
+            });
+            let w = weak.clone();
+            let timer = Closure::new(move || {
+                if let Some(inner) = w.upgrade() {
+                    *inner.timer.borrow_mut() = None;
+                    inner.handle(Event::Timer);
+                }
+            });
+            let w = weak.clone();
+            let want = Closure::new(move || -> Promise {
+                let Some(inner) = w.upgrade() else {
+                    return Promise::reject(&error_to_js(&machine::freed_error()));
+                };
+                // Called from a microtask (see `makeClient`), not from the caller's stack.
+                let pending = inner.begin(|caller| Event::Want { caller, want: Want::Header }, false);
+                answer_promise(inner, pending)
+            });
+            // What the API answered to the token `value` (`carried`: from an origin that received it): a refusal
+            // (src/rules.rs) stops the token from being sent again, and the fetch sends the request once more.
+            let w = weak.clone();
+            let answered = Closure::new(move |value: JsValue, status: u16, carried: bool| -> bool {
+                let refused = rules::refuses_token(status, carried);
+                if let (true, Some(inner)) = (refused, w.upgrade()) {
+                    inner.handle(Event::Unauthorized { value: value.as_string().unwrap_or_default() });
+                }
+                refused
+            });
+            // A redirect answered to a hop followed by hand (src/rules.rs decides; js/fetch.js carries it out).
+            let apis = origins.clone();
+            let hop = Closure::new(
+                move |status: u16,
+                      location: bool,
+                      method: String,
+                      mode: String,
+                      hops: u32,
+                      from: String,
+                      to: Option<String>| {
+                    let mode = rules::RedirectMode::from_name(Some(&mode));
+                    let decision = rules::next_hop(status, location, &method, mode, hops, &from, to.as_deref(), &apis);
+                    js::to_js(&HopDecision::from(decision)).unwrap_or_default()
+                },
+            );
+            let parts = js::make_client(
+                message.as_ref().unchecked_ref(),
+                lifecycle.as_ref().unchecked_ref(),
+                lock.as_ref().unchecked_ref(),
+                want.as_ref().unchecked_ref(),
+                answered.as_ref().unchecked_ref(),
+                hop.as_ref().unchecked_ref(),
                 &key,
                 options.browser_like,
-                &at(2).unchecked_into(),
+                &api_origins,
                 local_storage,
             );
-            let part = |i| made.get(i);
-            let channel = part(0);
-            let session = Config { format, header, refresh_margin_ms: at(5).as_f64().map(|ms| ms as Millis), client };
+            let channel = parts.channel();
+            let session = Config {
+                format,
+                header,
+                refresh_margin_ms: read.refresh_margin_ms().map(|ms| ms as Millis),
+                client,
+                server: !options.browser_like,
+            };
+            // The Web Lock serialises bridge calls between contexts that share a token: through Web Storage or
+            // the channel. A server runtime has neither (its token is in this context's memory alone).
+            let shared = !memory_only && (web_storage.is_some() || !channel.is_null());
             let setup = Setup {
                 session,
-                auto_refresh: flags & 1 != 0,
+                auto_refresh: read.auto_refresh(),
                 peers: !channel.is_null() && !memory_only,
-                lock: !memory_only,
+                lock: shared,
                 bridge_timeout_ms: Millis::from(options.timeout_ms),
                 shared_storage_key: local_storage.then(|| key.clone()),
-                online: part(5).as_bool().unwrap_or(true),
-                seed: part(6).as_f64().unwrap_or_default() as u64,
+                online: parts.online(),
+                seed: parts.seed() as u64,
             };
             Inner {
                 client: setup.session.client.clone(),
                 machine: RefCell::new(Machine::new(setup)),
                 options,
                 store: WebStore {
-                    storage: RefCell::new(at(11).is_truthy().then(|| js::web_storage(local_storage))),
+                    storage: RefCell::new(web_storage),
                     key,
                     memory: RefCell::new(MemoryStore::default()),
                 },
                 timer: RefCell::new(None),
-                timer_fn: part(3).unchecked_into(),
                 freed: Cell::new(false),
                 flight_js: RefCell::new(None),
                 waiters: RefCell::new(Vec::new()),
                 answers: RefCell::new(Vec::new()),
                 notice_listeners: RefCell::new(Vec::new()),
                 next_caller: Cell::new(0),
-                on_token: part(7).unchecked_into(),
-                on_signed_out: part(8).unchecked_into(),
-                on_error: part(9).unchecked_into(),
-                on_change: part(10).unchecked_into(),
+                on_token: parts.on_token(),
+                on_signed_out: parts.on_signed_out(),
+                on_error: parts.on_error(),
+                on_change: parts.on_change(),
                 snapshot: RefCell::new(None),
                 error_js: RefCell::new(None),
                 last_cause: RefCell::new(None),
                 channel,
-                _callback: callback,
-                locks: part(1).unchecked_into(),
-                unlisten: RefCell::new(Some(part(4).unchecked_into())),
-                fetcher: part(2).unchecked_into(),
+                callbacks: Callbacks {
+                    _message: message,
+                    _lifecycle: lifecycle,
+                    _lock: lock,
+                    timer,
+                    _want: want,
+                    _answered: answered,
+                    _hop: hop,
+                },
+                locks: parts.locks(),
+                unlisten: RefCell::new(Some(parts.unlisten())),
+                fetcher: parts.fetcher(),
                 header_js: RefCell::new(None),
             }
         });
@@ -919,10 +985,9 @@ impl Client {
     /// Restores a stored token if still valid, otherwise asks the peers and the bridge. `Ok(true)`: signed in;
     /// `Ok(false)`: no session. The restore happens in this call; the future waits for the rest.
     pub fn start(&self) -> impl Future<Output = Result<bool, Error>> {
-        let inner = Rc::clone(&self.inner);
-        let pending = inner.begin_start();
+        let pending = self.inner.begin_start();
         async move {
-            match inner.answer(pending).await {
+            match Inner::answer(pending).await {
                 Answer::Started(signed_in) => Ok(signed_in),
                 other => Err(failure(other)),
             }
@@ -932,23 +997,22 @@ impl Client {
     /// A token valid for at least the refresh margin, refreshing first if needed.
     pub fn access_token(&self) -> impl Future<Output = Result<AccessToken, Error>> {
         let pending = self.inner.begin_token();
-        let inner = Rc::clone(&self.inner);
-        async move { token_answer(inner.answer(pending).await) }
+        async move { token_answer(Inner::answer(pending).await) }
     }
 
     /// Forces one refresh (joining one in flight); also leaves the signed-out state.
     pub fn refresh(&self) -> impl Future<Output = Result<AccessToken, Error>> {
         let pending = self.inner.begin_refresh();
-        let inner = Rc::clone(&self.inner);
-        async move { token_answer(inner.answer(pending).await) }
+        async move { token_answer(Inner::answer(pending).await) }
     }
 
-    /// Ends the session here and at the bridge (`DELETE revokeUrl`); tells the other tabs and workers.
+    /// Ends the session here and at the bridge (`DELETE revokeUrl`); tells the other tabs and workers. The local
+    /// session ends either way; the error (`bridge_unavailable` with the status, `network`, `timeout`,
+    /// `invalid_response` for a redirect) says the bridge did not confirm, so its session may live on.
     pub fn sign_out(&self) -> impl Future<Output = Result<(), Error>> {
         let pending = self.inner.begin_sign_out();
-        let inner = Rc::clone(&self.inner);
         async move {
-            match inner.answer(pending).await {
+            match Inner::answer(pending).await {
                 Answer::Done => Ok(()),
                 other => Err(failure(other)),
             }
@@ -1042,22 +1106,24 @@ fn token_answer(answer: Answer) -> Result<AccessToken, Error> {
 /// conversion for every kind of caller (each gets only its own kind of answer, or a failure): `start` resolves to
 /// a boolean, `accessToken` and `refresh` to the token, `signOut` to `undefined`, the fetcher's `want()` to
 /// `[name, value]`.
-fn answer_promise(inner: Rc<Inner>, pending: (CallerId, Promise)) -> Promise {
+fn answer_promise(inner: Rc<Inner>, pending: Pending) -> Promise {
     future_to_promise(async move {
-        match Rc::clone(&inner).answer(pending).await {
+        match Inner::answer(pending).await {
             Answer::Started(b) => Ok(JsValue::from_bool(b)),
             Answer::Token(t) => Ok(JsValue::from_str(&t)),
-            Answer::Header(name, value) => Ok(Array::of2(&name.into(), &value.into()).into()),
+            Answer::Header(name, value) => {
+                Ok(js::to_js(&HeaderAnswer { name: &name, value: &value }).unwrap_or_default())
+            }
             Answer::Done => Ok(JsValue::UNDEFINED),
             other => Err(inner.call_error(&failure(other))),
         }
     })
 }
 
-#[wasm_bindgen]
+#[cfg_attr(feature = "js-api", wasm_bindgen)]
 impl AuthClient {
     /// Creates a client. Throws an `AuthbridgeError` with code `invalid_config` on bad options.
-    #[wasm_bindgen(constructor)]
+    #[cfg_attr(feature = "js-api", wasm_bindgen(constructor))]
     pub fn new(options: JsValue) -> Result<AuthClient, JsValue> {
         let client = Client::from_js(&options).map_err(|e| error_to_js(&e))?;
         Ok(AuthClient { client })
@@ -1071,7 +1137,7 @@ impl AuthClient {
     }
 
     /// A token valid for at least the refresh margin, refreshing first if needed.
-    #[wasm_bindgen(js_name = accessToken)]
+    #[cfg_attr(feature = "js-api", wasm_bindgen(js_name = accessToken))]
     pub fn access_token(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
         Ok(answer_promise(Rc::clone(inner), inner.begin_token()))
@@ -1089,7 +1155,7 @@ impl AuthClient {
     }
 
     /// The current token's expiry in epoch milliseconds, or `null`.
-    #[wasm_bindgen(js_name = expiresAt)]
+    #[cfg_attr(feature = "js-api", wasm_bindgen(js_name = expiresAt))]
     pub fn expires_at(&self) -> Result<JsValue, JsValue> {
         let inner = self.live()?;
         let machine = inner.machine.borrow();
@@ -1097,7 +1163,7 @@ impl AuthClient {
     }
 
     /// When the next timer-driven refresh is due, in epoch milliseconds; `null` when none is scheduled.
-    #[wasm_bindgen(js_name = nextRefreshAt)]
+    #[cfg_attr(feature = "js-api", wasm_bindgen(js_name = nextRefreshAt))]
     pub fn next_refresh_at(&self) -> Result<JsValue, JsValue> {
         let inner = self.live()?;
         let next = inner.machine.borrow().session().next_wakeup();
@@ -1111,7 +1177,7 @@ impl AuthClient {
     }
 
     /// Revokes at the bridge (`DELETE revokeUrl`), clears storage and timers, emits `signedOut`.
-    #[wasm_bindgen(js_name = signOut)]
+    #[cfg_attr(feature = "js-api", wasm_bindgen(js_name = signOut))]
     pub fn sign_out(&self) -> Result<Promise, JsValue> {
         let inner = self.live()?;
         Ok(answer_promise(Rc::clone(inner), inner.begin_sign_out()))
@@ -1144,7 +1210,7 @@ impl AuthClient {
     }
 
     /// `{ status, claims, expiresAt, error }`, frozen; the same object until something changes.
-    #[wasm_bindgen(js_name = getSnapshot)]
+    #[cfg_attr(feature = "js-api", wasm_bindgen(js_name = getSnapshot))]
     pub fn get_snapshot(&self) -> Result<JsValue, JsValue> {
         let inner = self.live()?;
         let cached = inner.snapshot.borrow().clone();
@@ -1177,7 +1243,7 @@ impl AuthClient {
     /// pending promises reject with code `freed`, and every later call throws it. Calling it again does nothing.
     /// The stored token stays for the next page load. (The memory itself is released when the object is
     /// garbage-collected: wasm-bindgen's finaliser.)
-    #[wasm_bindgen(js_name = free)]
+    #[cfg_attr(feature = "js-api", wasm_bindgen(js_name = free))]
     pub fn free_client(&self) {
         self.client.free();
     }

@@ -1,10 +1,15 @@
 //! Helpers shared by the browser and worker test suites.
 #![allow(dead_code)]
 
-use authbridge::web::AuthClient;
+use authbridge::web::{AuthClient, ZeroOnFree};
 use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+
+/// The tests run as the npm package does, with freed memory wiped (the crate sets no allocator of its own: this is
+/// the opt-in a Rust app writes). `a_dropped_rust_future_leaves_no_token_in_wasm_memory` relies on it.
+#[global_allocator]
+static ALLOCATOR: ZeroOnFree<std::alloc::System> = ZeroOnFree::new(std::alloc::System);
 
 pub const POINT_SEED: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJwb2ludHwtb1BIbllUaEc2NFVGX0ZCMV8yNmwiLCJpYXQiOjE2NDUxMzc2MDcsImV4cCI6MTY0NTE0MTIwN30.8eIpFc01hpj0Mid325kvJlouQi8aLTBw93q3whwRtpM";
 
@@ -28,6 +33,15 @@ export function allSettled(promises) { return Promise.all(promises); }
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 export function storageItem(kind, key) { return globalThis[kind].getItem(key); }
 export function setStorageItem(kind, key, value) { globalThis[kind].setItem(key, value); }
+// Whether the wasm `memory` holds the UTF-8 bytes of `needle` (a JS string: the test never copies it into wasm).
+export function memoryHolds(memory, needle) {
+  const bytes = new Uint8Array(memory.buffer), n = new TextEncoder().encode(needle);
+  outer: for (let i = bytes.indexOf(n[0]); i >= 0 && i <= bytes.length - n.length; i = bytes.indexOf(n[0], i + 1)) {
+    for (let j = 1; j < n.length; j++) if (bytes[i + j] !== n[j]) continue outer;
+    return true;
+  }
+  return false;
+}
 "#)]
 extern "C" {
     pub type Stub;
@@ -50,6 +64,8 @@ extern "C" {
     pub fn storage_item(kind: &str, key: &str) -> Option<String>;
     #[wasm_bindgen(js_name = setStorageItem)]
     pub fn set_storage_item(kind: &str, key: &str, value: &str);
+    #[wasm_bindgen(js_name = memoryHolds)]
+    pub fn memory_holds(memory: &JsValue, needle: &JsValue) -> bool;
 }
 
 pub fn bridge() -> &'static str {

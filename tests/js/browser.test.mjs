@@ -1,4 +1,5 @@
-// The built package in headless Chromium: imported as plain ESM by URL, and bundled with esbuild.
+// The built package in headless Chromium (or WebKitGTK with TEST_BROWSER=webkit): imported as plain ESM by URL, and
+// bundled with esbuild.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, symlinkSync, copyFileSync } from 'node:fs';
@@ -6,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { startBridge } from '../support/bridge.mjs';
 import { serveStatic } from '../support/static.mjs';
-import { launchChromium } from '../support/chromium.mjs';
+import { launchBrowser, WEBKIT } from '../support/browser.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const out = `${root}target/bundle-test/`;
@@ -21,11 +22,11 @@ before(async () => {
     outfile: `${out}bundle.js`, nodePaths: [`${out}node_modules`], logLevel: 'warning',
   });
   // The web build loads its .wasm next to the script (new URL(…, import.meta.url)): ship it beside the bundle.
-  copyFileSync(`${root}pkg/authbridge_bg.wasm`, `${out}authbridge_bg.wasm`);
+  copyFileSync(`${root}pkg/bindgen/authbridge_bg.wasm`, `${out}authbridge_bg.wasm`);
   copyFileSync(`${root}tests/js/fixtures/bundle.html`, `${out}index.html`);
   bridge = await startBridge();
   server = await serveStatic(root, { mounts: { '/fixtures/': `${root}tests/js/fixtures`, '/bundle/': out } });
-  browser = await launchChromium();
+  browser = await launchBrowser();
 });
 after(async () => { await browser?.close(); await server?.close(); await bridge?.close(); });
 
@@ -41,7 +42,7 @@ async function run(path) {
 }
 
 for (const [name, path] of [['ESM without a bundler', '/fixtures/esm.html'], ['esbuild bundle', '/bundle/']]) {
-  test(`package works in Chromium: ${name}`, async () => {
+  test(`package works in ${WEBKIT ? 'WebKitGTK' : 'Chromium'}: ${name}`, async () => {
     const { result, errors } = await run(path);
     assert.equal(result.error, undefined);
     assert.equal(result.name, 'José');

@@ -1,6 +1,6 @@
-// End to end in headless Chromium against the reference bridge and its mock providers: for each provider,
-// sign in → API call → refresh before expiry → a failed refresh → sign out revokes → sign in again → the
-// bridge rejects (refresh token expired or session gone). After every step, nothing but the short-lived
+// End to end in headless Chromium (or WebKitGTK with TEST_BROWSER=webkit, tests/support/browser.mjs) against the
+// reference bridge and its mock providers: for each provider, sign in → API call → refresh before expiry → a failed
+// refresh → sign out revokes → sign in again → the bridge rejects (refresh token expired or session gone). After every step, nothing but the short-lived
 // access token may be found in Web Storage, JS-readable cookies, IndexedDB or Cache Storage, and none of the
 // secrets the bridge ever held (refresh tokens, the apiKey, passwords) anywhere a script can read.
 import { test, before, after } from 'node:test';
@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startReferenceBridge } from '../support/reference-bridge.mjs';
-import { launchChromium } from '../support/chromium.mjs';
+import { launchBrowser, BROWSER } from '../support/browser.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 let bridge, browser;
 before(async () => {
   bridge = await startReferenceBridge({ tokenLifetime: 4 });
-  browser = await launchChromium();
+  browser = await launchBrowser();
 });
 after(async () => { await browser?.close(); await bridge?.close(); });
 
@@ -171,6 +171,6 @@ test('the demo page: sign in, call the API, watch a refresh (screenshot artifact
   assert.match(log, /GET \/api\/point\/me → 200/);
   assert.ok((log.match(/token from bridge/g) ?? []).length >= 2, log);
   mkdirSync(`${root}test-results`, { recursive: true });
-  await page.screenshot({ path: `${root}test-results/demo.png`, fullPage: true });
+  await page.screenshot({ path: `${root}test-results/demo${BROWSER === 'chromium' ? '' : `-${BROWSER}`}.png`, fullPage: true });
   await page.close();
 });

@@ -101,7 +101,8 @@ test('Cloudflare workerd (Miniflare)', async () => {
     outfile: `${out}workerd/worker.js`, conditions: ['workerd', 'worker', 'browser'], external: ['*.wasm'],
     nodePaths: [`${out}node_modules`], logLevel: 'warning',
   });
-  copyFileSync(`${root}pkg/authbridge_bg.wasm`, `${out}workerd/authbridge_bg.wasm`);
+  mkdirSync(`${out}workerd/bindgen`, { recursive: true });
+  copyFileSync(`${root}pkg/bindgen/authbridge_bg.wasm`, `${out}workerd/bindgen/authbridge_bg.wasm`);
   const t0 = performance.now();
   const mf = new Miniflare({
     modules: true, scriptPath: `${out}workerd/worker.js`, compatibilityDate: '2025-01-01',

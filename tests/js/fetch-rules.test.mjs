@@ -1,7 +1,8 @@
-// One rule set for the authenticated fetch, proven on every path: each rule of src/web/js.rs `makeFetch` (origin,
+// One rule set for the authenticated fetch, proven on every path: each rule of js/fetch.js `makeFetch` (origin,
 // the caller's own header, the token refreshed first, redirects, one retry after a 401, none for a streamed body)
 // for a URL string and a Request, with a fresh token and one to get first, in headless Chromium (where the fresh
-// string form is the fast path), Node, Deno and Cloudflare workerd (tests/js/fixtures/fetch-rules.js).
+// string form is the fast path), Node, Deno and Cloudflare workerd (tests/js/fixtures/fetch-rules.js). With
+// TEST_BROWSER=webkit (`make test-js-webkit`): in WebKitGTK alone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startBridge } from '../support/bridge.mjs';
 import { inDeno, inWorkerd } from '../support/runtimes.mjs';
 import { serveStatic } from '../support/static.mjs';
-import { launchChromium } from '../support/chromium.mjs';
+import { launchBrowser, BROWSER, WEBKIT } from '../support/browser.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const out = `${root}target/fetch-rules-test/`;
@@ -77,9 +78,9 @@ function check(r, key, browser) {
   assert.equal(arrived.filter((c) => / redirect$/.test(c.to)).length, browser ? 4 : 8, 'followed redirects arrived, without the token');
 }
 
-test('Chromium (pages: the fresh string form is the fast path)', async () => {
-  const key = `chromium${++n}`;
-  const browser = await launchChromium();
+test(`${WEBKIT ? 'WebKitGTK' : 'Chromium'} (pages: the fresh string form is the fast path)`, async () => {
+  const key = `${BROWSER}${++n}`;
+  const browser = await launchBrowser();
   try {
     const page = await browser.newPage();
     await page.goto(`${server.url}/fixtures/hostile.html`);
@@ -94,19 +95,20 @@ test('Chromium (pages: the fresh string form is the fast path)', async () => {
   }
 });
 
-test('Node', async () => {
+// Not browsers: run once, with Chromium.
+if (!WEBKIT) test('Node', async () => {
   const key = `node${++n}`;
   const { AuthClient } = await import(`${root}pkg/node.js`);
   const { fetchRules } = await import(`${root}tests/js/fixtures/fetch-rules.js`);
   check(await fetchRules(AuthClient, api.url, evil.url, key), key, false);
 });
 
-test('Deno', async () => {
+if (!WEBKIT) test('Deno', async () => {
   const key = `deno${++n}`;
   check(await inDeno(out, 'fetch-rules.js', 'fetchRules', [api.url, evil.url, key]), key, false);
 });
 
-test('Cloudflare workerd', async () => {
+if (!WEBKIT) test('Cloudflare workerd', async () => {
   const key = `workerd${++n}`;
   check(await inWorkerd(out, 'fetch-rules.js', 'fetchRules', [api.url, evil.url, key], '2026-04-01'), key, false);
 });

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { startBridge } from '../support/bridge.mjs';
 
 const pkgUrl = new URL('../../pkg/', import.meta.url);
-const wasmBytes = readFileSync(new URL('authbridge_bg.wasm', pkgUrl));
+const wasmBytes = readFileSync(new URL('bindgen/authbridge_bg.wasm', pkgUrl));
 // A module instance of its own (query string): still uninitialised when the first test runs.
 const fresh = await import(new URL('authbridge.js?lifecycle-uninitialised', pkgUrl));
 const lib = await import(new URL('authbridge.js', pkgUrl));

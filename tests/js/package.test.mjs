@@ -6,7 +6,7 @@ import { startBridge, makeJwt } from '../support/bridge.mjs';
 
 const pkgUrl = new URL('../../pkg/', import.meta.url);
 const { initSync, decodeJwt, decodeJwtHeader, parseTokenResponse, AuthClient, version } = await import(new URL('authbridge.js', pkgUrl));
-initSync({ module: readFileSync(new URL('authbridge_bg.wasm', pkgUrl)) });
+initSync({ module: readFileSync(new URL('bindgen/authbridge_bg.wasm', pkgUrl)) });
 
 const POINT_SEED = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJwb2ludHwtb1BIbllUaEc2NFVGX0ZCMV8yNmwiLCJpYXQiOjE2NDUxMzc2MDcsImV4cCI6MTY0NTE0MTIwN30.8eIpFc01hpj0Mid325kvJlouQi8aLTBw93q3whwRtpM';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,16 +1,19 @@
 // authbridge/react in a Vite React app (tests/bundlers/react-app, StrictMode on) with the packed package, against
-// the reference bridge through Vite's same-origin proxy, in Chromium: a production build (vite build + preview)
-// and the dev server (StrictMode's double effects, a reload with a stored token, HMR edits). Any page error or
-// console error fails, but for Chromium's log line of the expected 401 of a first visit without a session.
+// the reference bridge through Vite's same-origin proxy (the vite.config.js of pkg-template/README.md's "Same-origin
+// dev proxy", written into the app from the README), in Chromium (or WebKitGTK with TEST_BROWSER=webkit): a
+// production build (vite build + preview) and the dev server (StrictMode's double effects, a reload with a stored
+// token, HMR edits). Any page error or console error fails, but for Chromium's log line of the expected 401 of a
+// first visit without a session.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, createServer, preview } from 'vite';
-import react from '@vitejs/plugin-react';
 import { startReferenceBridge } from '../support/reference-bridge.mjs';
-import { launchChromium } from '../support/chromium.mjs';
+import { launchBrowser, WEBKIT } from '../support/browser.mjs';
+import { ERROR_COLLECTOR } from '../support/webkit.mjs';
 import { installPackage, root } from '../bundlers/install.mjs';
+import { recipeFiles } from '../support/docs.mjs';
 
 const work = join(root, 'target', 'react-test');
 const app = join(work, 'app');
@@ -19,9 +22,12 @@ let bridge, browser;
 before(async () => {
   rmSync(work, { recursive: true, force: true });
   cpSync(join(root, 'tests', 'bundlers', 'react-app'), app, { recursive: true });
+  for (const [path, code] of recipeFiles('react')) writeFileSync(join(app, path), code);
   installPackage(app);
   bridge = await startReferenceBridge({ tokenLifetime: 30 });
-  browser = await launchChromium();
+  // The README's vite.config.js reads the bridge's URL from BRIDGE_URL.
+  process.env.BRIDGE_URL = bridge.url;
+  browser = await launchBrowser();
 });
 after(async () => { await browser?.close(); await bridge?.close(); });
 // createServer and build set process.env.NODE_ENV for the whole process when it is unset: a build after a dev
@@ -29,12 +35,17 @@ after(async () => { await browser?.close(); await bridge?.close(); });
 const nodeEnv = process.env.NODE_ENV;
 afterEach(() => { if (nodeEnv === undefined) delete process.env.NODE_ENV; else process.env.NODE_ENV = nodeEnv; });
 
-// The bridge's routes, proxied with the Host header kept (changeOrigin: false, Vite's default): the bridge checks
-// Origin against Host, and its cookies then belong to the dev server's origin.
-const proxy = () => Object.fromEntries(['/csrf', '/session', '/auth/', '/api/'].map((p) => [p, { target: bridge.url }]));
-// Vite's own cache (pre-bundled dependencies) in the test's folder: the default, the repository's node_modules/.vite,
-// would outlive a rebuilt package, whose glue would then no longer match its fresh .wasm.
-const config = { root: app, cacheDir: join(work, 'vite-cache'), configFile: false, logLevel: 'warn', plugins: [react()] };
+// The app's vite.config.js is the README's: the React plugin, and the bridge's routes proxied with the Host header
+// kept (`{ target }` objects: changeOrigin off): the bridge checks Origin against Host, and its cookies then belong
+// to the dev server's origin. Vite's own cache (pre-bundled dependencies) in the test's folder: the default, the
+// repository's node_modules/.vite, would outlive a rebuilt package, whose glue would then no longer match its fresh
+// .wasm. WebKit is watched through WebDriver, which has no event stream: the page collects its own errors from its
+// first script on (tests/support/webkit.mjs); Vite adds that plugin to the config file's.
+const collectErrors = { name: 'collect-errors', transformIndexHtml: () => [{ tag: 'script', children: ERROR_COLLECTOR, injectTo: 'head-prepend' }] };
+const config = {
+  root: app, cacheDir: join(work, 'vite-cache'), configFile: join(app, 'vite.config.js'), logLevel: 'warn',
+  plugins: WEBKIT ? [collectErrors] : [],
+};
 const server = { host: '127.0.0.1', port: 0 };
 
 async function open(url) {
@@ -99,7 +110,7 @@ function assertClean({ errors, messages }) {
 }
 
 test('dev server (StrictMode): reload with a stored token, HMR edits, sign out', async () => {
-  const dev = await createServer({ ...config, server: { ...server, proxy: { ...proxy(),
+  const dev = await createServer({ ...config, server: { ...server, proxy: {
     '/changed-origin/': { target: bridge.url, changeOrigin: true, rewrite: (p) => p.replace('/changed-origin', '') } } } });
   await dev.listen();
   try {
@@ -170,7 +181,7 @@ test('dev server (StrictMode): reload with a stored token, HMR edits, sign out',
 
 test('production build (vite build + preview): first visit, sign in, reload, sign out; a missing .wasm', async () => {
   await build({ ...config, build: { outDir: join(work, 'dist'), emptyOutDir: true } });
-  const previewServer = await preview({ ...config, build: { outDir: join(work, 'dist') }, preview: { ...server, proxy: proxy() } });
+  const previewServer = await preview({ ...config, build: { outDir: join(work, 'dist') }, preview: server });
   try {
     const tab = await open(previewServer.resolvedUrls.local[0]);
     const { page } = tab;

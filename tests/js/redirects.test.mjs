@@ -1,7 +1,7 @@
 // A token never follows a redirect to an origin outside apiOrigins in the server runtimes: Node, Deno, and
 // Cloudflare workerd at a compatibility date before 2026 (where workerd forwards even Authorization across
-// origins, and rejects `redirect: 'error'`) and at a 2026 one. Checked at the receiving server. (Chromium and
-// Firefox: tests/web.rs and tests/js/security.test.mjs.)
+// origins, and rejects `redirect: 'error'`) and at a 2026 one. Checked at the receiving server. (Chromium,
+// Firefox and WebKitGTK: tests/web.rs and tests/js/security.test.mjs.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, symlinkSync } from 'node:fs';

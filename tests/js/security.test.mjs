@@ -1,12 +1,12 @@
-// The attacks of the adversarial review, replayed against the built package in headless Chromium: same-origin
-// scripts on the BroadcastChannel, two clients on one page, redirects, hostile `init` objects and re-entrant
-// listeners, and tokens left in wasm memory. Each test failed before its defence existed.
+// The attacks of the adversarial review, replayed against the built package in headless Chromium (and in WebKitGTK
+// with TEST_BROWSER=webkit): same-origin scripts on the BroadcastChannel, two clients on one page, redirects,
+// hostile `init` objects and re-entrant listeners, and tokens left in wasm memory. Each test failed before its defence existed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { startBridge } from '../support/bridge.mjs';
 import { serveStatic } from '../support/static.mjs';
-import { launchChromium } from '../support/chromium.mjs';
+import { launchBrowser } from '../support/browser.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 let bridge, other, server, browser, context;
@@ -17,7 +17,7 @@ before(async () => {
   bridge = await startBridge();
   other = await startBridge();
   server = await serveStatic(root, { mounts: { '/fixtures/': `${root}tests/js/fixtures` } });
-  browser = await launchChromium();
+  browser = await launchBrowser();
   context = await browser.newContext();
 });
 after(async () => { await browser?.close(); await server?.close(); await bridge?.close(); await other?.close(); });
@@ -98,6 +98,44 @@ test('forged token and signedOut messages: no fixation, no header switch, no ref
   assert.notEqual(r.afterSignOut.next, null);
   // One check with the bridge for 50 notices (plus the first token).
   assert.equal(bridge.stats(key).calls, 2);
+  await page.close();
+});
+
+test('a far-future expiry from a peer or a planted entry never pins a forged token', async () => {
+  const page = await openPage();
+  const key = `pin${++n}`;
+  const r = await page.evaluate(async ({ url, key }) => {
+    const YEAR_5138 = 99_999_999_999_999;
+    const options = { tokenUrl: `${url}/token/oauth2?key=${key}`, apiOrigins: [url], storageKey: key, autoRefresh: true };
+    // A same-origin page without authbridge posts a token that "expires" in 5138 to a client of one-hour tokens.
+    const auth = new lib.AuthClient(options);
+    await auth.start();
+    const mine = await auth.accessToken();
+    const stored = sessionStorage.getItem(key);
+    const { client } = JSON.parse(stored);
+    const spy = new BroadcastChannel(`authbridge:${key}`);
+    const entry = (token, expiresAt) => JSON.stringify({ client, token, expiresAt, header: 'Authorization' });
+    spy.postMessage({ type: 'token', client, entry: entry('forged-5138', YEAR_5138) });
+    spy.postMessage({ type: 'token', client, entry: entry('forged-5h', Date.now() + 5 * 3_600_000) });
+    await new Promise((r) => setTimeout(r, 200));
+    const peer = { token: await auth.accessToken(), stored: sessionStorage.getItem(key), next: auth.nextRefreshAt() };
+    spy.close();
+    auth.free();
+    // A planted entry, restored at the next page load.
+    sessionStorage.setItem(key, entry('planted-5138', YEAR_5138));
+    const reloaded = new lib.AuthClient(options);
+    await reloaded.start();
+    const reload = { token: await reloaded.accessToken(), next: reloaded.nextRefreshAt(), expiresAt: reloaded.expiresAt() };
+    reloaded.free();
+    return { mine, stored, peer, reload, now: Date.now() };
+  }, { url: bridge.url, key });
+  const twoDays = 2 * 86_400_000;
+  assert.equal(r.peer.token, r.mine, 'the forged tokens were not adopted');
+  assert.equal(r.peer.stored, r.stored, 'nothing forged was written to storage');
+  assert.ok(r.peer.next < r.now + twoDays, `next refresh ${new Date(r.peer.next).toISOString()}`);
+  assert.notEqual(r.reload.token, 'planted-5138', 'the planted entry was not restored');
+  assert.ok(r.reload.token.startsWith('eyJ'), r.reload.token);
+  assert.ok(r.reload.next < r.now + twoDays && r.reload.expiresAt < r.now + twoDays, JSON.stringify(r.reload));
   await page.close();
 });
 

@@ -1,17 +1,49 @@
 // Many tabs and workers, one session: one bridge call per expiry across all of them (Web Locks elect the
 // caller, BroadcastChannel delivers its token), takeover when the refreshing tab dies, sign-out everywhere,
 // and correct tokens after sleep, offline periods and a skewed client clock. Headless Chromium against the
-// reference bridge, bridge calls counted at the server.
+// reference bridge, bridge calls counted at the server. In WebKitGTK too (TEST_BROWSER=webkit), where a tab
+// that is not in front is hidden and its timers throttled: the five-tab test runs there both as five windows and as
+// five tabs of one window.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startReferenceBridge } from '../support/reference-bridge.mjs';
-import { launchChromium } from '../support/chromium.mjs';
+import { launchBrowser, BROWSER, WEBKIT } from '../support/browser.mjs';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+// The demo's www/ and the worker of the worker test, served by the reference bridge (`--www`).
+const www = join(root, 'target', `tabs-www-${BROWSER}`);
+const WORKER = `
+import init, { AuthClient } from '/pkg/authbridge.js';
+const ready = init();
+let auth;
+const log = [];
+onmessage = async ({ data }) => {
+  try {
+    await ready;
+    if (data.csrf) {
+      auth = new AuthClient({ tokenUrl: '/auth/point/token', apiOrigins: [location.origin], storageKey: 'tabs', bridgeHeaders: { 'X-CSRF-Token': data.csrf } });
+      auth.on('token', (e) => log.push(e.source));
+      await auth.start();
+    }
+    const r = await auth.fetch('/api/point/me');
+    postMessage({ status: r.status, jti: (await r.json()).jti, log });
+  } catch (e) {
+    postMessage({ error: String(e) });
+  }
+};`;
 
 const LIFETIME = 4;
 let bridge, browser;
 before(async () => {
-  bridge = await startReferenceBridge({ tokenLifetime: LIFETIME });
-  browser = await launchChromium();
+  rmSync(www, { recursive: true, force: true });
+  mkdirSync(www, { recursive: true });
+  cpSync(join(root, 'www'), www, { recursive: true });
+  writeFileSync(join(www, 'tab-worker.js'), WORKER);
+  bridge = await startReferenceBridge({ tokenLifetime: LIFETIME, extra: ['--www', www] });
+  browser = await launchBrowser();
 });
 after(async () => { await browser?.close(); await bridge?.close(); });
 
@@ -31,9 +63,10 @@ async function signIn(context) {
   return page;
 }
 
-/** Creates the tab's client (storage 'session', per tab) and starts it; API calls every `every` ms if given. */
-async function openTab(context, { page, every } = {}) {
-  page ??= await context.newPage();
+/** Creates the tab's client (storage 'session', per tab) and starts it; API calls every `every` ms if given. In
+ * WebKit, `window` opens a window of its own rather than a tab (a tab not in front is hidden there). */
+async function openTab(context, { page, every, window } = {}) {
+  page ??= await (WEBKIT ? context.newPage({ window }) : context.newPage());
   if (page.url() === 'about:blank') await page.goto(`${bridge.url}/`);
   await page.evaluate(async (every) => {
     // The demo page initialises the module; its version label appears once that is done.
@@ -58,37 +91,63 @@ async function openTab(context, { page, every } = {}) {
 
 const state = (page) => page.evaluate(() => ({ log, api, jti: auth.claims()?.jti ?? null }));
 
-test('5 tabs: one bridge call per expiry, every request carries a valid token', async () => {
+// Chromium: five pages, each as if in front. WebKit: five windows (all visible), and five tabs of one window, where
+// the four behind the front one are hidden and WebKit throttles their timers (their tickers run late and seldom; a
+// late refresh timer must cost neither a request without a valid token nor a second bridge call).
+for (const layout of WEBKIT ? ['windows', 'tabs of one window'] : ['tabs']) test(`5 ${layout}: one bridge call per expiry, every request carries a valid token`, async (t) => {
   const context = await browser.newContext();
+  // Closed even when the test fails: its tabs would go on calling the bridge and skew the next test's counts.
+  t.after(() => context.close());
   const first = await signIn(context);
   const before = await calls();
+  const opening = Date.now();
+  const window = layout === 'windows';
   const tabs = [await openTab(context, { page: first, every: 200 })];
-  for (let i = 1; i < 5; i++) tabs.push(await openTab(context, { every: 200 }));
-  assert.equal(await calls() - before, 1, 'the other four tabs got the first token from their peer');
+  for (let i = 1; i < 5; i++) tabs.push(await openTab(context, { every: 200, window }));
+  // The other four tabs got their first token from a peer (or its stored copy), not from the bridge. (Opening five
+  // tabs can outlast a 4 s token on a loaded machine: a refresh while they open is fine, counted below.)
+  const firsts = await Promise.all(tabs.slice(1).map((t) => t.evaluate(() => log.find((e) => e.t === 'token')?.source)));
+  assert.ok(firsts.every((s) => s === 'peer' || s === 'storage'), `first tokens of tabs 2-5 from: ${firsts}`);
   const t0 = Date.now();
   await sleep(11_000);
   const elapsed = (Date.now() - t0) / 1000;
-  const states = await Promise.all(tabs.map(state));
+  // The tabs' logs and the bridge's count read at one moment: again if a refresh came in between (reading five
+  // tabs takes a while on a loaded machine).
+  let states, made;
+  for (let i = 0; i < 5; i++) {
+    const from = await calls();
+    states = await Promise.all(tabs.map(state));
+    made = (await calls()) - before;
+    if (made === from - before) break;
+  }
   for (const t of tabs) await t.evaluate(() => clearInterval(ticker));
-  const made = (await calls()) - before;
   const tokens = new Set(states.flatMap((s) => s.api.map((a) => a.jti)));
   const requests = states.flatMap((s) => s.api);
-  assert.ok(requests.length > 150, `${requests.length} API calls`);
+  const hidden = await Promise.all(tabs.map((t) => t.evaluate(() => document.visibilityState === 'hidden')));
+  assert.equal(hidden.filter(Boolean).length, layout === 'tabs of one window' ? 4 : 0, `hidden: ${hidden}`);
+  const perTab = states.map((s) => s.api.length);
+  // 55 ticks in 11 s in a visible tab; a hidden WebKit tab ticks about once a second at most.
+  for (const [i, n] of perTab.entries()) assert.ok(n > (hidden[i] ? 5 : 40), `API calls per tab: ${perTab} (hidden: ${hidden})`);
   assert.deepEqual(requests.filter((a) => a.status !== 200), [], 'every request authorised');
-  assert.equal(made, tokens.size, `bridge calls ${made} vs distinct tokens in use ${tokens.size}`);
-  // A 4 s token refreshes 0.8-1.2 s early: one call per ~3 s.
-  const cycles = Math.floor(elapsed / (LIFETIME - 1.2 - 1));
-  assert.ok(made >= 3 && made <= cycles + 2, `${made} bridge calls in ${elapsed.toFixed(1)} s`);
+  // Every token the bridge issued went out with requests, but perhaps the newest (issued less than a tick before
+  // the logs were read).
+  assert.ok(tokens.size === made || tokens.size === made - 1, `bridge calls ${made} vs distinct tokens in use ${tokens.size}`);
+  // A 4 s token refreshes 0.8-1.2 s early: one call per ~3 s, since the first tab opened.
+  const all = (Date.now() - opening) / 1000;
+  const cycles = Math.floor(all / (LIFETIME - 1.2 - 1));
+  assert.ok(made >= 3 && made <= cycles + 2, `${made} bridge calls in ${all.toFixed(1)} s`);
   const bridgeEvents = states.map((s) => s.log.filter((e) => e.source === 'bridge').length);
   assert.equal(bridgeEvents.reduce((a, b) => a + b), made, `token events from the bridge per tab: ${bridgeEvents}`);
   const times = states.flatMap((s, i) => s.log.filter((e) => e.source === 'bridge').map((e) => `${i}@${e.at - t0}`)).sort((a, b) => +a.split('@')[1] - +b.split('@')[1]);
   console.log(`# refreshes (tab@ms): ${times.join(' ')}`);
-  console.log(`# 5 tabs: ${made} bridge calls in ${elapsed.toFixed(1)} s for ${tokens.size} tokens; ${requests.length} API calls, all 200; bridge events per tab ${bridgeEvents}`);
+  console.log(`# 5 ${layout} (${BROWSER}): ${made} bridge calls in ${elapsed.toFixed(1)} s for ${tokens.size} tokens; ${requests.length} API calls (per tab ${perTab}), all 200; bridge events per tab ${bridgeEvents}`);
   await context.close();
 });
 
-test('the refreshing tab dies holding the lock: another tab takes over', async () => {
+test('the refreshing tab dies holding the lock: another tab takes over', async (t) => {
   const context = await browser.newContext();
+  // Closed even when the test fails: its tabs would go on calling the bridge and skew the next test's counts.
+  t.after(() => context.close());
   const a = await openTab(context, { page: await signIn(context) });
   const b = await openTab(context);
   const before = await calls();
@@ -109,8 +168,10 @@ test('the refreshing tab dies holding the lock: another tab takes over', async (
   await context.close();
 });
 
-test('sign-out in one tab signs out every tab within a second', async () => {
+test('sign-out in one tab signs out every tab within a second', async (t) => {
   const context = await browser.newContext();
+  // Closed even when the test fails: its tabs would go on calling the bridge and skew the next test's counts.
+  t.after(() => context.close());
   const tabs = [await openTab(context, { page: await signIn(context) }), await openTab(context), await openTab(context)];
   const t0 = Date.now();
   await tabs[1].evaluate(() => auth.signOut());
@@ -128,8 +189,10 @@ test('sign-out in one tab signs out every tab within a second', async () => {
   await context.close();
 });
 
-test('after a long sleep the first request carries a fresh token', async () => {
+test('after a long sleep the first request carries a fresh token', async (t) => {
   const context = await browser.newContext();
+  // Closed even when the test fails: its tabs would go on calling the bridge and skew the next test's counts.
+  t.after(() => context.close());
   await context.clock.install();
   const page = await openTab(context, { page: await signIn(context) });
   const before = await page.evaluate(() => auth.claims().jti);
@@ -144,8 +207,10 @@ test('after a long sleep the first request carries a fresh token', async () => {
   await context.close();
 });
 
-test('offline: no retry storm; back online: refresh within a second', async () => {
+test('offline: no retry storm; back online: refresh within a second', async (t) => {
   const context = await browser.newContext();
+  // Closed even when the test fails: its tabs would go on calling the bridge and skew the next test's counts.
+  t.after(() => context.close());
   const page = await openTab(context, { page: await signIn(context) });
   await context.setOffline(true);
   const before = await calls();
@@ -167,8 +232,9 @@ test('offline: no retry storm; back online: refresh within a second', async () =
 });
 
 for (const skewMinutes of [10, -10]) {
-  test(`a client clock ${skewMinutes > 0 ? 'fast' : 'slow'} by 10 minutes refreshes before the server's expiry, no loop`, async () => {
+  test(`a client clock ${skewMinutes > 0 ? 'fast' : 'slow'} by 10 minutes refreshes before the server's expiry, no loop`, async (t) => {
     const context = await browser.newContext();
+    t.after(() => context.close());
     await context.clock.install({ time: Date.now() + skewMinutes * 60_000 });
     await context.clock.resume();
     const page = await openTab(context, { page: await signIn(context), every: 250 });
@@ -194,28 +260,11 @@ async function seen(page, jti) {
   assert.ok(held, `the page never held the worker's token ${jti}: ${JSON.stringify(await page.evaluate(() => log))}`);
 }
 
-test('a web worker and a page sharing a storage key behave as two tabs', async () => {
+test('a web worker and a page sharing a storage key behave as two tabs', async (t) => {
   const context = await browser.newContext();
+  // Closed even when the test fails: its tabs would go on calling the bridge and skew the next test's counts.
+  t.after(() => context.close());
   const page = await signIn(context);
-  await page.route('**/tab-worker.js', (route) => route.fulfill({ contentType: 'text/javascript', body: `
-    import init, { AuthClient } from '/pkg/authbridge.js';
-    const ready = init();
-    let auth;
-    const log = [];
-    onmessage = async ({ data }) => {
-      try {
-        await ready;
-        if (data.csrf) {
-          auth = new AuthClient({ tokenUrl: '/auth/point/token', apiOrigins: [location.origin], storageKey: 'tabs', bridgeHeaders: { 'X-CSRF-Token': data.csrf } });
-          auth.on('token', (e) => log.push(e.source));
-          await auth.start();
-        }
-        const r = await auth.fetch('/api/point/me');
-        postMessage({ status: r.status, jti: (await r.json()).jti, log });
-      } catch (e) {
-        postMessage({ error: String(e) });
-      }
-    };` }));
   await openTab(context, { page });
   const before = await calls();
   const startedAt = Date.now();

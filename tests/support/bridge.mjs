@@ -99,16 +99,22 @@ export function startBridge({ port = 0 } = {}) {
     }
     if (parts[0] === 'token' && req.method === 'DELETE') {
       s.revokes.push({ authorization: req.headers.authorization ?? null, xAuthToken: req.headers['x-auth-token'] ?? null });
-      return send(204, '');
+      // `revoke=503`: a bridge that does not confirm the sign-out.
+      const status = Number(url.searchParams.get('revoke') ?? 204);
+      return send(status, status === 204 ? '' : { error: 'injected' });
     }
-    if (parts[0] === 'stats') return send(200, { calls: s.calls, revokes: s.revokes, issued: s.issued.length, apiCalls: s.apiCalls });
+    if (parts[0] === 'stats') return send(200, { calls: s.calls, revokes: s.revokes, issued: s.issued.length, apiCalls: s.apiCalls, bridgeHeaders: s.lastBridgeHeaders ?? null });
     // Scripted faults for the next token calls: [{kind, count, …}] (see the token handler); [] heals.
     if (parts[0] === 'script' && req.method === 'POST') { s.script = JSON.parse(body); return send(200, {}); }
-    if (parts[0] === 'redirect') return send(302, '', { location: url.searchParams.get('to') });
+    // `code=307`: a redirect that keeps the method and body.
+    if (parts[0] === 'redirect') return send(Number(url.searchParams.get('code') ?? 302), '', { location: url.searchParams.get('to') });
     if (parts[0] === 'fail' && req.method === 'POST') { s.failNext = Number(url.searchParams.get('n') ?? 1); return send(200, {}); }
     if (parts[0] === 'api') {
       const presented = req.headers['x-auth-token'] ?? (req.headers.authorization ?? '').replace(/^Bearer /, '');
-      s.apiCalls.push({ path: url.pathname, to: url.searchParams.get('to'), authorization: req.headers.authorization ?? null, xAuthToken: req.headers['x-auth-token'] ?? null, body });
+      s.apiCalls.push({
+        path: url.pathname, to: url.searchParams.get('to'), authorization: req.headers.authorization ?? null, xAuthToken: req.headers['x-auth-token'] ?? null,
+        cookie: req.headers.cookie ?? null, proxyAuthorization: req.headers['proxy-authorization'] ?? null, custom: req.headers['x-custom'] ?? null, body,
+      });
       const latest = s.issued[s.issued.length - 1];
       switch (parts[1]) {
         case 'echo': return send(200, { authorization: req.headers.authorization ?? null, xAuthToken: req.headers['x-auth-token'] ?? null, custom: req.headers['x-custom'] ?? null, method: req.method, body });

@@ -33,7 +33,9 @@ export default { async fetch() { return Response.json(await ${fn}(AuthClient, ..
     entryPoints: [`${dir}src.js`], bundle: true, format: 'esm', outfile: `${dir}worker.js`,
     conditions: ['workerd', 'worker', 'browser'], external: ['*.wasm'], nodePaths: [`${out}node_modules`], logLevel: 'warning',
   });
-  copyFileSync(`${root}pkg/authbridge_bg.wasm`, `${dir}authbridge_bg.wasm`);
+  // The bundle keeps the entry's import of ./bindgen/authbridge_bg.wasm (a CompiledWasm module).
+  mkdirSync(`${dir}bindgen`, { recursive: true });
+  copyFileSync(`${root}pkg/bindgen/authbridge_bg.wasm`, `${dir}bindgen/authbridge_bg.wasm`);
   const mf = new Miniflare({
     modules: true, scriptPath: `${dir}worker.js`, compatibilityDate,
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],

@@ -1,9 +1,9 @@
-// The hand-written part of authbridge.d.ts. It must type-check under `tsc --strict` with `skipLibCheck: false` in
-// a browser project (lib dom), a Node project (@types/node, no dom) and a Cloudflare Workers project
-// (@cloudflare/workers-types, no dom): tests/types/ checks all three. So it names only globals those three share
-// (`Request`, `Response`, `RequestInit`, `URL`, `Error`, `Promise`) and defines the rest below.
-// scripts/build-pkg.mjs rewrites wasm-bindgen's generated declarations (InitInput, InitOutput, SyncInitInput) to
-// use the same aliases.
+// The npm package's authbridge.d.ts: the declarations of its entry (pkg-template/authbridge.js), written by hand
+// (wasm-bindgen's own, generated from the Rust signatures, would name DOM-only types; the package is built without
+// them). It must type-check under `tsc --strict` with `skipLibCheck: false` in a browser project (lib dom), a Node
+// project (@types/node, no dom) and a Cloudflare Workers project (@cloudflare/workers-types, no dom): tests/types/
+// checks all three. So it names only globals those three share (`Request`, `Response`, `RequestInit`, `URL`,
+// `Error`, `Promise`) and defines the rest below. tests/js/types.test.mjs checks it against the emitted values.
 
 /** Stable error codes carried by every error authbridge throws or emits, as `error.code` (errors of the API request itself in `AuthClient.fetch` are `fetch()`'s own). */
 export type AuthErrorCode =
@@ -14,10 +14,12 @@ export type AuthErrorCode =
  * An `Error` with a stable `code` and `name === 'AuthbridgeError'`. Test for one with {@link isAuthError}.
  *
  * - `invalid_token`: `decodeJwt`/`decodeJwtHeader` were given something that is not a JWT.
- * - `invalid_response`: the bridge's answer is not a usable token response (or `parseTokenResponse` says so).
+ * - `invalid_response`: the bridge's answer is not a usable token response (or `parseTokenResponse` says so), or it
+ *   is a redirect (bridge calls follow none: the message names the status and the target's origin).
  * - `refresh_rejected`: the bridge answered 401/403; `status` and `bridgeError` say how.
  * - `network`: the bridge could not be reached (`cause`: the fetch's error).
- * - `bridge_unavailable`: the bridge answered another error status, after the retries.
+ * - `bridge_unavailable`: the bridge answered another error status (`status`), after the retries; from `signOut()`,
+ *   the bridge did not confirm the sign-out.
  * - `timeout`: the bridge did not answer within `bridgeTimeout` (`cause`: the abort's reason).
  * - `signed_out`: a token was asked for after a sign-out or a refusal.
  * - `invalid_config`: an option or an argument is wrong.
@@ -29,7 +31,7 @@ export interface AuthError extends Error {
   readonly code: AuthErrorCode;
   /** The JavaScript error behind a `network` or `timeout` error, when there was one. */
   readonly cause?: unknown;
-  /** `refresh_rejected`: the bridge's HTTP status (401 or 403). */
+  /** `refresh_rejected`: the bridge's HTTP status (401 or 403); `bridge_unavailable`: the error status it answered. */
   readonly status?: number;
   /** `refresh_rejected`: the `error` member of the bridge's JSON body, when it sent a short one (e.g. `'csrf'`). */
   readonly bridgeError?: string;
@@ -167,7 +169,12 @@ export class AuthClient {
   nextRefreshAt(): number | null;
   /** Forces one refresh (joins one in flight); resolves the new token. */
   refresh(): Promise<string>;
-  /** `DELETE revokeUrl` with the token, then clears storage and timers and emits `signedOut`. */
+  /**
+   * `DELETE revokeUrl` with the token, then clears storage and timers and emits `signedOut`. Resolves once the
+   * bridge confirmed (2xx); otherwise rejects (`bridge_unavailable` with `status`, `network` or `timeout` with
+   * `cause`, `invalid_response` for a redirect) with the local session ended all the same: the bridge's session
+   * may live on, so say so and offer to retry.
+   */
   signOut(): Promise<void>;
   /** Adds a listener; returns the function that removes it. */
   on<E extends keyof AuthClientEvents>(event: E, listener: (event: AuthClientEvents[E]) => void): () => void;
@@ -196,6 +203,41 @@ export interface AuthClient extends Disposable {}
 declare global {
   interface Disposable {}
 }
+
+/** Decodes the claims (part #2) of a JWT without verifying its signature. */
+export function decodeJwt(token: string): JwtClaims;
+
+/** Decodes the header (part #1) of a JWT. */
+export function decodeJwtHeader(token: string): JwtHeader;
+
+/** Reads a bridge response (JSON text or an already parsed value) the way `AuthClient` does. */
+export function parseTokenResponse(json: string | object, format?: TokenFormat): ParsedTokenResponse;
+
+/** Where `init()` finds the module: its URL, a `Request` or `Response` for it, its bytes or a compiled module. */
+export type InitInput = Request | string | URL | Response | Bytes | WasmModule;
+
+/** What `initSync()` takes: the module's bytes or a compiled module. */
+export type SyncInitInput = Bytes | WasmModule;
+
+export interface InitOutput {
+  /** The module's memory (its other exports are internal to the glue). */
+  readonly memory: WasmMemory;
+}
+
+/**
+ * Instantiates the module synchronously from its bytes or a compiled `WebAssembly.Module`. A second call returns
+ * the same instance. (Passing `SyncInitInput` directly is deprecated.)
+ */
+export function initSync(module: { module: SyncInitInput } | SyncInitInput): InitOutput;
+
+/**
+ * Loads the module: by default `authbridge_bg.wasm` next to the glue; a URL, `Request` or `Response` is fetched,
+ * bytes or a compiled module are instantiated. A second call returns the same instance. (Passing `InitInput`
+ * directly is deprecated.)
+ */
+export default function init(
+  module_or_path?: { module_or_path: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>,
+): Promise<InitOutput>;
 
 /** `ArrayBuffer` or a view of one: the DOM's `BufferSource`, without needing the DOM's types. */
 type Bytes = ArrayBuffer | ArrayBufferView;

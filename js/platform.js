@@ -1,0 +1,223 @@
+// @ts-check
+// The client's JavaScript side apart from the network (fetch.js): the BroadcastChannel, the Web Lock, the page's
+// lifecycle events, Web Storage, listeners and errors. It carries out what the client (wasm) decides and hands
+// the platform's events back to it; it decides nothing.
+import { makeFetch } from './fetch.js';
+
+/** @typedef {'ifAvailable' | 'wait' | 'steal'} LockMode */
+/** @typedef {'granted' | 'busy' | 'failed'} LockResult */
+/** @typedef {'online' | 'offline' | 'visibilitychange' | 'pageshow' | 'focus' | 'storage'} LifecycleType */
+
+/**
+ * The Web Lock requests by ticket (see `makeLocks`).
+ * @typedef {object} Locks
+ * @property {(ticket: number, mode: LockMode) => void} request
+ * @property {(ticket: number) => void} release
+ */
+
+/**
+ * The client's JavaScript side, made in one call (read by `Parts` in src/web/client.rs, field by field).
+ * @typedef {object} ClientParts
+ * @property {BroadcastChannel | null} channel to the other tabs and workers (none outside browsers: an open
+ *   channel would keep a Node or Deno process alive)
+ * @property {Locks} locks
+ * @property {import('./fetch.js').Fetcher} fetcher
+ * @property {() => void} unlisten removes the lifecycle listeners
+ * @property {boolean} online
+ * @property {number} seed a random integer below 2^53, for the core's jitter
+ * @property {Set<Function>} onToken
+ * @property {Set<Function>} onSignedOut
+ * @property {Set<Function>} onError
+ * @property {Set<Function>} onChange
+ */
+
+/**
+ * Makes the client's JavaScript side. The channel and the lock are named `authbridge:<storage key>`. Only
+ * localStorage is shared with other tabs, so only its clients (`local`) listen for `storage` (fewer listeners also
+ * make the constructor cheaper: Chromium's profile put ~3 ms of a first `new AuthClient` in addEventListener).
+ * @param {(message: unknown) => void} onMessage a BroadcastChannel message
+ * @param {(type: LifecycleType, event: Event | undefined) => void} onLifecycle a page event (`storage`: with it)
+ * @param {(ticket: number, result: LockResult) => void} onLock
+ * @param {import('./fetch.js').Rules['want']} want the header the fetch sends, once the client has a token
+ * @param {import('./fetch.js').Rules['answered']} answered what the API answered to the token
+ * @param {import('./fetch.js').Rules['hop']} hop decides a redirect followed by hand
+ * @param {string} key the storage key
+ * @param {boolean} browser
+ * @param {string[]} origins
+ * @param {boolean} local
+ * @returns {ClientParts}
+ */
+export function makeClient(onMessage, onLifecycle, onLock, want, answered, hop, key, browser, origins, local) {
+  const name = `authbridge:${key}`;
+  return {
+    channel: browser ? openChannel(name, onMessage) : null,
+    locks: makeLocks(name, onLock),
+    fetcher: makeFetch(origins, browser, { want, answered, hop }),
+    unlisten: listen(local, onLifecycle),
+    online: globalThis.navigator?.onLine !== false,
+    seed: Math.floor(Math.random() * 2 ** 53),
+    onToken: new Set(),
+    onSignedOut: new Set(),
+    onError: new Set(),
+    onChange: new Set(),
+  };
+}
+
+/**
+ * @param {string} name @param {(message: unknown) => void} onMessage @returns {BroadcastChannel | null}
+ */
+function openChannel(name, onMessage) {
+  if (typeof BroadcastChannel !== 'function') return null;
+  const channel = new BroadcastChannel(name);
+  channel.onmessage = (e) => onMessage(e.data);
+  return channel;
+}
+
+/** @param {BroadcastChannel | null} channel @param {unknown} message */
+export function post(channel, message) {
+  try { channel?.postMessage(message); } catch { /* a closed channel: nobody to tell */ }
+}
+
+/** @param {BroadcastChannel | null} channel */
+export function closeChannel(channel) {
+  if (channel) { channel.onmessage = null; channel.close(); }
+}
+
+/** @type {readonly LifecycleType[]} */
+const LIFECYCLE = ['online', 'offline', 'visibilitychange', 'pageshow', 'focus'];
+
+/**
+ * The lifecycle listeners: `handler(type, event)`, with the event for `storage` and `pageshow` (its `persisted`:
+ * the page came back from the back-forward cache); a `visibilitychange` to hidden is not passed on (only a page
+ * coming back matters). Returns the function removing them.
+ * @param {boolean} storage @param {(type: LifecycleType, event: Event | undefined) => void} handler
+ * @returns {() => void}
+ */
+function listen(storage, handler) {
+  /** @type {LifecycleType[]} */
+  const names = storage ? [...LIFECYCLE, 'storage'] : [...LIFECYCLE];
+  /** @param {Event} e */
+  const on = (e) => {
+    const type = /** @type {LifecycleType} */ (e.type);
+    if (type !== 'visibilitychange' || globalThis.document?.visibilityState !== 'hidden') handler(type, type === 'storage' || type === 'pageshow' ? e : undefined);
+  };
+  for (const n of names) globalThis.addEventListener?.(n, on);
+  return () => { for (const n of names) globalThis.removeEventListener?.(n, on); };
+}
+
+/**
+ * The origin-wide Web Lock, by ticket, for the core's lock protocol (src/machine.rs decides when to ask, wait,
+ * steal and release; this only performs it). `onEvent(ticket, result)`: `failed` when aborted, stolen, or the
+ * request threw. A ticket released before its grant gives the lock back at once. Without Web Locks every request
+ * is granted at once (per-context single flight only).
+ * @param {string} name @param {(ticket: number, result: LockResult) => void} onEvent @returns {Locks}
+ */
+function makeLocks(name, onEvent) {
+  const locks = globalThis.navigator?.locks;
+  /** @type {Map<number, { release: (() => void) | null, abort: AbortController, done: boolean }>} */
+  const tickets = new Map();
+  return {
+    request(ticket, mode) {
+      if (!locks?.request) { queueMicrotask(() => onEvent(ticket, 'granted')); return; }
+      const t = { release: /** @type {(() => void) | null} */ (null), abort: new AbortController(), done: false };
+      tickets.set(ticket, t);
+      /** @type {LockOptions} */
+      const options = mode === 'ifAvailable' ? { ifAvailable: true } : mode === 'steal' ? { steal: true } : { signal: t.abort.signal };
+      locks.request(name, options, (lock) => {
+        if (t.done) return undefined;
+        if (!lock) { t.done = true; tickets.delete(ticket); onEvent(ticket, 'busy'); return undefined; }
+        return new Promise((resolve) => { t.release = () => resolve(undefined); onEvent(ticket, 'granted'); });
+      }).catch(() => {
+        if (!t.done) { t.done = true; tickets.delete(ticket); onEvent(ticket, 'failed'); }
+      });
+    },
+    release(ticket) {
+      const t = tickets.get(ticket);
+      if (!t) return;
+      tickets.delete(ticket);
+      t.done = true;
+      if (t.release) t.release(); else t.abort.abort();
+    },
+  };
+}
+
+/**
+ * A pending promise and the functions settling it.
+ * @returns {{ promise: Promise<unknown>, resolve: (value?: unknown) => void, reject: (reason?: unknown) => void }}
+ */
+export function deferred() {
+  /** @type {(value?: unknown) => void} */
+  let resolve = () => {};
+  /** @type {(reason?: unknown) => void} */
+  let reject = () => {};
+  const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
+  return { promise, resolve, reject };
+}
+
+/**
+ * Calls every function of `set` (in its order, as forEach visits it) with `payload` when `has`, else with no
+ * argument; one that throws does not stop the others. A trap of the module (a listener calling back into a client
+ * that could not take it) is not a listener's error: it goes on, as in `store`.
+ * @param {Set<unknown>} set @param {boolean} has @param {unknown} payload
+ */
+export function emit(set, has, payload) {
+  set.forEach((f) => {
+    if (typeof f !== 'function') return;
+    try {
+      if (has) f.call(null, payload); else f.call(null);
+    } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError) throw e;
+    }
+  });
+}
+
+/**
+ * Web Storage under `key`: reads it (`value` undefined: the value or null), writes `value`, or removes it (`value`
+ * null); a write or removal gives whether it worked, and a storage that throws gives false. A trap of the module
+ * (a storage whose methods called back into a client that could not take it) is not a storage failure: it goes on.
+ * @param {Storage} storage @param {string} key @param {string | null | undefined} value
+ * @returns {string | null | boolean}
+ */
+export function store(storage, key, value) {
+  try {
+    if (value === undefined) return storage.getItem(key);
+    if (value === null) storage.removeItem(key); else storage.setItem(key, value);
+    return true;
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) throw e;
+    return false;
+  }
+}
+
+/**
+ * Adds `fn` to `set`; returns the function removing it (made here so that no closure outlives the client).
+ * @param {Set<Function>} set @param {Function} fn @returns {() => void}
+ */
+export function offFn(set, fn) {
+  set.add(fn);
+  return () => { set.delete(fn); };
+}
+
+/**
+ * An Error named `name`, with `code`, `cause`, `status` and `bridgeError` where given.
+ * @param {string} message @param {string} name @param {string | undefined} code @param {unknown} cause
+ * @param {number | undefined} status @param {string | undefined} bridgeError @returns {Error}
+ */
+export function makeError(message, name, code, cause, status, bridgeError) {
+  const e = /** @type {Error & { code?: string, status?: number, bridgeError?: string }} */ (new Error(message));
+  e.name = name;
+  if (code !== undefined) e.code = code;
+  if (cause !== undefined) e.cause = cause;
+  if (status !== undefined) e.status = status;
+  if (bridgeError !== undefined) e.bridgeError = bridgeError;
+  return e;
+}
+
+/**
+ * The store interface's snapshot: frozen, claims included (a subscriber must not be able to change what others see).
+ * @param {string} status @param {object | null} claims @param {number | null} expiresAt @param {unknown} error
+ */
+export function snapshot(status, claims, expiresAt, error) {
+  if (claims !== null) Object.freeze(claims);
+  return Object.freeze({ status, claims, expiresAt, error });
+}

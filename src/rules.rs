@@ -1,0 +1,346 @@
+//! The request rules: which request gets the token, what each redirect hop carries, whether a redirect is
+//! followed and how, which `401` refuses the token, and what a bridge call does with a redirect. Pure decisions
+//! over plain facts (origins as the platform's URL parser gives them, statuses, methods, the caller's redirect
+//! mode and the runtime); the executor (`js/fetch.js`) carries them out and decides nothing.
+//!
+//! The invariant, checked exhaustively in the tests: the token, and the caller's credentials once a request has
+//! left its first origin, reach only the API origins.
+
+/// How the platform's `fetch` treats redirects, which decides who follows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// A page or a worker: the browser follows redirects, drops `Authorization` on a cross-origin one, forwards
+    /// any other header, and hides a redirect's target from scripts.
+    Browser,
+    /// Node, Deno, workerd: `fetch` sends what it is given (workerd before 2026 forwards even `Authorization`
+    /// across origins, and refuses `redirect: 'error'`), so redirects are followed by hand.
+    Server,
+}
+
+/// Fetch's `RequestRedirect`, as the caller passed it (`Follow` when absent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectMode {
+    Follow,
+    Error,
+    Manual,
+}
+
+impl RedirectMode {
+    /// Fetch's name of the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Follow => "follow",
+            Self::Error => "error",
+            Self::Manual => "manual",
+        }
+    }
+
+    /// The mode named `name` (`Follow` for anything else, as fetch defaults).
+    pub fn from_name(name: Option<&str>) -> Self {
+        match name {
+            Some("error") => Self::Error,
+            Some("manual") => Self::Manual,
+            _ => Self::Follow,
+        }
+    }
+}
+
+/// The header names a request never carries across origins: the caller's credentials (as browsers drop them,
+/// Fetch's HTTP-redirect fetch), whatever header the token itself is in.
+pub const CROSS_ORIGIN_DROPPED: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
+/// Redirects followed by hand at most, as Fetch's limit.
+pub const MAX_REDIRECTS: u32 = 20;
+
+/// Whether a request to `origin` gets the token: exactly one of the API origins (scheme, host and port as the
+/// platform's URL parser normalises them).
+pub fn gets_token(origin: &str, api_origins: &[String]) -> bool {
+    api_origins.iter().any(|o| o == origin)
+}
+
+/// Who follows the redirects of a request sent with the token in `header`, and with which mode the platform's
+/// `fetch` is called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sending {
+    /// The platform follows (or refuses) redirects with this mode.
+    Platform(RedirectMode),
+    /// Every hop goes out with `manual` and [`next_hop`] decides each redirect, with the caller's mode.
+    ByHand(RedirectMode),
+}
+
+/// How a request carrying the token goes out. In a browser a token in `Authorization` may follow redirects (the
+/// browser drops it across origins); a token in any other header follows none (`error`, unless the caller chose
+/// `manual`, which follows nothing), since the browser would forward it and hide where. Elsewhere every redirect
+/// is followed by hand.
+pub fn sending(runtime: Runtime, header: &str, caller: RedirectMode) -> Sending {
+    match runtime {
+        Runtime::Server => Sending::ByHand(caller),
+        Runtime::Browser if header.eq_ignore_ascii_case("authorization") => Sending::Platform(caller),
+        Runtime::Browser if caller == RedirectMode::Follow => Sending::Platform(RedirectMode::Error),
+        Runtime::Browser => Sending::Platform(caller),
+    }
+}
+
+/// A request the caller sent with its own token header (the client adds nothing): in a browser the platform
+/// follows as the caller asked; elsewhere by hand, so that the caller's credentials do not cross origins.
+pub fn sending_own(runtime: Runtime, caller: RedirectMode) -> Sending {
+    match runtime {
+        Runtime::Browser => Sending::Platform(caller),
+        Runtime::Server => Sending::ByHand(caller),
+    }
+}
+
+/// What to do with the answer to one hop followed by hand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Hop {
+    /// The answer is the response (not a redirect, or one the caller did not want followed).
+    Done,
+    /// Fail as fetch would, with this message.
+    Fail(&'static str),
+    /// Send the next hop: as a `GET` without a body when `to_get`, else the same method and body; attach the
+    /// token when `token`; drop the headers in `drop`.
+    Follow { to_get: bool, token: bool, drop: &'static [&'static str] },
+}
+
+/// The statuses fetch follows.
+pub fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Decides a redirect answered to a hop followed by hand: `status` and whether there is a `Location`, the
+/// request's `method`, the caller's `mode`, how many hops were followed, the hop's origin and the target's
+/// (`None` for a target that is not http(s)).
+#[allow(clippy::too_many_arguments)]
+pub fn next_hop(
+    status: u16,
+    has_location: bool,
+    method: &str,
+    mode: RedirectMode,
+    hops: u32,
+    from: &str,
+    to: Option<&str>,
+    api_origins: &[String],
+) -> Hop {
+    if !is_redirect(status) || mode == RedirectMode::Manual || !has_location {
+        return Hop::Done;
+    }
+    if mode == RedirectMode::Error {
+        return Hop::Fail("fetch failed: redirect mode is \"error\"");
+    }
+    if hops >= MAX_REDIRECTS {
+        return Hop::Fail("fetch failed: too many redirects");
+    }
+    let Some(to) = to else { return Hop::Fail("fetch failed: redirect to a non-HTTP URL") };
+    // Fetch's method rules: a 303 becomes a GET (but HEAD stays), a 301/302 turns a POST into a GET.
+    let to_get = (status == 303 && method != "HEAD") || (status <= 302 && method == "POST");
+    let drop: &'static [&'static str] = if to == from { &[] } else { &CROSS_ORIGIN_DROPPED };
+    Hop::Follow { to_get, token: gets_token(to, api_origins), drop }
+}
+
+/// Whether a `401` refuses the token: only one from an API origin that received it. A `401` from a host an API
+/// redirected to never saw the token, and must not cost a refresh (nor one per request).
+pub fn refuses_token(status: u16, carried: bool) -> bool {
+    status == 401 && carried
+}
+
+/// In a browser, whether a response to a request sent with the token for `sent_to` (an API origin) came from
+/// where the token went: the browser hides the hops, so the response's own origin (`from`, `None` when it has
+/// no URL) must be the one the token was sent to. A redirect that leaves the origin and comes back is not told
+/// apart; it would make one refresh, which single flight bounds.
+pub fn browser_carried(sent_to: &str, from: Option<&str>, api_origins: &[String]) -> bool {
+    let from = from.unwrap_or(sent_to);
+    from == sent_to && gets_token(from, api_origins)
+}
+
+/// Whether a bridge answer is a redirect, which a bridge call never follows (its headers and cookies are for the
+/// bridge's origin alone): a 3xx, or the opaque response a browser gives for `manual`.
+pub fn bridge_redirect(status: u16, opaque_redirect: bool) -> bool {
+    opaque_redirect || (300..400).contains(&status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const API: &str = "https://api.example";
+    const EVIL: &str = "https://evil.example";
+    const OTHER_API: &str = "https://api2.example";
+
+    fn apis() -> Vec<String> {
+        vec![API.to_owned(), OTHER_API.to_owned()]
+    }
+
+    #[test]
+    fn the_token_goes_to_exact_api_origins_only() {
+        let apis = apis();
+        assert!(gets_token(API, &apis));
+        assert!(gets_token(OTHER_API, &apis));
+        for origin in [EVIL, "https://api.example:8443", "http://api.example", "https://api.example.evil", "null", ""] {
+            assert!(!gets_token(origin, &apis), "{origin}");
+        }
+    }
+
+    #[test]
+    fn who_follows_redirects() {
+        use RedirectMode::*;
+        let cases = [
+            // runtime, header, caller's mode, how it is sent
+            (Runtime::Browser, "Authorization", Follow, Sending::Platform(Follow)),
+            (Runtime::Browser, "authorization", Manual, Sending::Platform(Manual)),
+            (Runtime::Browser, "X-Auth-Token", Follow, Sending::Platform(Error)),
+            (Runtime::Browser, "X-Auth-Token", Error, Sending::Platform(Error)),
+            (Runtime::Browser, "X-Auth-Token", Manual, Sending::Platform(Manual)),
+            (Runtime::Server, "Authorization", Follow, Sending::ByHand(Follow)),
+            (Runtime::Server, "X-Auth-Token", Error, Sending::ByHand(Error)),
+            (Runtime::Server, "X-Auth-Token", Manual, Sending::ByHand(Manual)),
+        ];
+        for (runtime, header, mode, expected) in cases {
+            assert_eq!(sending(runtime, header, mode), expected, "{runtime:?} {header} {mode:?}");
+        }
+        assert_eq!(sending_own(Runtime::Server, Follow), Sending::ByHand(Follow));
+        assert_eq!(sending_own(Runtime::Browser, Follow), Sending::Platform(Follow));
+    }
+
+    #[test]
+    fn each_hop_by_hand() {
+        use RedirectMode::*;
+        let apis = apis();
+        let cases = [
+            // status, location, method, mode, hops, to → decision
+            (200, true, "GET", Follow, 0, Some(EVIL), Hop::Done),
+            (302, false, "GET", Follow, 0, Some(EVIL), Hop::Done),
+            (302, true, "GET", Manual, 0, Some(EVIL), Hop::Done),
+            (304, true, "GET", Follow, 0, Some(API), Hop::Done),
+            (302, true, "GET", Error, 0, Some(API), Hop::Fail("fetch failed: redirect mode is \"error\"")),
+            (302, true, "GET", Follow, 20, Some(API), Hop::Fail("fetch failed: too many redirects")),
+            (302, true, "GET", Follow, 0, None, Hop::Fail("fetch failed: redirect to a non-HTTP URL")),
+            (302, true, "GET", Follow, 19, Some(API), Hop::Follow { to_get: false, token: true, drop: &[] }),
+            (302, true, "POST", Follow, 0, Some(API), Hop::Follow { to_get: true, token: true, drop: &[] }),
+            (
+                301,
+                true,
+                "POST",
+                Follow,
+                0,
+                Some(EVIL),
+                Hop::Follow { to_get: true, token: false, drop: &CROSS_ORIGIN_DROPPED },
+            ),
+            (
+                307,
+                true,
+                "POST",
+                Follow,
+                0,
+                Some(EVIL),
+                Hop::Follow { to_get: false, token: false, drop: &CROSS_ORIGIN_DROPPED },
+            ),
+            (
+                308,
+                true,
+                "PUT",
+                Follow,
+                0,
+                Some(OTHER_API),
+                Hop::Follow { to_get: false, token: true, drop: &CROSS_ORIGIN_DROPPED },
+            ),
+            (303, true, "PUT", Follow, 0, Some(API), Hop::Follow { to_get: true, token: true, drop: &[] }),
+            (303, true, "HEAD", Follow, 0, Some(API), Hop::Follow { to_get: false, token: true, drop: &[] }),
+        ];
+        for (status, location, method, mode, hops, to, expected) in cases {
+            assert_eq!(
+                next_hop(status, location, method, mode, hops, API, to, &apis),
+                expected,
+                "{status} {method} {mode:?} {to:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn which_401_refuses_the_token() {
+        let apis = apis();
+        assert!(refuses_token(401, true));
+        assert!(!refuses_token(401, false), "a 401 from a host that never saw the token");
+        assert!(!refuses_token(403, true));
+        assert!(browser_carried(API, Some(API), &apis));
+        assert!(browser_carried(API, None, &apis));
+        assert!(!browser_carried(API, Some(EVIL), &apis), "redirected elsewhere: the browser dropped the token");
+        assert!(
+            !browser_carried(API, Some(OTHER_API), &apis),
+            "another API origin, reached by a redirect, got no token"
+        );
+    }
+
+    #[test]
+    fn bridge_calls_follow_no_redirect() {
+        for status in [300, 301, 302, 303, 307, 308, 399] {
+            assert!(bridge_redirect(status, false), "{status}");
+        }
+        assert!(bridge_redirect(0, true), "a browser's opaque redirect");
+        for status in [200, 204, 401, 403, 429, 500, 503] {
+            assert!(!bridge_redirect(status, false), "{status}");
+        }
+    }
+
+    /// The invariant over every chain of up to three hops among four origins, every method, mode and status: the
+    /// token is attached only to API origins, and once a chain has left its first origin neither the token's
+    /// header nor the caller's credentials are carried to a non-API origin. (The executor builds each hop's
+    /// headers from the previous hop's minus `drop`, and attaches the token only when `token`.)
+    #[test]
+    fn no_token_or_credential_reaches_an_origin_the_rules_do_not_allow() {
+        let apis = apis();
+        // A look-alike whose name starts with an API origin catches a prefix comparison.
+        let origins = [API, OTHER_API, EVIL, "https://api.example.evil"];
+        let statuses = [200, 301, 302, 303, 307, 308, 401];
+        let methods = ["GET", "POST", "HEAD", "PUT"];
+        let modes = [RedirectMode::Follow, RedirectMode::Error, RedirectMode::Manual];
+        let mut chains = 0;
+        for first in origins {
+            for method in methods {
+                for mode in modes {
+                    // Each chain: a sequence of (status, target) answers.
+                    let mut stack: Vec<Vec<(u16, &str)>> = vec![vec![]];
+                    while let Some(chain) = stack.pop() {
+                        // Replay the chain: what the executor would send at each hop.
+                        let mut at = first;
+                        let mut credentials = true; // the caller's own credentials still on the request
+                        let mut token = gets_token(first, &apis);
+                        let mut hops = 0;
+                        let mut done = false;
+                        assert!(!token || gets_token(at, &apis));
+                        for &(status, to) in &chain {
+                            match next_hop(status, true, method, mode, hops, at, Some(to), &apis) {
+                                Hop::Follow { token: t, drop, .. } => {
+                                    if drop.contains(&"cookie") && drop.contains(&"authorization") {
+                                        credentials = false;
+                                    }
+                                    token = t;
+                                    at = to;
+                                    hops += 1;
+                                }
+                                _ => {
+                                    done = true;
+                                    break;
+                                }
+                            }
+                            assert!(!token || gets_token(at, &apis), "the token at {at} after {chain:?}");
+                            if at != first {
+                                assert!(!credentials, "the caller's credentials followed to {at}: {chain:?}");
+                            }
+                        }
+                        chains += 1;
+                        if !done && chain.len() < 3 {
+                            for status in statuses {
+                                for to in origins {
+                                    let mut next = chain.clone();
+                                    next.push((status, to));
+                                    stack.push(next);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(chains > 100_000, "{chains} chains");
+    }
+}
