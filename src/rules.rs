@@ -5,17 +5,10 @@
 //!
 //! The invariant, checked exhaustively in the tests: the token, and the caller's credentials once a request has
 //! left its first origin, reach only the API origins.
-
-/// How the platform's `fetch` treats redirects, which decides who follows them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Runtime {
-    /// A page or a worker: the browser follows redirects, drops `Authorization` on a cross-origin one, forwards
-    /// any other header, and hides a redirect's target from scripts.
-    Browser,
-    /// Node, Deno, workerd: `fetch` sends what it is given (workerd before 2026 forwards even `Authorization`
-    /// across origins, and refuses `redirect: 'error'`), so redirects are followed by hand.
-    Server,
-}
+//!
+//! Not here yet: which redirect mode a browser's `fetch` gets (a token in a header other than `Authorization`
+//! follows no redirect: `error` unless the caller chose `manual`) is still decided by `js/fetch.js` on its fast
+//! path, and which request gets the token is compared there against the same exact origins.
 
 /// Fetch's `RequestRedirect`, as the caller passed it (`Follow` when absent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,38 +49,6 @@ pub const MAX_REDIRECTS: u32 = 20;
 /// platform's URL parser normalises them).
 pub fn gets_token(origin: &str, api_origins: &[String]) -> bool {
     api_origins.iter().any(|o| o == origin)
-}
-
-/// Who follows the redirects of a request sent with the token in `header`, and with which mode the platform's
-/// `fetch` is called.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sending {
-    /// The platform follows (or refuses) redirects with this mode.
-    Platform(RedirectMode),
-    /// Every hop goes out with `manual` and [`next_hop`] decides each redirect, with the caller's mode.
-    ByHand(RedirectMode),
-}
-
-/// How a request carrying the token goes out. In a browser a token in `Authorization` may follow redirects (the
-/// browser drops it across origins); a token in any other header follows none (`error`, unless the caller chose
-/// `manual`, which follows nothing), since the browser would forward it and hide where. Elsewhere every redirect
-/// is followed by hand.
-pub fn sending(runtime: Runtime, header: &str, caller: RedirectMode) -> Sending {
-    match runtime {
-        Runtime::Server => Sending::ByHand(caller),
-        Runtime::Browser if header.eq_ignore_ascii_case("authorization") => Sending::Platform(caller),
-        Runtime::Browser if caller == RedirectMode::Follow => Sending::Platform(RedirectMode::Error),
-        Runtime::Browser => Sending::Platform(caller),
-    }
-}
-
-/// A request the caller sent with its own token header (the client adds nothing): in a browser the platform
-/// follows as the caller asked; elsewhere by hand, so that the caller's credentials do not cross origins.
-pub fn sending_own(runtime: Runtime, caller: RedirectMode) -> Sending {
-    match runtime {
-        Runtime::Browser => Sending::Platform(caller),
-        Runtime::Server => Sending::ByHand(caller),
-    }
 }
 
 /// What to do with the answer to one hop followed by hand.
@@ -178,27 +139,6 @@ mod tests {
         for origin in [EVIL, "https://api.example:8443", "http://api.example", "https://api.example.evil", "null", ""] {
             assert!(!gets_token(origin, &apis), "{origin}");
         }
-    }
-
-    #[test]
-    fn who_follows_redirects() {
-        use RedirectMode::*;
-        let cases = [
-            // runtime, header, caller's mode, how it is sent
-            (Runtime::Browser, "Authorization", Follow, Sending::Platform(Follow)),
-            (Runtime::Browser, "authorization", Manual, Sending::Platform(Manual)),
-            (Runtime::Browser, "X-Auth-Token", Follow, Sending::Platform(Error)),
-            (Runtime::Browser, "X-Auth-Token", Error, Sending::Platform(Error)),
-            (Runtime::Browser, "X-Auth-Token", Manual, Sending::Platform(Manual)),
-            (Runtime::Server, "Authorization", Follow, Sending::ByHand(Follow)),
-            (Runtime::Server, "X-Auth-Token", Error, Sending::ByHand(Error)),
-            (Runtime::Server, "X-Auth-Token", Manual, Sending::ByHand(Manual)),
-        ];
-        for (runtime, header, mode, expected) in cases {
-            assert_eq!(sending(runtime, header, mode), expected, "{runtime:?} {header} {mode:?}");
-        }
-        assert_eq!(sending_own(Runtime::Server, Follow), Sending::ByHand(Follow));
-        assert_eq!(sending_own(Runtime::Browser, Follow), Sending::Platform(Follow));
     }
 
     #[test]
