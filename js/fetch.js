@@ -6,7 +6,7 @@
 /**
  * What a request sent with the token gave: the response, and whether it came from an API origin that received
  * the token (only such a 401 refuses it).
- * @typedef {{ response: Response, carried: boolean }} Sent
+ * @typedef {{ response: Response, carried: () => boolean }} Sent
  */
 
 /**
@@ -18,9 +18,11 @@
  * The client's decisions the fetch asks for (closures of src/web/client.rs, deciding by src/rules.rs).
  * @typedef {object} Rules
  * @property {() => Promise<{ name: string, value: string }>} want the header to send, once the client has a token
- * @property {(value: string, status: number, carried: boolean) => boolean} answered the API answered `status` to
- *   the token `value` (`carried`: from an origin that received it); true when the client takes it as a refusal
- *   (the request is then sent once more with a new token)
+ * @property {number} refusal the status that may refuse the token (src/rules.rs `REFUSAL`); a response with any
+ *   other is the caller's, with no call into the client
+ * @property {(value: string, status: number, carried: boolean) => boolean} answered the API answered `status` (the
+ *   refusal status) to the token `value` (`carried`: from an origin that received it); true when the client takes
+ *   it as a refusal (the request is then sent once more with a new token)
  * @property {(status: number, hasLocation: boolean, method: string, mode: RequestRedirect, hops: number, from: string, to: string | null) => Hop} hop
  *   decides a redirect answered to a hop followed by hand (`to`: the target's origin, null when not http(s))
  */
@@ -111,7 +113,7 @@ export function makeFetch(origins, browser, rules) {
         const init = /** @type {RequestInit} */ (options);
         init.redirect = name.toLowerCase() !== 'authorization' && followsRedirects(redirect) ? 'error' : redirect;
         const url = /** @type {string} */ (input);
-        return fetchOffStack(url, init).then((response) => ({ response, carried: sameOrigin(response, url) }));
+        return fetchOffStack(url, init).then((response) => ({ response, carried: () => sameOrigin(response, url) }));
       };
       /** @type {(n: string, v: string) => Promise<Response>} */
       const first = (n, v) => {
@@ -119,7 +121,7 @@ export function makeFetch(origins, browser, rules) {
         if (n !== name && headers.has(n)) return own();
         // A 401 tells the client its token was refused, whether or not the request can be sent again.
         return send(request, n, v).then(({ response, carried }) => {
-          if (!rules.answered(v, response.status, carried)) return response;
+          if (response.status !== rules.refusal || !rules.answered(v, response.status, carried())) return response;
           return again ? want().then((t) => send(spare, t.name, t.value).then((r) => r.response), () => response) : response;
         });
       };
@@ -148,7 +150,7 @@ function sendRequest(request, name, value, browser, hop) {
   const custom = name.toLowerCase() !== 'authorization';
   const req = custom && followsRedirects(request.redirect) ? new Request(request, { redirect: 'error' }) : request;
   req.headers.set(name, value);
-  return fetchOffStack(req).then((response) => ({ response, carried: sameOrigin(response, req.url) }));
+  return fetchOffStack(req).then((response) => ({ response, carried: () => sameOrigin(response, req.url) }));
 }
 
 /**
@@ -196,7 +198,7 @@ async function followByHand(request, name, value, hop) {
     try { url = location === null ? null : new URL(location, send.url); } catch { /* no target: not followed */ }
     const to = url && (url.protocol === 'https:' || url.protocol === 'http:') ? url.origin : null;
     const next = hop(res.status, url !== null, spare.method, mode, hops, new URL(send.url).origin, to);
-    if (next.action === 'done') return { response: res, carried: token };
+    if (next.action === 'done') return { response: res, carried: () => token };
     if (next.action === 'fail') throw new TypeError(next.message);
     const headers = new Headers(spare.headers);
     for (const h of next.drop) headers.delete(h);

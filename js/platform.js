@@ -39,6 +39,7 @@ import { makeFetch } from './fetch.js';
  * @param {(type: LifecycleType, event: Event | undefined) => void} onLifecycle a page event (`storage`: with it)
  * @param {(ticket: number, result: LockResult) => void} onLock
  * @param {import('./fetch.js').Rules['want']} want the header the fetch sends, once the client has a token
+ * @param {number} refusal the status that may refuse the token
  * @param {import('./fetch.js').Rules['answered']} answered what the API answered to the token
  * @param {import('./fetch.js').Rules['hop']} hop decides a redirect followed by hand
  * @param {string} key the storage key
@@ -47,12 +48,12 @@ import { makeFetch } from './fetch.js';
  * @param {boolean} local
  * @returns {ClientParts}
  */
-export function makeClient(onMessage, onLifecycle, onLock, want, answered, hop, key, browser, origins, local) {
+export function makeClient(onMessage, onLifecycle, onLock, want, refusal, answered, hop, key, browser, origins, local) {
   const name = `authbridge:${key}`;
   return {
     channel: browser ? openChannel(name, onMessage) : null,
     locks: makeLocks(name, onLock),
-    fetcher: makeFetch(origins, browser, { want, answered, hop }),
+    fetcher: makeFetch(origins, browser, { want, refusal, answered, hop }),
     unlisten: listen(local, onLifecycle),
     online: globalThis.navigator?.onLine !== false,
     seed: Math.floor(Math.random() * 2 ** 53),

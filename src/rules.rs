@@ -98,10 +98,13 @@ pub fn next_hop(
     Hop::Follow { to_get, token: gets_token(to, api_origins), drop }
 }
 
-/// Whether a `401` refuses the token: only one from an API origin that received it. A `401` from a host an API
-/// redirected to never saw the token, and must not cost a refresh (nor one per request).
+/// The status by which an API refuses a token (RFC 6750 §3.1, `invalid_token`).
+pub const REFUSAL: u16 = 401;
+
+/// Whether an answer refuses the token: a [`REFUSAL`] from an API origin that received it. A `401` from a host an
+/// API redirected to never saw the token, and must not cost a refresh (nor one per request).
 pub fn refuses_token(status: u16, carried: bool) -> bool {
-    status == 401 && carried
+    status == REFUSAL && carried
 }
 
 /// In a browser, whether a response to a request sent with the token for `sent_to` (an API origin) came from

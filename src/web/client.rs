@@ -912,6 +912,7 @@ impl Client {
                 lifecycle.as_ref().unchecked_ref(),
                 lock.as_ref().unchecked_ref(),
                 want.as_ref().unchecked_ref(),
+                rules::REFUSAL,
                 answered.as_ref().unchecked_ref(),
                 hop.as_ref().unchecked_ref(),
                 &key,

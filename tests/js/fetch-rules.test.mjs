@@ -9,9 +9,9 @@ import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startBridge } from '../support/bridge.mjs';
-import { inDeno, inWorkerd } from '../support/runtimes.mjs';
+import { inDeno, inPage, inWorkerd } from '../support/runtimes.mjs';
 import { serveStatic } from '../support/static.mjs';
-import { launchBrowser, BROWSER, WEBKIT } from '../support/browser.mjs';
+import { BROWSER, WEBKIT } from '../support/browser.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const out = `${root}target/fetch-rules-test/`;
@@ -80,23 +80,10 @@ function check(r, key, browser) {
 
 test(`${WEBKIT ? 'WebKitGTK' : 'Chromium'} (pages: the fresh string form is the fast path)`, async () => {
   const key = `${BROWSER}${++n}`;
-  const browser = await launchBrowser();
-  try {
-    const page = await browser.newPage();
-    await page.goto(`${server.url}/fixtures/hostile.html`);
-    await page.evaluate(() => window.ready);
-    const r = await page.evaluate(async ({ api, evil, key }) => {
-      const { fetchRules } = await import('/fixtures/fetch-rules.js');
-      return fetchRules(lib.AuthClient, api, evil, key);
-    }, { api: api.url, evil: evil.url, key });
-    check(r, key, true);
-  } finally {
-    await browser.close();
-  }
+  check(await inPage(server, 'fetch-rules.js', 'fetchRules', [api.url, evil.url, key]), key, true);
 });
 
-// Not browsers: run once, with Chromium.
-if (!WEBKIT) test('Node', async () => {
+test('Node', async () => {
   const key = `node${++n}`;
   const { AuthClient } = await import(`${root}pkg/node.js`);
   const { fetchRules } = await import(`${root}tests/js/fixtures/fetch-rules.js`);

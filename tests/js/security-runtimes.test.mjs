@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startBridge } from '../support/bridge.mjs';
-import { inDeno, inWorkerd } from '../support/runtimes.mjs';
+import { inDeno, inPage, inWorkerd } from '../support/runtimes.mjs';
+import { BROWSER } from '../support/browser.mjs';
 import { serveStatic } from '../support/static.mjs';
-import { launchChromium } from '../support/chromium.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const out = `${root}target/security-runtimes-test/`;
@@ -73,21 +73,9 @@ function check(r, key, browser) {
   assert.equal(r['planted expires_in: seconds left'], null, 'an opaque token without expires_in has no expiry');
 }
 
-test('Chromium', async () => {
-  const key = `chromium${++n}`;
-  const browser = await launchChromium();
-  try {
-    const page = await browser.newPage();
-    await page.goto(`${server.url}/fixtures/hostile.html`);
-    await page.evaluate(() => window.ready);
-    const r = await page.evaluate(async ({ api, evil, key }) => {
-      const { securityProbe } = await import('/fixtures/security-probe.js');
-      return securityProbe(lib.AuthClient, api, evil, key);
-    }, { api: api.url, evil: evil.url, key });
-    check(r, key, true);
-  } finally {
-    await browser.close();
-  }
+test(BROWSER, async () => {
+  const key = `${BROWSER}${++n}`;
+  check(await inPage(server, 'security-probe.js', 'securityProbe', [api.url, evil.url, key]), key, true);
 });
 
 test('Node', async () => {

@@ -1,12 +1,13 @@
 // Runs an export of a fixture in tests/js/fixtures (called as `fn(AuthClient, ...args)`) against the built package
-// in Deno or in Cloudflare workerd (through Miniflare), and returns what it returned (as JSON). `out` is a scratch
-// folder with `node_modules/authbridge` linked to pkg/.
+// in a browser's page, in Deno or in Cloudflare workerd (through Miniflare), and returns what it returned (as
+// JSON). `out` is a scratch folder with `node_modules/authbridge` linked to pkg/.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
+import { launchBrowser } from './browser.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const call = (fixture, fn, args) => `import { ${fn} } from '${root}tests/js/fixtures/${fixture}';
@@ -47,5 +48,22 @@ export default { async fetch() { return Response.json(await ${fn}(AuthClient, ..
     return JSON.parse(text);
   } finally {
     await mf.dispose();
+  }
+}
+
+// In a page of the browser under test (tests/support/browser.mjs), served by `server` (tests/support/static.mjs with
+// the fixtures mounted at /fixtures/): the page loads the package as `lib` (fixtures/hostile.html).
+export async function inPage(server, fixture, fn, args) {
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/fixtures/hostile.html`);
+    await page.evaluate(() => window.ready);
+    return await page.evaluate(async ({ fixture, fn, args }) => {
+      const module = await import(`/fixtures/${fixture}`);
+      return module[fn](lib.AuthClient, ...args);
+    }, { fixture, fn, args });
+  } finally {
+    await browser.close();
   }
 }
