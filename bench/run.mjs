@@ -254,7 +254,7 @@ function report(r) {
   }
   const fullAnchors = r.size.slice(1).filter((s) => s.full);
   const smallest = fullAnchors.reduce((a, b) => (a.gzip < b.gzip ? a : b));
-  L.push('', `authbridge: wasm ${kb(ab.parts.wasm.gzip)} kB + glue ${kb(ab.parts.glue.gzip)} kB gzip. Targets: at most 41.0 kB with the eight crates of the design card in (issue 12) — **${ab.gzip <= 41000 ? 'met' : 'missed'}**; stretch 33 kB — **${ab.gzip <= 33000 ? 'met' : 'missed'}**; smaller gzipped than every full-featured anchor (smallest here: ${smallest.name}, ${kb(smallest.gzip)} kB) — **${ab.gzip < smallest.gzip ? 'met' : 'missed'}**.`, '');
+  L.push('', `authbridge: wasm ${kb(ab.parts.wasm.gzip)} kB + glue ${kb(ab.parts.glue.gzip)} kB gzip. Ceiling (issue 22: a ceiling, not a target to golf): at most 55 kB — **${ab.gzip <= 55000 ? 'met' : 'missed'}** (${ab.gzip.toLocaleString('en')} B). For comparison, the smallest full-featured anchor here: ${smallest.name}, ${kb(smallest.gzip)} kB.`, '');
 
   const ops = Object.fromEntries(Object.entries(r.decode).map(([k, v]) => [k, median(v)]));
   L.push('## 2. JWT decode throughput (headless Chromium)', '',
