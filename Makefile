@@ -52,15 +52,15 @@ test-native:
 	cargo check --target wasm32-unknown-unknown -p authbridge-test-own-allocator
 
 test-chrome:
-	CHROMEDRIVER=$(CHROMEDRIVER) $(WITH_BRIDGE) wasm-pack test --headless --chrome
+	CHROMEDRIVER=$(CHROMEDRIVER) $(WITH_BRIDGE) scripts/wasm-test.sh --headless --chrome
 
 test-firefox:
-	$(WITH_BRIDGE) wasm-pack test --headless --firefox --geckodriver "$$(command -v geckodriver)"
+	$(WITH_BRIDGE) scripts/wasm-test.sh --headless --firefox --geckodriver "$$(command -v geckodriver)"
 
 ## test-webkit: the wasm-bindgen-test suite in WebKitGTK, the engine of Safari: wasm-bindgen-test-runner drives
 ## Debian's WebKitWebDriver as it would safaridriver (it starts MiniBrowser, on a virtual X display from xvfb-run)
 test-webkit:
-	$(WITH_BRIDGE) xvfb-run -a wasm-pack test --headless --safari --safaridriver "$$(command -v WebKitWebDriver)"
+	$(WITH_BRIDGE) xvfb-run -a scripts/wasm-test.sh --headless --safari --safaridriver "$$(command -v WebKitWebDriver)"
 
 test-js:
 	cargo build -p authbridge-bridge

@@ -75,10 +75,15 @@ export function firstOf(promise, flight, ms) {
  * hand-written wrapper. Getters on `init` run here, with no borrow held in wasm; one that throws rejects.
  * @param {string[]} origins
  * @param {boolean} browser
- * @param {Rules} rules
+ * @param {Rules['want']} wantHeader
+ * @param {Rules['refusal']} refusal
+ * @param {Rules['answered']} answered
+ * @param {Rules['hop']} hop
  * @returns {Fetcher}
  */
-export function makeFetch(origins, browser, rules) {
+export function makeFetch(origins, browser, wantHeader, refusal, answered, hop) {
+  /** @type {Rules} */
+  const rules = { want: wantHeader, refusal, answered, hop };
   // want() enters the client from a microtask: not from the caller's stack (a listener's fetch, say).
   const want = () => Promise.resolve().then(rules.want);
   return { send(input, init, name, value, replay) {

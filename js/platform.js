@@ -1,8 +1,8 @@
 // @ts-check
 // The client's JavaScript side apart from the network (fetch.js): the BroadcastChannel, the Web Lock, the page's
 // lifecycle events, Web Storage, listeners and errors. It carries out what the client (wasm) decides and hands
-// the platform's events back to it; it decides nothing.
-import { makeFetch } from './fetch.js';
+// the platform's events back to it; it decides nothing. (It imports nothing: each module is loaded by the glue
+// itself, which a service worker must be able to fetch at install time.)
 
 /** @typedef {'ifAvailable' | 'wait' | 'steal'} LockMode */
 /** @typedef {'granted' | 'busy' | 'failed'} LockResult */
@@ -21,7 +21,6 @@ import { makeFetch } from './fetch.js';
  * @property {BroadcastChannel | null} channel to the other tabs and workers (none outside browsers: an open
  *   channel would keep a Node or Deno process alive)
  * @property {Locks} locks
- * @property {import('./fetch.js').Fetcher} fetcher
  * @property {() => void} unlisten removes the lifecycle listeners
  * @property {boolean} online
  * @property {number} seed a random integer below 2^53, for the core's jitter
@@ -38,22 +37,16 @@ import { makeFetch } from './fetch.js';
  * @param {(message: unknown) => void} onMessage a BroadcastChannel message
  * @param {(type: LifecycleType, event: Event | undefined) => void} onLifecycle a page event (`storage`: with it)
  * @param {(ticket: number, result: LockResult) => void} onLock
- * @param {import('./fetch.js').Rules['want']} want the header the fetch sends, once the client has a token
- * @param {number} refusal the status that may refuse the token
- * @param {import('./fetch.js').Rules['answered']} answered what the API answered to the token
- * @param {import('./fetch.js').Rules['hop']} hop decides a redirect followed by hand
  * @param {string} key the storage key
  * @param {boolean} browser
- * @param {string[]} origins
  * @param {boolean} local
  * @returns {ClientParts}
  */
-export function makeClient(onMessage, onLifecycle, onLock, want, refusal, answered, hop, key, browser, origins, local) {
+export function makeClient(onMessage, onLifecycle, onLock, key, browser, local) {
   const name = `authbridge:${key}`;
   return {
     channel: browser ? openChannel(name, onMessage) : null,
     locks: makeLocks(name, onLock),
-    fetcher: makeFetch(origins, browser, { want, refusal, answered, hop }),
     unlisten: listen(local, onLifecycle),
     online: globalThis.navigator?.onLine !== false,
     seed: Math.floor(Math.random() * 2 ** 53),

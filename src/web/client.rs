@@ -911,14 +911,17 @@ impl Client {
                 message.as_ref().unchecked_ref(),
                 lifecycle.as_ref().unchecked_ref(),
                 lock.as_ref().unchecked_ref(),
+                &key,
+                options.browser_like,
+                local_storage,
+            );
+            let fetcher = js::make_fetch(
+                &api_origins,
+                options.browser_like,
                 want.as_ref().unchecked_ref(),
                 rules::REFUSAL,
                 answered.as_ref().unchecked_ref(),
                 hop.as_ref().unchecked_ref(),
-                &key,
-                options.browser_like,
-                &api_origins,
-                local_storage,
             );
             let channel = parts.channel();
             let session = Config {
@@ -976,7 +979,7 @@ impl Client {
                 },
                 locks: parts.locks(),
                 unlisten: RefCell::new(Some(parts.unlisten())),
-                fetcher: parts.fetcher(),
+                fetcher,
                 header_js: RefCell::new(None),
             }
         });

@@ -96,8 +96,6 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     pub fn locks(this: &ClientParts) -> Locks;
     #[wasm_bindgen(method, getter)]
-    pub fn fetcher(this: &ClientParts) -> Fetcher;
-    #[wasm_bindgen(method, getter)]
     pub fn unlisten(this: &ClientParts) -> Function;
     #[wasm_bindgen(method, getter)]
     pub fn online(this: &ClientParts) -> bool;
@@ -113,18 +111,12 @@ extern "C" {
     pub fn on_change(this: &ClientParts) -> js_sys::Set;
     /// See `makeClient`: one Rust closure per kind of event.
     #[wasm_bindgen(js_name = makeClient)]
-    #[allow(clippy::too_many_arguments)]
     pub fn make_client(
         on_message: &Function,
         on_lifecycle: &Function,
         on_lock: &Function,
-        want: &Function,
-        refusal: u16,
-        answered: &Function,
-        hop: &Function,
         key: &str,
         browser: bool,
-        origins: &Array,
         local: bool,
     ) -> ClientParts;
 
@@ -175,6 +167,16 @@ extern "C" {
 extern "C" {
     /// What `makeFetch` returns.
     pub type Fetcher;
+    /// See `makeFetch`: the authenticated fetch, asking the client (`want`, `answered`, `hop`) for its decisions.
+    #[wasm_bindgen(js_name = makeFetch)]
+    pub fn make_fetch(
+        origins: &Array,
+        browser: bool,
+        want: &Function,
+        refusal: u16,
+        answered: &Function,
+        hop: &Function,
+    ) -> Fetcher;
     /// Sends `input` (a URL or a Request) with `init` under the fetch rules; `value` is `undefined` when the token
     /// needs a refresh first; `replay` `undefined` reads it from `init` (no retry for a streamed body).
     #[wasm_bindgen(method)]
@@ -446,17 +448,20 @@ mod boundary_tests {
             noop1.as_ref().unchecked_ref(),
             noop2.as_ref().unchecked_ref(),
             lock.as_ref().unchecked_ref(),
+            "boundary-test",
+            true,
+            true,
+        );
+        let fetcher = make_fetch(
+            &origins,
+            true,
             want.as_ref().unchecked_ref(),
             crate::rules::REFUSAL,
             answered.as_ref().unchecked_ref(),
             hop.as_ref().unchecked_ref(),
-            "boundary-test",
-            true,
-            &origins,
-            true,
         );
+        assert!(fetcher.is_object());
         assert!(parts.channel().is_object(), "a page has a BroadcastChannel");
-        assert!(parts.fetcher().is_object());
         assert!(parts.unlisten().is_function());
         assert!(parts.online());
         assert!(parts.seed() >= 0.0 && parts.seed().fract() == 0.0);
