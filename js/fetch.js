@@ -4,9 +4,10 @@
 // token, what each redirect hop carries); this carries requests out and reports what happened.
 
 /**
- * What a request sent with the token gave: the response, and whether it came from an API origin that received
- * the token (only such a 401 refuses it).
- * @typedef {{ response: Response, carried: () => boolean }} Sent
+ * What a request sent with the token gave: the response, the URL the token was sent for, and the URL that
+ * answered (null when the platform does not say). The client decides from their origins whether the response came
+ * from where the token went: only such a 401 refuses it.
+ * @typedef {{ response: Response, sentTo: string, from: string | null }} Sent
  */
 
 /**
@@ -20,9 +21,10 @@
  * @property {() => Promise<{ name: string, value: string }>} want the header to send, once the client has a token
  * @property {number} refusal the status that may refuse the token (src/rules.rs `REFUSAL`); a response with any
  *   other is the caller's, with no call into the client
- * @property {(value: string, status: number, carried: boolean) => boolean} answered the API answered `status` (the
- *   refusal status) to the token `value` (`carried`: from an origin that received it); true when the client takes
- *   it as a refusal (the request is then sent once more with a new token)
+ * @property {(value: string, status: number, sentTo: string, from: string | null) => boolean} answered the API
+ *   answered `status` (the refusal status) to the token `value` sent for the origin `sentTo`, from the origin
+ *   `from` (null when the response has no URL); true when the client takes it as a refusal (the request is then
+ *   sent once more with a new token)
  * @property {(status: number, hasLocation: boolean, method: string, mode: RequestRedirect, hops: number, from: string, to: string | null) => Hop} hop
  *   decides a redirect answered to a hop followed by hand (`to`: the target's origin, null when not http(s))
  */
@@ -64,7 +66,7 @@ export function firstOf(promise, flight, ms) {
  * 2. the caller's own header (the token's header name already set by the caller): sent as given, but outside
  *    browsers its redirects are followed by hand all the same (see `sendRequest`): workerd before 2026 would
  *    carry the caller's `Authorization` to another origin.
- * 3. the token: `value` when the client's token needs no refresh, else `want()` resolves to [name, value] once
+ * 3. the token: `value` when the client's token needs no refresh, else `want()` resolves to { name, value } once
  *    the client has one (refreshing first) or rejects with the client's error.
  * 4. redirects (see `sendRequest`).
  * 5. the answer: `rules.answered` tells the client what the API answered to its token and from where; when the
@@ -82,10 +84,8 @@ export function firstOf(promise, flight, ms) {
  * @returns {Fetcher}
  */
 export function makeFetch(origins, browser, wantHeader, refusal, answered, hop) {
-  /** @type {Rules} */
-  const rules = { want: wantHeader, refusal, answered, hop };
   // want() enters the client from a microtask: not from the caller's stack (a listener's fetch, say).
-  const want = () => Promise.resolve().then(rules.want);
+  const want = () => Promise.resolve().then(wantHeader);
   return { send(input, init, name, value, replay) {
     try {
       /** @type {Request | null} */
@@ -99,7 +99,7 @@ export function makeFetch(origins, browser, wantHeader, refusal, answered, hop) 
       // The caller's own header: no token; outside browsers (where `request` is always built) redirects by hand.
       /** @returns {Promise<Response>} */
       const own = () => (browser || !request ? fetchOffStack(request ?? input, request ? undefined : init)
-        : followByHand(request, null, null, rules.hop).then((r) => r.response));
+        : followByHand(request, null, null, hop).then((r) => r.response));
       const headers = request ? request.headers : new Headers(init?.headers);
       if (headers.has(name)) return own();
       const again = replay ?? typeof (/** @type {{ getReader?: unknown } | null | undefined} */ (init?.body))?.getReader !== 'function';
@@ -111,22 +111,22 @@ export function makeFetch(origins, browser, wantHeader, refusal, answered, hop) 
       let sentName = null;
       /** @type {(req: Request | null, name: string, value: string) => Promise<Sent>} */
       const send = (req, name, value) => {
-        if (req) return sendRequest(req, name, value, browser, rules.hop);
+        if (req) return sendRequest(req, name, value, browser, hop);
         if (sentName !== null && sentName !== name) headers.delete(sentName);
         sentName = name;
         headers.set(name, value);
         const init = /** @type {RequestInit} */ (options);
         init.redirect = name.toLowerCase() !== 'authorization' && followsRedirects(redirect) ? 'error' : redirect;
         const url = /** @type {string} */ (input);
-        return fetchOffStack(url, init).then((response) => ({ response, carried: () => sameOrigin(response, url) }));
+        return fetchOffStack(url, init).then((response) => ({ response, sentTo: url, from: response.url || null }));
       };
       /** @type {(n: string, v: string) => Promise<Response>} */
       const first = (n, v) => {
         // The header's name may be known only once there is a token (a format that picks it): checked again.
         if (n !== name && headers.has(n)) return own();
         // A 401 tells the client its token was refused, whether or not the request can be sent again.
-        return send(request, n, v).then(({ response, carried }) => {
-          if (response.status !== rules.refusal || !rules.answered(v, response.status, carried())) return response;
+        return send(request, n, v).then(({ response, sentTo, from }) => {
+          if (response.status !== refusal || !answered(v, response.status, originOf(sentTo), from && originOf(from))) return response;
           return again ? want().then((t) => send(spare, t.name, t.value).then((r) => r.response), () => response) : response;
         });
       };
@@ -155,23 +155,11 @@ function sendRequest(request, name, value, browser, hop) {
   const custom = name.toLowerCase() !== 'authorization';
   const req = custom && followsRedirects(request.redirect) ? new Request(request, { redirect: 'error' }) : request;
   req.headers.set(name, value);
-  return fetchOffStack(req).then((response) => ({ response, carried: () => sameOrigin(response, req.url) }));
+  return fetchOffStack(req).then((response) => ({ response, sentTo: req.url, from: response.url || null }));
 }
 
-/**
- * In a browser, whether `response` (to a request for `url`, an API origin, sent with the token) came from that
- * origin: a redirect to another origin drops Authorization (and a custom header follows no redirect), so a
- * response from elsewhere never saw the token. (A browser hides the hops: a redirect that leaves the origin and
- * comes back is not told apart.)
- * @param {Response} response @param {string} url @returns {boolean}
- */
-function sameOrigin(response, url) {
-  try {
-    return new URL(response.url || url).origin === new URL(url).origin;
-  } catch {
-    return false;
-  }
-}
+/** @param {string} url an absolute URL (a Request's or a Response's) @returns {string} */
+const originOf = (url) => new URL(url).origin;
 
 // The headers a body carries, dropped when a redirect turns the request into a GET (Fetch, HTTP-redirect fetch).
 const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
@@ -203,7 +191,7 @@ async function followByHand(request, name, value, hop) {
     try { url = location === null ? null : new URL(location, send.url); } catch { /* no target: not followed */ }
     const to = url && (url.protocol === 'https:' || url.protocol === 'http:') ? url.origin : null;
     const next = hop(res.status, url !== null, spare.method, mode, hops, new URL(send.url).origin, to);
-    if (next.action === 'done') return { response: res, carried: () => token };
+    if (next.action === 'done') return { response: res, sentTo: request.url, from: send.url };
     if (next.action === 'fail') throw new TypeError(next.message);
     const headers = new Headers(spare.headers);
     for (const h of next.drop) headers.delete(h);

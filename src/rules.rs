@@ -116,6 +116,17 @@ pub fn browser_carried(sent_to: &str, from: Option<&str>, api_origins: &[String]
     from == sent_to && gets_token(from, api_origins)
 }
 
+/// Whether the response to a request sent with the token for `sent_to` came from an origin that received the
+/// token: in a browser, see [`browser_carried`]; where redirects are followed by hand, each hop to an API origin
+/// carries the token ([`next_hop`]), so a response from one (`from`, `None`: `sent_to`) had it.
+pub fn token_reached(browser: bool, sent_to: &str, from: Option<&str>, api_origins: &[String]) -> bool {
+    if browser {
+        browser_carried(sent_to, from, api_origins)
+    } else {
+        gets_token(from.unwrap_or(sent_to), api_origins)
+    }
+}
+
 /// Whether a bridge answer is a redirect, which a bridge call never follows (its headers and cookies are for the
 /// bridge's origin alone): a 3xx, or the opaque response a browser gives for `manual`.
 pub fn bridge_redirect(status: u16, opaque_redirect: bool) -> bool {
@@ -211,6 +222,12 @@ mod tests {
             !browser_carried(API, Some(OTHER_API), &apis),
             "another API origin, reached by a redirect, got no token"
         );
+        // Followed by hand, a hop to any API origin carries the token; a hop elsewhere does not.
+        assert!(token_reached(false, API, Some(OTHER_API), &apis));
+        assert!(token_reached(false, API, None, &apis));
+        assert!(!token_reached(false, API, Some(EVIL), &apis));
+        assert!(!token_reached(true, API, Some(OTHER_API), &apis));
+        assert!(token_reached(true, API, Some(API), &apis));
     }
 
     #[test]

@@ -79,7 +79,8 @@ struct Pending {
 impl Drop for Pending {
     fn drop(&mut self) {
         let id = self.id;
-        // `try_`: a drop never traps, even in the middle of a settle (the answer is then removed by the next).
+        // `try_`: a drop must never trap. No borrow of these cells is held where a caller could be dropped (none
+        // spans JavaScript), so both always succeed.
         if let Ok(mut waiters) = self.inner.waiters.try_borrow_mut() {
             waiters.retain(|(w, _)| *w != id);
         }
@@ -156,7 +157,7 @@ struct Callbacks {
     _lock: Closure<dyn Fn(u32, String)>,
     timer: Closure<dyn Fn()>,
     _want: Closure<dyn Fn() -> Promise>,
-    _answered: Closure<dyn Fn(JsValue, u16, bool) -> bool>,
+    _answered: Closure<dyn Fn(JsValue, u16, String, Option<String>) -> bool>,
     _hop: Closure<dyn Fn(u16, bool, String, String, u32, String, Option<String>) -> JsValue>,
 }
 
@@ -824,11 +825,15 @@ impl Client {
     fn from_js(options: &JsValue) -> Result<Client, Error> {
         let read = read_options(options)?;
         let format = js::format_from(&read.format())?;
-        let storage = read.storage();
+        let storage = match read.storage().as_str() {
+            "local" => Storage::Local,
+            "memory" => Storage::Memory,
+            _ => Storage::Session,
+        };
         // `storage: 'local'`: other tabs' writes arrive as `storage` events too. `storage: 'memory'`: the token
         // never leaves this context's memory, so it is neither handed to peers nor taken from them, and no Web
         // Lock is taken (each context has its own token).
-        let (local_storage, memory_only) = (storage == "local", storage == "memory");
+        let (local_storage, memory_only) = (storage == Storage::Local, storage == Storage::Memory);
         let options = Settings {
             token_url: read.token_url(),
             revoke_url: read.revoke_url(),
@@ -882,10 +887,12 @@ impl Client {
                 let pending = inner.begin(|caller| Event::Want { caller, want: Want::Header }, false);
                 answer_promise(inner, pending)
             });
-            // What the API answered to the token `value` (`carried`: from an origin that received it): a refusal
-            // (src/rules.rs) stops the token from being sent again, and the fetch sends the request once more.
+            // What the API answered to the token `value`, sent for the origin `sent_to`, from the origin `from`: a
+            // refusal (src/rules.rs) stops the token from being sent again, and the fetch sends the request once more.
             let w = weak.clone();
-            let answered = Closure::new(move |value: JsValue, status: u16, carried: bool| -> bool {
+            let (apis, browser) = (origins.clone(), options.browser_like);
+            let answered = Closure::new(move |value: JsValue, status: u16, sent_to: String, from: Option<String>| {
+                let carried = rules::token_reached(browser, &sent_to, from.as_deref(), &apis);
                 let refused = rules::refuses_token(status, carried);
                 if let (true, Some(inner)) = (refused, w.upgrade()) {
                     inner.handle(Event::Unauthorized { value: value.as_string().unwrap_or_default() });

@@ -439,7 +439,7 @@ mod boundary_tests {
         let seen = std::rc::Rc::clone(&lock_results);
         let lock = Closure::<dyn Fn(u32, String)>::new(move |ticket, result| seen.borrow_mut().push((ticket, result)));
         let want = Closure::<dyn Fn() -> Promise>::new(|| Promise::resolve(&JsValue::NULL));
-        let answered = Closure::<dyn Fn(JsValue, u16, bool) -> bool>::new(|_, _, _| false);
+        let answered = Closure::<dyn Fn(JsValue, u16, String, Option<String>) -> bool>::new(|_, _, _, _| false);
         let hop = Closure::<dyn Fn(u16, bool, String, String, u32, String, Option<String>) -> JsValue>::new(
             |_, _, _, _, _, _, _| JsValue::NULL,
         );
