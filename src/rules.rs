@@ -19,15 +19,6 @@ pub enum RedirectMode {
 }
 
 impl RedirectMode {
-    /// Fetch's name of the mode.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Follow => "follow",
-            Self::Error => "error",
-            Self::Manual => "manual",
-        }
-    }
-
     /// The mode named `name` (`Follow` for anything else, as fetch defaults).
     pub fn from_name(name: Option<&str>) -> Self {
         match name {
