@@ -16,9 +16,18 @@
  */
 
 /**
+ * The token's header, and what the client decided for it (`TokenHeader` in src/web/client.rs).
+ * @typedef {object} TokenHeader
+ * @property {string} name
+ * @property {string} value
+ * @property {'follow' | 'error'} follow in a browser, the redirect mode a request the caller lets follow redirects
+ *   is sent with (src/rules.rs `browser_follow`: `error` unless the header is one browsers drop across origins)
+ */
+
+/**
  * The client's decisions the fetch asks for (closures of src/web/client.rs, deciding by src/rules.rs).
  * @typedef {object} Rules
- * @property {() => Promise<{ name: string, value: string }>} want the header to send, once the client has a token
+ * @property {() => Promise<TokenHeader>} want the header to send, once the client has a token
  * @property {number} refusal the status that may refuse the token (src/rules.rs `REFUSAL`); a response with any
  *   other is the caller's, with no call into the client
  * @property {(value: string, status: number, sentTo: string, from: string | null) => boolean} answered the API
@@ -32,9 +41,9 @@
 /**
  * The fetcher made by `makeFetch`.
  * @typedef {object} Fetcher
- * @property {(input: RequestInfo | URL, init: RequestInit | undefined, name: string, value: string | undefined, replay: boolean | undefined) => Promise<Response>} send
- *   Sends `input` with `init` under the fetch rules; `value` is undefined when the token needs a refresh first;
- *   `replay` undefined reads it from `init` (no retry for a streamed body).
+ * @property {(input: RequestInfo | URL, init: RequestInit | undefined, name: string, token: TokenHeader | undefined, replay: boolean | undefined) => Promise<Response>} send
+ *   Sends `input` with `init` under the fetch rules; `name` is the token's header name, `token` undefined when the
+ *   token needs a refresh first; `replay` undefined reads it from `init` (no retry for a streamed body).
  */
 
 /**
@@ -60,14 +69,14 @@ export function firstOf(promise, flight, ms) {
 
 /**
  * The authenticated fetch: every rule, in one place.
- * 1. origin: the token goes only to `origins` (exact origins). A URL string that starts with one of them and
- *    then `/` has that origin (the authority ends at the first `/`); anything else (relative, other case, odd
- *    forms, a Request) is parsed by `new Request` and its origin compared.
+ * 1. origin: the token goes only to `origins` (exact origins). A URL string that starts with one of `prefixes`
+ *    (src/rules.rs `token_prefixes`: each origin and `/`) has that origin; anything else (relative, other case,
+ *    odd forms, a Request) is parsed by `new Request` and its origin compared.
  * 2. the caller's own header (the token's header name already set by the caller): sent as given, but outside
  *    browsers its redirects are followed by hand all the same (see `sendRequest`): workerd before 2026 would
  *    carry the caller's `Authorization` to another origin.
- * 3. the token: `value` when the client's token needs no refresh, else `want()` resolves to { name, value } once
- *    the client has one (refreshing first) or rejects with the client's error.
+ * 3. the token: `token` when the client's token needs no refresh, else `want()` resolves to one once the client
+ *    has one (refreshing first) or rejects with the client's error.
  * 4. redirects (see `sendRequest`).
  * 5. the answer: `rules.answered` tells the client what the API answered to its token and from where; when the
  *    client takes it as a refusal (a 401 from an API origin that received the token), the request is sent once
@@ -76,6 +85,7 @@ export function firstOf(promise, flight, ms) {
  * The string form with a plain `init` (pages and workers) is sent without building a Request: the speed of a
  * hand-written wrapper. Getters on `init` run here, with no borrow held in wasm; one that throws rejects.
  * @param {string[]} origins
+ * @param {string[]} prefixes
  * @param {boolean} browser
  * @param {Rules['want']} wantHeader
  * @param {Rules['refusal']} refusal
@@ -83,15 +93,15 @@ export function firstOf(promise, flight, ms) {
  * @param {Rules['hop']} hop
  * @returns {Fetcher}
  */
-export function makeFetch(origins, browser, wantHeader, refusal, answered, hop) {
+export function makeFetch(origins, prefixes, browser, wantHeader, refusal, answered, hop) {
   // want() enters the client from a microtask: not from the caller's stack (a listener's fetch, say).
   const want = () => Promise.resolve().then(wantHeader);
-  return { send(input, init, name, value, replay) {
+  return { send(input, init, name, token, replay) {
     try {
       /** @type {Request | null} */
       let req = null;
       const simple = browser && typeof input === 'string' && (init == null || Object.getPrototypeOf(init) === Object.prototype);
-      if (!simple || typeof input !== 'string' || !origins.some((o) => input.startsWith(o) && input.charCodeAt(o.length) === 47)) {
+      if (!simple || typeof input !== 'string' || !prefixes.some((p) => input.startsWith(p))) {
         req = new Request(input, init); // a copy: the caller's Request never gets the token
         if (!origins.includes(new URL(req.url).origin)) return fetchOffStack(req);
       }
@@ -109,28 +119,28 @@ export function makeFetch(origins, browser, wantHeader, refusal, answered, hop) 
       const redirect = options?.redirect;
       /** @type {string | null} */
       let sentName = null;
-      /** @type {(req: Request | null, name: string, value: string) => Promise<Sent>} */
-      const send = (req, name, value) => {
-        if (req) return sendRequest(req, name, value, browser, hop);
-        if (sentName !== null && sentName !== name) headers.delete(sentName);
-        sentName = name;
-        headers.set(name, value);
+      /** @type {(req: Request | null, t: TokenHeader) => Promise<Sent>} */
+      const send = (req, t) => {
+        if (req) return sendRequest(req, t, browser, hop);
+        if (sentName !== null && sentName !== t.name) headers.delete(sentName);
+        sentName = t.name;
+        headers.set(t.name, t.value);
         const init = /** @type {RequestInit} */ (options);
-        init.redirect = name.toLowerCase() !== 'authorization' && followsRedirects(redirect) ? 'error' : redirect;
+        init.redirect = followsRedirects(redirect) ? t.follow : redirect;
         const url = /** @type {string} */ (input);
         return fetchOffStack(url, init).then((response) => ({ response, sentTo: url, from: response.url || null }));
       };
-      /** @type {(n: string, v: string) => Promise<Response>} */
-      const first = (n, v) => {
+      /** @type {(t: TokenHeader) => Promise<Response>} */
+      const first = (t) => {
         // The header's name may be known only once there is a token (a format that picks it): checked again.
-        if (n !== name && headers.has(n)) return own();
+        if (t.name !== name && headers.has(t.name)) return own();
         // A 401 tells the client its token was refused, whether or not the request can be sent again.
-        return send(request, n, v).then(({ response, sentTo, from }) => {
-          if (response.status !== refusal || !answered(v, response.status, originOf(sentTo), from && originOf(from))) return response;
-          return again ? want().then((t) => send(spare, t.name, t.value).then((r) => r.response), () => response) : response;
+        return send(request, t).then(({ response, sentTo, from }) => {
+          if (response.status !== refusal || !answered(t.value, response.status, originOf(sentTo), from && originOf(from))) return response;
+          return again ? want().then((next) => send(spare, next).then((r) => r.response), () => response) : response;
         });
       };
-      return value === undefined ? want().then((t) => first(t.name, t.value)) : first(name, value);
+      return token === undefined ? want().then(first) : first(token);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -141,20 +151,18 @@ export function makeFetch(origins, browser, wantHeader, refusal, answered, hop) 
 const followsRedirects = (redirect) => (redirect ?? 'follow') === 'follow';
 
 /**
- * Redirects and the token. Pages and workers: the browser drops Authorization on a cross-origin redirect itself
- * but forwards any other header, and hides a redirect's target from scripts (`manual` gives an opaque response),
- * so a token in another header never follows a redirect there (`error`, unless the caller chose `manual`, which
- * follows nothing). Node, Deno, workerd (which forwards even Authorization across origins at compatibility dates
- * before 2026, and rejects `redirect: 'error'`): redirects are followed here by hand, the token re-attached only
- * for API origins (the client decides each hop: see `followByHand`).
- * @param {Request} request @param {string} name @param {string} value @param {boolean} browser @param {Rules['hop']} hop
+ * Redirects and the token. Pages and workers: the browser follows redirects and hides their targets from scripts
+ * (`manual` gives an opaque response), so a request the caller lets follow redirects goes out with the mode the
+ * client chose for the token's header (`t.follow`). Node, Deno, workerd (which forwards even Authorization across
+ * origins at compatibility dates before 2026, and rejects `redirect: 'error'`): redirects are followed here by
+ * hand, the token re-attached only for API origins (the client decides each hop: see `followByHand`).
+ * @param {Request} request @param {TokenHeader} t @param {boolean} browser @param {Rules['hop']} hop
  * @returns {Promise<Sent>}
  */
-function sendRequest(request, name, value, browser, hop) {
-  if (!browser) return followByHand(request, name, value, hop);
-  const custom = name.toLowerCase() !== 'authorization';
-  const req = custom && followsRedirects(request.redirect) ? new Request(request, { redirect: 'error' }) : request;
-  req.headers.set(name, value);
+function sendRequest(request, t, browser, hop) {
+  if (!browser) return followByHand(request, t.name, t.value, hop);
+  const req = followsRedirects(request.redirect) && t.follow !== 'follow' ? new Request(request, { redirect: t.follow }) : request;
+  req.headers.set(t.name, t.value);
   return fetchOffStack(req).then((response) => ({ response, sentTo: req.url, from: response.url || null }));
 }
 

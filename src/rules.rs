@@ -6,9 +6,8 @@
 //! The invariant, checked exhaustively in the tests: the token, and the caller's credentials once a request has
 //! left its first origin, reach only the API origins.
 //!
-//! Not here yet: which redirect mode a browser's `fetch` gets (a token in a header other than `Authorization`
-//! follows no redirect: `error` unless the caller chose `manual`) is still decided by `js/fetch.js` on its fast
-//! path, and which request gets the token is compared there against the same exact origins.
+//! The executor's share is lookups: a URL string that starts with one of [`token_prefixes`] is an API origin's
+//! without parsing, and a browser's fetch gets the redirect mode [`browser_follow`] chose for the token's header.
 
 /// Fetch's `RequestRedirect`, as the caller passed it (`Follow` when absent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +18,15 @@ pub enum RedirectMode {
 }
 
 impl RedirectMode {
+    /// Fetch's name of the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Follow => "follow",
+            Self::Error => "error",
+            Self::Manual => "manual",
+        }
+    }
+
     /// The mode named `name` (`Follow` for anything else, as fetch defaults).
     pub fn from_name(name: Option<&str>) -> Self {
         match name {
@@ -40,6 +48,25 @@ pub const MAX_REDIRECTS: u32 = 20;
 /// platform's URL parser normalises them).
 pub fn gets_token(origin: &str, api_origins: &[String]) -> bool {
     api_origins.iter().any(|o| o == origin)
+}
+
+/// The URL prefixes that give an API origin without parsing: each origin and `/`. A URL string that starts with
+/// one has that origin (the authority ends at the first `/`, and the origins are as the URL parser normalises
+/// them: a string in any other form, or with a userinfo, does not start with one and is parsed instead).
+pub fn token_prefixes(api_origins: &[String]) -> Vec<String> {
+    api_origins.iter().map(|o| format!("{o}/")).collect()
+}
+
+/// In a browser, the redirect mode of a request sent with the token in `header` that the caller lets follow
+/// redirects: `Follow` only for `Authorization`, which browsers drop on a cross-origin redirect themselves (Fetch,
+/// HTTP-redirect fetch); any other header would be forwarded to wherever the redirect points, so such a request
+/// follows none (`Error`). A caller's own `error` or `manual` follows nothing and is kept.
+pub fn browser_follow(header: &str) -> RedirectMode {
+    if header.eq_ignore_ascii_case("authorization") {
+        RedirectMode::Follow
+    } else {
+        RedirectMode::Error
+    }
 }
 
 /// What to do with the answer to one hop followed by hand.
@@ -293,5 +320,76 @@ mod tests {
             }
         }
         assert!(chains > 100_000, "{chains} chains");
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))] // the `url` crate is a native dev-dependency
+    fn a_url_that_starts_with_a_token_prefix_has_that_origin() {
+        // Every string built from these parts that starts with a prefix must parse (WHATWG) to that prefix's
+        // origin: the executor sends such a string with the token without parsing it.
+        let apis = vec![
+            "https://api.example".to_owned(),
+            "http://127.0.0.1:8080".to_owned(),
+            "https://xn--bcher-kva.example".to_owned(),
+        ];
+        let prefixes = token_prefixes(&apis);
+        assert_eq!(prefixes, ["https://api.example/", "http://127.0.0.1:8080/", "https://xn--bcher-kva.example/"]);
+        let starts = [
+            "https://api.example",
+            "https://API.example",
+            "https://api.example.",
+            "https://api.example:443",
+            "https://api.example:8443",
+            "https://u:p@api.example",
+            "https://api.example@evil.example",
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:80800",
+            "http://127.1:8080",
+            "https://xn--bcher-kva.example",
+            "https://bücher.example",
+            "https://evil.example",
+            " https://api.example",
+            "https:api.example",
+            "https:\\api.example",
+        ];
+        let rests = [
+            "/",
+            "//evil.example",
+            "/\\evil.example",
+            "/@evil.example",
+            "/%2e%2e/",
+            "/\t",
+            "/?q",
+            "/#h",
+            "\\evil",
+            "?x",
+            "#/",
+            "/../..//evil.example/",
+        ];
+        let mut checked = 0;
+        for start in starts {
+            for rest in rests {
+                let url = format!("{start}{rest}");
+                let Some(prefix) = prefixes.iter().find(|p| url.starts_with(p.as_str())) else { continue };
+                let origin = url::Url::parse(&url).expect("a URL").origin().ascii_serialization();
+                assert_eq!(format!("{origin}/"), *prefix, "{url}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 20, "{checked}");
+    }
+
+    #[test]
+    fn a_browser_lets_only_an_authorization_token_follow_redirects() {
+        for header in ["Authorization", "authorization", "AUTHORIZATION"] {
+            assert_eq!(browser_follow(header), RedirectMode::Follow, "{header}");
+        }
+        for header in ["X-Api-Key", "X-Token", "Proxy-Authorization", "Authorization2"] {
+            assert_eq!(browser_follow(header), RedirectMode::Error, "{header}");
+        }
+        assert_eq!(
+            [RedirectMode::Follow, RedirectMode::Error, RedirectMode::Manual].map(RedirectMode::as_str),
+            ["follow", "error", "manual"]
+        );
     }
 }
