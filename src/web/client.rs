@@ -21,6 +21,7 @@ use super::js::{self, error_to_js, get, JsJson};
 use crate::error::{Code, Error};
 use crate::json::Json;
 use crate::machine::{self, Answer, CallerId, Command, Event, Machine, Notice, Post, Setup, Want};
+pub use crate::options::{Credentials, FormatName, FormatOption, Options, Storage};
 use crate::rules;
 use crate::schedule::parse_retry_after_seconds;
 use crate::session::{Config, Transport};
@@ -136,15 +137,6 @@ struct PeerMessage<'a> {
 #[cfg_attr(feature = "js-api", wasm_bindgen(skip_typescript))]
 pub struct AuthClient {
     client: Client,
-}
-
-/// The options as checked by `readOptions` (js/options.js), which makes every check: its answer, or its error.
-fn read_options(options: &JsValue) -> Result<js::CheckedOptions, Error> {
-    let read = js::read_options(options);
-    match read.error() {
-        Some(m) => Err(js::config_error(m)),
-        None => Ok(read),
-    }
 }
 
 /// The Rust closures JavaScript calls (see `makeClient` in js/platform.js), kept alive as long as the client.
@@ -727,139 +719,44 @@ pub struct Client {
 /// A Rust listener of the client's notices (see [`Client::on_notice`]).
 type NoticeListener = Rc<RefCell<dyn FnMut(&Notice)>>;
 
-/// The options of [`Client::new`]: the same as `AuthClient`'s (see the package README), checked by the same code.
-/// `None` and empty values leave the default. (They are left out of the object `readOptions` checks, which refuses
-/// `null` where a value is optional: hence `skip_serializing_if` on each.)
-#[derive(Clone, Default, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Options {
-    /// The bridge's token endpoint (absolute, or relative to the page).
-    pub token_url: String,
-    /// The exact origins the token may be sent to.
-    pub api_origins: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revoke_url: Option<String>,
-    /// How to read the bridge's response: a provider's name, or JSON pointers (`"auto"` when `None`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<FormatOption>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub header: Option<String>,
-    /// Where the token is kept (`Session` when `None`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub storage: Option<Storage>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub storage_key: Option<String>,
-    /// The `credentials` of bridge calls (`Include` in pages and workers when `None`; unset on server runtimes).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub credentials: Option<Credentials>,
-    /// Extra headers of the bridge calls (a CSRF token, a worker's API key).
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub bridge_headers: std::collections::BTreeMap<String, String>,
-    /// Seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_margin: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auto_refresh: Option<bool>,
-    /// Seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bridge_timeout: Option<f64>,
-}
-
-/// The `storage` option of [`Options`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Storage {
-    /// `sessionStorage`: the tab's own, shared with its workers through the channel.
-    Session,
-    /// `localStorage`: shared by every tab of the origin.
-    Local,
-    /// This context's memory only: never stored, never shared with peers.
-    Memory,
-}
-
-/// The `credentials` option of [`Options`] (Fetch's `RequestCredentials`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Credentials {
-    Omit,
-    SameOrigin,
-    Include,
-}
-
-/// The `format` option of [`Options`]: a provider's response shape, or where a response of another shape keeps
-/// the token.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum FormatOption {
-    /// A provider's shape (detected from the response with [`FormatName::Auto`]).
-    Name(FormatName),
-    /// JSON pointers into the bridge's response, such as `/data/token`.
-    #[serde(rename_all = "camelCase")]
-    Custom {
-        token: String,
-        /// Seconds from now.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        expires_in: Option<String>,
-        /// An absolute time (ISO 8601 or seconds since the epoch).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        expires_at: Option<String>,
-    },
-}
-
-/// The providers' response shapes (see the README's table).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FormatName {
-    Auto,
-    #[serde(rename = "oauth2")]
-    OAuth2,
-    Point,
-    Wazo,
-    Static,
-}
-
-impl From<FormatName> for FormatOption {
-    fn from(name: FormatName) -> Self {
-        FormatOption::Name(name)
-    }
-}
-
 impl Client {
     /// Creates a client; an [`Error`] with code `invalid_config` names the option that is wrong.
     pub fn new(options: &Options) -> Result<Client, Error> {
-        // One validation path for both APIs: the options become the object `AuthClient` is given.
-        let object = js::to_js(options).ok_or_else(|| js::config_error("AuthClient options could not be read"))?;
-        Self::from_js(&object)
+        // One validation path for both APIs (src/options.rs): the options as the object `AuthClient` is given.
+        Self::with_options(&options.to_value())
     }
 
     fn from_js(options: &JsValue) -> Result<Client, Error> {
-        let read = read_options(options)?;
-        let format = js::format_from(&read.format())?;
-        let storage = match read.storage().as_str() {
-            "local" => Storage::Local,
-            "memory" => Storage::Memory,
-            _ => Storage::Session,
-        };
+        Self::with_options(&js::read_value(options))
+    }
+
+    fn with_options(options: &crate::options::Value) -> Result<Client, Error> {
+        let read = crate::options::check(options, &js::platform(), &js::Runtime).map_err(js::config_error)?;
+        let format = read.format;
+        let storage = read.storage;
         // `storage: 'local'`: other tabs' writes arrive as `storage` events too. `storage: 'memory'`: the token
         // never leaves this context's memory, so it is neither handed to peers nor taken from them, and no Web
         // Lock is taken (each context has its own token).
         let (local_storage, memory_only) = (storage == Storage::Local, storage == Storage::Memory);
+        let bridge_headers: Array =
+            read.bridge_headers.iter().map(|(k, v)| Array::of2(&JsValue::from_str(k), &JsValue::from_str(v))).collect();
         let options = Settings {
-            token_url: read.token_url(),
-            revoke_url: read.revoke_url(),
-            credentials: read.credentials(),
-            bridge_headers: read.bridge_headers(),
-            timeout_ms: read.bridge_timeout_ms() as u32,
-            browser_like: read.browser(),
+            token_url: read.token_url,
+            revoke_url: read.revoke_url,
+            credentials: read.credentials.map(|c| c.as_str().to_owned()),
+            bridge_headers,
+            timeout_ms: read.bridge_timeout_ms as u32,
+            browser_like: read.browser,
         };
-        let header = read.header();
-        let api_origins = read.api_origins();
+        let header = read.header;
+        let origins = read.api_origins;
+        let api_origins: Array = origins.iter().map(|o| JsValue::from_str(o)).collect();
         // The identity binds stored entries and peer messages to this bridge, these API origins, this header and
         // this format.
-        let origins: Vec<String> = api_origins.iter().filter_map(|o| o.as_string()).collect();
         let client = crate::store::client_id(&options.token_url, &origins, header.as_deref(), &format.identity());
-        let key = read.storage_key().unwrap_or_else(|| format!("authbridge.{client}"));
-        let web_storage = read.web_storage().then(|| js::web_storage(local_storage));
+        let key = read.storage_key.unwrap_or_else(|| format!("authbridge.{client}"));
+        let web_storage =
+            (read.web_storage && js::web_storage_readable(local_storage)).then(|| js::web_storage(local_storage));
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
             // The closures JavaScript calls (see `makeClient`): each holds the client weakly, so that the client
             // goes when the application lets it go.
@@ -946,7 +843,7 @@ impl Client {
             let session = Config {
                 format,
                 header,
-                refresh_margin_ms: read.refresh_margin_ms().map(|ms| ms as Millis),
+                refresh_margin_ms: read.refresh_margin_ms,
                 client,
                 server: !options.browser_like,
             };
@@ -955,7 +852,7 @@ impl Client {
             let shared = !memory_only && (web_storage.is_some() || !channel.is_null());
             let setup = Setup {
                 session,
-                auto_refresh: read.auto_refresh(),
+                auto_refresh: read.auto_refresh,
                 peers: !channel.is_null() && !memory_only,
                 lock: shared,
                 bridge_timeout_ms: Millis::from(options.timeout_ms),
@@ -1286,11 +1183,9 @@ fn epoch_js(at: Option<Millis>) -> JsValue {
 }
 
 fn listener_arg(call: &str, listener: JsValue) -> Result<Function, JsValue> {
-    let checked = js::listener_arg(call, &listener);
-    match checked.as_string() {
-        Some(m) => Err(error_to_js(&js::config_error(m))),
-        None => Ok(checked.unchecked_into()),
-    }
+    listener
+        .dyn_into::<Function>()
+        .map_err(|v| error_to_js(&js::config_error(crate::options::listener_error(call, &js::describe(&v)))))
 }
 
 impl Drop for AuthClient {
