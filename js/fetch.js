@@ -11,11 +11,6 @@
  */
 
 /**
- * The client's decision on a redirect followed by hand (`Hop` in src/rules.rs).
- * @typedef {{ action: 'done' } | { action: 'fail', message: string } | { action: 'follow', toGet: boolean, token: boolean, drop: string[] }} Hop
- */
-
-/**
  * The token's header, and what the client decided for it (`TokenHeader` in src/web/client.rs).
  * @typedef {object} TokenHeader
  * @property {string} name
@@ -34,8 +29,20 @@
  *   answered `status` (the refusal status) to the token `value` sent for the origin `sentTo`, from the origin
  *   `from` (null when the response has no URL); true when the client takes it as a refusal (the request is then
  *   sent once more with a new token)
- * @property {(status: number, hasLocation: boolean, method: string, mode: RequestRedirect, hops: number, from: string, to: string | null) => Hop} hop
- *   decides a redirect answered to a hop followed by hand (`to`: the target's origin, null when not http(s))
+ */
+
+/**
+ * How a request with the token meets redirects (`RedirectPath` in src/rules.rs): `browser`, the platform's fetch
+ * follows them (it drops Authorization across origins and hides the hops); `by-hand`, each hop is followed here
+ * with the client's decisions (`byHand`, from js/by-hand.js); `unfollowed`, a build without the by-hand code on a
+ * platform whose fetch would carry any header across origins: none is followed, the redirect is the answer.
+ * @typedef {'browser' | 'by-hand' | 'unfollowed'} RedirectPath
+ */
+
+/**
+ * Sends a request to an API origin outside browsers: `name`/`value` the token's header (null: the caller set the
+ * header itself). See `makeByHand` in js/by-hand.js.
+ * @typedef {(request: Request, name: string | null, value: string | null) => Promise<Sent>} ServerSend
  */
 
 /**
@@ -86,14 +93,17 @@ export function firstOf(promise, flight, ms) {
  * hand-written wrapper. Getters on `init` run here, with no borrow held in wasm; one that throws rejects.
  * @param {string[]} origins
  * @param {string[]} prefixes
- * @param {boolean} browser
+ * @param {RedirectPath} path
  * @param {Rules['want']} wantHeader
  * @param {Rules['refusal']} refusal
  * @param {Rules['answered']} answered
- * @param {Rules['hop']} hop
+ * @param {ServerSend | null} byHand the by-hand follower (`path` `by-hand` only)
  * @returns {Fetcher}
  */
-export function makeFetch(origins, prefixes, browser, wantHeader, refusal, answered, hop) {
+export function makeFetch(origins, prefixes, path, wantHeader, refusal, answered, byHand) {
+  const browser = path === 'browser';
+  /** @type {ServerSend} */
+  const server = path === 'by-hand' && byHand ? byHand : unfollowed;
   // want() enters the client from a microtask: not from the caller's stack (a listener's fetch, say).
   const want = () => Promise.resolve().then(wantHeader);
   return { send(input, init, name, token, replay) {
@@ -106,10 +116,10 @@ export function makeFetch(origins, prefixes, browser, wantHeader, refusal, answe
         if (!origins.includes(new URL(req.url).origin)) return fetchOffStack(req);
       }
       const request = req;
-      // The caller's own header: no token; outside browsers (where `request` is always built) redirects by hand.
+      // The caller's own header: no token; outside browsers (where `request` is always built) as `path` says.
       /** @returns {Promise<Response>} */
       const own = () => (browser || !request ? fetchOffStack(request ?? input, request ? undefined : init)
-        : followByHand(request, null, null, hop).then((r) => r.response));
+        : server(request, null, null).then((r) => r.response));
       const headers = request ? request.headers : new Headers(init?.headers);
       if (headers.has(name)) return own();
       const again = replay ?? typeof (/** @type {{ getReader?: unknown } | null | undefined} */ (init?.body))?.getReader !== 'function';
@@ -121,7 +131,7 @@ export function makeFetch(origins, prefixes, browser, wantHeader, refusal, answe
       let sentName = null;
       /** @type {(req: Request | null, t: TokenHeader) => Promise<Sent>} */
       const send = (req, t) => {
-        if (req) return sendRequest(req, t, browser, hop);
+        if (req) return browser ? sendRequest(req, t) : server(req, t.name, t.value);
         if (sentName !== null && sentName !== t.name) headers.delete(sentName);
         sentName = t.name;
         headers.set(t.name, t.value);
@@ -151,16 +161,13 @@ export function makeFetch(origins, prefixes, browser, wantHeader, refusal, answe
 const followsRedirects = (redirect) => (redirect ?? 'follow') === 'follow';
 
 /**
- * Redirects and the token. Pages and workers: the browser follows redirects and hides their targets from scripts
+ * A Request with the token in a browser: the browser follows redirects and hides their targets from scripts
  * (`manual` gives an opaque response), so a request the caller lets follow redirects goes out with the mode the
- * client chose for the token's header (`t.follow`). Node, Deno, workerd (which forwards even Authorization across
- * origins at compatibility dates before 2026, and rejects `redirect: 'error'`): redirects are followed here by
- * hand, the token re-attached only for API origins (the client decides each hop: see `followByHand`).
- * @param {Request} request @param {TokenHeader} t @param {boolean} browser @param {Rules['hop']} hop
+ * client chose for the token's header (`t.follow`). (Outside browsers see `RedirectPath`.)
+ * @param {Request} request @param {TokenHeader} t
  * @returns {Promise<Sent>}
  */
-function sendRequest(request, t, browser, hop) {
-  if (!browser) return followByHand(request, t.name, t.value, hop);
+function sendRequest(request, t) {
   const req = followsRedirects(request.redirect) && t.follow !== 'follow' ? new Request(request, { redirect: t.follow }) : request;
   req.headers.set(t.name, t.value);
   return fetchOffStack(req).then((response) => ({ response, sentTo: req.url, from: response.url || null }));
@@ -169,51 +176,15 @@ function sendRequest(request, t, browser, hop) {
 /** @param {string} url an absolute URL (a Request's or a Response's) @returns {string} */
 const originOf = (url) => new URL(url).origin;
 
-// The headers a body carries, dropped when a redirect turns the request into a GET (Fetch, HTTP-redirect fetch).
-const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
-
 /**
- * Follows redirects by hand (Node, Deno, workerd): every hop goes out with `redirect: 'manual'`, and the client
- * decides each redirect (`hop`: whether to follow, the method, whether the token goes, which headers are
- * dropped). `name`/`value`: the token's header (none when null: a request the caller set the header of, sent to
- * an API origin). `carried`: the response's hop had the token.
- * @param {Request} request @param {string | null} name @param {string | null} value @param {Rules['hop']} hop
- * @returns {Promise<Sent>}
+ * `unfollowed`: the request goes out with `redirect: 'manual'`, the token's header set when `name` is given; a
+ * redirect is returned as it came (never followed, so nothing reaches its target).
+ * @type {ServerSend}
  */
-async function followByHand(request, name, value, hop) {
-  const mode = request.redirect;
-  let req = request;
-  // The first hop is to an API origin (makeFetch sent any other request as it was).
-  let token = name !== null;
-  for (let hops = 0; ; hops++) {
-    // Kept to build the next hop from (a body can be read once); only when a redirect may be followed.
-    const spare = req.body && followsRedirects(mode) ? req.clone() : req;
-    const send = new Request(req, { redirect: 'manual' });
-    if (name !== null) {
-      if (token) send.headers.set(name, /** @type {string} */ (value)); else send.headers.delete(name);
-    }
-    const res = await fetch(send);
-    const location = res.headers.get('location');
-    /** @type {URL | null} */
-    let url = null;
-    try { url = location === null ? null : new URL(location, send.url); } catch { /* no target: not followed */ }
-    const to = url && (url.protocol === 'https:' || url.protocol === 'http:') ? url.origin : null;
-    const next = hop(res.status, url !== null, spare.method, mode, hops, new URL(send.url).origin, to);
-    if (next.action === 'done') return { response: res, sentTo: request.url, from: send.url };
-    if (next.action === 'fail') throw new TypeError(next.message);
-    const headers = new Headers(spare.headers);
-    for (const h of next.drop) headers.delete(h);
-    /** @type {ArrayBuffer | null} */
-    let body = null;
-    if (next.toGet) for (const h of BODY_HEADERS) headers.delete(h);
-    else if (spare.body) body = await spare.arrayBuffer();
-    await res.body?.cancel();
-    /** @type {RequestInit} */
-    const init = { method: next.toGet ? 'GET' : spare.method, headers, body, redirect: 'manual' };
-    if (spare.signal) init.signal = spare.signal;
-    req = new Request(/** @type {URL} */ (url), init);
-    token = next.token;
-  }
+function unfollowed(request, name, value) {
+  const send = new Request(request, { redirect: 'manual' });
+  if (name !== null && value !== null) send.headers.set(name, value);
+  return fetch(send).then((response) => ({ response, sentTo: request.url, from: send.url }));
 }
 
 /**

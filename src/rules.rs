@@ -37,6 +37,41 @@ impl RedirectMode {
     }
 }
 
+/// How a request with the token meets redirects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectPath {
+    /// A browser's fetch follows them: it drops `Authorization` on a cross-origin redirect and hides the hops from
+    /// scripts (the mode for other headers: [`browser_follow`]).
+    Browser,
+    /// Each hop is followed by hand, decided by [`next_hop`].
+    ByHand,
+    /// None is followed: the redirect is the answer. For a build without the by-hand code on a platform whose fetch
+    /// would carry any header across origins.
+    Unfollowed,
+}
+
+impl RedirectPath {
+    /// The name js/fetch.js knows it by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Browser => "browser",
+            Self::ByHand => "by-hand",
+            Self::Unfollowed => "unfollowed",
+        }
+    }
+}
+
+/// The path on this platform: a browser's fetch where the platform is one (see `browserPlatform` in
+/// js/runtime.js); elsewhere (Node, Deno, workerd, whose fetch forwards any header to wherever a redirect points)
+/// by hand where the build can (`by_hand`), else no redirect is followed at all.
+pub fn redirect_path(browser: bool, by_hand: bool) -> RedirectPath {
+    match (browser, by_hand) {
+        (true, _) => RedirectPath::Browser,
+        (false, true) => RedirectPath::ByHand,
+        (false, false) => RedirectPath::Unfollowed,
+    }
+}
+
 /// The header names a request never carries across origins: the caller's credentials (as browsers drop them,
 /// Fetch's HTTP-redirect fetch), whatever header the token itself is in.
 pub const CROSS_ORIGIN_DROPPED: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
@@ -136,12 +171,12 @@ pub fn browser_carried(sent_to: &str, from: Option<&str>, api_origins: &[String]
 
 /// Whether the response to a request sent with the token for `sent_to` came from an origin that received the
 /// token: in a browser, see [`browser_carried`]; where redirects are followed by hand, each hop to an API origin
-/// carries the token ([`next_hop`]), so a response from one (`from`, `None`: `sent_to`) had it.
-pub fn token_reached(browser: bool, sent_to: &str, from: Option<&str>, api_origins: &[String]) -> bool {
-    if browser {
-        browser_carried(sent_to, from, api_origins)
-    } else {
-        gets_token(from.unwrap_or(sent_to), api_origins)
+/// carries the token ([`next_hop`]), so a response from one (`from`, `None`: `sent_to`) had it; unfollowed, the
+/// answer is the first hop's.
+pub fn token_reached(path: RedirectPath, sent_to: &str, from: Option<&str>, api_origins: &[String]) -> bool {
+    match path {
+        RedirectPath::Browser => browser_carried(sent_to, from, api_origins),
+        RedirectPath::ByHand | RedirectPath::Unfollowed => gets_token(from.unwrap_or(sent_to), api_origins),
     }
 }
 
@@ -241,11 +276,25 @@ mod tests {
             "another API origin, reached by a redirect, got no token"
         );
         // Followed by hand, a hop to any API origin carries the token; a hop elsewhere does not.
-        assert!(token_reached(false, API, Some(OTHER_API), &apis));
-        assert!(token_reached(false, API, None, &apis));
-        assert!(!token_reached(false, API, Some(EVIL), &apis));
-        assert!(!token_reached(true, API, Some(OTHER_API), &apis));
-        assert!(token_reached(true, API, Some(API), &apis));
+        use RedirectPath::*;
+        assert!(token_reached(ByHand, API, Some(OTHER_API), &apis));
+        assert!(token_reached(ByHand, API, None, &apis));
+        assert!(!token_reached(ByHand, API, Some(EVIL), &apis));
+        assert!(!token_reached(Browser, API, Some(OTHER_API), &apis));
+        assert!(token_reached(Browser, API, Some(API), &apis));
+        // Unfollowed, the answer is the API origin's own (a redirect returned as it came).
+        assert!(token_reached(Unfollowed, API, Some(API), &apis));
+        assert!(!token_reached(Unfollowed, API, Some(EVIL), &apis));
+    }
+
+    #[test]
+    fn only_a_browser_or_a_by_hand_build_follows_redirects() {
+        use RedirectPath::*;
+        assert_eq!(redirect_path(true, true), Browser);
+        assert_eq!(redirect_path(true, false), Browser, "a browser build in a browser");
+        assert_eq!(redirect_path(false, true), ByHand);
+        assert_eq!(redirect_path(false, false), Unfollowed, "a browser build on a server follows none");
+        assert_eq!([Browser, ByHand, Unfollowed].map(RedirectPath::as_str), ["browser", "by-hand", "unfollowed"]);
     }
 
     #[test]

@@ -150,7 +150,43 @@ struct Callbacks {
     timer: Closure<dyn Fn()>,
     _want: Closure<dyn Fn() -> Promise>,
     _answered: Closure<dyn Fn(JsValue, u16, String, Option<String>) -> bool>,
-    _hop: Closure<dyn Fn(u16, bool, String, String, u32, String, Option<String>) -> JsValue>,
+    /// Where redirects are followed by hand.
+    #[cfg(feature = "server-runtimes")]
+    _by_hand: Option<ByHand>,
+}
+
+/// The closure that decides each redirect a request to an API origin meets outside browsers (status, whether there
+/// is a `Location`, method, the caller's mode, hops so far, the hop's origin, the target's origin), by
+/// [`rules::next_hop`].
+#[cfg(feature = "server-runtimes")]
+type HopRule = Closure<dyn Fn(u16, bool, String, String, u32, String, Option<String>) -> JsValue>;
+
+/// The by-hand follower of js/by-hand.js and the client's rule it asks at each hop.
+#[cfg(feature = "server-runtimes")]
+struct ByHand {
+    _hop: HopRule,
+    send: Function,
+}
+
+#[cfg(feature = "server-runtimes")]
+impl ByHand {
+    fn new(apis: Vec<String>) -> Self {
+        let hop: HopRule = Closure::new(
+            move |status: u16,
+                  location: bool,
+                  method: String,
+                  mode: String,
+                  hops: u32,
+                  from: String,
+                  to: Option<String>| {
+                let mode = rules::RedirectMode::from_name(Some(&mode));
+                let decision = rules::next_hop(status, location, &method, mode, hops, &from, to.as_deref(), &apis);
+                js::to_js(&HopDecision::from(decision)).unwrap_or_default()
+            },
+        );
+        let send = js::make_by_hand(hop.as_ref().unchecked_ref());
+        ByHand { _hop: hop, send }
+    }
 }
 
 struct Inner {
@@ -198,7 +234,8 @@ struct Inner {
     header_js: RefCell<Option<(u64, JsValue, JsValue)>>,
 }
 
-/// A decision of [`rules::next_hop`] as js/fetch.js reads it (`Hop` there).
+/// A decision of [`rules::next_hop`] as js/by-hand.js reads it (`Hop` there).
+#[cfg(feature = "server-runtimes")]
 #[derive(serde::Serialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
 enum HopDecision {
@@ -214,6 +251,7 @@ enum HopDecision {
     },
 }
 
+#[cfg(feature = "server-runtimes")]
 impl From<rules::Hop> for HopDecision {
     fn from(hop: rules::Hop) -> Self {
         match hop {
@@ -748,6 +786,8 @@ impl Client {
             timeout_ms: read.bridge_timeout_ms as u32,
             browser_like: read.browser,
         };
+        // How a request with the token meets redirects here: the browser's fetch, by hand, or not at all.
+        let path = rules::redirect_path(options.browser_like, cfg!(feature = "server-runtimes"));
         let header = read.header;
         let origins = read.api_origins;
         let api_origins: Array = origins.iter().map(|o| JsValue::from_str(o)).collect();
@@ -797,30 +837,22 @@ impl Client {
             // What the API answered to the token `value`, sent for the origin `sent_to`, from the origin `from`: a
             // refusal (src/rules.rs) stops the token from being sent again, and the fetch sends the request once more.
             let w = weak.clone();
-            let (apis, browser) = (origins.clone(), options.browser_like);
+            let apis = origins.clone();
             let answered = Closure::new(move |value: JsValue, status: u16, sent_to: String, from: Option<String>| {
-                let carried = rules::token_reached(browser, &sent_to, from.as_deref(), &apis);
+                let carried = rules::token_reached(path, &sent_to, from.as_deref(), &apis);
                 let refused = rules::refuses_token(status, carried);
                 if let (true, Some(inner)) = (refused, w.upgrade()) {
                     inner.handle(Event::Unauthorized { value: value.as_string().unwrap_or_default() });
                 }
                 refused
             });
-            // A redirect answered to a hop followed by hand (src/rules.rs decides; js/fetch.js carries it out).
-            let apis = origins.clone();
-            let hop = Closure::new(
-                move |status: u16,
-                      location: bool,
-                      method: String,
-                      mode: String,
-                      hops: u32,
-                      from: String,
-                      to: Option<String>| {
-                    let mode = rules::RedirectMode::from_name(Some(&mode));
-                    let decision = rules::next_hop(status, location, &method, mode, hops, &from, to.as_deref(), &apis);
-                    js::to_js(&HopDecision::from(decision)).unwrap_or_default()
-                },
-            );
+            // Redirects followed by hand (src/rules.rs decides each hop; js/by-hand.js carries it out).
+            #[cfg(feature = "server-runtimes")]
+            let by_hand = (path == rules::RedirectPath::ByHand).then(|| ByHand::new(origins.clone()));
+            #[cfg(feature = "server-runtimes")]
+            let by_hand_send = by_hand.as_ref().map(|b| &b.send);
+            #[cfg(not(feature = "server-runtimes"))]
+            let by_hand_send = None;
             let parts = js::make_client(
                 message.as_ref().unchecked_ref(),
                 lifecycle.as_ref().unchecked_ref(),
@@ -833,11 +865,11 @@ impl Client {
             let fetcher = js::make_fetch(
                 &api_origins,
                 &prefixes,
-                options.browser_like,
+                path.as_str(),
                 want.as_ref().unchecked_ref(),
                 rules::REFUSAL,
                 answered.as_ref().unchecked_ref(),
-                hop.as_ref().unchecked_ref(),
+                by_hand_send,
             );
             let channel = parts.channel();
             let session = Config {
@@ -891,7 +923,8 @@ impl Client {
                     timer,
                     _want: want,
                     _answered: answered,
-                    _hop: hop,
+                    #[cfg(feature = "server-runtimes")]
+                    _by_hand: by_hand,
                 },
                 locks: parts.locks(),
                 unlisten: RefCell::new(Some(parts.unlisten())),

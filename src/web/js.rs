@@ -210,6 +210,15 @@ extern "C" {
     pub fn close_channel(channel: &JsValue);
 }
 
+// js/by-hand.js: redirects followed by hand outside browsers (builds with `server-runtimes` only).
+#[cfg(feature = "server-runtimes")]
+#[wasm_bindgen(module = "/js/by-hand.js")]
+extern "C" {
+    /// The follower `makeFetch` sends requests to API origins with outside browsers, asking `hop` at each redirect.
+    #[wasm_bindgen(js_name = makeByHand)]
+    pub fn make_by_hand(hop: &Function) -> Function;
+}
+
 // js/fetch.js: the authenticated fetch and the bridge calls.
 #[wasm_bindgen(module = "/js/fetch.js")]
 extern "C" {
@@ -220,11 +229,11 @@ extern "C" {
     pub fn make_fetch(
         origins: &Array,
         prefixes: &Array,
-        browser: bool,
+        path: &str,
         want: &Function,
         refusal: u16,
         answered: &Function,
-        hop: &Function,
+        by_hand: Option<&Function>,
     ) -> Fetcher;
     /// Sends `input` (a URL or a Request) with `init` under the fetch rules; `name` is the token's header name,
     /// `token` its `TokenHeader`, `undefined` when the token needs a refresh first; `replay` `undefined` reads it
@@ -514,14 +523,16 @@ mod boundary_tests {
             true,
         );
         let prefixes = Array::of1(&"https://api.example/".into());
+        let by_hand = make_by_hand(hop.as_ref().unchecked_ref());
+        assert!(by_hand.is_function());
         let fetcher = make_fetch(
             &origins,
             &prefixes,
-            true,
+            crate::rules::RedirectPath::Browser.as_str(),
             want.as_ref().unchecked_ref(),
             crate::rules::REFUSAL,
             answered.as_ref().unchecked_ref(),
-            hop.as_ref().unchecked_ref(),
+            None,
         );
         assert!(fetcher.is_object());
         assert!(parts.channel().is_object(), "a page has a BroadcastChannel");
