@@ -219,8 +219,10 @@ function coldSteps(r) {
   if (m.glue !== undefined) {
     Object.assign(s, { importGlue: m.glue - r.t0, compile: m.compile - m.glue, instantiate: m.instantiate - m.compile,
       construct: m.construct - m.instantiate });
-    const locks = r.log.filter((e) => e.kind === 'lock');
+    // The bridge's lock (not the presence lock, held for the client's life, whose grant nothing waits for).
+    const locks = r.log.filter((e) => e.kind === 'lock' && !e.name.endsWith(':present'));
     s.lockWait = locks.reduce((n, e) => n + (e.granted - e.asked), 0);
+    s.peerQuery = r.log.filter((e) => e.kind === 'query').reduce((n, e) => n + (e.answered - e.asked), 0);
     s.peerAsk = r.log.some((e) => e.kind === 'post' && e.type === 'ask') ? 1 : 0;
     if (r.token) {
       Object.assign(s, { startToBridge: r.token.start - m.construct, bridge: r.token.end - r.token.start,
@@ -339,7 +341,8 @@ function report(r) {
     `| step | ${CASES.map(([, l]) => l).join(' | ')} |`, `|---|${CASES.map(() => '---:').join('|')}|`);
   for (const [k, label] of [['importGlue', 'import the JS glue'], ['compile', 'compile (`compileStreaming`)'], ['instantiate', 'instantiate'],
     ['construct', '`new AuthClient`'], ['startToBridge', '`start()` until the bridge request (storage, peers, lock)'],
-    ['lockWait', 'of which Web Lock requests, asked to granted'], ['peerAsk', 'peers asked (1) or not (0)'],
+    ['peerQuery', 'of which finding whether a peer is alive (Web Locks query)'], ['lockWait', 'of which the Web Lock, asked to granted'],
+    ['peerAsk', 'peers asked (1) or not (0)'],
     ['bridge', 'the bridge call'], ['bridgeToStarted', 'bridge response to `start()` resolved'], ['startRestore', '`start()` restoring the stored token'],
     ['startedToApi', '`start()` resolved to the API request'], ['api', 'the API call'], ['apiToDone', 'API response to its body read']]) {
     L.push(`| ${label} | ${CASES.map(([c]) => ms(cold('authbridge', c, k))).join(' | ')} |`);

@@ -5,7 +5,10 @@
 // itself, which a service worker must be able to fetch at install time.)
 
 /** @typedef {'ifAvailable' | 'wait' | 'steal'} LockMode */
-/** @typedef {'granted' | 'busy' | 'failed'} LockResult */
+/**
+ * A lock request's result, or a `findPeers` answer (`peers`: another context of this client is alive; `alone`).
+ * @typedef {'granted' | 'busy' | 'failed' | 'peers' | 'alone'} LockResult
+ */
 /** @typedef {'online' | 'offline' | 'visibilitychange' | 'pageshow' | 'focus' | 'storage'} LifecycleType */
 
 /**
@@ -13,6 +16,12 @@
  * @typedef {object} Locks
  * @property {(ticket: number, mode: LockMode) => void} request
  * @property {(ticket: number) => void} release
+ * @property {() => void} announce makes this context known to the others of this client while it lives (a shared
+ *   lock of its own name, held until `unlisten`)
+ * @property {(ticket: number) => void} findPeers answers `peers` or `alone` under `ticket`: whether another context
+ *   holds that lock (Web Locks' `query`, answered in the order requests were made: of two contexts that announce
+ *   and then look, the second finds the first)
+ * @property {() => void} leave gives up what `announce` holds
  */
 
 /**
@@ -21,7 +30,8 @@
  * @property {BroadcastChannel | null} channel to the other tabs and workers (none outside browsers: an open
  *   channel would keep a Node or Deno process alive)
  * @property {Locks} locks
- * @property {() => void} unlisten removes the lifecycle listeners
+ * @property {() => void} unlisten removes the lifecycle listeners and leaves (see `Locks`)
+ * @property {boolean} presence `findPeers` can tell (Web Locks with `query`)
  * @property {boolean} online
  * @property {number} seed a random integer below 2^53, for the core's jitter
  * @property {Set<Function>} onToken
@@ -44,10 +54,13 @@
  */
 export function makeClient(onMessage, onLifecycle, onLock, key, browser, local) {
   const name = `authbridge:${key}`;
+  const locks = makeLocks(name, onLock);
+  const unlisten = listen(local, onLifecycle);
   return {
     channel: browser ? openChannel(name, onMessage) : null,
-    locks: makeLocks(name, onLock),
-    unlisten: listen(local, onLifecycle),
+    locks,
+    unlisten: () => { unlisten(); locks.leave(); },
+    presence: typeof globalThis.navigator?.locks?.query === 'function',
     online: globalThis.navigator?.onLine !== false,
     seed: Math.floor(Math.random() * 2 ** 53),
     onToken: new Set(),
@@ -110,7 +123,31 @@ function makeLocks(name, onEvent) {
   const locks = globalThis.navigator?.locks;
   /** @type {Map<number, { release: (() => void) | null, abort: AbortController, done: boolean }>} */
   const tickets = new Map();
+  const present = `${name}:present`;
+  /** @type {AbortController | null} */
+  let here = null;
+  /** @type {(() => void) | null} */
+  let leave = null;
   return {
+    announce() {
+      if (here || !locks?.request) return;
+      const abort = new AbortController();
+      here = abort;
+      locks.request(present, { mode: 'shared', signal: abort.signal }, () => new Promise((resolve) => {
+        if (abort.signal.aborted) resolve(undefined); else leave = () => resolve(undefined);
+      })).catch(() => { /* left before it was granted */ });
+    },
+    findPeers(ticket) {
+      // Unknown is answered `peers`: the start then asks and takes the lock, as where nothing can tell.
+      Promise.resolve(locks?.query?.()).then((snapshot) => {
+        const holders = [...(snapshot?.held ?? []), ...(snapshot?.pending ?? [])].filter((l) => l.name === present);
+        onEvent(ticket, snapshot && holders.length <= (here ? 1 : 0) ? 'alone' : 'peers');
+      }, () => onEvent(ticket, 'peers'));
+    },
+    leave() {
+      if (leave) leave(); else here?.abort();
+      leave = null;
+    },
     request(ticket, mode) {
       if (!locks?.request) { queueMicrotask(() => onEvent(ticket, 'granted')); return; }
       const t = { release: /** @type {(() => void) | null} */ (null), abort: new AbortController(), done: false };

@@ -98,6 +98,8 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     pub fn unlisten(this: &ClientParts) -> Function;
     #[wasm_bindgen(method, getter)]
+    pub fn presence(this: &ClientParts) -> bool;
+    #[wasm_bindgen(method, getter)]
     pub fn online(this: &ClientParts) -> bool;
     #[wasm_bindgen(method, getter)]
     pub fn seed(this: &ClientParts) -> f64;
@@ -127,6 +129,11 @@ extern "C" {
     pub fn request(this: &Locks, ticket: u32, mode: &str);
     #[wasm_bindgen(method)]
     pub fn release(this: &Locks, ticket: u32);
+    #[wasm_bindgen(method)]
+    pub fn announce(this: &Locks);
+    /// Answers `peers` or `alone` under `ticket`, through the lock callback.
+    #[wasm_bindgen(method, js_name = findPeers)]
+    pub fn find_peers(this: &Locks, ticket: u32);
 
     /// A pending promise and the functions settling it.
     pub type Deferred;
@@ -479,6 +486,13 @@ mod boundary_tests {
         sleep(200.0).await;
         assert_eq!(lock_results.borrow()[1..], [(2, "granted".to_owned()), (3, "busy".to_owned())]);
         locks.release(2);
+        // Presence: a context that announced itself and looks finds itself alone, its results read as the executor
+        // reads them.
+        assert!(parts.presence(), "Chromium, Firefox and WebKit have Web Locks' query");
+        locks.announce();
+        locks.find_peers(4);
+        sleep(200.0).await;
+        assert_eq!(lock_results.borrow()[3..], [(4, "alone".to_owned())]);
         let _ = parts.unlisten().call0(&JsValue::NULL);
         close_channel(&parts.channel());
 
