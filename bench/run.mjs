@@ -2,7 +2,8 @@
 // Writes bench/RESULTS.md (and bench/build/results.json). Expects pkg/ built and bench/node_modules installed.
 // BENCH_RUNS (default 5) sets the repetitions each median is taken over.
 import { build } from 'esbuild';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -199,17 +200,20 @@ async function storm(server, browser) {
 // visit, cached), then that tab reloads (the token in sessionStorage: no bridge call).
 const COLD_PAGES = { authbridge: '/bench/pages/authbridge.html', 'by hand': '/bench/pages/by-hand.html' };
 
+const tokenCount = async (server) => Number(await (await fetch(`${server}/token-count`)).text());
+
 async function loadPage(page, url, reload, server) {
-  const before = server.counts.token;
-  if (reload) await page.reload(); else await page.goto(url);
-  await page.waitForFunction(() => window.result, null, { timeout: 30_000 });
-  const r = await page.evaluate(() => {
+  const before = await tokenCount(server);
+  if (reload) await page.reload({ waitUntil: 'commit' }); else await page.goto(url, { waitUntil: 'commit' });
+  // The page settles `finished` (made by its first script): no polling in the page meanwhile.
+  const r = await page.evaluate(async () => {
+    const r0 = await window.finished;
     const timing = (path) => performance.getEntriesByType('resource').filter((e) => new URL(e.name).pathname === path)
       .map((e) => ({ start: e.startTime, end: e.responseEnd }))[0] ?? null;
-    return { ...window.result, token: timing('/token'), api: timing('/api') };
+    return { ...r0, token: timing('/token'), api: timing('/api') };
   });
   if (r.body !== 'ok' || r.signedIn !== true) throw new Error(`cold start: ${url} got ${r.status} ${r.body}`);
-  return { ...r, bridgeCalls: server.counts.token - before };
+  return { ...r, bridgeCalls: await tokenCount(server) - before };
 }
 
 /** The steps of one load, in ms: each from the end of the one before (see COLD_STEPS). */
@@ -239,7 +243,19 @@ function coldSteps(r) {
   return s;
 }
 
-async function coldStartChromium(server, browser) {
+async function coldStartChromium(browser) {
+  // The pages' server in a process of its own (see bench/server.mjs).
+  const child = spawn(process.execPath, [`${bench}server.mjs`, root], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const server = (await once(child.stdout, 'data'))[0].toString().trim();
+  try {
+    return await coldRuns(server, browser);
+  } finally {
+    child.stdin.end();
+    await once(child, 'exit');
+  }
+}
+
+async function coldRuns(server, browser) {
   const rows = { authbridge: { uncached: [], cached: [], reload: [] }, 'by hand': { uncached: [], cached: [], reload: [] } };
   for (let run = 0; run < RUNS; run++) {
     // Alternating which goes first, so that drift on this shared machine hits both alike.
@@ -247,7 +263,7 @@ async function coldStartChromium(server, browser) {
     for (const name of order) {
       const context = await browser.newContext();
       try {
-        const url = `${server.url}${COLD_PAGES[name]}`;
+        const url = `${server}${COLD_PAGES[name]}`;
         const first = await context.newPage();
         rows[name].uncached.push(coldSteps(await loadPage(first, url, false, server)));
         await first.close();
@@ -387,7 +403,7 @@ const MEASURES = {
   decode: () => decodeThroughput(server, browser),
   fetch: () => fetchOverhead(server, browser),
   storm: () => storm(server, browser),
-  cold: () => coldStartChromium(server, browser),
+  cold: () => coldStartChromium(browser),
   workerd: () => coldStartWorkerd(server),
   stampede: () => stampede(),
   rustApp: () => rustAppSizes(),

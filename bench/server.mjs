@@ -70,3 +70,13 @@ export async function startServer(root) {
     close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
   };
 }
+
+// `node bench/server.mjs <root>`: the same server in a process of its own (the cold-start pages are served this
+// way, so that the benchmark's own process, busy with the browser's protocol traffic, cannot delay an answer). It
+// prints its URL and stops when its standard input closes.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const server = await startServer(process.argv[2]);
+  console.log(server.url);
+  process.stdin.resume();
+  process.stdin.on('end', () => server.close().then(() => process.exit(0)));
+}
