@@ -6,9 +6,9 @@
 //                  Node/Deno/workerd entries, authbridge/react, package.json, README.
 // Nothing generated is edited. pkg/ is generated: never edit it.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -74,12 +74,17 @@ for (const f of ['authbridge.d.ts', 'authbridge_bg.wasm.d.ts', 'README.md', 'nod
   cpSync(join(root, 'pkg-template', f), join(out, f));
 }
 for (const f of ['LICENSE-MIT', 'LICENSE-APACHE']) cpSync(join(root, f), join(out, f));
-// The entry module, with the crate's version for version().
+// The entry module, with the crate's version for version() and the glue's JS snippets imported beside the glue.
 {
   const entry = readFileSync(join(root, 'pkg-template', 'authbridge.js'), 'utf8');
   const placeholder = "const VERSION = '0.0.0';";
   if (!entry.includes(placeholder)) throw new Error(`build-pkg: pkg-template/authbridge.js has no ${placeholder}`);
-  writeFileSync(join(out, 'authbridge.js'), entry.replace(placeholder, `const VERSION = ${JSON.stringify(version)};`));
+  const snippetsHere = '// The glue\'s JS snippets: written by scripts/build-pkg.mjs.';
+  if (!entry.includes(snippetsHere)) throw new Error(`build-pkg: pkg-template/authbridge.js has no ${snippetsHere}`);
+  const snippets = readdirSync(join(out, 'bindgen', 'snippets'), { recursive: true })
+    .filter((f) => f.endsWith('.js')).map((f) => `import './bindgen/snippets/${f.split(sep).join('/')}';`).sort();
+  writeFileSync(join(out, 'authbridge.js'), entry.replace(placeholder, `const VERSION = ${JSON.stringify(version)};`)
+    .replace(snippetsHere, snippets.join('\n')));
 }
 
 const wasm = readFileSync(join(out, 'bindgen', 'authbridge_bg.wasm'));
