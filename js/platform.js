@@ -17,7 +17,7 @@
  * @property {(ticket: number, mode: LockMode) => void} request
  * @property {(ticket: number) => void} release
  * @property {() => void} announce makes this context known to the others of this client while it lives (a shared
- *   lock of its own name, held until `unlisten`)
+ *   lock of its own name, held until `unlisten`; taken in a task of its own unless `findPeers` comes first)
  * @property {(ticket: number) => void} findPeers answers `peers` or `alone` under `ticket`: whether another context
  *   holds that lock (Web Locks' `query`, answered in the order requests were made: of two contexts that announce
  *   and then look, the second finds the first)
@@ -128,16 +128,26 @@ function makeLocks(name, onEvent) {
   let here = null;
   /** @type {(() => void) | null} */
   let leave = null;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  let later = null;
+  const announceNow = () => {
+    if (later !== null) clearTimeout(later);
+    later = null;
+    if (here || !locks?.request) return;
+    const abort = new AbortController();
+    here = abort;
+    locks.request(present, { mode: 'shared', signal: abort.signal }, () => new Promise((resolve) => {
+      if (abort.signal.aborted) resolve(undefined); else leave = () => resolve(undefined);
+    })).catch(() => { /* left before it was granted */ });
+  };
   return {
+    // In a task of its own, unless `findPeers` needs it first: a start that restored its token has its first
+    // request out before this (a first lock request in a context can take milliseconds).
     announce() {
-      if (here || !locks?.request) return;
-      const abort = new AbortController();
-      here = abort;
-      locks.request(present, { mode: 'shared', signal: abort.signal }, () => new Promise((resolve) => {
-        if (abort.signal.aborted) resolve(undefined); else leave = () => resolve(undefined);
-      })).catch(() => { /* left before it was granted */ });
+      if (!here && later === null) later = setTimeout(announceNow, 0);
     },
     findPeers(ticket) {
+      announceNow();
       // Unknown is answered `peers`: the start then asks and takes the lock, as where nothing can tell.
       Promise.resolve(locks?.query?.()).then((snapshot) => {
         const holders = [...(snapshot?.held ?? []), ...(snapshot?.pending ?? [])].filter((l) => l.name === present);
@@ -145,6 +155,8 @@ function makeLocks(name, onEvent) {
       }, () => onEvent(ticket, 'peers'));
     },
     leave() {
+      if (later !== null) clearTimeout(later);
+      later = null;
       if (leave) leave(); else here?.abort();
       leave = null;
     },
