@@ -16,8 +16,8 @@
  * @typedef {object} Locks
  * @property {(ticket: number, mode: LockMode) => void} request
  * @property {(ticket: number) => void} release
- * @property {() => void} announce makes this context known to the others of this client while it lives (a shared
- *   lock of its own name, held until `unlisten`; taken in a task of its own unless `findPeers` comes first)
+ * @property {() => void} announce makes this context known to the others of this client while it lives (see
+ *   `makePresence`: a shared lock of its own name until `unlisten`, but not while in the back-forward cache)
  * @property {(ticket: number) => void} findPeers answers `peers` or `alone` under `ticket`: whether another context
  *   holds that lock (Web Locks' `query`, answered in the order requests were made: of two contexts that announce
  *   and then look, the second finds the first)
@@ -123,43 +123,14 @@ function makeLocks(name, onEvent) {
   const locks = globalThis.navigator?.locks;
   /** @type {Map<number, { release: (() => void) | null, abort: AbortController, done: boolean }>} */
   const tickets = new Map();
-  const present = `${name}:present`;
-  /** @type {AbortController | null} */
-  let here = null;
-  /** @type {(() => void) | null} */
-  let leave = null;
-  /** @type {ReturnType<typeof setTimeout> | null} */
-  let later = null;
-  const announceNow = () => {
-    if (later !== null) clearTimeout(later);
-    later = null;
-    if (here || !locks?.request) return;
-    const abort = new AbortController();
-    here = abort;
-    locks.request(present, { mode: 'shared', signal: abort.signal }, () => new Promise((resolve) => {
-      if (abort.signal.aborted) resolve(undefined); else leave = () => resolve(undefined);
-    })).catch(() => { /* left before it was granted */ });
-  };
+  const presence = makePresence(locks, `${name}:present`);
   return {
-    // In a task of its own, unless `findPeers` needs it first: a start that restored its token has its first
-    // request out before this (a first lock request in a context can take milliseconds).
-    announce() {
-      if (!here && later === null) later = setTimeout(announceNow, 0);
-    },
+    announce: presence.announce,
     findPeers(ticket) {
-      announceNow();
       // Unknown is answered `peers`: the start then asks and takes the lock, as where nothing can tell.
-      Promise.resolve(locks?.query?.()).then((snapshot) => {
-        const holders = [...(snapshot?.held ?? []), ...(snapshot?.pending ?? [])].filter((l) => l.name === present);
-        onEvent(ticket, snapshot && holders.length <= (here ? 1 : 0) ? 'alone' : 'peers');
-      }, () => onEvent(ticket, 'peers'));
+      presence.others().then((others) => onEvent(ticket, others === 0 ? 'alone' : 'peers'), () => onEvent(ticket, 'peers'));
     },
-    leave() {
-      if (later !== null) clearTimeout(later);
-      later = null;
-      if (leave) leave(); else here?.abort();
-      leave = null;
-    },
+    leave: presence.leave,
     request(ticket, mode) {
       if (!locks?.request) { queueMicrotask(() => onEvent(ticket, 'granted')); return; }
       const t = { release: /** @type {(() => void) | null} */ (null), abort: new AbortController(), done: false };
@@ -180,6 +151,68 @@ function makeLocks(name, onEvent) {
       tickets.delete(ticket);
       t.done = true;
       if (t.release) t.release(); else t.abort.abort();
+    },
+  };
+}
+
+/**
+ * This context's presence for the others of its client: a shared Web Lock of its own name, held from `announce`
+ * until `leave`, except while the page is in the back-forward cache (a held lock would keep it out, and a frozen
+ * page answers no ask): given up at `pagehide`, taken again at `pageshow`. `announce` takes it in a task of its
+ * own, so that a start that restored its token has its first request out first (a context's first lock request can
+ * take milliseconds); `others` takes it at once if it is still to come, so that of two contexts that announce and
+ * then look, the second finds the first (the lock manager answers requests in the order they were made).
+ * @param {LockManager | undefined} locks @param {string} name
+ */
+function makePresence(locks, name) {
+  /** @type {(() => void) | null} */
+  let release = null;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  let later = null;
+  let announced = false;
+  let left = false;
+  const hold = () => {
+    if (release || !locks?.request) return;
+    const abort = new AbortController();
+    /** @type {(() => void) | null} */
+    let resolveHeld = null;
+    release = () => { if (resolveHeld) resolveHeld(); else abort.abort(); release = null; };
+    locks.request(name, { mode: 'shared', signal: abort.signal }, () => new Promise((resolve) => {
+      if (abort.signal.aborted) resolve(undefined); else resolveHeld = () => resolve(undefined);
+    })).catch(() => { /* given up before it was granted */ });
+  };
+  /** @param {Event} e */
+  const hidden = (e) => { if (/** @type {PageTransitionEvent} */ (e).persisted) release?.(); };
+  /** @param {Event} e */
+  const shown = (e) => { if (/** @type {PageTransitionEvent} */ (e).persisted) hold(); };
+  const now = () => {
+    if (later !== null) clearTimeout(later);
+    later = null;
+    if (announced || left) return;
+    announced = true;
+    hold();
+    globalThis.addEventListener?.('pagehide', hidden);
+    globalThis.addEventListener?.('pageshow', shown);
+  };
+  return {
+    announce() {
+      if (!announced && !left && later === null) later = setTimeout(now, 0);
+    },
+    /** How many other contexts hold or await the presence lock (Web Locks' `query`). @returns {Promise<number>} */
+    async others() {
+      now();
+      const snapshot = await locks?.query?.();
+      if (!snapshot) throw new Error('no Web Locks query');
+      const holders = [...(snapshot.held ?? []), ...(snapshot.pending ?? [])].filter((l) => l.name === name).length;
+      return Math.max(0, holders - (release ? 1 : 0));
+    },
+    leave() {
+      left = true;
+      if (later !== null) clearTimeout(later);
+      later = null;
+      release?.();
+      globalThis.removeEventListener?.('pagehide', hidden);
+      globalThis.removeEventListener?.('pageshow', shown);
     },
   };
 }
