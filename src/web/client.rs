@@ -502,14 +502,17 @@ impl Inner {
                 *self.snapshot.borrow_mut() = None;
                 self.emit(&self.on_change, None);
             }
-            Notice::Token { source, expires_at, header } => {
+            // An event object is made only for listeners to receive (most applications have none for `token`;
+            // making one on the first token also compiled the serialiser on the first request's path).
+            Notice::Token { source, expires_at, header } if self.on_token.size() > 0 => {
                 let event = js::to_js(&TokenEvent { source, expires_at, header: &header });
                 self.emit(&self.on_token, event.as_ref());
             }
-            Notice::SignedOut { reason } => {
+            Notice::SignedOut { reason } if self.on_signed_out.size() > 0 => {
                 let event = js::to_js(&SignedOutEvent { reason });
                 self.emit(&self.on_signed_out, event.as_ref());
             }
+            Notice::Token { .. } | Notice::SignedOut { .. } => {}
             Notice::Error(_) => {
                 let error = self.current_error();
                 self.emit(&self.on_error, Some(&error));
