@@ -330,8 +330,10 @@ enum Role {
     Refresh {
         generation: u64,
     },
-    /// `signOut()`: answered when the revoke call ends.
-    SignOut,
+    /// `signOut()`: answered when the revoke call ends; `starts` is [`Machine::starts`] when it was made.
+    SignOut {
+        starts: u64,
+    },
     /// Answered: settled by the next pass.
     Ready(Answer),
 }
@@ -400,6 +402,9 @@ pub struct Machine {
     announced: bool,
     /// The ticket of the [`Command::FindPeers`] a start waits for.
     finding: Option<u32>,
+    /// How many times `start()` was called: a sign-out's revoke that ends after a later start does not end the
+    /// session begun since.
+    starts: u64,
     /// While the event that answered [`Command::FindPeers`] is handled: no other context is alive, so the flight
     /// it lets start needs no lock (nobody else can hold it).
     alone: bool,
@@ -429,6 +434,7 @@ impl Machine {
             announced: false,
             finding: None,
             alone: false,
+            starts: 0,
             moved: false,
             callers: Vec::new(),
             out: VecDeque::new(),
@@ -556,17 +562,23 @@ impl Machine {
                 let header = self.session.sign_out();
                 self.cancel_flight();
                 self.drop_token_notices();
-                self.add_caller(caller, Role::SignOut, None);
+                self.add_caller(caller, Role::SignOut { starts: self.starts }, None);
                 self.out.push_back(Command::Revoke { caller, header });
             }
             Event::Revoked { caller, result } => {
-                if let Some(i) = self.callers.iter().position(|c| c.id == caller && matches!(c.role, Role::SignOut)) {
-                    self.callers.remove(i);
+                if let Some(i) =
+                    self.callers.iter().position(|c| c.id == caller && matches!(c.role, Role::SignOut { .. }))
+                {
+                    let signing_out = self.callers.remove(i);
                     // The local session is over whatever the bridge said. Peers are told once the revoke has
                     // ended: the notice only makes them ask their bridge, which refuses if the session is over
                     // there and keeps them signed in if it is not.
                     self.post(Post::SignedOut);
-                    self.signed_out("signOut");
+                    // A `start()` made since has begun another session here: the end of the old one is not this
+                    // session's end (no `signedOut`, no status change).
+                    if matches!(signing_out.role, Role::SignOut { starts } if starts == self.starts) {
+                        self.signed_out("signOut");
+                    }
                     // The caller learns whether the bridge confirmed: if not, its session may live on (a reload
                     // would start signed in), which the application must be able to say.
                     let answer = match crate::session::revoke_outcome(&result) {
@@ -662,6 +674,7 @@ impl Machine {
     }
 
     fn start<J: Json + Clone>(&mut self, caller: CallerId, stored: Option<String>, now: Millis) {
+        self.starts += 1;
         self.stopped = false;
         self.cancel_flight();
         self.session.store_mut().loaded = stored;
@@ -994,7 +1007,7 @@ impl Machine {
                     None => Answer::Failed(Error::new(Code::SignedOut, "no token")),
                 },
                 Role::Start { .. } => Answer::Started(true),
-                Role::Refresh { .. } | Role::SignOut | Role::Ready(_) => Answer::Done,
+                Role::Refresh { .. } | Role::SignOut { .. } | Role::Ready(_) => Answer::Done,
             },
             Err(e) if start && matches!(e.code, Code::SignedOut | Code::RefreshRejected) => {
                 if self.status != Status::SignedOut {

@@ -623,6 +623,27 @@ fn a_presence_answer_that_never_comes_delays_the_start_no_longer_than_the_ask_wi
     );
 }
 
+/// `signOut()`, then `start()` before the revoke has ended: when the revoke ends, the sign-out's caller is answered
+/// and the peers are told, but the session begun since goes on (no `signedOut`, status and token kept).
+#[test]
+fn a_revoke_that_ends_after_a_new_start_does_not_end_the_new_session() {
+    let mut sim = Sim::new(1, HOUR);
+    sim.sign_in_all();
+    sim.bridge.latency = 300;
+    let out = sim.caller(0);
+    sim.handle(0, Event::SignOut { caller: out });
+    sim.run(sim.now + 10, 0);
+    sim.bridge.latency = 40;
+    sim.bridge.session = true;
+    let again = sim.start(0);
+    sim.run(sim.now + SECOND, 0);
+    assert_eq!(sim.answer(0, again), Some(&Answer::Started(true)));
+    assert_eq!(sim.answer(0, out), Some(&Answer::Done), "the sign-out's caller is answered");
+    assert!(!sim.ctxs[0].notices.iter().any(|n| matches!(n, Notice::SignedOut { .. })), "{:?}", sim.ctxs[0].notices);
+    assert_eq!(sim.ctxs[0].machine.status(), Status::SignedIn);
+    assert!(sim.ctxs[0].machine.fresh_header(sim.now).is_some());
+}
+
 #[test]
 fn offline_no_calls_and_back_online_one_call() {
     let mut sim = Sim::new(2, 4 * SECOND);
