@@ -11,30 +11,46 @@
  */
 
 /**
- * The client's decision on a redirect followed by hand (`Hop` in src/rules.rs).
- * @typedef {{ action: 'done' } | { action: 'fail', message: string } | { action: 'follow', toGet: boolean, token: boolean, drop: string[] }} Hop
+ * The token's header, and what the client decided for it (`TokenHeader` in src/web/client.rs).
+ * @typedef {object} TokenHeader
+ * @property {string} name
+ * @property {string} value
+ * @property {'follow' | 'error'} follow in a browser, the redirect mode a request the caller lets follow redirects
+ *   is sent with (src/rules.rs `browser_follow`: `error` unless the header is one browsers drop across origins)
  */
 
 /**
  * The client's decisions the fetch asks for (closures of src/web/client.rs, deciding by src/rules.rs).
  * @typedef {object} Rules
- * @property {() => Promise<{ name: string, value: string }>} want the header to send, once the client has a token
+ * @property {() => Promise<TokenHeader>} want the header to send, once the client has a token
  * @property {number} refusal the status that may refuse the token (src/rules.rs `REFUSAL`); a response with any
  *   other is the caller's, with no call into the client
  * @property {(value: string, status: number, sentTo: string, from: string | null) => boolean} answered the API
  *   answered `status` (the refusal status) to the token `value` sent for the origin `sentTo`, from the origin
  *   `from` (null when the response has no URL); true when the client takes it as a refusal (the request is then
  *   sent once more with a new token)
- * @property {(status: number, hasLocation: boolean, method: string, mode: RequestRedirect, hops: number, from: string, to: string | null) => Hop} hop
- *   decides a redirect answered to a hop followed by hand (`to`: the target's origin, null when not http(s))
+ */
+
+/**
+ * How a request with the token meets redirects (`RedirectPath` in src/rules.rs): `browser`, the platform's fetch
+ * follows them (it drops Authorization across origins and hides the hops); `by-hand`, each hop is followed here
+ * with the client's decisions (`byHand`, from js/by-hand.js); `unfollowed`, a build without the by-hand code on a
+ * platform whose fetch would carry any header across origins: none is followed, the redirect is the answer.
+ * @typedef {'browser' | 'by-hand' | 'unfollowed'} RedirectPath
+ */
+
+/**
+ * Sends a request to an API origin outside browsers: `name`/`value` the token's header (null: the caller set the
+ * header itself). See `makeByHand` in js/by-hand.js.
+ * @typedef {(request: Request, name: string | null, value: string | null) => Promise<Sent>} ServerSend
  */
 
 /**
  * The fetcher made by `makeFetch`.
  * @typedef {object} Fetcher
- * @property {(input: RequestInfo | URL, init: RequestInit | undefined, name: string, value: string | undefined, replay: boolean | undefined) => Promise<Response>} send
- *   Sends `input` with `init` under the fetch rules; `value` is undefined when the token needs a refresh first;
- *   `replay` undefined reads it from `init` (no retry for a streamed body).
+ * @property {(input: RequestInfo | URL, init: RequestInit | undefined, name: string, token: TokenHeader | undefined, replay: boolean | undefined) => Promise<Response>} send
+ *   Sends `input` with `init` under the fetch rules; `name` is the token's header name, `token` undefined when the
+ *   token needs a refresh first; `replay` undefined reads it from `init` (no retry for a streamed body).
  */
 
 /**
@@ -60,14 +76,14 @@ export function firstOf(promise, flight, ms) {
 
 /**
  * The authenticated fetch: every rule, in one place.
- * 1. origin: the token goes only to `origins` (exact origins). A URL string that starts with one of them and
- *    then `/` has that origin (the authority ends at the first `/`); anything else (relative, other case, odd
- *    forms, a Request) is parsed by `new Request` and its origin compared.
+ * 1. origin: the token goes only to `origins` (exact origins). A URL string that starts with one of `prefixes`
+ *    (src/rules.rs `token_prefixes`: each origin and `/`) has that origin; anything else (relative, other case,
+ *    odd forms, a Request) is parsed by `new Request` and its origin compared.
  * 2. the caller's own header (the token's header name already set by the caller): sent as given, but outside
  *    browsers its redirects are followed by hand all the same (see `sendRequest`): workerd before 2026 would
  *    carry the caller's `Authorization` to another origin.
- * 3. the token: `value` when the client's token needs no refresh, else `want()` resolves to { name, value } once
- *    the client has one (refreshing first) or rejects with the client's error.
+ * 3. the token: `token` when the client's token needs no refresh, else `want()` resolves to one once the client
+ *    has one (refreshing first) or rejects with the client's error.
  * 4. redirects (see `sendRequest`).
  * 5. the answer: `rules.answered` tells the client what the API answered to its token and from where; when the
  *    client takes it as a refusal (a 401 from an API origin that received the token), the request is sent once
@@ -76,30 +92,34 @@ export function firstOf(promise, flight, ms) {
  * The string form with a plain `init` (pages and workers) is sent without building a Request: the speed of a
  * hand-written wrapper. Getters on `init` run here, with no borrow held in wasm; one that throws rejects.
  * @param {string[]} origins
- * @param {boolean} browser
+ * @param {string[]} prefixes
+ * @param {RedirectPath} path
  * @param {Rules['want']} wantHeader
  * @param {Rules['refusal']} refusal
  * @param {Rules['answered']} answered
- * @param {Rules['hop']} hop
+ * @param {ServerSend | null} byHand the by-hand follower (`path` `by-hand` only)
  * @returns {Fetcher}
  */
-export function makeFetch(origins, browser, wantHeader, refusal, answered, hop) {
+export function makeFetch(origins, prefixes, path, wantHeader, refusal, answered, byHand) {
+  const browser = path === 'browser';
+  /** @type {ServerSend} */
+  const server = path === 'by-hand' && byHand ? byHand : unfollowed;
   // want() enters the client from a microtask: not from the caller's stack (a listener's fetch, say).
   const want = () => Promise.resolve().then(wantHeader);
-  return { send(input, init, name, value, replay) {
+  return { send(input, init, name, token, replay) {
     try {
       /** @type {Request | null} */
       let req = null;
       const simple = browser && typeof input === 'string' && (init == null || Object.getPrototypeOf(init) === Object.prototype);
-      if (!simple || typeof input !== 'string' || !origins.some((o) => input.startsWith(o) && input.charCodeAt(o.length) === 47)) {
+      if (!simple || typeof input !== 'string' || !prefixes.some((p) => input.startsWith(p))) {
         req = new Request(input, init); // a copy: the caller's Request never gets the token
         if (!origins.includes(new URL(req.url).origin)) return fetchOffStack(req);
       }
       const request = req;
-      // The caller's own header: no token; outside browsers (where `request` is always built) redirects by hand.
+      // The caller's own header: no token; outside browsers (where `request` is always built) as `path` says.
       /** @returns {Promise<Response>} */
       const own = () => (browser || !request ? fetchOffStack(request ?? input, request ? undefined : init)
-        : followByHand(request, null, null, hop).then((r) => r.response));
+        : server(request, null, null).then((r) => r.response));
       const headers = request ? request.headers : new Headers(init?.headers);
       if (headers.has(name)) return own();
       const again = replay ?? typeof (/** @type {{ getReader?: unknown } | null | undefined} */ (init?.body))?.getReader !== 'function';
@@ -109,28 +129,28 @@ export function makeFetch(origins, browser, wantHeader, refusal, answered, hop) 
       const redirect = options?.redirect;
       /** @type {string | null} */
       let sentName = null;
-      /** @type {(req: Request | null, name: string, value: string) => Promise<Sent>} */
-      const send = (req, name, value) => {
-        if (req) return sendRequest(req, name, value, browser, hop);
-        if (sentName !== null && sentName !== name) headers.delete(sentName);
-        sentName = name;
-        headers.set(name, value);
+      /** @type {(req: Request | null, t: TokenHeader) => Promise<Sent>} */
+      const send = (req, t) => {
+        if (req) return browser ? sendRequest(req, t) : server(req, t.name, t.value);
+        if (sentName !== null && sentName !== t.name) headers.delete(sentName);
+        sentName = t.name;
+        headers.set(t.name, t.value);
         const init = /** @type {RequestInit} */ (options);
-        init.redirect = name.toLowerCase() !== 'authorization' && followsRedirects(redirect) ? 'error' : redirect;
+        init.redirect = followsRedirects(redirect) ? t.follow : redirect;
         const url = /** @type {string} */ (input);
         return fetchOffStack(url, init).then((response) => ({ response, sentTo: url, from: response.url || null }));
       };
-      /** @type {(n: string, v: string) => Promise<Response>} */
-      const first = (n, v) => {
+      /** @type {(t: TokenHeader) => Promise<Response>} */
+      const first = (t) => {
         // The header's name may be known only once there is a token (a format that picks it): checked again.
-        if (n !== name && headers.has(n)) return own();
+        if (t.name !== name && headers.has(t.name)) return own();
         // A 401 tells the client its token was refused, whether or not the request can be sent again.
-        return send(request, n, v).then(({ response, sentTo, from }) => {
-          if (response.status !== refusal || !answered(v, response.status, originOf(sentTo), from && originOf(from))) return response;
-          return again ? want().then((t) => send(spare, t.name, t.value).then((r) => r.response), () => response) : response;
+        return send(request, t).then(({ response, sentTo, from }) => {
+          if (response.status !== refusal || !answered(t.value, response.status, originOf(sentTo), from && originOf(from))) return response;
+          return again ? want().then((next) => send(spare, next).then((r) => r.response), () => response) : response;
         });
       };
-      return value === undefined ? want().then((t) => first(t.name, t.value)) : first(name, value);
+      return token === undefined ? want().then(first) : first(token);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -141,71 +161,30 @@ export function makeFetch(origins, browser, wantHeader, refusal, answered, hop) 
 const followsRedirects = (redirect) => (redirect ?? 'follow') === 'follow';
 
 /**
- * Redirects and the token. Pages and workers: the browser drops Authorization on a cross-origin redirect itself
- * but forwards any other header, and hides a redirect's target from scripts (`manual` gives an opaque response),
- * so a token in another header never follows a redirect there (`error`, unless the caller chose `manual`, which
- * follows nothing). Node, Deno, workerd (which forwards even Authorization across origins at compatibility dates
- * before 2026, and rejects `redirect: 'error'`): redirects are followed here by hand, the token re-attached only
- * for API origins (the client decides each hop: see `followByHand`).
- * @param {Request} request @param {string} name @param {string} value @param {boolean} browser @param {Rules['hop']} hop
+ * A Request with the token in a browser: the browser follows redirects and hides their targets from scripts
+ * (`manual` gives an opaque response), so a request the caller lets follow redirects goes out with the mode the
+ * client chose for the token's header (`t.follow`). (Outside browsers see `RedirectPath`.)
+ * @param {Request} request @param {TokenHeader} t
  * @returns {Promise<Sent>}
  */
-function sendRequest(request, name, value, browser, hop) {
-  if (!browser) return followByHand(request, name, value, hop);
-  const custom = name.toLowerCase() !== 'authorization';
-  const req = custom && followsRedirects(request.redirect) ? new Request(request, { redirect: 'error' }) : request;
-  req.headers.set(name, value);
+function sendRequest(request, t) {
+  const req = followsRedirects(request.redirect) && t.follow !== 'follow' ? new Request(request, { redirect: t.follow }) : request;
+  req.headers.set(t.name, t.value);
   return fetchOffStack(req).then((response) => ({ response, sentTo: req.url, from: response.url || null }));
 }
 
 /** @param {string} url an absolute URL (a Request's or a Response's) @returns {string} */
 const originOf = (url) => new URL(url).origin;
 
-// The headers a body carries, dropped when a redirect turns the request into a GET (Fetch, HTTP-redirect fetch).
-const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
-
 /**
- * Follows redirects by hand (Node, Deno, workerd): every hop goes out with `redirect: 'manual'`, and the client
- * decides each redirect (`hop`: whether to follow, the method, whether the token goes, which headers are
- * dropped). `name`/`value`: the token's header (none when null: a request the caller set the header of, sent to
- * an API origin). `carried`: the response's hop had the token.
- * @param {Request} request @param {string | null} name @param {string | null} value @param {Rules['hop']} hop
- * @returns {Promise<Sent>}
+ * `unfollowed`: the request goes out with `redirect: 'manual'`, the token's header set when `name` is given; a
+ * redirect is returned as it came (never followed, so nothing reaches its target).
+ * @type {ServerSend}
  */
-async function followByHand(request, name, value, hop) {
-  const mode = request.redirect;
-  let req = request;
-  // The first hop is to an API origin (makeFetch sent any other request as it was).
-  let token = name !== null;
-  for (let hops = 0; ; hops++) {
-    // Kept to build the next hop from (a body can be read once); only when a redirect may be followed.
-    const spare = req.body && followsRedirects(mode) ? req.clone() : req;
-    const send = new Request(req, { redirect: 'manual' });
-    if (name !== null) {
-      if (token) send.headers.set(name, /** @type {string} */ (value)); else send.headers.delete(name);
-    }
-    const res = await fetch(send);
-    const location = res.headers.get('location');
-    /** @type {URL | null} */
-    let url = null;
-    try { url = location === null ? null : new URL(location, send.url); } catch { /* no target: not followed */ }
-    const to = url && (url.protocol === 'https:' || url.protocol === 'http:') ? url.origin : null;
-    const next = hop(res.status, url !== null, spare.method, mode, hops, new URL(send.url).origin, to);
-    if (next.action === 'done') return { response: res, sentTo: request.url, from: send.url };
-    if (next.action === 'fail') throw new TypeError(next.message);
-    const headers = new Headers(spare.headers);
-    for (const h of next.drop) headers.delete(h);
-    /** @type {ArrayBuffer | null} */
-    let body = null;
-    if (next.toGet) for (const h of BODY_HEADERS) headers.delete(h);
-    else if (spare.body) body = await spare.arrayBuffer();
-    await res.body?.cancel();
-    /** @type {RequestInit} */
-    const init = { method: next.toGet ? 'GET' : spare.method, headers, body, redirect: 'manual' };
-    if (spare.signal) init.signal = spare.signal;
-    req = new Request(/** @type {URL} */ (url), init);
-    token = next.token;
-  }
+function unfollowed(request, name, value) {
+  const send = new Request(request, { redirect: 'manual' });
+  if (name !== null && value !== null) send.headers.set(name, value);
+  return fetch(send).then((response) => ({ response, sentTo: request.url, from: send.url }));
 }
 
 /**

@@ -1,9 +1,13 @@
 // Builds the npm package in pkg/:
 //   pkg/bindgen/   wasm-bindgen's output for the npm/ crate (the authbridge crate with its `js-api` feature and the
 //                  zero-on-free allocator), as generated: the glue, its JS snippets, and the .wasm shrunk by
-//                  npm's binaryen (never Debian's wasm-opt 108, which breaks the module) with the passes below;
-//   pkg/*          pkg-template/: the entry module (authbridge.js, re-exporting the glue), its declarations, the
-//                  Node/Deno/workerd entries, authbridge/react, package.json, README.
+//                  npm's binaryen (never Debian's wasm-opt 108, which breaks the module) with the passes below.
+//                  The universal build: it runs anywhere, following redirects by hand outside browsers;
+//   pkg/bindgen-browser/  the same without the `server-runtimes` feature (no by-hand code: a browser's fetch
+//                  follows redirects itself), what the package gives under the `browser` and `worker` conditions;
+//   pkg/*          pkg-template/: the entry module (authbridge.js, re-exporting the glue; browser.js, the same over
+//                  bindgen-browser/), its declarations, the Node/Deno/workerd entries, authbridge/react,
+//                  package.json, README.
 // Nothing generated is edited. pkg/ is generated: never edit it.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
@@ -12,7 +16,6 @@ import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const raw = join(root, 'target', 'wasm-pack');
 const out = join(root, 'pkg');
 const run = (cmd, args, options = {}) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', ...options });
 
@@ -34,8 +37,6 @@ const WASM_OPT_PASSES = [
 // that abort at once: no panic messages or formatting machinery in the module. The core never panics on any
 // input (fuzzed), so nothing is lost but bytes. Without that toolchain, stable Rust builds the same code.
 const toolchain = readFileSync(join(root, 'scripts', 'size-toolchain'), 'utf8').trim();
-// wasm-pack leaves files of an earlier build in its output folder (a snippet since removed): start afresh.
-rmSync(raw, { recursive: true, force: true });
 const hasNightly = (() => {
   try {
     const sysroot = execFileSync('rustup', ['run', toolchain, 'rustc', '--print', 'sysroot'], { encoding: 'utf8' }).trim();
@@ -45,26 +46,38 @@ const hasNightly = (() => {
     return false;
   }
 })();
-const wasmPack = ['build', '--release', '--target', 'web', '--no-typescript', '--no-pack', '--out-dir', raw,
-  '--out-name', 'authbridge', 'npm'];
-if (hasNightly) {
-  run('wasm-pack', [...wasmPack, '--', '-Z', 'build-std=std,panic_abort'], {
-    // `-Zfmt-debug=none -Zlocation-detail=none`: no `{:?}` output and no panic locations (nothing reads either in
-    // the shipped module); measured 46.0 -> 45.3 KB gzip here (bench/RESULTS.md section 7).
-    env: { ...process.env, RUSTUP_TOOLCHAIN: toolchain,
-      RUSTFLAGS: '-Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Zlocation-detail=none',
-      CARGO_TARGET_DIR: join(root, 'target', 'pkg-nightly') },
-  });
-} else {
-  console.warn(`build-pkg: ${toolchain} with rust-src and wasm32 is not installed; building with stable Rust (larger)`);
-  run('wasm-pack', wasmPack);
+/**
+ * wasm-pack on npm/ with `cargo` arguments `features`, into target/wasm-pack-`name`; the glue and snippets copied to
+ * pkg/`name`, the .wasm through wasm-opt.
+ * @param {string} name @param {string[]} features
+ */
+function buildWasm(name, features) {
+  const raw = join(root, 'target', `wasm-pack-${name}`);
+  // wasm-pack leaves files of an earlier build in its output folder (a snippet since removed): start afresh.
+  rmSync(raw, { recursive: true, force: true });
+  const wasmPack = ['build', '--release', '--target', 'web', '--no-typescript', '--no-pack', '--out-dir', raw,
+    '--out-name', 'authbridge', 'npm'];
+  if (hasNightly) {
+    run('wasm-pack', [...wasmPack, '--', ...features, '-Z', 'build-std=std,panic_abort'], {
+      // `-Zfmt-debug=none -Zlocation-detail=none`: no `{:?}` output and no panic locations (nothing reads either in
+      // the shipped module); measured 46.0 -> 45.3 KB gzip here (bench/RESULTS.md section 7).
+      env: { ...process.env, RUSTUP_TOOLCHAIN: toolchain,
+        RUSTFLAGS: '-Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Zlocation-detail=none',
+        CARGO_TARGET_DIR: join(root, 'target', 'pkg-nightly') },
+    });
+  } else {
+    console.warn(`build-pkg: ${toolchain} with rust-src and wasm32 is not installed; building with stable Rust (larger)`);
+    run('wasm-pack', [...wasmPack, '--', ...features]);
+  }
+  mkdirSync(join(out, name), { recursive: true });
+  for (const f of ['authbridge.js', 'snippets']) cpSync(join(raw, f), join(out, name, f), { recursive: true });
+  run(join(root, 'node_modules', '.bin', 'wasm-opt'), [...WASM_OPT_PASSES,
+    join(raw, 'authbridge_bg.wasm'), '-o', join(out, name, 'authbridge_bg.wasm')]);
 }
 
 rmSync(out, { recursive: true, force: true });
-mkdirSync(join(out, 'bindgen'), { recursive: true });
-for (const f of ['authbridge.js', 'snippets']) cpSync(join(raw, f), join(out, 'bindgen', f), { recursive: true });
-run(join(root, 'node_modules', '.bin', 'wasm-opt'), [...WASM_OPT_PASSES,
-  join(raw, 'authbridge_bg.wasm'), '-o', join(out, 'bindgen', 'authbridge_bg.wasm')]);
+buildWasm('bindgen', []);
+buildWasm('bindgen-browser', ['--no-default-features']);
 
 const version = /^version = "(.+)"$/m.exec(readFileSync(join(root, 'Cargo.toml'), 'utf8'))[1];
 const pkg = JSON.parse(readFileSync(join(root, 'pkg-template', 'package.json'), 'utf8'));
@@ -73,22 +86,38 @@ writeFileSync(join(out, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
 for (const f of ['authbridge.d.ts', 'authbridge_bg.wasm.d.ts', 'README.md', 'node.js', 'deno.js', 'workerd.js', 'react.js', 'react.d.ts']) {
   cpSync(join(root, 'pkg-template', f), join(out, f));
 }
+// authbridge/react under the `browser` and `worker` conditions: the same module over the browser build.
+{
+  const react = readFileSync(join(root, 'pkg-template', 'react.js'), 'utf8');
+  const entry = "from './authbridge.js';";
+  if (!react.includes(entry)) throw new Error(`build-pkg: pkg-template/react.js has no ${entry}`);
+  writeFileSync(join(out, 'react-browser.js'), react.replace(entry, "from './browser.js';"));
+}
 for (const f of ['LICENSE-MIT', 'LICENSE-APACHE']) cpSync(join(root, f), join(out, f));
-// The entry module, with the crate's version for version() and the glue's JS snippets imported beside the glue.
+// The entry modules, with the crate's version for version() and the glue's JS snippets imported beside the glue
+// (an unbundled page then fetches them in the same round trip as the glue): authbridge.js over the universal build,
+// browser.js the same module over the browser build.
 {
   const entry = readFileSync(join(root, 'pkg-template', 'authbridge.js'), 'utf8');
   const placeholder = "const VERSION = '0.0.0';";
-  if (!entry.includes(placeholder)) throw new Error(`build-pkg: pkg-template/authbridge.js has no ${placeholder}`);
+  const glue = "from './bindgen/authbridge.js';";
   const snippetsHere = '// The glue\'s JS snippets: written by scripts/build-pkg.mjs.';
-  if (!entry.includes(snippetsHere)) throw new Error(`build-pkg: pkg-template/authbridge.js has no ${snippetsHere}`);
-  const snippets = readdirSync(join(out, 'bindgen', 'snippets'), { recursive: true })
-    .filter((f) => f.endsWith('.js')).map((f) => `import './bindgen/snippets/${f.split(sep).join('/')}';`).sort();
-  writeFileSync(join(out, 'authbridge.js'), entry.replace(placeholder, `const VERSION = ${JSON.stringify(version)};`)
-    .replace(snippetsHere, snippets.join('\n')));
+  for (const text of [placeholder, glue, snippetsHere]) {
+    if (!entry.includes(text)) throw new Error(`build-pkg: pkg-template/authbridge.js has no ${text}`);
+  }
+  /** @param {string} dir */
+  const snippets = (dir) => readdirSync(join(out, dir, 'snippets'), { recursive: true })
+    .filter((f) => f.endsWith('.js')).map((f) => `import './${dir}/snippets/${f.split(sep).join('/')}';`).sort().join('\n');
+  const versioned = entry.replace(placeholder, `const VERSION = ${JSON.stringify(version)};`);
+  writeFileSync(join(out, 'authbridge.js'), versioned.replace(snippetsHere, snippets('bindgen')));
+  writeFileSync(join(out, 'browser.js'), versioned.replace(glue, "from './bindgen-browser/authbridge.js';")
+    .replace(snippetsHere, snippets('bindgen-browser')));
 }
 
-const wasm = readFileSync(join(out, 'bindgen', 'authbridge_bg.wasm'));
-const js = readFileSync(join(out, 'bindgen', 'authbridge.js'));
 const kb = (n) => (n / 1024).toFixed(1) + ' KB';
-console.log(`pkg/ ${pkg.name}@${version} (${hasNightly ? toolchain : 'stable'}): wasm ${kb(wasm.length)} (gzip ${kb(gzipSync(wasm, { level: 9 }).length)}), ` +
-  `glue ${kb(js.length)} (gzip ${kb(gzipSync(js, { level: 9 }).length)})`);
+for (const name of ['bindgen', 'bindgen-browser']) {
+  const wasm = readFileSync(join(out, name, 'authbridge_bg.wasm'));
+  const js = readFileSync(join(out, name, 'authbridge.js'));
+  console.log(`pkg/${name}/ ${pkg.name}@${version} (${hasNightly ? toolchain : 'stable'}): wasm ${kb(wasm.length)} (gzip ${kb(gzipSync(wasm, { level: 9 }).length)}), ` +
+    `glue ${kb(js.length)} (gzip ${kb(gzipSync(js, { level: 9 }).length)})`);
+}

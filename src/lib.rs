@@ -13,6 +13,7 @@
 //! - [`session`]: the token session (restore, decide, failure handling, sign-out);
 //! - [`machine`]: the client's one owner of state and policy, sans-IO (events in, commands out, `now` passed in):
 //!   callers and the single flight, the lock and peer protocols, connectivity, lifecycle, status, storage writes;
+//! - [`options`]: the options of both APIs, every rule and message, over plain values and platform facts;
 //! - [`store`]: the store trait and the stored-entry format (access token only);
 //! - [`rules`]: the request rules: which request gets the token, what each redirect hop carries, which `401`
 //!   refuses the token, what a bridge call does with a redirect;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod json;
 pub mod jwt;
 pub mod machine;
+pub mod options;
 pub mod rules;
 pub mod schedule;
 pub mod session;

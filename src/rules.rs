@@ -6,9 +6,8 @@
 //! The invariant, checked exhaustively in the tests: the token, and the caller's credentials once a request has
 //! left its first origin, reach only the API origins.
 //!
-//! Not here yet: which redirect mode a browser's `fetch` gets (a token in a header other than `Authorization`
-//! follows no redirect: `error` unless the caller chose `manual`) is still decided by `js/fetch.js` on its fast
-//! path, and which request gets the token is compared there against the same exact origins.
+//! The executor's share is lookups: a URL string that starts with one of [`token_prefixes`] is an API origin's
+//! without parsing, and a browser's fetch gets the redirect mode [`browser_follow`] chose for the token's header.
 
 /// Fetch's `RequestRedirect`, as the caller passed it (`Follow` when absent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +18,15 @@ pub enum RedirectMode {
 }
 
 impl RedirectMode {
+    /// Fetch's name of the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Follow => "follow",
+            Self::Error => "error",
+            Self::Manual => "manual",
+        }
+    }
+
     /// The mode named `name` (`Follow` for anything else, as fetch defaults).
     pub fn from_name(name: Option<&str>) -> Self {
         match name {
@@ -26,6 +34,41 @@ impl RedirectMode {
             Some("manual") => Self::Manual,
             _ => Self::Follow,
         }
+    }
+}
+
+/// How a request with the token meets redirects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectPath {
+    /// A browser's fetch follows them: it drops `Authorization` on a cross-origin redirect and hides the hops from
+    /// scripts (the mode for other headers: [`browser_follow`]).
+    Browser,
+    /// Each hop is followed by hand, decided by [`next_hop`].
+    ByHand,
+    /// None is followed: the redirect is the answer. For a build without the by-hand code on a platform whose fetch
+    /// would carry any header across origins.
+    Unfollowed,
+}
+
+impl RedirectPath {
+    /// The name js/fetch.js knows it by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Browser => "browser",
+            Self::ByHand => "by-hand",
+            Self::Unfollowed => "unfollowed",
+        }
+    }
+}
+
+/// The path on this platform: a browser's fetch where the platform is one (see `browserPlatform` in
+/// js/runtime.js); elsewhere (Node, Deno, workerd, whose fetch forwards any header to wherever a redirect points)
+/// by hand where the build can (`by_hand`), else no redirect is followed at all.
+pub fn redirect_path(browser: bool, by_hand: bool) -> RedirectPath {
+    match (browser, by_hand) {
+        (true, _) => RedirectPath::Browser,
+        (false, true) => RedirectPath::ByHand,
+        (false, false) => RedirectPath::Unfollowed,
     }
 }
 
@@ -40,6 +83,25 @@ pub const MAX_REDIRECTS: u32 = 20;
 /// platform's URL parser normalises them).
 pub fn gets_token(origin: &str, api_origins: &[String]) -> bool {
     api_origins.iter().any(|o| o == origin)
+}
+
+/// The URL prefixes that give an API origin without parsing: each origin and `/`. A URL string that starts with
+/// one has that origin (the authority ends at the first `/`, and the origins are as the URL parser normalises
+/// them: a string in any other form, or with a userinfo, does not start with one and is parsed instead).
+pub fn token_prefixes(api_origins: &[String]) -> Vec<String> {
+    api_origins.iter().map(|o| format!("{o}/")).collect()
+}
+
+/// In a browser, the redirect mode of a request sent with the token in `header` that the caller lets follow
+/// redirects: `Follow` only for `Authorization`, which browsers drop on a cross-origin redirect themselves (Fetch,
+/// HTTP-redirect fetch); any other header would be forwarded to wherever the redirect points, so such a request
+/// follows none (`Error`). A caller's own `error` or `manual` follows nothing and is kept.
+pub fn browser_follow(header: &str) -> RedirectMode {
+    if header.eq_ignore_ascii_case("authorization") {
+        RedirectMode::Follow
+    } else {
+        RedirectMode::Error
+    }
 }
 
 /// What to do with the answer to one hop followed by hand.
@@ -109,12 +171,12 @@ pub fn browser_carried(sent_to: &str, from: Option<&str>, api_origins: &[String]
 
 /// Whether the response to a request sent with the token for `sent_to` came from an origin that received the
 /// token: in a browser, see [`browser_carried`]; where redirects are followed by hand, each hop to an API origin
-/// carries the token ([`next_hop`]), so a response from one (`from`, `None`: `sent_to`) had it.
-pub fn token_reached(browser: bool, sent_to: &str, from: Option<&str>, api_origins: &[String]) -> bool {
-    if browser {
-        browser_carried(sent_to, from, api_origins)
-    } else {
-        gets_token(from.unwrap_or(sent_to), api_origins)
+/// carries the token ([`next_hop`]), so a response from one (`from`, `None`: `sent_to`) had it; unfollowed, the
+/// answer is the first hop's.
+pub fn token_reached(path: RedirectPath, sent_to: &str, from: Option<&str>, api_origins: &[String]) -> bool {
+    match path {
+        RedirectPath::Browser => browser_carried(sent_to, from, api_origins),
+        RedirectPath::ByHand | RedirectPath::Unfollowed => gets_token(from.unwrap_or(sent_to), api_origins),
     }
 }
 
@@ -214,11 +276,25 @@ mod tests {
             "another API origin, reached by a redirect, got no token"
         );
         // Followed by hand, a hop to any API origin carries the token; a hop elsewhere does not.
-        assert!(token_reached(false, API, Some(OTHER_API), &apis));
-        assert!(token_reached(false, API, None, &apis));
-        assert!(!token_reached(false, API, Some(EVIL), &apis));
-        assert!(!token_reached(true, API, Some(OTHER_API), &apis));
-        assert!(token_reached(true, API, Some(API), &apis));
+        use RedirectPath::*;
+        assert!(token_reached(ByHand, API, Some(OTHER_API), &apis));
+        assert!(token_reached(ByHand, API, None, &apis));
+        assert!(!token_reached(ByHand, API, Some(EVIL), &apis));
+        assert!(!token_reached(Browser, API, Some(OTHER_API), &apis));
+        assert!(token_reached(Browser, API, Some(API), &apis));
+        // Unfollowed, the answer is the API origin's own (a redirect returned as it came).
+        assert!(token_reached(Unfollowed, API, Some(API), &apis));
+        assert!(!token_reached(Unfollowed, API, Some(EVIL), &apis));
+    }
+
+    #[test]
+    fn only_a_browser_or_a_by_hand_build_follows_redirects() {
+        use RedirectPath::*;
+        assert_eq!(redirect_path(true, true), Browser);
+        assert_eq!(redirect_path(true, false), Browser, "a browser build in a browser");
+        assert_eq!(redirect_path(false, true), ByHand);
+        assert_eq!(redirect_path(false, false), Unfollowed, "a browser build on a server follows none");
+        assert_eq!([Browser, ByHand, Unfollowed].map(RedirectPath::as_str), ["browser", "by-hand", "unfollowed"]);
     }
 
     #[test]
@@ -293,5 +369,76 @@ mod tests {
             }
         }
         assert!(chains > 100_000, "{chains} chains");
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))] // the `url` crate is a native dev-dependency
+    fn a_url_that_starts_with_a_token_prefix_has_that_origin() {
+        // Every string built from these parts that starts with a prefix must parse (WHATWG) to that prefix's
+        // origin: the executor sends such a string with the token without parsing it.
+        let apis = vec![
+            "https://api.example".to_owned(),
+            "http://127.0.0.1:8080".to_owned(),
+            "https://xn--bcher-kva.example".to_owned(),
+        ];
+        let prefixes = token_prefixes(&apis);
+        assert_eq!(prefixes, ["https://api.example/", "http://127.0.0.1:8080/", "https://xn--bcher-kva.example/"]);
+        let starts = [
+            "https://api.example",
+            "https://API.example",
+            "https://api.example.",
+            "https://api.example:443",
+            "https://api.example:8443",
+            "https://u:p@api.example",
+            "https://api.example@evil.example",
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:80800",
+            "http://127.1:8080",
+            "https://xn--bcher-kva.example",
+            "https://bücher.example",
+            "https://evil.example",
+            " https://api.example",
+            "https:api.example",
+            "https:\\api.example",
+        ];
+        let rests = [
+            "/",
+            "//evil.example",
+            "/\\evil.example",
+            "/@evil.example",
+            "/%2e%2e/",
+            "/\t",
+            "/?q",
+            "/#h",
+            "\\evil",
+            "?x",
+            "#/",
+            "/../..//evil.example/",
+        ];
+        let mut checked = 0;
+        for start in starts {
+            for rest in rests {
+                let url = format!("{start}{rest}");
+                let Some(prefix) = prefixes.iter().find(|p| url.starts_with(p.as_str())) else { continue };
+                let origin = url::Url::parse(&url).expect("a URL").origin().ascii_serialization();
+                assert_eq!(format!("{origin}/"), *prefix, "{url}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 20, "{checked}");
+    }
+
+    #[test]
+    fn a_browser_lets_only_an_authorization_token_follow_redirects() {
+        for header in ["Authorization", "authorization", "AUTHORIZATION"] {
+            assert_eq!(browser_follow(header), RedirectMode::Follow, "{header}");
+        }
+        for header in ["X-Api-Key", "X-Token", "Proxy-Authorization", "Authorization2"] {
+            assert_eq!(browser_follow(header), RedirectMode::Error, "{header}");
+        }
+        assert_eq!(
+            [RedirectMode::Follow, RedirectMode::Error, RedirectMode::Manual].map(RedirectMode::as_str),
+            ["follow", "error", "manual"]
+        );
     }
 }

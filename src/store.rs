@@ -76,10 +76,11 @@ pub fn client_id(token_url: &str, api_origins: &[String], header: Option<&str>, 
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |field: &str| hash = fnv(fnv(hash, &(field.len() as u32).to_le_bytes()), field.as_bytes());
     feed(token_url);
-    // The origins sorted, each once: their order and repetitions in the options do not matter.
-    let mut origins: Vec<&str> = api_origins.iter().map(String::as_str).collect();
-    origins.sort_unstable();
-    origins.dedup();
+    // The origins as a set, in order: their order and repetitions in the options do not matter.
+    let mut origins = std::collections::BTreeSet::new();
+    for origin in api_origins {
+        origins.insert(origin.as_str());
+    }
     for origin in origins {
         feed(origin);
     }

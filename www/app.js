@@ -1,6 +1,6 @@
 // The demo page: an inspector for tokens and bridge responses, and (when served by the reference bridge) a
 // live session that shows refreshes and authenticated API calls.
-import init, { decodeJwt, decodeJwtHeader, parseTokenResponse, AuthClient, version } from './pkg/authbridge.js';
+import init, { decodeJwt, decodeJwtHeader, parseTokenResponse, AuthClient, version } from './pkg/browser.js';
 
 await init();
 const $ = (id) => document.getElementById(id);

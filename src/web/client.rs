@@ -21,6 +21,7 @@ use super::js::{self, error_to_js, get, JsJson};
 use crate::error::{Code, Error};
 use crate::json::Json;
 use crate::machine::{self, Answer, CallerId, Command, Event, Machine, Notice, Post, Setup, Want};
+pub use crate::options::{Credentials, FormatName, FormatOption, Options, Storage};
 use crate::rules;
 use crate::schedule::parse_retry_after_seconds;
 use crate::session::{Config, Transport};
@@ -138,15 +139,6 @@ pub struct AuthClient {
     client: Client,
 }
 
-/// The options as checked by `readOptions` (js/options.js), which makes every check: its answer, or its error.
-fn read_options(options: &JsValue) -> Result<js::CheckedOptions, Error> {
-    let read = js::read_options(options);
-    match read.error() {
-        Some(m) => Err(js::config_error(m)),
-        None => Ok(read),
-    }
-}
-
 /// The Rust closures JavaScript calls (see `makeClient` in js/platform.js), kept alive as long as the client.
 /// `Fn`, not `FnMut`: each may be re-entered when a platform answers synchronously from inside a call the client
 /// makes (Deno grants a free Web Lock within `navigator.locks.request`, while the fetcher's `want()` is still
@@ -158,7 +150,43 @@ struct Callbacks {
     timer: Closure<dyn Fn()>,
     _want: Closure<dyn Fn() -> Promise>,
     _answered: Closure<dyn Fn(JsValue, u16, String, Option<String>) -> bool>,
-    _hop: Closure<dyn Fn(u16, bool, String, String, u32, String, Option<String>) -> JsValue>,
+    /// Where redirects are followed by hand.
+    #[cfg(feature = "server-runtimes")]
+    _by_hand: Option<ByHand>,
+}
+
+/// The closure that decides each redirect a request to an API origin meets outside browsers (status, whether there
+/// is a `Location`, method, the caller's mode, hops so far, the hop's origin, the target's origin), by
+/// [`rules::next_hop`].
+#[cfg(feature = "server-runtimes")]
+type HopRule = Closure<dyn Fn(u16, bool, String, String, u32, String, Option<String>) -> JsValue>;
+
+/// The by-hand follower of js/by-hand.js and the client's rule it asks at each hop.
+#[cfg(feature = "server-runtimes")]
+struct ByHand {
+    _hop: HopRule,
+    send: Function,
+}
+
+#[cfg(feature = "server-runtimes")]
+impl ByHand {
+    fn new(apis: Vec<String>) -> Self {
+        let hop: HopRule = Closure::new(
+            move |status: u16,
+                  location: bool,
+                  method: String,
+                  mode: String,
+                  hops: u32,
+                  from: String,
+                  to: Option<String>| {
+                let mode = rules::RedirectMode::from_name(Some(&mode));
+                let decision = rules::next_hop(status, location, &method, mode, hops, &from, to.as_deref(), &apis);
+                js::to_js(&HopDecision::from(decision)).unwrap_or_default()
+            },
+        );
+        let send = js::make_by_hand(hop.as_ref().unchecked_ref());
+        ByHand { _hop: hop, send }
+    }
 }
 
 struct Inner {
@@ -201,12 +229,13 @@ struct Inner {
     unlisten: RefCell<Option<Function>>,
     /// The authenticated fetch's rules (see `makeFetch` in js/fetch.js).
     fetcher: js::Fetcher,
-    /// The current token's header name and value as JS strings, by token generation: a fetch reuses them
+    /// The current token's header name and its `TokenHeader` object, by token generation: a fetch reuses them
     /// instead of copying strings out of wasm on every call.
     header_js: RefCell<Option<(u64, JsValue, JsValue)>>,
 }
 
-/// A decision of [`rules::next_hop`] as js/fetch.js reads it (`Hop` there).
+/// A decision of [`rules::next_hop`] as js/by-hand.js reads it (`Hop` there).
+#[cfg(feature = "server-runtimes")]
 #[derive(serde::Serialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
 enum HopDecision {
@@ -222,6 +251,7 @@ enum HopDecision {
     },
 }
 
+#[cfg(feature = "server-runtimes")]
 impl From<rules::Hop> for HopDecision {
     fn from(hop: rules::Hop) -> Self {
         match hop {
@@ -232,11 +262,20 @@ impl From<rules::Hop> for HopDecision {
     }
 }
 
-/// The header the fetcher's `want()` resolves to (`{ name, value }` in js/platform.js).
+/// The token's header as the fetcher sends it (`TokenHeader` in js/fetch.js): what `want()` resolves to, and
+/// what a fetch with a fresh token is given.
 #[derive(serde::Serialize)]
-struct HeaderAnswer<'a> {
+struct TokenHeader<'a> {
     name: &'a str,
     value: &'a str,
+    /// In a browser, the redirect mode of a request the caller lets follow redirects ([`rules::browser_follow`]).
+    follow: &'static str,
+}
+
+impl<'a> TokenHeader<'a> {
+    fn new(name: &'a str, value: &'a str) -> Self {
+        TokenHeader { name, value, follow: rules::browser_follow(name).as_str() }
+    }
 }
 
 impl Drop for Inner {
@@ -681,20 +720,21 @@ impl Inner {
     /// a 401 may be retried (`None`: unless `init`'s body is a stream).
     fn fetch(&self, input: &JsValue, init: &JsValue, replay: Option<bool>) -> Promise {
         // Every borrow ends before JavaScript runs: `send` reads `init`, whose getters may call back.
-        let (name, value) = {
+        let (name, token) = {
             let machine = self.machine.borrow();
             let now = js::now();
             let fresh = machine.fresh_generation(now).and_then(|generation| {
                 let mut cache = self.header_js.borrow_mut();
                 if cache.as_ref().map_or(true, |(g, ..)| *g != generation) {
                     let (name, value) = machine.fresh_header(now)?;
-                    *cache = Some((generation, name.into(), value.into()));
+                    let token = js::to_js(&TokenHeader::new(&name, &value))?;
+                    *cache = Some((generation, name.into(), token));
                 }
-                cache.as_ref().map(|(_, name, value)| (name.clone(), value.clone()))
+                cache.as_ref().map(|(_, name, token)| (name.clone(), token.clone()))
             });
             fresh.unwrap_or_else(|| (machine.header_name().into(), JsValue::UNDEFINED))
         };
-        self.fetcher.send(input, init, &name, &value, replay)
+        self.fetcher.send(input, init, &name, &token, replay)
     }
 }
 
@@ -724,139 +764,46 @@ pub struct Client {
 /// A Rust listener of the client's notices (see [`Client::on_notice`]).
 type NoticeListener = Rc<RefCell<dyn FnMut(&Notice)>>;
 
-/// The options of [`Client::new`]: the same as `AuthClient`'s (see the package README), checked by the same code.
-/// `None` and empty values leave the default. (They are left out of the object `readOptions` checks, which refuses
-/// `null` where a value is optional: hence `skip_serializing_if` on each.)
-#[derive(Clone, Default, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Options {
-    /// The bridge's token endpoint (absolute, or relative to the page).
-    pub token_url: String,
-    /// The exact origins the token may be sent to.
-    pub api_origins: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revoke_url: Option<String>,
-    /// How to read the bridge's response: a provider's name, or JSON pointers (`"auto"` when `None`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<FormatOption>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub header: Option<String>,
-    /// Where the token is kept (`Session` when `None`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub storage: Option<Storage>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub storage_key: Option<String>,
-    /// The `credentials` of bridge calls (`Include` in pages and workers when `None`; unset on server runtimes).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub credentials: Option<Credentials>,
-    /// Extra headers of the bridge calls (a CSRF token, a worker's API key).
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub bridge_headers: std::collections::BTreeMap<String, String>,
-    /// Seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_margin: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auto_refresh: Option<bool>,
-    /// Seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bridge_timeout: Option<f64>,
-}
-
-/// The `storage` option of [`Options`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Storage {
-    /// `sessionStorage`: the tab's own, shared with its workers through the channel.
-    Session,
-    /// `localStorage`: shared by every tab of the origin.
-    Local,
-    /// This context's memory only: never stored, never shared with peers.
-    Memory,
-}
-
-/// The `credentials` option of [`Options`] (Fetch's `RequestCredentials`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Credentials {
-    Omit,
-    SameOrigin,
-    Include,
-}
-
-/// The `format` option of [`Options`]: a provider's response shape, or where a response of another shape keeps
-/// the token.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(untagged)]
-pub enum FormatOption {
-    /// A provider's shape (detected from the response with [`FormatName::Auto`]).
-    Name(FormatName),
-    /// JSON pointers into the bridge's response, such as `/data/token`.
-    #[serde(rename_all = "camelCase")]
-    Custom {
-        token: String,
-        /// Seconds from now.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        expires_in: Option<String>,
-        /// An absolute time (ISO 8601 or seconds since the epoch).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        expires_at: Option<String>,
-    },
-}
-
-/// The providers' response shapes (see the README's table).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FormatName {
-    Auto,
-    #[serde(rename = "oauth2")]
-    OAuth2,
-    Point,
-    Wazo,
-    Static,
-}
-
-impl From<FormatName> for FormatOption {
-    fn from(name: FormatName) -> Self {
-        FormatOption::Name(name)
-    }
-}
-
 impl Client {
     /// Creates a client; an [`Error`] with code `invalid_config` names the option that is wrong.
     pub fn new(options: &Options) -> Result<Client, Error> {
-        // One validation path for both APIs: the options become the object `AuthClient` is given.
-        let object = js::to_js(options).ok_or_else(|| js::config_error("AuthClient options could not be read"))?;
-        Self::from_js(&object)
+        // One validation path for both APIs (src/options.rs): the options as the object `AuthClient` is given.
+        Self::with_options(&options.to_value())
     }
 
     fn from_js(options: &JsValue) -> Result<Client, Error> {
-        let read = read_options(options)?;
-        let format = js::format_from(&read.format())?;
-        let storage = match read.storage().as_str() {
-            "local" => Storage::Local,
-            "memory" => Storage::Memory,
-            _ => Storage::Session,
-        };
+        Self::with_options(&js::read_value(options))
+    }
+
+    fn with_options(options: &crate::options::Value) -> Result<Client, Error> {
+        let read = crate::options::check(options, &js::platform(), &js::Runtime).map_err(js::config_error)?;
+        let format = read.format;
+        let storage = read.storage;
         // `storage: 'local'`: other tabs' writes arrive as `storage` events too. `storage: 'memory'`: the token
         // never leaves this context's memory, so it is neither handed to peers nor taken from them, and no Web
         // Lock is taken (each context has its own token).
         let (local_storage, memory_only) = (storage == Storage::Local, storage == Storage::Memory);
+        let bridge_headers: Array =
+            read.bridge_headers.iter().map(|(k, v)| Array::of2(&JsValue::from_str(k), &JsValue::from_str(v))).collect();
         let options = Settings {
-            token_url: read.token_url(),
-            revoke_url: read.revoke_url(),
-            credentials: read.credentials(),
-            bridge_headers: read.bridge_headers(),
-            timeout_ms: read.bridge_timeout_ms() as u32,
-            browser_like: read.browser(),
+            token_url: read.token_url,
+            revoke_url: read.revoke_url,
+            credentials: read.credentials.map(|c| c.as_str().to_owned()),
+            bridge_headers,
+            timeout_ms: read.bridge_timeout_ms as u32,
+            browser_like: read.browser,
         };
-        let header = read.header();
-        let api_origins = read.api_origins();
+        // How a request with the token meets redirects here: the browser's fetch, by hand, or not at all.
+        let path = rules::redirect_path(options.browser_like, cfg!(feature = "server-runtimes"));
+        let header = read.header;
+        let origins = read.api_origins;
+        let api_origins: Array = origins.iter().map(|o| JsValue::from_str(o)).collect();
         // The identity binds stored entries and peer messages to this bridge, these API origins, this header and
         // this format.
-        let origins: Vec<String> = api_origins.iter().filter_map(|o| o.as_string()).collect();
         let client = crate::store::client_id(&options.token_url, &origins, header.as_deref(), &format.identity());
-        let key = read.storage_key().unwrap_or_else(|| format!("authbridge.{client}"));
-        let web_storage = read.web_storage().then(|| js::web_storage(local_storage));
+        let key = read.storage_key.unwrap_or_else(|| format!("authbridge.{client}"));
+        let web_storage =
+            (read.web_storage && js::web_storage_readable(local_storage)).then(|| js::web_storage(local_storage));
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
             // The closures JavaScript calls (see `makeClient`): each holds the client weakly, so that the client
             // goes when the application lets it go.
@@ -897,30 +844,22 @@ impl Client {
             // What the API answered to the token `value`, sent for the origin `sent_to`, from the origin `from`: a
             // refusal (src/rules.rs) stops the token from being sent again, and the fetch sends the request once more.
             let w = weak.clone();
-            let (apis, browser) = (origins.clone(), options.browser_like);
+            let apis = origins.clone();
             let answered = Closure::new(move |value: JsValue, status: u16, sent_to: String, from: Option<String>| {
-                let carried = rules::token_reached(browser, &sent_to, from.as_deref(), &apis);
+                let carried = rules::token_reached(path, &sent_to, from.as_deref(), &apis);
                 let refused = rules::refuses_token(status, carried);
                 if let (true, Some(inner)) = (refused, w.upgrade()) {
                     inner.handle(Event::Unauthorized { value: value.as_string().unwrap_or_default() });
                 }
                 refused
             });
-            // A redirect answered to a hop followed by hand (src/rules.rs decides; js/fetch.js carries it out).
-            let apis = origins.clone();
-            let hop = Closure::new(
-                move |status: u16,
-                      location: bool,
-                      method: String,
-                      mode: String,
-                      hops: u32,
-                      from: String,
-                      to: Option<String>| {
-                    let mode = rules::RedirectMode::from_name(Some(&mode));
-                    let decision = rules::next_hop(status, location, &method, mode, hops, &from, to.as_deref(), &apis);
-                    js::to_js(&HopDecision::from(decision)).unwrap_or_default()
-                },
-            );
+            // Redirects followed by hand (src/rules.rs decides each hop; js/by-hand.js carries it out).
+            #[cfg(feature = "server-runtimes")]
+            let by_hand = (path == rules::RedirectPath::ByHand).then(|| ByHand::new(origins.clone()));
+            #[cfg(feature = "server-runtimes")]
+            let by_hand_send = by_hand.as_ref().map(|b| &b.send);
+            #[cfg(not(feature = "server-runtimes"))]
+            let by_hand_send = None;
             let parts = js::make_client(
                 message.as_ref().unchecked_ref(),
                 lifecycle.as_ref().unchecked_ref(),
@@ -929,19 +868,21 @@ impl Client {
                 options.browser_like,
                 local_storage,
             );
+            let prefixes: Array = rules::token_prefixes(&origins).iter().map(|p| JsValue::from_str(p)).collect();
             let fetcher = js::make_fetch(
                 &api_origins,
-                options.browser_like,
+                &prefixes,
+                path.as_str(),
                 want.as_ref().unchecked_ref(),
                 rules::REFUSAL,
                 answered.as_ref().unchecked_ref(),
-                hop.as_ref().unchecked_ref(),
+                by_hand_send,
             );
             let channel = parts.channel();
             let session = Config {
                 format,
                 header,
-                refresh_margin_ms: read.refresh_margin_ms().map(|ms| ms as Millis),
+                refresh_margin_ms: read.refresh_margin_ms,
                 client,
                 server: !options.browser_like,
             };
@@ -950,7 +891,7 @@ impl Client {
             let shared = !memory_only && (web_storage.is_some() || !channel.is_null());
             let setup = Setup {
                 session,
-                auto_refresh: read.auto_refresh(),
+                auto_refresh: read.auto_refresh,
                 peers: !channel.is_null() && !memory_only,
                 lock: shared,
                 presence: parts.presence(),
@@ -990,7 +931,8 @@ impl Client {
                     timer,
                     _want: want,
                     _answered: answered,
-                    _hop: hop,
+                    #[cfg(feature = "server-runtimes")]
+                    _by_hand: by_hand,
                 },
                 locks: parts.locks(),
                 unlisten: RefCell::new(Some(parts.unlisten())),
@@ -1130,9 +1072,7 @@ fn answer_promise(inner: Rc<Inner>, pending: Pending) -> Promise {
         match Inner::answer(pending).await {
             Answer::Started(b) => Ok(JsValue::from_bool(b)),
             Answer::Token(t) => Ok(JsValue::from_str(&t)),
-            Answer::Header(name, value) => {
-                Ok(js::to_js(&HeaderAnswer { name: &name, value: &value }).unwrap_or_default())
-            }
+            Answer::Header(name, value) => Ok(js::to_js(&TokenHeader::new(&name, &value)).unwrap_or_default()),
             Answer::Done => Ok(JsValue::UNDEFINED),
             other => Err(inner.call_error(&failure(other))),
         }
@@ -1284,11 +1224,9 @@ fn epoch_js(at: Option<Millis>) -> JsValue {
 }
 
 fn listener_arg(call: &str, listener: JsValue) -> Result<Function, JsValue> {
-    let checked = js::listener_arg(call, &listener);
-    match checked.as_string() {
-        Some(m) => Err(error_to_js(&js::config_error(m))),
-        None => Ok(checked.unchecked_into()),
-    }
+    listener
+        .dyn_into::<Function>()
+        .map_err(|v| error_to_js(&js::config_error(crate::options::listener_error(call, &js::describe(&v)))))
 }
 
 impl Drop for AuthClient {

@@ -6,8 +6,9 @@ use wasm_bindgen::JsCast;
 
 use crate::error::{Code, Error};
 use crate::json::{Json, Kind};
+use crate::options;
 use crate::time::Millis;
-use crate::token::{CustomFormat, Format};
+use crate::token::Format;
 
 #[wasm_bindgen]
 extern "C" {
@@ -16,73 +17,120 @@ extern "C" {
     pub fn set_timeout(handler: &Function, ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     pub fn clear_timeout(handle: &JsValue);
+    /// `Object.hasOwn(object, key)` for any property key (a string, an array index); a Proxy's trap may throw.
+    #[wasm_bindgen(js_namespace = Object, js_name = hasOwn, catch)]
+    fn has_own(object: &JsValue, key: &JsValue) -> Result<bool, JsValue>;
 }
 
-// js/options.js: the option rules. Each extern type is a JSDoc `@typedef` of that module, read field by field
-// (`tests/web.rs` checks that every field is there: a renamed one would read as `undefined`).
-#[wasm_bindgen(module = "/js/options.js")]
+// js/runtime.js: what the client knows of the platform (the facts the option rules in src/options.rs use).
+#[wasm_bindgen(module = "/js/runtime.js")]
 extern "C" {
-    /// `readOptions`' answer: the checked options (`Options` in js/options.js), or `{ error }`.
-    pub type CheckedOptions;
+    /// `platformFacts()`'s answer (`Facts` in js/runtime.js).
+    pub type Facts;
     #[wasm_bindgen(method, getter)]
-    pub fn error(this: &CheckedOptions) -> Option<String>;
-    #[wasm_bindgen(method, getter, js_name = tokenUrl)]
-    pub fn token_url(this: &CheckedOptions) -> String;
-    #[wasm_bindgen(method, getter, js_name = revokeUrl)]
-    pub fn revoke_url(this: &CheckedOptions) -> String;
-    /// Exact origins (strings).
-    #[wasm_bindgen(method, getter, js_name = apiOrigins)]
-    pub fn api_origins(this: &CheckedOptions) -> Array;
+    pub fn browser(this: &Facts) -> bool;
     #[wasm_bindgen(method, getter)]
-    pub fn header(this: &CheckedOptions) -> Option<String>;
+    pub fn window(this: &Facts) -> bool;
     #[wasm_bindgen(method, getter)]
-    pub fn format(this: &CheckedOptions) -> CheckedFormat;
-    #[wasm_bindgen(method, getter, js_name = refreshMarginMs)]
-    pub fn refresh_margin_ms(this: &CheckedOptions) -> Option<f64>;
-    #[wasm_bindgen(method, getter, js_name = bridgeTimeoutMs)]
-    pub fn bridge_timeout_ms(this: &CheckedOptions) -> f64;
-    #[wasm_bindgen(method, getter, js_name = storageKey)]
-    pub fn storage_key(this: &CheckedOptions) -> Option<String>;
-    /// `'session'`, `'local'` or `'memory'`.
-    #[wasm_bindgen(method, getter)]
-    pub fn storage(this: &CheckedOptions) -> String;
-    #[wasm_bindgen(method, getter, js_name = autoRefresh)]
-    pub fn auto_refresh(this: &CheckedOptions) -> bool;
-    /// A page or a worker (told by the platform: see `browserPlatform`).
-    #[wasm_bindgen(method, getter)]
-    pub fn browser(this: &CheckedOptions) -> bool;
-    /// `omit`, `same-origin` or `include`; `None` leaves it to the platform.
-    #[wasm_bindgen(method, getter)]
-    pub fn credentials(this: &CheckedOptions) -> Option<String>;
-    /// `[name, value]` pairs, checked by the platform's `Headers`.
-    #[wasm_bindgen(method, getter, js_name = bridgeHeaders)]
-    pub fn bridge_headers(this: &CheckedOptions) -> Array;
-    /// The page's Web Storage (of `storage`) can be used (see [`web_storage`]); else the token stays in memory.
-    #[wasm_bindgen(method, getter, js_name = webStorage)]
-    pub fn web_storage(this: &CheckedOptions) -> bool;
-    #[wasm_bindgen(js_name = readOptions)]
-    pub fn read_options(options: &JsValue) -> CheckedOptions;
+    pub fn base(this: &Facts) -> Option<String>;
+    #[wasm_bindgen(js_name = platformFacts)]
+    fn platform_facts() -> Facts;
+    /// The window's sessionStorage (`local`: localStorage) can be read.
+    #[wasm_bindgen(js_name = webStorageReadable)]
+    pub fn web_storage_readable(local: bool) -> bool;
+}
 
-    /// `readFormat`'s answer: `{ name }`, `{ token, expiresIn, expiresAt }` (JSON pointers) or `{ error }`.
-    pub type CheckedFormat;
-    #[wasm_bindgen(method, getter)]
-    pub fn error(this: &CheckedFormat) -> Option<String>;
-    #[wasm_bindgen(method, getter)]
-    pub fn name(this: &CheckedFormat) -> Option<String>;
-    #[wasm_bindgen(method, getter)]
-    pub fn token(this: &CheckedFormat) -> Option<String>;
-    #[wasm_bindgen(method, getter, js_name = expiresIn)]
-    pub fn expires_in(this: &CheckedFormat) -> Option<String>;
-    #[wasm_bindgen(method, getter, js_name = expiresAt)]
-    pub fn expires_at(this: &CheckedFormat) -> Option<String>;
-    #[wasm_bindgen(js_name = readFormat)]
-    fn read_format(value: &JsValue) -> CheckedFormat;
+/// The platform facts the option rules use.
+pub fn platform() -> options::Platform {
+    let facts = platform_facts();
+    options::Platform { browser: facts.browser(), window: facts.window(), base: facts.base() }
+}
 
-    /// `value` when it is a function, else the message of the error `call` throws.
-    #[wasm_bindgen(js_name = listenerArg)]
-    pub fn listener_arg(call: &str, value: &JsValue) -> JsValue;
-    /// How an error message names a value.
-    pub fn describe(value: &JsValue) -> String;
+/// What the option rules ask of JavaScript: its URL parser (`new URL`) and its `String(n)`.
+pub struct Runtime;
+
+impl options::Runtime for Runtime {
+    fn number_text(&self, n: f64) -> String {
+        String::from(js_sys::Number::from(n).to_string_with_radix(10).unwrap_or_default())
+    }
+
+    fn parse_url(&self, text: &str, base: Option<&str>) -> Option<options::ParsedUrl> {
+        let u = match base {
+            Some(b) => web_sys::Url::new_with_base(text, b),
+            None => web_sys::Url::new(text),
+        }
+        .ok()?;
+        Some(options::ParsedUrl { href: u.href(), origin: u.origin() })
+    }
+}
+
+/// How deep [`read_value`] reads nested objects and arrays: the options object, an option's object or array
+/// (`format`, `apiOrigins`, `bridgeHeaders`) and its values. Deeper ones are read with no entries.
+const OPTION_DEPTH: u8 = 2;
+
+/// The caller's `value` for the option rules (src/options.rs): own properties only, read with no borrow held (a
+/// getter may run anything), a getter or a Proxy trap that throws read as absent.
+pub fn read_value(value: &JsValue) -> options::Value {
+    read_at(value, OPTION_DEPTH)
+}
+
+/// How an error message names `value` (src/options.rs `describe`), reading none of its properties.
+pub fn describe(value: &JsValue) -> String {
+    options::describe(&read_at(value, 0), &Runtime)
+}
+
+fn read_at(value: &JsValue, depth: u8) -> options::Value {
+    use options::Value;
+    if value.is_undefined() {
+        return Value::Absent;
+    }
+    if value.is_null() {
+        return Value::Null;
+    }
+    if let Some(b) = value.as_bool() {
+        return Value::Bool(b);
+    }
+    if let Some(n) = value.as_f64() {
+        return Value::Number(n);
+    }
+    if let Some(s) = value.as_string() {
+        return Value::Text(s);
+    }
+    if value.is_function() {
+        return Value::Function;
+    }
+    if value.is_symbol() {
+        return Value::Symbol;
+    }
+    if value.is_bigint() {
+        return Value::BigInt;
+    }
+    if !value.is_object() {
+        // `document.all`, the one object whose `typeof` is 'undefined'.
+        return Value::Absent;
+    }
+    if Array::is_array(value) {
+        // `length` as an array index (ToUint32), read as an own property: a Proxy's may throw.
+        let len = own(value, "length").as_f64().filter(|n| n.is_finite()).map_or(0, |n| n as i64 as u32);
+        let read = if depth == 0 { 0 } else { len.min(options::MAX_API_ORIGINS) };
+        let items = (0..read).map(|i| read_at(&own_index(value, i), depth - 1)).collect();
+        return Value::List { len, items };
+    }
+    let mut entries = Vec::new();
+    let mut symbol_keys = false;
+    // A Proxy whose `ownKeys` throws has no entries.
+    let keys = Reflect::own_keys(value).unwrap_or_default();
+    for key in keys.iter() {
+        match key.as_string() {
+            Some(k) if depth > 0 => {
+                let v = read_at(&own(value, &k), depth - 1);
+                entries.push((k, v));
+            }
+            Some(_) => {}
+            None => symbol_keys = true,
+        }
+    }
+    Value::Object { entries, symbol_keys }
 }
 
 // js/platform.js: channel, lock, lifecycle, storage, listeners and errors.
@@ -169,6 +217,15 @@ extern "C" {
     pub fn close_channel(channel: &JsValue);
 }
 
+// js/by-hand.js: redirects followed by hand outside browsers (builds with `server-runtimes` only).
+#[cfg(feature = "server-runtimes")]
+#[wasm_bindgen(module = "/js/by-hand.js")]
+extern "C" {
+    /// The follower `makeFetch` sends requests to API origins with outside browsers, asking `hop` at each redirect.
+    #[wasm_bindgen(js_name = makeByHand)]
+    pub fn make_by_hand(hop: &Function) -> Function;
+}
+
 // js/fetch.js: the authenticated fetch and the bridge calls.
 #[wasm_bindgen(module = "/js/fetch.js")]
 extern "C" {
@@ -178,21 +235,23 @@ extern "C" {
     #[wasm_bindgen(js_name = makeFetch)]
     pub fn make_fetch(
         origins: &Array,
-        browser: bool,
+        prefixes: &Array,
+        path: &str,
         want: &Function,
         refusal: u16,
         answered: &Function,
-        hop: &Function,
+        by_hand: Option<&Function>,
     ) -> Fetcher;
-    /// Sends `input` (a URL or a Request) with `init` under the fetch rules; `value` is `undefined` when the token
-    /// needs a refresh first; `replay` `undefined` reads it from `init` (no retry for a streamed body).
+    /// Sends `input` (a URL or a Request) with `init` under the fetch rules; `name` is the token's header name,
+    /// `token` its `TokenHeader`, `undefined` when the token needs a refresh first; `replay` `undefined` reads it
+    /// from `init` (no retry for a streamed body).
     #[wasm_bindgen(method)]
     pub fn send(
         this: &Fetcher,
         input: &JsValue,
         init: &JsValue,
         name: &JsValue,
-        value: &JsValue,
+        token: &JsValue,
         replay: Option<bool>,
     ) -> Promise;
 
@@ -305,12 +364,19 @@ pub fn now() -> Millis {
 /// arrives from outside (bridge responses, stored entries, peer messages): a member planted on
 /// `Object.prototype` by a prototype-pollution bug elsewhere in the page must not read as part of it.
 pub fn own(obj: &JsValue, key: &str) -> JsValue {
-    let Some(object) = obj.dyn_ref::<js_sys::Object>() else { return JsValue::UNDEFINED };
-    let key = js_sys::JsString::from(key);
-    if js_sys::Object::has_own_str(object, &key) != Ok(true) {
+    own_key(obj, &JsValue::from_str(key))
+}
+
+/// `array[index]` when it is the array's own element (not a hole), else `undefined` (also when reading throws).
+fn own_index(array: &JsValue, index: u32) -> JsValue {
+    own_key(array, &JsValue::from(index))
+}
+
+fn own_key(obj: &JsValue, key: &JsValue) -> JsValue {
+    if !obj.is_object() || has_own(obj, key) != Ok(true) {
         return JsValue::UNDEFINED;
     }
-    Reflect::get(obj, &key).unwrap_or(JsValue::UNDEFINED)
+    Reflect::get(obj, key).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// `obj[key]`, inherited properties included, `undefined` when absent or when reading throws: for platform
@@ -339,36 +405,15 @@ pub fn config_error(message: impl Into<std::borrow::Cow<'static, str>>) -> Error
     Error::new(Code::InvalidConfig, message)
 }
 
-/// Reads the `format` option: a name or `{ token, expiresIn?, expiresAt? }` (checked by `readFormat`).
+/// Reads the `format` option: a name or `{ token, expiresIn?, expiresAt? }` (src/options.rs `check_format`).
 pub fn format_option(value: &JsValue) -> Result<Format, Error> {
-    format_from(&read_format(value))
-}
-
-/// `readFormat`'s answer as a [`Format`], or its error.
-pub fn format_from(read: &CheckedFormat) -> Result<Format, Error> {
-    if let Some(m) = read.error() {
-        return Err(config_error(m));
-    }
-    if let Some(token) = read.token() {
-        return Ok(Format::Custom(CustomFormat {
-            token,
-            expires_in: read.expires_in(),
-            expires_at: read.expires_at(),
-        }));
-    }
-    Ok(match read.name().as_deref() {
-        Some("oauth2") => Format::OAuth2,
-        Some("point") => Format::Point,
-        Some("wazo") => Format::Wazo,
-        Some("static") => Format::Static,
-        _ => Format::Auto,
-    })
+    options::check_format(&read_value(value)).map_err(config_error)
 }
 
 /// The page's `sessionStorage` or `localStorage` through gloo-storage (`raw()`: its typed get/set go through
 /// serde_json, ≈ +12.6 kB gzip in issue 12's probe, and the entry is JSON text already). gloo-storage reaches the
 /// storage through `window` and throws without one, or when the storage is disabled or blocked (sandboxed frames):
-/// it is called only where `readOptions` found `window` and a storage object. Elsewhere (workers, workerd, Deno,
+/// it is called only where the options chose it (src/options.rs) and `webStorageReadable` found it. Elsewhere (workers, workerd, Deno,
 /// Node, `storage: 'memory'`) the token is kept in memory.
 pub fn web_storage(local: bool) -> web_sys::Storage {
     use gloo_storage::Storage;
@@ -399,36 +444,61 @@ mod boundary_tests {
     }
 
     #[wasm_bindgen_test]
-    fn read_options_gives_every_field_the_executor_reads() {
-        let read = read_options(&object(
-            r#"{"tokenUrl":"https://bridge.example/token","revokeUrl":"https://bridge.example/revoke",
-                "apiOrigins":["https://api.example"],"header":"X-Token","format":{"token":"/t","expiresIn":"/e"},
-                "refreshMargin":5,"bridgeTimeout":2,"storageKey":"k","storage":"local","credentials":"omit",
-                "bridgeHeaders":{"X-Key":"v"},"autoRefresh":true}"#,
-        ));
-        assert_eq!(read.error(), None);
-        assert_eq!(read.token_url(), "https://bridge.example/token");
-        assert_eq!(read.revoke_url(), "https://bridge.example/revoke");
-        assert_eq!(read.api_origins().get(0).as_string().as_deref(), Some("https://api.example"));
-        assert_eq!(read.header().as_deref(), Some("X-Token"));
-        let format = format_from(&read.format()).expect("a format");
+    fn the_platform_facts_and_the_url_parser_give_every_field_the_rules_read() {
+        let facts = platform();
+        assert!(facts.browser && facts.window, "a page is a browser's window: {facts:?}");
+        assert!(facts.base.as_deref().is_some_and(|b| b.starts_with("http")), "a page has a location: {facts:?}");
+        assert!(web_storage_readable(false) && web_storage_readable(true));
+        let u = options::Runtime::parse_url(&Runtime, "../t?q=1#h", Some("https://u:p@bridge.example:8443/a/b"))
+            .expect("a URL");
         assert_eq!(
-            format,
-            Format::Custom(CustomFormat { token: "/t".into(), expires_in: Some("/e".into()), expires_at: None })
+            u,
+            options::ParsedUrl {
+                href: "https://u:p@bridge.example:8443/t?q=1#h".into(),
+                origin: "https://bridge.example:8443".into(),
+            }
         );
-        assert_eq!(read.refresh_margin_ms(), Some(5000.0));
-        assert_eq!(read.bridge_timeout_ms(), 2000.0);
-        assert_eq!(read.storage_key().as_deref(), Some("k"));
-        assert_eq!(read.storage(), "local");
-        assert!(read.auto_refresh());
-        assert!(read.browser(), "a page is a browser");
-        assert_eq!(read.credentials().as_deref(), Some("omit"));
-        let pair = Array::from(&read.bridge_headers().get(0));
-        assert_eq!((pair.get(0).as_string(), pair.get(1).as_string()), (Some("X-Key".into()), Some("v".into())));
-        assert!(read.web_storage(), "a page's localStorage");
+        assert_eq!(options::Runtime::parse_url(&Runtime, "/relative", None), None);
+    }
 
-        let refused = read_options(&object(r#"{"tokenUrl":"https://b.example/t","apiOrigins":[]}"#));
-        assert!(refused.error().is_some_and(|m| m.contains("apiOrigins")));
+    #[wasm_bindgen_test]
+    fn options_are_read_from_own_properties_only() {
+        use options::Value;
+        let o = object(
+            r#"{"tokenUrl":"https://bridge.example/token","apiOrigins":["https://api.example",null,{"a":1}],
+                "format":{"token":"/t"},"refreshMargin":5,"autoRefresh":true,"bridgeHeaders":{"X-Key":"v"}}"#,
+        );
+        let planted = js_sys::Function::new_no_args("Object.prototype.revokeUrl = 'https://evil.example/'");
+        let unplant = js_sys::Function::new_no_args("delete Object.prototype.revokeUrl");
+        let throwing = js_sys::Function::new_with_args(
+            "o",
+            "Object.defineProperty(o, 'header', { enumerable: true, get() { throw new Error('getter'); } })",
+        );
+        throwing.call1(&JsValue::NULL, &o).unwrap();
+        planted.call0(&JsValue::NULL).unwrap();
+        let read = read_value(&o);
+        unplant.call0(&JsValue::NULL).unwrap();
+        assert_eq!(read.get("revokeUrl"), &Value::Absent, "an inherited property is no option");
+        assert_eq!(read.get("header"), &Value::Absent, "a getter that throws reads as absent");
+        assert_eq!(read.get("tokenUrl"), &Value::Text("https://bridge.example/token".into()));
+        assert_eq!(
+            read.get("apiOrigins"),
+            &Value::List {
+                len: 3,
+                items: vec![
+                    Value::Text("https://api.example".into()),
+                    Value::Null,
+                    Value::Object { entries: vec![], symbol_keys: false },
+                ],
+            }
+        );
+        assert_eq!(read.get("format").get("token"), &Value::Text("/t".into()));
+        assert_eq!(read.get("refreshMargin"), &Value::Number(5.0));
+        assert_eq!(read.get("autoRefresh"), &Value::Bool(true));
+        assert_eq!(read.get("bridgeHeaders").get("X-Key"), &Value::Text("v".into()));
+        assert_eq!(describe(&JsValue::symbol(None)), "a symbol");
+        assert_eq!(describe(&JsValue::from_f64(1.5e-7)), "the number 1.5e-7", "as JavaScript prints it");
+        assert_eq!(describe(&js_sys::Array::new().into()), "an empty array");
         for (name, expected) in
             [("oauth2", Format::OAuth2), ("point", Format::Point), ("wazo", Format::Wazo), ("static", Format::Static)]
         {
@@ -459,13 +529,17 @@ mod boundary_tests {
             true,
             true,
         );
+        let prefixes = Array::of1(&"https://api.example/".into());
+        let by_hand = make_by_hand(hop.as_ref().unchecked_ref());
+        assert!(by_hand.is_function());
         let fetcher = make_fetch(
             &origins,
-            true,
+            &prefixes,
+            crate::rules::RedirectPath::Browser.as_str(),
             want.as_ref().unchecked_ref(),
             crate::rules::REFUSAL,
             answered.as_ref().unchecked_ref(),
-            hop.as_ref().unchecked_ref(),
+            None,
         );
         assert!(fetcher.is_object());
         assert!(parts.channel().is_object(), "a page has a BroadcastChannel");

@@ -74,7 +74,7 @@ test('a link or a form on another site does not end the session', async () => {
 // In a page of the app: sign in with a password, start a client. Returns nothing; the client is `window.auth`.
 async function signInAndStart() {
   while (!document.getElementById('version')?.textContent) await new Promise((r) => setTimeout(r, 10));
-  const { AuthClient } = await import('/pkg/authbridge.js');
+  const { AuthClient } = await import('/pkg/browser.js');
   const csrf = document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1];
   const r = await fetch('/session', { method: 'POST', headers: { 'x-csrf-token': csrf, 'content-type': 'application/json' },
     body: JSON.stringify({ username: 'ada', password: 'lovelace', provider: 'point' }) });

@@ -22,7 +22,7 @@ before(async () => {
     outfile: `${out}bundle.js`, nodePaths: [`${out}node_modules`], logLevel: 'warning',
   });
   // The web build loads its .wasm next to the script (new URL(…, import.meta.url)): ship it beside the bundle.
-  copyFileSync(`${root}pkg/bindgen/authbridge_bg.wasm`, `${out}authbridge_bg.wasm`);
+  copyFileSync(`${root}pkg/bindgen-browser/authbridge_bg.wasm`, `${out}authbridge_bg.wasm`); // the browser build's (the `browser` condition)
   copyFileSync(`${root}tests/js/fixtures/bundle.html`, `${out}index.html`);
   bridge = await startBridge();
   server = await serveStatic(root, { mounts: { '/fixtures/': `${root}tests/js/fixtures`, '/bundle/': out } });

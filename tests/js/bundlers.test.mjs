@@ -102,6 +102,6 @@ test('a bundle shipped without its .wasm: init() rejects naming the URL and the 
   assert.equal(missing.result.error, `Error: failed to fetch Wasm: 404 Not Found fetching '${url}'`);
   // Chromium's own log line for the 404 is the only console error.
   assert.deepEqual(missing.errors, ['Failed to load resource: the server responded with a status of 404 (Not Found)']);
-  copyFileSync(join(installed, 'bindgen', 'authbridge_bg.wasm'), join(www, 'esbuild-copy', 'authbridge_bg.wasm'));
+  copyFileSync(join(installed, 'bindgen-browser', 'authbridge_bg.wasm'), join(www, 'esbuild-copy', 'authbridge_bg.wasm'));
   await assertSignsIn('esbuild-copy');
 });

@@ -59,7 +59,7 @@ const post = (path, body) =>
 async function signIn(provider) {
   // The demo page initialises the module; its version label appears once that is done.
   while (!document.getElementById('version')?.textContent) await new Promise((r) => setTimeout(r, 10));
-  const { AuthClient } = await import('/pkg/authbridge.js');
+  const { AuthClient } = await import('/pkg/browser.js');
   const csrf = document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1];
   const response = await fetch('/session', { method: 'POST', headers: { 'x-csrf-token': csrf, 'content-type': 'application/json' },
     body: JSON.stringify({ username: 'ada', password: 'lovelace', provider }) });

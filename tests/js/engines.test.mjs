@@ -76,7 +76,7 @@ async function signOutWhileAway(storage) {
 async function startClient(page, options) {
   await page.evaluate(async (options) => {
     while (!document.getElementById('version')?.textContent) await new Promise((r) => setTimeout(r, 10));
-    const { AuthClient } = await import('/pkg/authbridge.js');
+    const { AuthClient } = await import('/pkg/browser.js');
     const csrf = document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1];
     window.log = [];
     window.shows = [];
@@ -260,7 +260,7 @@ test('a frame under a page of another site: partitioned in WebKit (no first-part
   const first = await context.newPage();
   await first.goto(`${server.url}/fixtures/partition.html`);
   const token = await first.evaluate(async ({ url, key }) => {
-    const lib = await import('/pkg/authbridge.js');
+    const lib = await import('/pkg/browser.js');
     await lib.default();
     window.keep = new lib.AuthClient({ tokenUrl: `${url}/token/oauth2?key=${key}`, apiOrigins: [url], storageKey: key, storage: 'local' });
     await keep.start();
@@ -319,10 +319,14 @@ test('the package needs nothing newer than Safari 16: WebAssembly features and t
     'import.meta.resolve (16.4)': /import\.meta\.resolve/, 'Iterator helpers (18.4)': /\bIterator\.(from|prototype)\b/, 'using declarations': /\b(await\s+)?using\s+[A-Za-z_$][\w$]*\s*=/,
     'RegExp v flag (17)': /\/[dgimsuy]*v[dgimsuy]*\.test\(|new RegExp\([^)]*,\s*['"][^'"]*v/,
   };
-  // The package's entry modules, wasm-bindgen's glue (pkg/bindgen/) and the crate's JavaScript (its snippets).
+  // The package's entry modules, wasm-bindgen's glue of both builds (pkg/bindgen/, pkg/bindgen-browser/) and the
+  // crate's JavaScript (their snippets).
   const files = readdirSync(`${root}pkg`).filter((f) => f.endsWith('.js')).map((f) => `pkg/${f}`);
-  for (const f of readdirSync(`${root}pkg/bindgen`, { recursive: true })) if (String(f).endsWith('.js')) files.push(`pkg/bindgen/${f}`);
-  assert.ok(files.includes('pkg/authbridge.js') && files.includes('pkg/bindgen/authbridge.js') && files.some((f) => f.startsWith('pkg/bindgen/snippets/')), files.join(' '));
+  for (const dir of ['bindgen', 'bindgen-browser']) {
+    for (const f of readdirSync(`${root}pkg/${dir}`, { recursive: true })) if (String(f).endsWith('.js')) files.push(`pkg/${dir}/${f}`);
+  }
+  assert.ok(['pkg/authbridge.js', 'pkg/browser.js', 'pkg/bindgen/authbridge.js', 'pkg/bindgen-browser/authbridge.js'].every((f) => files.includes(f))
+    && files.some((f) => f.startsWith('pkg/bindgen-browser/snippets/')), files.join(' '));
   const found = [];
   for (const f of files) {
     const text = readFileSync(`${root}${f}`, 'utf8');

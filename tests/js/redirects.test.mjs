@@ -4,7 +4,7 @@
 // Firefox and WebKitGTK: tests/web.rs and tests/js/security.test.mjs.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startBridge } from '../support/bridge.mjs';
 import { inDeno, inWorkerd } from '../support/runtimes.mjs';
@@ -56,3 +56,31 @@ for (const compatibilityDate of ['2025-01-01', '2026-04-01']) {
     check(await inWorkerd(out, 'redirect-probe.js', 'probe', [api.url, evil.url, key], compatibilityDate), key);
   });
 }
+
+// The package's browser build (browser.js, what the `browser` and `worker` conditions give) has no by-hand code: should
+// a server resolve it (a test runner under a DOM shim, say), a request with the token follows no redirect at all,
+// within the API origin or out of it, and the redirect is the caller's answer.
+test('the browser build on a server runtime (Node) follows no redirect: the redirect is the answer', async () => {
+  const key = `browser-build${++n}`;
+  const lib = await import(`${root}pkg/browser.js`);
+  lib.initSync({ module: readFileSync(`${root}pkg/bindgen-browser/authbridge_bg.wasm`) });
+  const results = {};
+  for (const scenario of ['oauth2', 'wazo']) {
+    const auth = new lib.AuthClient({ tokenUrl: `${api.url}/token/${scenario}?key=${key}`, apiOrigins: [api.url], storage: 'memory', autoRefresh: false });
+    for (const mode of [undefined, 'follow', 'manual', 'error']) {
+      for (const kind of ['string', 'request', 'own header']) {
+        const target = `${evil.url}/api/echo?key=${key}&to=${scenario}-${mode}-${kind}`;
+        const hop = `${api.url}/redirect?to=${encodeURIComponent(target)}`;
+        const init = { ...(mode === undefined ? {} : { redirect: mode }), ...(kind === 'own header' ? { headers: { Authorization: 'Basic Y2FsbGVyOnNlY3JldA==' } } : {}) };
+        const call = kind === 'request' ? auth.fetch(new Request(hop), init) : auth.fetch(hop, init);
+        results[`${scenario} ${mode} ${kind}`] = await call.then((r) => r.status, (e) => e.name);
+      }
+    }
+    const home = `${api.url}/api/echo?key=${key}&to=${scenario}-same-origin`;
+    results[`${scenario} same-origin`] = await auth.fetch(`${api.url}/redirect?to=${encodeURIComponent(home)}`).then((r) => r.status);
+    auth.free();
+  }
+  assert.deepEqual(evil.stats(key).apiCalls, [], 'nothing reached the other origin');
+  assert.ok(!api.stats(key).apiCalls.some((c) => c.to === 'oauth2-same-origin' || c.to === 'wazo-same-origin'), 'no redirect followed within the API origin either');
+  for (const [call, status] of Object.entries(results)) assert.equal(status, 302, `${call}: ${JSON.stringify(results)}`);
+});

@@ -16,7 +16,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 // The demo's www/ and the worker of the worker test, served by the reference bridge (`--www`).
 const www = join(root, 'target', `tabs-www-${BROWSER}`);
 const WORKER = `
-import init, { AuthClient } from '/pkg/authbridge.js';
+import init, { AuthClient } from '/pkg/browser.js';
 const ready = init();
 let auth;
 const log = [];
@@ -71,7 +71,7 @@ async function openTab(context, { page, every, window } = {}) {
   await page.evaluate(async (every) => {
     // The demo page initialises the module; its version label appears once that is done.
     while (!document.getElementById('version')?.textContent) await new Promise((r) => setTimeout(r, 10));
-    const { AuthClient } = await import('/pkg/authbridge.js');
+    const { AuthClient } = await import('/pkg/browser.js');
     const csrf = document.cookie.match(/authbridge_csrf=([0-9a-f]+)/)[1];
     window.log = [];
     window.api = [];
