@@ -31,7 +31,6 @@
  *   channel would keep a Node or Deno process alive)
  * @property {Locks} locks
  * @property {() => void} unlisten removes the lifecycle listeners and leaves (see `Locks`)
- * @property {boolean} presence `findPeers` can tell (Web Locks with `query`)
  * @property {boolean} online
  * @property {number} seed a random integer below 2^53, for the core's jitter
  * @property {Set<Function>} onToken
@@ -60,7 +59,6 @@ export function makeClient(onMessage, onLifecycle, onLock, key, browser, local) 
     channel: browser ? openChannel(name, onMessage) : null,
     locks,
     unlisten: () => { unlisten(); locks.leave(); },
-    presence: typeof globalThis.navigator?.locks?.query === 'function',
     online: globalThis.navigator?.onLine !== false,
     seed: Math.floor(Math.random() * 2 ** 53),
     onToken: new Set(),
@@ -128,7 +126,7 @@ function makeLocks(name, onEvent) {
     announce: presence.announce,
     findPeers(ticket) {
       // Unknown is answered `peers`: the start then asks and takes the lock, as where nothing can tell.
-      presence.others().then((others) => onEvent(ticket, others === 0 ? 'alone' : 'peers'), () => onEvent(ticket, 'peers'));
+      presence.others().then((others) => onEvent(ticket, others > 0 ? 'peers' : 'alone'), () => onEvent(ticket, 'peers'));
     },
     leave: presence.leave,
     request(ticket, mode) {
@@ -165,54 +163,46 @@ function makeLocks(name, onEvent) {
  * @param {LockManager | undefined} locks @param {string} name
  */
 function makePresence(locks, name) {
-  /** @type {(() => void) | null} */
-  let release = null;
-  /** @type {ReturnType<typeof setTimeout> | null} */
-  let later = null;
-  let announced = false;
+  /** @type {AbortController | null} */
+  let held = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let later;
   let left = false;
   const hold = () => {
-    if (release || !locks?.request) return;
-    const abort = new AbortController();
-    /** @type {(() => void) | null} */
-    let resolveHeld = null;
-    release = () => { if (resolveHeld) resolveHeld(); else abort.abort(); release = null; };
+    if (held || left || !locks?.request) return;
+    const abort = held = new AbortController();
+    // Aborted before the grant, the request is dropped; after it, the lock is given back.
     locks.request(name, { mode: 'shared', signal: abort.signal }, () => new Promise((resolve) => {
-      if (abort.signal.aborted) resolve(undefined); else resolveHeld = () => resolve(undefined);
+      if (abort.signal.aborted) resolve(undefined); else abort.signal.onabort = () => resolve(undefined);
     })).catch(() => { /* given up before it was granted */ });
   };
   /** @param {Event} e */
-  const hidden = (e) => { if (/** @type {PageTransitionEvent} */ (e).persisted) release?.(); };
-  /** @param {Event} e */
-  const shown = (e) => { if (/** @type {PageTransitionEvent} */ (e).persisted) hold(); };
-  const now = () => {
-    if (later !== null) clearTimeout(later);
-    later = null;
-    if (announced || left) return;
-    announced = true;
-    hold();
-    globalThis.addEventListener?.('pagehide', hidden);
-    globalThis.addEventListener?.('pageshow', shown);
+  const page = (e) => {
+    if (!(/** @type {PageTransitionEvent} */ (e).persisted)) return;
+    if (e.type === 'pageshow') hold(); else { held?.abort(); held = null; }
   };
   return {
     announce() {
-      if (!announced && !left && later === null) later = setTimeout(now, 0);
+      if (later !== undefined || left) return;
+      later = setTimeout(hold, 0);
+      globalThis.addEventListener?.('pagehide', page);
+      globalThis.addEventListener?.('pageshow', page);
     },
     /** How many other contexts hold or await the presence lock (Web Locks' `query`). @returns {Promise<number>} */
     async others() {
-      now();
+      hold();
       const snapshot = await locks?.query?.();
-      if (!snapshot) throw new Error('no Web Locks query');
-      const holders = [...(snapshot.held ?? []), ...(snapshot.pending ?? [])].filter((l) => l.name === name).length;
-      return Math.max(0, holders - (release ? 1 : 0));
+      // Without the query nothing can be told: as many others as it takes to ask.
+      if (!snapshot) return 1;
+      return [...(snapshot.held ?? []), ...(snapshot.pending ?? [])].filter((l) => l.name === name).length - (held ? 1 : 0);
     },
     leave() {
       left = true;
-      if (later !== null) clearTimeout(later);
-      later = null;
-      release?.();
-      globalThis.removeEventListener?.('pagehide', hidden);
-      globalThis.removeEventListener?.('pageshow', shown);
+      clearTimeout(later);
+      held?.abort();
+      held = null;
+      globalThis.removeEventListener?.('pagehide', page);
+      globalThis.removeEventListener?.('pageshow', page);
     },
   };
 }

@@ -541,17 +541,14 @@ impl Inner {
                 *self.snapshot.borrow_mut() = None;
                 self.emit(&self.on_change, None);
             }
-            // An event object is made only for listeners to receive (most applications have none for `token`;
-            // making one on the first token also compiled the serialiser on the first request's path).
-            Notice::Token { source, expires_at, header } if self.on_token.size() > 0 => {
+            Notice::Token { source, expires_at, header } => {
                 let event = js::to_js(&TokenEvent { source, expires_at, header: &header });
                 self.emit(&self.on_token, event.as_ref());
             }
-            Notice::SignedOut { reason } if self.on_signed_out.size() > 0 => {
+            Notice::SignedOut { reason } => {
                 let event = js::to_js(&SignedOutEvent { reason });
                 self.emit(&self.on_signed_out, event.as_ref());
             }
-            Notice::Token { .. } | Notice::SignedOut { .. } => {}
             Notice::Error(_) => {
                 let error = self.current_error();
                 self.emit(&self.on_error, Some(&error));
@@ -894,7 +891,9 @@ impl Client {
                 auto_refresh: read.auto_refresh,
                 peers: !channel.is_null() && !memory_only,
                 lock: shared,
-                presence: parts.presence(),
+                // Every browser the package supports has Web Locks' `query` (where one lacks it, `findPeers`
+                // answers `peers`: the start asks and locks as before); server runtimes have no peers to find.
+                presence: options.browser_like,
                 bridge_timeout_ms: Millis::from(options.timeout_ms),
                 shared_storage_key: local_storage.then(|| key.clone()),
                 online: parts.online(),
