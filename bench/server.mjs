@@ -37,7 +37,8 @@ export async function startServer(root) {
     if (url.pathname === '/api') {
       for await (const _ of req);
       res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
-      return res.end('ok');
+      // `ok` only to a request that carries a token, so that a benchmark can tell it was attached.
+      return res.end(/^Bearer ./.test(req.headers.authorization ?? '') ? 'ok' : 'anonymous');
     }
     if (url.pathname === '/') {
       // Cross-origin isolated, so that performance.now() has 5 µs resolution instead of 100 µs.
@@ -45,11 +46,18 @@ export async function startServer(root) {
         'cross-origin-embedder-policy': 'require-corp' });
       return res.end('<!doctype html><meta charset="utf-8"><title>authbridge bench</title>');
     }
-    const file = normalize(join(root, url.pathname));
+    // `/cached/…`: the same files, cacheable for an hour (the cold-start pages load the package from the HTTP
+    // cache this way); everything else is never cached.
+    const cached = url.pathname.startsWith('/cached/');
+    const file = normalize(join(root, cached ? url.pathname.slice('/cached'.length) : url.pathname));
     if (!file.startsWith(normalize(root + sep))) return res.writeHead(403).end();
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+      const type = TYPES[extname(file)] ?? 'application/octet-stream';
+      // Pages are cross-origin isolated like `/` (5 µs timers).
+      const isolation = type === 'text/html'
+        ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
+      res.writeHead(200, { 'content-type': type, 'cache-control': cached ? 'max-age=3600' : 'no-store', ...isolation });
       res.end(body);
     } catch {
       res.writeHead(404).end();
@@ -61,4 +69,14 @@ export async function startServer(root) {
     counts,
     close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
   };
+}
+
+// `node bench/server.mjs <root>`: the same server in a process of its own (the cold-start pages are served this
+// way, so that the benchmark's own process, busy with the browser's protocol traffic, cannot delay an answer). It
+// prints its URL and stops when its standard input closes.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const server = await startServer(process.argv[2]);
+  console.log(server.url);
+  process.stdin.resume();
+  process.stdin.on('end', () => server.close().then(() => process.exit(0)));
 }

@@ -5,7 +5,10 @@
 // itself, which a service worker must be able to fetch at install time.)
 
 /** @typedef {'ifAvailable' | 'wait' | 'steal'} LockMode */
-/** @typedef {'granted' | 'busy' | 'failed'} LockResult */
+/**
+ * A lock request's result, or a `findPeers` answer (`peers`: another context of this client is alive; `alone`).
+ * @typedef {'granted' | 'busy' | 'failed' | 'peers' | 'alone'} LockResult
+ */
 /** @typedef {'online' | 'offline' | 'visibilitychange' | 'pageshow' | 'focus' | 'storage'} LifecycleType */
 
 /**
@@ -13,6 +16,12 @@
  * @typedef {object} Locks
  * @property {(ticket: number, mode: LockMode) => void} request
  * @property {(ticket: number) => void} release
+ * @property {() => void} announce makes this context known to the others of this client while it lives (see
+ *   `makePresence`: a shared lock of its own name until `unlisten`, but not while in the back-forward cache)
+ * @property {(ticket: number) => void} findPeers answers `peers` or `alone` under `ticket`: whether another context
+ *   holds that lock (Web Locks' `query`, answered in the order requests were made: of two contexts that announce
+ *   and then look, the second finds the first)
+ * @property {() => void} leave gives up what `announce` holds
  */
 
 /**
@@ -21,7 +30,7 @@
  * @property {BroadcastChannel | null} channel to the other tabs and workers (none outside browsers: an open
  *   channel would keep a Node or Deno process alive)
  * @property {Locks} locks
- * @property {() => void} unlisten removes the lifecycle listeners
+ * @property {() => void} unlisten removes the lifecycle listeners and leaves (see `Locks`)
  * @property {boolean} online
  * @property {number} seed a random integer below 2^53, for the core's jitter
  * @property {Set<Function>} onToken
@@ -44,10 +53,12 @@
  */
 export function makeClient(onMessage, onLifecycle, onLock, key, browser, local) {
   const name = `authbridge:${key}`;
+  const locks = makeLocks(name, onLock);
+  const unlisten = listen(local, onLifecycle);
   return {
     channel: browser ? openChannel(name, onMessage) : null,
-    locks: makeLocks(name, onLock),
-    unlisten: listen(local, onLifecycle),
+    locks,
+    unlisten: () => { unlisten(); locks.leave(); },
     online: globalThis.navigator?.onLine !== false,
     seed: Math.floor(Math.random() * 2 ** 53),
     onToken: new Set(),
@@ -110,7 +121,14 @@ function makeLocks(name, onEvent) {
   const locks = globalThis.navigator?.locks;
   /** @type {Map<number, { release: (() => void) | null, abort: AbortController, done: boolean }>} */
   const tickets = new Map();
+  const presence = makePresence(locks, `${name}:present`);
   return {
+    announce: presence.announce,
+    findPeers(ticket) {
+      // Unknown is answered `peers`: the start then asks and takes the lock, as where nothing can tell.
+      presence.others().then((others) => onEvent(ticket, others > 0 ? 'peers' : 'alone'), () => onEvent(ticket, 'peers'));
+    },
+    leave: presence.leave,
     request(ticket, mode) {
       if (!locks?.request) { queueMicrotask(() => onEvent(ticket, 'granted')); return; }
       const t = { release: /** @type {(() => void) | null} */ (null), abort: new AbortController(), done: false };
@@ -131,6 +149,60 @@ function makeLocks(name, onEvent) {
       tickets.delete(ticket);
       t.done = true;
       if (t.release) t.release(); else t.abort.abort();
+    },
+  };
+}
+
+/**
+ * This context's presence for the others of its client: a shared Web Lock of its own name, held from `announce`
+ * until `leave`, except while the page is in the back-forward cache (a held lock would keep it out, and a frozen
+ * page answers no ask): given up at `pagehide`, taken again at `pageshow`. `announce` takes it in a task of its
+ * own, so that a start that restored its token has its first request out first (a context's first lock request can
+ * take milliseconds); `others` takes it at once if it is still to come, so that of two contexts that announce and
+ * then look, the second finds the first (the lock manager answers requests in the order they were made).
+ * @param {LockManager | undefined} locks @param {string} name
+ */
+function makePresence(locks, name) {
+  /** @type {AbortController | null} */
+  let held = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let later;
+  let left = false;
+  const hold = () => {
+    if (held || left || !locks?.request) return;
+    const abort = held = new AbortController();
+    // Aborted before the grant, the request is dropped; after it, the lock is given back.
+    locks.request(name, { mode: 'shared', signal: abort.signal }, () => new Promise((resolve) => {
+      if (abort.signal.aborted) resolve(undefined); else abort.signal.onabort = () => resolve(undefined);
+    })).catch(() => { /* given up before it was granted */ });
+  };
+  /** @param {Event} e */
+  const page = (e) => {
+    if (!(/** @type {PageTransitionEvent} */ (e).persisted)) return;
+    if (e.type === 'pageshow') hold(); else { held?.abort(); held = null; }
+  };
+  return {
+    announce() {
+      if (later !== undefined || left) return;
+      later = setTimeout(hold, 0);
+      globalThis.addEventListener?.('pagehide', page);
+      globalThis.addEventListener?.('pageshow', page);
+    },
+    /** How many other contexts hold or await the presence lock (Web Locks' `query`). @returns {Promise<number>} */
+    async others() {
+      hold();
+      const snapshot = await locks?.query?.();
+      // Without the query nothing can be told: as many others as it takes to ask.
+      if (!snapshot) return 1;
+      return [...(snapshot.held ?? []), ...(snapshot.pending ?? [])].filter((l) => l.name === name).length - (held ? 1 : 0);
+    },
+    leave() {
+      left = true;
+      clearTimeout(later);
+      held?.abort();
+      held = null;
+      globalThis.removeEventListener?.('pagehide', page);
+      globalThis.removeEventListener?.('pageshow', page);
     },
   };
 }

@@ -2,6 +2,10 @@
 // JS snippets): this module re-exports it, says "call init() first" instead of the glue's TypeError when an export
 // is used before the module is loaded, and adds the two helpers that need no wasm: isAuthError() and version().
 import initGlue, * as glue from './bindgen/authbridge.js';
+// The modules the glue imports, imported here too (side-effect free): a browser loading this package unbundled
+// then fetches them together with the glue instead of only once it has parsed the glue (one round trip fewer
+// before init() can start; bench/RESULTS.md section 5).
+// The glue's JS snippets: written by scripts/build-pkg.mjs.
 
 // Whether init() or initSync() of this module has loaded the wasm module.
 let initialized = false;

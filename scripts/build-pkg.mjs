@@ -10,9 +10,9 @@
 //                  package.json, README.
 // Nothing generated is edited. pkg/ is generated: never edit it.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -94,18 +94,24 @@ for (const f of ['authbridge.d.ts', 'authbridge_bg.wasm.d.ts', 'README.md', 'nod
   writeFileSync(join(out, 'react-browser.js'), react.replace(entry, "from './browser.js';"));
 }
 for (const f of ['LICENSE-MIT', 'LICENSE-APACHE']) cpSync(join(root, f), join(out, f));
-// The entry modules, with the crate's version for version(): authbridge.js over the universal build, browser.js
-// the same module over the browser build.
+// The entry modules, with the crate's version for version() and the glue's JS snippets imported beside the glue
+// (an unbundled page then fetches them in the same round trip as the glue): authbridge.js over the universal build,
+// browser.js the same module over the browser build.
 {
   const entry = readFileSync(join(root, 'pkg-template', 'authbridge.js'), 'utf8');
   const placeholder = "const VERSION = '0.0.0';";
   const glue = "from './bindgen/authbridge.js';";
-  for (const text of [placeholder, glue]) {
+  const snippetsHere = '// The glue\'s JS snippets: written by scripts/build-pkg.mjs.';
+  for (const text of [placeholder, glue, snippetsHere]) {
     if (!entry.includes(text)) throw new Error(`build-pkg: pkg-template/authbridge.js has no ${text}`);
   }
+  /** @param {string} dir */
+  const snippets = (dir) => readdirSync(join(out, dir, 'snippets'), { recursive: true })
+    .filter((f) => f.endsWith('.js')).map((f) => `import './${dir}/snippets/${f.split(sep).join('/')}';`).sort().join('\n');
   const versioned = entry.replace(placeholder, `const VERSION = ${JSON.stringify(version)};`);
-  writeFileSync(join(out, 'authbridge.js'), versioned);
-  writeFileSync(join(out, 'browser.js'), versioned.replace(glue, "from './bindgen-browser/authbridge.js';"));
+  writeFileSync(join(out, 'authbridge.js'), versioned.replace(snippetsHere, snippets('bindgen')));
+  writeFileSync(join(out, 'browser.js'), versioned.replace(glue, "from './bindgen-browser/authbridge.js';")
+    .replace(snippetsHere, snippets('bindgen-browser')));
 }
 
 const kb = (n) => (n / 1024).toFixed(1) + ' KB';

@@ -27,7 +27,9 @@ use crate::store::{self, TokenStore};
 use crate::time::{Env, Millis};
 
 /// A client that found no stored token asks its peers for theirs and waits this long for an answer before it
-/// calls the bridge (a peer that has a token answers within a few milliseconds; 150 ms bounds a cold start).
+/// calls the bridge (a peer that has a token answers within a few milliseconds; 150 ms bounds a cold start). Where
+/// the platform tells whether any peer is alive ([`Setup::presence`]), the ask is made only when one is, and this
+/// also bounds the wait for that answer.
 pub const PEER_ASK_WAIT_MS: Millis = 150;
 /// A client waiting for the origin-wide lock steals it after the bridge timeout plus this grace: the holder
 /// should have had its answer by then, so it is a crashed or frozen context, and it must not stall the others.
@@ -176,6 +178,11 @@ pub enum Event<J> {
     LockFailed {
         ticket: u32,
     },
+    /// The answer to [`Command::FindPeers`] `ticket`: whether another context of this client is alive.
+    Peers {
+        ticket: u32,
+        present: bool,
+    },
     /// The bridge call made for [`Command::CallBridge`] `attempt` ended.
     BridgeAnswered {
         attempt: u64,
@@ -204,6 +211,13 @@ pub enum Command {
     /// Release the lock held under `ticket`, or abandon that request if it is still queued (a grant that
     /// arrives later must then be released at once by the driver).
     Unlock {
+        ticket: u32,
+    },
+    /// Make this context known to the others of this client for as long as it lives (what
+    /// [`Command::FindPeers`] finds). Issued once, before the first `FindPeers`.
+    Announce,
+    /// Find whether another context of this client is alive; answer with [`Event::Peers`] carrying `ticket`.
+    FindPeers {
         ticket: u32,
     },
     /// Send the token request; answer with [`Event::BridgeAnswered`] carrying `attempt`.
@@ -235,6 +249,11 @@ pub struct Setup {
     pub peers: bool,
     /// Bridge calls are serialised through the origin-wide lock (not with `storage: 'memory'`).
     pub lock: bool,
+    /// The platform tells whether another context of this client is alive ([`Command::FindPeers`]; Web Locks'
+    /// `query`). Then a start that found no stored token asks peers and takes the lock only when one is: a
+    /// first visit in a single tab calls the bridge at once, instead of waiting out the ask for peers that cannot
+    /// exist.
+    pub presence: bool,
     /// The bridge call's timeout (the driver enforces it); the lock wait is derived from it.
     pub bridge_timeout_ms: Millis,
     /// The storage key whose `storage` events carry a peer's token (`None`: such events are ignored).
@@ -311,8 +330,10 @@ enum Role {
     Refresh {
         generation: u64,
     },
-    /// `signOut()`: answered when the revoke call ends.
-    SignOut,
+    /// `signOut()`: answered when the revoke call ends; `starts` is [`Machine::starts`] when it was made.
+    SignOut {
+        starts: u64,
+    },
     /// Answered: settled by the next pass.
     Ready(Answer),
 }
@@ -377,6 +398,16 @@ pub struct Machine {
     ticket: u32,
     /// The ticket of the lock request outstanding or held (an `Unlock` is owed for it).
     lock: Option<u32>,
+    /// [`Command::Announce`] was issued.
+    announced: bool,
+    /// The ticket of the [`Command::FindPeers`] a start waits for.
+    finding: Option<u32>,
+    /// How many times `start()` was called: a sign-out's revoke that ends after a later start does not end the
+    /// session begun since.
+    starts: u64,
+    /// While the event that answered [`Command::FindPeers`] is handled: no other context is alive, so the flight
+    /// it lets start needs no lock (nobody else can hold it).
+    alone: bool,
     callers: Vec<Caller>,
     /// Set when a flight ends, so that callers parked on it move in the same pass.
     moved: bool,
@@ -400,6 +431,10 @@ impl Machine {
             flight: Flight::Idle,
             ticket: 0,
             lock: None,
+            announced: false,
+            finding: None,
+            alone: false,
+            starts: 0,
             moved: false,
             callers: Vec::new(),
             out: VecDeque::new(),
@@ -506,9 +541,11 @@ impl Machine {
             Event::Stop => self.stopped = true,
             Event::Free => self.free(),
             Event::Want { caller, want } => {
+                self.announce();
                 self.add_caller(caller, Role::Want(want), None);
             }
             Event::Refresh { caller } => {
+                self.announce();
                 self.session.reactivate();
                 self.session.force_due();
                 let generation = self.session.generation();
@@ -525,17 +562,23 @@ impl Machine {
                 let header = self.session.sign_out();
                 self.cancel_flight();
                 self.drop_token_notices();
-                self.add_caller(caller, Role::SignOut, None);
+                self.add_caller(caller, Role::SignOut { starts: self.starts }, None);
                 self.out.push_back(Command::Revoke { caller, header });
             }
             Event::Revoked { caller, result } => {
-                if let Some(i) = self.callers.iter().position(|c| c.id == caller && matches!(c.role, Role::SignOut)) {
-                    self.callers.remove(i);
+                if let Some(i) =
+                    self.callers.iter().position(|c| c.id == caller && matches!(c.role, Role::SignOut { .. }))
+                {
+                    let signing_out = self.callers.remove(i);
                     // The local session is over whatever the bridge said. Peers are told once the revoke has
                     // ended: the notice only makes them ask their bridge, which refuses if the session is over
                     // there and keeps them signed in if it is not.
                     self.post(Post::SignedOut);
-                    self.signed_out("signOut");
+                    // A `start()` made since has begun another session here: the end of the old one is not this
+                    // session's end (no `signedOut`, no status change).
+                    if matches!(signing_out.role, Role::SignOut { starts } if starts == self.starts) {
+                        self.signed_out("signOut");
+                    }
                     // The caller learns whether the bridge confirmed: if not, its session may live on (a reload
                     // would start signed in), which the application must be able to say.
                     let answer = match crate::session::revoke_outcome(&result) {
@@ -613,6 +656,8 @@ impl Machine {
                     self.abandon_flight();
                 }
             }
+            Event::Peers { ticket, present } if self.finding == Some(ticket) => self.peers_found(present, now),
+            Event::Peers { .. } => {}
             Event::BridgeAnswered { attempt, result } => self.bridge_answered::<J>(attempt, &result, now),
         }
     }
@@ -624,16 +669,20 @@ impl Machine {
         }
         self.sync_store();
         self.drive(now);
+        self.alone = false;
         self.sync_store();
     }
 
     fn start<J: Json + Clone>(&mut self, caller: CallerId, stored: Option<String>, now: Millis) {
+        self.starts += 1;
         self.stopped = false;
         self.cancel_flight();
         self.session.store_mut().loaded = stored;
         let restored = self.session.restore::<J>(&mut Dice { now, state: &mut self.rng });
         // The entry is only read here: no copy of a token outlives its use.
         self.session.store_mut().loaded = None;
+        self.announce();
+        self.finding = None;
         let mut peers_until = None;
         if restored {
             self.token_notice("storage");
@@ -641,7 +690,13 @@ impl Machine {
             if self.status != Status::Starting {
                 self.set_state(Status::Starting, None);
             }
-            if self.setup.peers {
+            if self.setup.presence && (self.setup.peers || self.setup.lock) {
+                // First find out whether anyone could answer an ask or hold the lock (see `peers_found`).
+                self.ticket = self.ticket.wrapping_add(1);
+                self.finding = Some(self.ticket);
+                self.out.push_back(Command::FindPeers { ticket: self.ticket });
+                peers_until = Some(now + PEER_ASK_WAIT_MS);
+            } else if self.setup.peers {
                 // A context with its own storage asks its peers for a valid token before calling the bridge.
                 self.post(Post::Ask);
                 peers_until = Some(now + PEER_ASK_WAIT_MS);
@@ -649,6 +704,40 @@ impl Machine {
         }
         let generation = self.session.generation();
         self.add_caller(caller, Role::Start { peers_until, generation }, None);
+    }
+
+    /// Once, for a client that shares its token or its lock: the other contexts can then find this one. Issued
+    /// before any [`Command::FindPeers`], so that of two contexts starting together at least one finds the other
+    /// (the platform answers them in the order they were made).
+    fn announce(&mut self) {
+        if self.setup.presence && (self.setup.peers || self.setup.lock) && !self.announced {
+            self.announced = true;
+            self.out.push_back(Command::Announce);
+        }
+    }
+
+    /// The answer to the start's [`Command::FindPeers`]. Another context alive: ask it for its token (waiting as
+    /// long as the ask allows) and take the lock as usual. None: nobody can answer an ask or hold the lock, so the
+    /// start calls the bridge now, without the lock (`alone`, for this pass only).
+    fn peers_found(&mut self, present: bool, now: Millis) {
+        self.finding = None;
+        let ask = present && self.setup.peers;
+        if ask {
+            self.post(Post::Ask);
+        }
+        self.alone = !present;
+        for c in &mut self.callers {
+            if let Role::Start { peers_until, generation } = &mut c.role {
+                if peers_until.is_some() {
+                    if ask {
+                        *peers_until = Some(now + PEER_ASK_WAIT_MS);
+                    } else {
+                        *peers_until = None;
+                        *generation = 0;
+                    }
+                }
+            }
+        }
     }
 
     fn add_caller(&mut self, id: CallerId, role: Role, awaiting: Option<u64>) {
@@ -689,6 +778,8 @@ impl Machine {
                 if peers_until.is_some_and(|t| now >= t) {
                     *peers_until = None;
                     *generation = 0;
+                    // A presence answer that comes later changes nothing: the start goes on as if peers were alive.
+                    self.finding = None;
                 }
             }
         }
@@ -714,7 +805,7 @@ impl Machine {
         }
         let Some(epoch) = self.session.begin_attempt() else { return };
         let generation = self.session.generation();
-        if self.setup.lock {
+        if self.setup.lock && !self.alone {
             let ticket = self.request_lock(LockMode::IfAvailable);
             self.flight = Flight::Locking { epoch, generation, ticket, contended: false, steal_at: None };
         } else {
@@ -916,7 +1007,7 @@ impl Machine {
                     None => Answer::Failed(Error::new(Code::SignedOut, "no token")),
                 },
                 Role::Start { .. } => Answer::Started(true),
-                Role::Refresh { .. } | Role::SignOut | Role::Ready(_) => Answer::Done,
+                Role::Refresh { .. } | Role::SignOut { .. } | Role::Ready(_) => Answer::Done,
             },
             Err(e) if start && matches!(e.code, Code::SignedOut | Code::RefreshRejected) => {
                 if self.status != Status::SignedOut {

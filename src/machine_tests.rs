@@ -28,6 +28,7 @@ fn setup(seed: u64) -> Setup {
         auto_refresh: true,
         peers: true,
         lock: true,
+        presence: false,
         bridge_timeout_ms: BRIDGE_TIMEOUT_MS,
         shared_storage_key: None,
         online: true,
@@ -50,6 +51,8 @@ struct Ctx {
     timer: Option<Millis>,
     /// This context's own storage (sessionStorage: per tab).
     stored: Option<String>,
+    /// It announced itself ([`Command::Announce`]): the others' `FindPeers` find it while it lives.
+    announced: bool,
     next_caller: CallerId,
     answers: Vec<(CallerId, Answer, Millis)>,
     notices: Vec<Notice>,
@@ -98,6 +101,7 @@ impl Sim {
                 frozen: false,
                 timer: None,
                 stored: None,
+                announced: false,
                 next_caller: 0,
                 answers: Vec::new(),
                 notices: Vec::new(),
@@ -182,6 +186,12 @@ impl Sim {
                 }
                 Command::Lock { ticket, mode } => self.lock_request(c, ticket, mode),
                 Command::Unlock { ticket } => self.unlock(c, ticket),
+                Command::Announce => self.ctxs[c].announced = true,
+                // Answered like a lock request (the same lock manager), from who is alive now.
+                Command::FindPeers { ticket } => {
+                    let present = (0..self.ctxs.len()).any(|o| o != c && self.ctxs[o].alive && self.ctxs[o].announced);
+                    self.at(now + self.lock_delay, Delivery::Event(c, Event::Peers { ticket, present }));
+                }
                 Command::CallBridge { attempt } => {
                     self.bridge.calls.push((now, c));
                     if self.bridge.hang > 0 {
@@ -536,6 +546,102 @@ fn a_cold_start_asks_peers_and_waits_no_longer_than_the_ask_window() {
     assert_eq!(sim.answer(0, caller), Some(&Answer::Started(true)));
     let at = sim.bridge.calls[0].0 - T0;
     assert_eq!(at, PEER_ASK_WAIT_MS, "the bridge is called when the ask window closes");
+}
+
+/// A simulation whose contexts can tell whether a peer is alive (Web Locks' `query`), each answer taking 3 ms.
+fn sim_with_presence(contexts: usize) -> Sim {
+    let mut sim = Sim::new(contexts, HOUR);
+    for c in &mut sim.ctxs {
+        let mut given = c.machine.setup().clone();
+        given.presence = true;
+        c.machine = Machine::new(given);
+    }
+    sim.lock_delay = 3;
+    sim
+}
+
+#[test]
+fn a_first_visit_alone_calls_the_bridge_at_once_without_asking_peers_or_taking_the_lock() {
+    let mut sim = sim_with_presence(1);
+    let caller = sim.ctxs[0].next_caller + 1;
+    sim.ctxs[0].next_caller = caller;
+    sim.ctxs[0].machine.handle::<Value>(Event::Start { caller, stored: None }, sim.now);
+    let commands: Vec<Command> = std::iter::from_fn(|| sim.ctxs[0].machine.poll_command()).collect();
+    assert_eq!(commands[..2], [Command::Announce, Command::FindPeers { ticket: 1 }], "{commands:?}");
+    assert!(!commands.iter().any(|c| matches!(c, Command::Post(Post::Ask) | Command::Lock { .. })), "{commands:?}");
+    sim.ctxs[0].machine.handle::<Value>(Event::Peers { ticket: 1, present: false }, sim.now + 3);
+    let commands: Vec<Command> = std::iter::from_fn(|| sim.ctxs[0].machine.poll_command()).collect();
+    assert!(matches!(commands[..], [Command::CallBridge { .. }]), "no ask, no lock: {commands:?}");
+
+    // The same through the simulation: the bridge is called once the presence answer is in, not after the ask window.
+    let mut sim = sim_with_presence(1);
+    let caller = sim.start(0);
+    sim.run(sim.now + SECOND, 0);
+    assert_eq!(sim.answer(0, caller), Some(&Answer::Started(true)));
+    assert_eq!(sim.bridge.calls[0].0 - T0, 3, "called as soon as the presence answer came");
+    assert_eq!(sim.lock.holder, None);
+}
+
+#[test]
+fn with_a_peer_alive_a_start_asks_it_and_takes_its_token() {
+    let mut sim = sim_with_presence(2);
+    let first = sim.start(0);
+    sim.run(sim.now + SECOND, 0);
+    assert_eq!(sim.answer(0, first), Some(&Answer::Started(true)));
+    let second = sim.start(1);
+    sim.run(sim.now + SECOND, 0);
+    assert_eq!(sim.answer(1, second), Some(&Answer::Started(true)));
+    assert_eq!(sim.bridge.calls.len(), 1, "the second context got the first one's token");
+}
+
+#[test]
+fn two_contexts_starting_together_with_presence_make_one_bridge_call() {
+    let mut sim = sim_with_presence(2);
+    let (a, b) = (sim.start(0), sim.start(1));
+    sim.run(sim.now + SECOND, 0);
+    assert_eq!(sim.answer(0, a), Some(&Answer::Started(true)));
+    assert_eq!(sim.answer(1, b), Some(&Answer::Started(true)));
+    assert_eq!(sim.bridge.calls.len(), 1, "the one that found the other asked it and waited for its token");
+}
+
+#[test]
+fn a_presence_answer_that_never_comes_delays_the_start_no_longer_than_the_ask_window() {
+    let mut m = Machine::new(Setup { presence: true, ..setup(1) });
+    m.handle::<Value>(Event::Start { caller: 1, stored: None }, T0);
+    while m.poll_command().is_some() {}
+    assert_eq!(m.poll_timeout(), Some(T0 + PEER_ASK_WAIT_MS));
+    m.handle::<Value>(Event::Timer, T0 + PEER_ASK_WAIT_MS);
+    let lock = std::iter::from_fn(|| m.poll_command()).find_map(|c| match c {
+        Command::Lock { ticket, mode } => Some((ticket, mode)),
+        _ => None,
+    });
+    assert!(lock.is_some(), "not knowing, the start takes the lock as usual");
+    m.handle::<Value>(Event::Peers { ticket: 1, present: false }, T0 + PEER_ASK_WAIT_MS + 1);
+    assert!(
+        !std::iter::from_fn(|| m.poll_command()).any(|c| matches!(c, Command::CallBridge { .. })),
+        "a late answer changes nothing"
+    );
+}
+
+/// `signOut()`, then `start()` before the revoke has ended: when the revoke ends, the sign-out's caller is answered
+/// and the peers are told, but the session begun since goes on (no `signedOut`, status and token kept).
+#[test]
+fn a_revoke_that_ends_after_a_new_start_does_not_end_the_new_session() {
+    let mut sim = Sim::new(1, HOUR);
+    sim.sign_in_all();
+    sim.bridge.latency = 300;
+    let out = sim.caller(0);
+    sim.handle(0, Event::SignOut { caller: out });
+    sim.run(sim.now + 10, 0);
+    sim.bridge.latency = 40;
+    sim.bridge.session = true;
+    let again = sim.start(0);
+    sim.run(sim.now + SECOND, 0);
+    assert_eq!(sim.answer(0, again), Some(&Answer::Started(true)));
+    assert_eq!(sim.answer(0, out), Some(&Answer::Done), "the sign-out's caller is answered");
+    assert!(!sim.ctxs[0].notices.iter().any(|n| matches!(n, Notice::SignedOut { .. })), "{:?}", sim.ctxs[0].notices);
+    assert_eq!(sim.ctxs[0].machine.status(), Status::SignedIn);
+    assert!(sim.ctxs[0].machine.fresh_header(sim.now).is_some());
 }
 
 #[test]

@@ -322,6 +322,8 @@ impl Inner {
             }
             Command::Lock { ticket, mode } => self.locks.request(ticket, js::lock_mode(mode)),
             Command::Unlock { ticket } => self.locks.release(ticket),
+            Command::Announce => self.locks.announce(),
+            Command::FindPeers { ticket } => self.locks.find_peers(ticket),
             Command::CallBridge { attempt } => {
                 let this = Rc::clone(self);
                 let flight = future_to_promise(async move {
@@ -624,6 +626,8 @@ impl Inner {
         self.handle(match result {
             "granted" => Event::LockGranted { ticket },
             "busy" => Event::LockBusy { ticket },
+            "peers" => Event::Peers { ticket, present: true },
+            "alone" => Event::Peers { ticket, present: false },
             _ => Event::LockFailed { ticket },
         });
     }
@@ -887,6 +891,9 @@ impl Client {
                 auto_refresh: read.auto_refresh,
                 peers: !channel.is_null() && !memory_only,
                 lock: shared,
+                // Every browser the package supports has Web Locks' `query` (where one lacks it, `findPeers`
+                // answers `peers`: the start asks and locks as before); server runtimes have no peers to find.
+                presence: options.browser_like,
                 bridge_timeout_ms: Millis::from(options.timeout_ms),
                 shared_storage_key: local_storage.then(|| key.clone()),
                 online: parts.online(),

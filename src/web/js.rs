@@ -175,6 +175,11 @@ extern "C" {
     pub fn request(this: &Locks, ticket: u32, mode: &str);
     #[wasm_bindgen(method)]
     pub fn release(this: &Locks, ticket: u32);
+    #[wasm_bindgen(method)]
+    pub fn announce(this: &Locks);
+    /// Answers `peers` or `alone` under `ticket`, through the lock callback.
+    #[wasm_bindgen(method, js_name = findPeers)]
+    pub fn find_peers(this: &Locks, ticket: u32);
 
     /// A pending promise and the functions settling it.
     pub type Deferred;
@@ -553,6 +558,12 @@ mod boundary_tests {
         sleep(200.0).await;
         assert_eq!(lock_results.borrow()[1..], [(2, "granted".to_owned()), (3, "busy".to_owned())]);
         locks.release(2);
+        // Presence: a context that announced itself and looks finds itself alone, its results read as the executor
+        // reads them.
+        locks.announce();
+        locks.find_peers(4);
+        sleep(200.0).await;
+        assert_eq!(lock_results.borrow()[3..], [(4, "alone".to_owned())]);
         let _ = parts.unlisten().call0(&JsValue::NULL);
         close_channel(&parts.channel());
 

@@ -144,6 +144,39 @@ for (const layout of WEBKIT ? ['windows', 'tabs of one window'] : ['tabs']) test
   await context.close();
 });
 
+// Where no other context of the client is alive (Web Locks' query tells), a start without a stored token calls the
+// bridge at once: no ask on the channel (nobody could answer it), no bridge lock (nobody else could hold it). A tab
+// opened beside it finds it, asks, and takes its token without a bridge call.
+test('a first visit alone asks no peer and takes no Web Lock; a tab opened beside it takes its token from the first', async (t) => {
+  const context = await browser.newContext();
+  t.after(() => context.close());
+  const watch = () => {
+    window.posted = [];
+    window.lockNames = [];
+    const post = BroadcastChannel.prototype.postMessage;
+    BroadcastChannel.prototype.postMessage = function (m) { posted.push(m?.type); return post.call(this, m); };
+    const request = LockManager.prototype.request;
+    LockManager.prototype.request = function (name, ...rest) { lockNames.push(name); return request.call(this, name, ...rest); };
+  };
+  const first = await signIn(context);
+  await first.evaluate(watch);
+  const before = await calls();
+  await openTab(context, { page: first });
+  const one = await first.evaluate(() => ({ posted, lockNames, source: log.find((e) => e.t === 'token')?.source }));
+  assert.equal(one.source, 'bridge');
+  assert.equal(await calls() - before, 1);
+  assert.ok(!one.posted.includes('ask'), `posted: ${one.posted}`);
+  assert.deepEqual(one.lockNames.filter((n) => !n.endsWith(':present')), [], 'no bridge lock');
+  const second = await context.newPage();
+  await second.goto(`${bridge.url}/`);
+  await second.evaluate(watch);
+  await openTab(context, { page: second });
+  const two = await second.evaluate(() => ({ posted, source: log.find((e) => e.t === 'token')?.source }));
+  assert.equal(two.source, 'peer');
+  assert.ok(two.posted.includes('ask'), `posted: ${two.posted}`);
+  assert.equal(await calls() - before, 1, 'no second bridge call');
+});
+
 test('the refreshing tab dies holding the lock: another tab takes over', async (t) => {
   const context = await browser.newContext();
   // Closed even when the test fails: its tabs would go on calling the bridge and skew the next test's counts.
