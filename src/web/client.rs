@@ -262,20 +262,10 @@ impl From<rules::Hop> for HopDecision {
     }
 }
 
-/// The token's header as the fetcher sends it (`TokenHeader` in js/fetch.js): what `want()` resolves to, and
-/// what a fetch with a fresh token is given.
-#[derive(serde::Serialize)]
-struct TokenHeader<'a> {
-    name: &'a str,
-    value: &'a str,
-    /// In a browser, the redirect mode of a request the caller lets follow redirects ([`rules::browser_follow`]).
-    follow: &'static str,
-}
-
-impl<'a> TokenHeader<'a> {
-    fn new(name: &'a str, value: &'a str) -> Self {
-        TokenHeader { name, value, follow: rules::browser_follow(name).as_str() }
-    }
+/// The token's header as the fetcher sends it (`TokenHeader` in js/fetch.js): what `want()` resolves to, and what a
+/// fetch with a fresh token is given; `follow` is the redirect mode [`rules::browser_follow`] chose for it.
+fn token_header_js(name: &str, value: &str) -> JsValue {
+    js::token_header(name, value, rules::browser_follow(name).as_str())
 }
 
 impl Drop for Inner {
@@ -717,21 +707,34 @@ impl Inner {
     /// a 401 may be retried (`None`: unless `init`'s body is a stream).
     fn fetch(&self, input: &JsValue, init: &JsValue, replay: Option<bool>) -> Promise {
         // Every borrow ends before JavaScript runs: `send` reads `init`, whose getters may call back.
-        let (name, token) = {
-            let machine = self.machine.borrow();
-            let now = js::now();
-            let fresh = machine.fresh_generation(now).and_then(|generation| {
-                let mut cache = self.header_js.borrow_mut();
-                if cache.as_ref().map_or(true, |(g, ..)| *g != generation) {
-                    let (name, value) = machine.fresh_header(now)?;
-                    let token = js::to_js(&TokenHeader::new(&name, &value))?;
-                    *cache = Some((generation, name.into(), token));
-                }
-                cache.as_ref().map(|(_, name, token)| (name.clone(), token.clone()))
-            });
-            fresh.unwrap_or_else(|| (machine.header_name().into(), JsValue::UNDEFINED))
+        let (name, token) = match self.fresh_header_js(js::now()) {
+            Some(fresh) => fresh,
+            None => {
+                let name = self.machine.borrow().header_name().to_owned();
+                (name.into(), JsValue::UNDEFINED)
+            }
         };
         self.fetcher.send(input, init, &name, &token, replay)
+    }
+
+    /// The token's header name and its `TokenHeader` object when the token needs no refresh at `now`, made once
+    /// per token generation, with no borrow held while JavaScript makes it.
+    fn fresh_header_js(&self, now: Millis) -> Option<(JsValue, JsValue)> {
+        let generation = self.machine.borrow().fresh_generation(now)?;
+        if let Some((g, name, token)) = self.header_js.borrow().as_ref() {
+            if *g == generation {
+                return Some((name.clone(), token.clone()));
+            }
+        }
+        let (name, value) = {
+            let machine = self.machine.borrow();
+            let (name, value) = machine.fresh_header(now)?;
+            (name.to_owned(), value)
+        };
+        let token = token_header_js(&name, &value);
+        let name = JsValue::from(name);
+        *self.header_js.borrow_mut() = Some((generation, name.clone(), token.clone()));
+        Some((name, token))
     }
 }
 
@@ -1071,7 +1074,7 @@ fn answer_promise(inner: Rc<Inner>, pending: Pending) -> Promise {
         match Inner::answer(pending).await {
             Answer::Started(b) => Ok(JsValue::from_bool(b)),
             Answer::Token(t) => Ok(JsValue::from_str(&t)),
-            Answer::Header(name, value) => Ok(js::to_js(&TokenHeader::new(&name, &value)).unwrap_or_default()),
+            Answer::Header(name, value) => Ok(token_header_js(&name, &value)),
             Answer::Done => Ok(JsValue::UNDEFINED),
             other => Err(inner.call_error(&failure(other))),
         }

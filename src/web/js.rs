@@ -253,6 +253,9 @@ extern "C" {
         replay: Option<bool>,
     ) -> Promise;
 
+    /// `{ name, value, follow }` (`TokenHeader` in js/fetch.js), made by an object literal.
+    #[wasm_bindgen(js_name = tokenHeader)]
+    pub fn token_header(name: &str, value: &str, follow: &str) -> JsValue;
     /// See `firstOf`.
     #[wasm_bindgen(js_name = firstOf)]
     pub fn first_of(promise: &Promise, flight: Option<&Promise>, ms: f64) -> Promise;
@@ -528,6 +531,11 @@ mod boundary_tests {
             true,
         );
         let prefixes = Array::of1(&"https://api.example/".into());
+        let header = token_header("X-Token", "v", crate::rules::RedirectMode::Error.as_str());
+        assert_eq!(
+            ["name", "value", "follow"].map(|k| own(&header, k).as_string()),
+            [Some("X-Token".to_owned()), Some("v".to_owned()), Some("error".to_owned())]
+        );
         let by_hand = make_by_hand(hop.as_ref().unchecked_ref());
         assert!(by_hand.is_function());
         let fetcher = make_fetch(

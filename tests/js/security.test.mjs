@@ -372,6 +372,46 @@ test('a Web Storage or timer functions that call back into the client while it u
   await page.close();
 });
 
+test('setters planted on Object.prototype see no token header and cannot call back into the client while it makes one', async () => {
+  const page = await openPage();
+  const key = `planted${++n}`;
+  const r = await page.evaluate(async ({ url, key }) => {
+    const within = (p, ms = 3000) => Promise.race([p.then((v) => ['ok', v], (e) => ['err', e?.code ?? e?.name ?? String(e)]), new Promise((r) => setTimeout(() => r(['pending']), ms))]);
+    const auth = new lib.AuthClient({ tokenUrl: `${url}/token/oauth2?key=${key}`, apiOrigins: [url], storage: 'memory', autoRefresh: false });
+    const out = {};
+    out.start = await within(auth.start());
+    // A setter on Object.prototype runs for every object whose member is assigned rather than defined: one for
+    // each member of the token's header would get the token, and could call back into the client mid-fetch.
+    const seen = [];
+    const planted = ['name', 'value', 'follow'];
+    // (Descriptors without a prototype: once `value` is planted, a plain object literal would seem to have one.)
+    const descriptor = (d) => Object.assign(Object.create(null), d);
+    for (const k of planted) {
+      Object.defineProperty(Object.prototype, k, descriptor({
+        configurable: true,
+        set(v) { seen.push(k); auth.refresh().catch(() => {}); auth.getSnapshot(); Object.defineProperty(this, k, descriptor({ value: v, writable: true, enumerable: true, configurable: true })); },
+      }));
+    }
+    try {
+      // A fresh token (the header made for the fetch), then one the fetch waits for (the answer to its want()).
+      out.fetch = await within(auth.fetch(`${url}/api/echo?key=${key}`).then((res) => res.status));
+      await auth.refresh();
+      out.fetchAfterRefresh = await within(auth.fetch(`${url}/api/echo?key=${key}`).then((res) => res.status));
+    } finally {
+      for (const k of planted) delete Object.prototype[k];
+    }
+    out.seen = seen;
+    out.after = await within(auth.fetch(`${url}/api/echo?key=${key}`).then((res) => res.status));
+    auth.free();
+    return out;
+  }, { url: bridge.url, key });
+  assert.deepEqual(r.start, ['ok', true]);
+  assert.deepEqual(r.seen, [], 'no planted setter ran for the token header');
+  assert.deepEqual([r.fetch, r.fetchAfterRefresh, r.after], [['ok', 200], ['ok', 200], ['ok', 200]]);
+  assert.deepEqual(errors, [], 'nothing trapped or reached the console');
+  await page.close();
+});
+
 test('no token stays in wasm memory after it is replaced, after signOut() and after free()', async () => {
   const page = await openPage();
   const key = `mem${++n}`;
