@@ -200,11 +200,14 @@ async function storm(server, browser) {
 }
 
 // From the page's first script to the first authenticated API response (bench/pages/): authbridge on the README's
-// path (import, init, new AuthClient with default options, start(), fetch()) against a hand-written client making
-// the same two requests. Each run is a fresh browser context: its first page loads everything over loopback (not
-// cached), a second page (a new tab, empty sessionStorage, the first one closed) loads from the HTTP cache (first
-// visit, cached), then that tab reloads (the token in sessionStorage: no bridge call).
-const COLD_PAGES = { authbridge: '/bench/pages/authbridge.html', 'by hand': '/bench/pages/by-hand.html' };
+// path (preload links, import, init, new AuthClient with default options, start(), fetch()), and without the
+// preload links, against a hand-written client making the same two requests, inlined in its page (the baseline of
+// the targets) and as a module file of its own (what loading a page's own code costs). Each run is a fresh browser
+// context: its first page loads everything over loopback (not cached), a second page (a new tab, empty
+// sessionStorage, the first one closed) loads from the HTTP cache (first visit, cached), then that tab reloads (the
+// token in sessionStorage: no bridge call).
+const COLD_PAGES = { authbridge: '/bench/pages/authbridge.html', 'authbridge, no preload': '/bench/pages/authbridge.html?preload=0',
+  'by hand': '/bench/pages/by-hand.html?inline=1', 'by hand, module file': '/bench/pages/by-hand.html' };
 
 const tokenCount = async (server) => Number(await (await fetch(`${server}/token-count`)).text());
 
@@ -262,10 +265,11 @@ async function coldStartChromium(browser) {
 }
 
 async function coldRuns(server, browser) {
-  const rows = { authbridge: { uncached: [], cached: [], reload: [] }, 'by hand': { uncached: [], cached: [], reload: [] } };
+  const names = Object.keys(COLD_PAGES);
+  const rows = Object.fromEntries(names.map((name) => [name, { uncached: [], cached: [], reload: [] }]));
   for (let run = 0; run < RUNS; run++) {
-    // Alternating which goes first, so that drift on this shared machine hits both alike.
-    const order = run % 2 ? ['by hand', 'authbridge'] : ['authbridge', 'by hand'];
+    // Alternating the order, so that drift on this shared machine hits all alike.
+    const order = run % 2 ? [...names].reverse() : names;
     for (const name of order) {
       const context = await browser.newContext();
       try {
@@ -356,9 +360,11 @@ function report(r) {
   const ms = (x) => (x === undefined ? '—' : x.toFixed(2));
   const CASES = [['cached', 'first visit, cached'], ['reload', 'reload (token stored), cached'], ['uncached', 'first visit, not cached']];
   L.push('## 5. Cold start: from the first script to the first authenticated API response', '',
-    'Chromium, a fresh browser context per run (`bench/pages/`): authbridge on the README\'s path (`import`, `init()` in its two',
-    'halves, `compileStreaming` then instantiate, `new AuthClient` with default options, `start()`, `fetch()`) against a hand-written',
-    'page making the same two requests (the same bridge `POST`, then the API with the token; the token kept in sessionStorage).',
+    'Chromium, a fresh browser context per run (`bench/pages/`): authbridge on the README\'s path (the preload links of *A page\'s',
+    'first load*, `import`, `init()` in its two halves, `compileStreaming` then instantiate, `new AuthClient` with default options,',
+    '`start()`, `fetch()`; the steps below), and without the preload links, against a hand-written client making the same two',
+    'requests (the same bridge `POST`, then the API with the token; the token kept in sessionStorage), inlined in its page (the',
+    'targets\' baseline) and loaded as a module file like a page\'s own code.',
     '*First visit, not cached*: the context\'s first page, everything over loopback. *First visit, cached*: a new tab (the first one',
     'closed), the package from the HTTP cache, sessionStorage empty. *Reload*: that tab again, the token stored (no bridge call).',
     'Steps are medians each, so they need not add up to the total; the bridge and API calls are the browser\'s resource timing.', '',
@@ -371,14 +377,21 @@ function report(r) {
     ['startedToApi', '`start()` resolved to the API request'], ['api', 'the API call'], ['apiToDone', 'API response to its body read']]) {
     L.push(`| ${label} | ${CASES.map(([c]) => ms(cold('authbridge', c, k))).join(' | ')} |`);
   }
+  const total = (name) => CASES.map(([c]) => ms(cold(name, c, 'total'))).join(' | ');
   L.push(`| **authbridge, total** | ${CASES.map(([c]) => `**${ms(cold('authbridge', c, 'total'))}**`).join(' | ')} |`,
-    `| hand-written client, total | ${CASES.map(([c]) => ms(cold('by hand', c, 'total'))).join(' | ')} |`,
+    `| authbridge without the preload links, total | ${total('authbridge, no preload')} |`,
+    `| of which importing the JS (no preload) | ${CASES.map(([c]) => ms(cold('authbridge, no preload', c, 'importGlue'))).join(' | ')} |`,
+    `| of which compiling (no preload) | ${CASES.map(([c]) => ms(cold('authbridge, no preload', c, 'compile'))).join(' | ')} |`,
+    `| hand-written client inlined in the page, total | ${total('by hand')} |`,
     `| of which its bridge call | ${CASES.map(([c]) => ms(cold('by hand', c, 'bridge'))).join(' | ')} |`,
     `| of which its API call | ${CASES.map(([c]) => ms(cold('by hand', c, 'api'))).join(' | ')} |`,
+    `| hand-written client as a module file, total | ${total('by hand, module file')} |`,
     `| bridge calls (authbridge, by hand) | ${CASES.map(([c]) => `${cold('authbridge', c, 'bridgeCalls')}, ${cold('by hand', c, 'bridgeCalls')}`).join(' | ')} |`);
-  const ratio = (c) => cold('authbridge', c, 'total') / cold('by hand', c, 'total');
+  const ratio = (c, base = 'by hand', name = 'authbridge') => cold(name, c, 'total') / cold(base, c, 'total');
   const verdict = (x, t) => `${x.toFixed(2)}× (**${x <= t ? 'met' : 'missed'}**)`;
-  L.push('', `authbridge ÷ hand-written, target ≤ 1.25× with the \`.wasm\` cached: first visit ${verdict(ratio('cached'), 1.25)}, reload ${verdict(ratio('reload'), 1.25)}; not cached (reported): ${ratio('uncached').toFixed(2)}×.`, '');
+  L.push('', `authbridge ÷ hand-written inlined, target ≤ 1.25× with the \`.wasm\` cached: first visit ${verdict(ratio('cached'), 1.25)}, reload ${verdict(ratio('reload'), 1.25)}; not cached (reported): ${ratio('uncached').toFixed(2)}×.`,
+    `Against the hand-written client in a module file of its own (a page's code is loaded too): first visit ${ratio('cached', 'by hand, module file').toFixed(2)}×, reload ${ratio('reload', 'by hand, module file').toFixed(2)}×, not cached ${ratio('uncached', 'by hand, module file').toFixed(2)}×.`,
+    `The preload links: first visit ${ratio('cached', 'authbridge, no preload').toFixed(2)}×, reload ${ratio('reload', 'authbridge, no preload').toFixed(2)}×, not cached ${ratio('uncached', 'authbridge, no preload').toFixed(2)}× the time without them.`, '');
   const w = r.workerd.medianMs;
   const wr = (k) => w[`authbridge${k}`] / w[`byHand${k}`];
   L.push('workerd (Miniflare, a fresh workerd per run, `bench/cold-start-workerd.mjs`): each worker gets a token from a Point-format',

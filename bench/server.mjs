@@ -8,6 +8,20 @@ const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/ja
 const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const jwt = (claims) => `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}.c2lnbmF0dXJl`;
 
+/**
+ * A cold-start page as its query asks (bench/pages/): `?preload=0` leaves out its preload links; `?inline=1` puts
+ * the text of each `<script type="module" src>` of the page in its tag (the same code, with no file to load).
+ * @param {string} html @param {URLSearchParams} query @param {string} root
+ */
+async function variant(html, query, root) {
+  if (query.get('preload') === '0') html = html.replace(/^<link rel="(?:module)?preload"[^>]*>\n/gm, '');
+  if (query.get('inline') === '1') {
+    const tags = [...html.matchAll(/<script type="module" src="\/cached(\/[^"]+)"><\/script>/g)];
+    for (const [tag, path] of tags) html = html.replace(tag, `<script type="module">\n${await readFile(join(root, path), 'utf8')}</script>`);
+  }
+  return html;
+}
+
 export async function startServer(root) {
   const counts = { token: 0 };
   const stormsSeen = new Set();
@@ -52,8 +66,9 @@ export async function startServer(root) {
     const file = normalize(join(root, cached ? url.pathname.slice('/cached'.length) : url.pathname));
     if (!file.startsWith(normalize(root + sep))) return res.writeHead(403).end();
     try {
-      const body = await readFile(file);
+      let body = await readFile(file);
       const type = TYPES[extname(file)] ?? 'application/octet-stream';
+      if (type === 'text/html') body = await variant(body.toString(), url.searchParams, root);
       // Pages are cross-origin isolated like `/` (5 µs timers).
       const isolation = type === 'text/html'
         ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};

@@ -1,11 +1,8 @@
-// The package's entry. bindgen/ is wasm-bindgen's output as generated (the glue, the .wasm shrunk by wasm-opt, the
-// JS snippets): this module re-exports it, says "call init() first" instead of the glue's TypeError when an export
-// is used before the module is loaded, and adds the two helpers that need no wasm: isAuthError() and version().
+// The package's entry. It re-exports wasm-bindgen's glue, says "call init() first" instead of the glue's TypeError
+// when an export is used before the module is loaded, and adds the two helpers that need no wasm: isAuthError() and
+// version(). scripts/build-pkg.mjs bundles it with the glue and the glue's JS snippets into one file (pkg/authbridge.js
+// over the universal build, pkg/browser.js over the browser build); the .wasm is in bindgen/ (bindgen-browser/).
 import initGlue, * as glue from './bindgen/authbridge.js';
-// The modules the glue imports, imported here too (side-effect free): a browser loading this package unbundled
-// then fetches them together with the glue instead of only once it has parsed the glue (one round trip fewer
-// before init() can start; bench/RESULTS.md section 5).
-// The glue's JS snippets: written by scripts/build-pkg.mjs.
 
 // Whether init() or initSync() of this module has loaded the wasm module.
 let initialized = false;
@@ -18,7 +15,7 @@ function assertInitialized() {
   throw e;
 }
 
-/** Loads the wasm module (fetched next to bindgen/authbridge.js unless told otherwise); a second call returns the same instance. */
+/** Loads the wasm module (bindgen/authbridge_bg.wasm, or bindgen-browser/authbridge_bg.wasm in the browser build, unless told otherwise); a second call returns the same instance. */
 export default async function init(moduleOrPath) {
   const exports = await initGlue(moduleOrPath);
   initialized = true;

@@ -1,19 +1,23 @@
 // Builds the npm package in pkg/:
-//   pkg/bindgen/   wasm-bindgen's output for the npm/ crate (the authbridge crate with its `js-api` feature and the
-//                  zero-on-free allocator), as generated: the glue, its JS snippets, and the .wasm shrunk by
-//                  npm's binaryen (never Debian's wasm-opt 108, which breaks the module) with the passes below.
-//                  The universal build: it runs anywhere, following redirects by hand outside browsers;
+//   pkg/bindgen/   the .wasm wasm-bindgen made of the npm/ crate (the authbridge crate with its `js-api` feature and
+//                  the zero-on-free allocator), shrunk by npm's binaryen (never Debian's wasm-opt 108, which breaks
+//                  the module) with the passes below. The universal build: it runs anywhere, following redirects by
+//                  hand outside browsers;
 //   pkg/bindgen-browser/  the same without the `server-runtimes` feature (no by-hand code: a browser's fetch
 //                  follows redirects itself), what the package gives under the `browser` and `worker` conditions;
-//   pkg/*          pkg-template/: the entry module (authbridge.js, re-exporting the glue; browser.js, the same over
-//                  bindgen-browser/), its declarations, the Node/Deno/workerd entries, authbridge/react,
+//   pkg/authbridge.js, pkg/browser.js  the entry module (pkg-template/authbridge.js: re-exports the glue, says
+//                  "call init() first", adds isAuthError/version), each one file: the entry, wasm-bindgen's glue
+//                  and its JS snippets bundled by esbuild, over bindgen/ and bindgen-browser/ respectively;
+//   pkg/*          the rest of pkg-template/: declarations, the Node/Deno/workerd entries, authbridge/react,
 //                  package.json, README.
-// Nothing generated is edited. pkg/ is generated: never edit it.
+// The glue is bundled as generated: only the path of the .wasm it fetches is changed. pkg/ is generated: never
+// edit it.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'pkg');
@@ -47,8 +51,8 @@ const hasNightly = (() => {
   }
 })();
 /**
- * wasm-pack on npm/ with `cargo` arguments `features`, into target/wasm-pack-`name`; the glue and snippets copied to
- * pkg/`name`, the .wasm through wasm-opt.
+ * wasm-pack on npm/ with `cargo` arguments `features`, into target/wasm-pack-`name` (the glue and its snippets stay
+ * there, for the entry's bundle); the .wasm through wasm-opt into pkg/`name`.
  * @param {string} name @param {string[]} features
  */
 function buildWasm(name, features) {
@@ -70,7 +74,6 @@ function buildWasm(name, features) {
     run('wasm-pack', [...wasmPack, '--', ...features]);
   }
   mkdirSync(join(out, name), { recursive: true });
-  for (const f of ['authbridge.js', 'snippets']) cpSync(join(raw, f), join(out, name, f), { recursive: true });
   run(join(root, 'node_modules', '.bin', 'wasm-opt'), [...WASM_OPT_PASSES,
     join(raw, 'authbridge_bg.wasm'), '-o', join(out, name, 'authbridge_bg.wasm')]);
 }
@@ -94,30 +97,35 @@ for (const f of ['authbridge.d.ts', 'authbridge_bg.wasm.d.ts', 'README.md', 'nod
   writeFileSync(join(out, 'react-browser.js'), react.replace(entry, "from './browser.js';"));
 }
 for (const f of ['LICENSE-MIT', 'LICENSE-APACHE']) cpSync(join(root, f), join(out, f));
-// The entry modules, with the crate's version for version() and the glue's JS snippets imported beside the glue
-// (an unbundled page then fetches them in the same round trip as the glue): authbridge.js over the universal build,
-// browser.js the same module over the browser build.
+// The entry modules, each bundled into one file with the glue and its snippets: a page loading the package
+// unbundled then fetches one module instead of five (measured in bench/RESULTS.md section 5), and a bundler gets
+// the same code. authbridge.js is over the universal build, browser.js over the browser build.
 {
   const entry = readFileSync(join(root, 'pkg-template', 'authbridge.js'), 'utf8');
   const placeholder = "const VERSION = '0.0.0';";
   const glue = "from './bindgen/authbridge.js';";
-  const snippetsHere = '// The glue\'s JS snippets: written by scripts/build-pkg.mjs.';
-  for (const text of [placeholder, glue, snippetsHere]) {
+  for (const text of [placeholder, glue]) {
     if (!entry.includes(text)) throw new Error(`build-pkg: pkg-template/authbridge.js has no ${text}`);
   }
-  /** @param {string} dir */
-  const snippets = (dir) => readdirSync(join(out, dir, 'snippets'), { recursive: true })
-    .filter((f) => f.endsWith('.js')).map((f) => `import './${dir}/snippets/${f.split(sep).join('/')}';`).sort().join('\n');
   const versioned = entry.replace(placeholder, `const VERSION = ${JSON.stringify(version)};`);
-  writeFileSync(join(out, 'authbridge.js'), versioned.replace(snippetsHere, snippets('bindgen')));
-  writeFileSync(join(out, 'browser.js'), versioned.replace(glue, "from './bindgen-browser/authbridge.js';")
-    .replace(snippetsHere, snippets('bindgen-browser')));
+  for (const [file, dir] of [['authbridge.js', 'bindgen'], ['browser.js', 'bindgen-browser']]) {
+    const raw = join(root, 'target', `wasm-pack-${dir}`);
+    writeFileSync(join(raw, 'entry.js'), versioned.replace(glue, "from './authbridge.js';"));
+    const { outputFiles: [bundle] } = buildSync({ entryPoints: [join(raw, 'entry.js')], bundle: true, format: 'esm',
+      write: false, outfile: join(out, file), charset: 'utf8', logLevel: 'error' });
+    // The glue fetches the .wasm beside itself; the bundle is one folder up from it. A literal `new URL(…,
+    // import.meta.url)` still, which bundlers recognise as an asset.
+    const wasmUrl = /new URL\((['"])authbridge_bg\.wasm\1, import\.meta\.url\)/g;
+    const found = bundle.text.match(wasmUrl)?.length ?? 0;
+    if (found !== 1) throw new Error(`build-pkg: the glue has ${found} × ${wasmUrl}, not one`);
+    writeFileSync(join(out, file), bundle.text.replace(wasmUrl, `new URL('./${dir}/authbridge_bg.wasm', import.meta.url)`));
+  }
 }
 
 const kb = (n) => (n / 1024).toFixed(1) + ' KB';
 for (const name of ['bindgen', 'bindgen-browser']) {
   const wasm = readFileSync(join(out, name, 'authbridge_bg.wasm'));
-  const js = readFileSync(join(out, name, 'authbridge.js'));
+  const js = readFileSync(join(out, name === 'bindgen' ? 'authbridge.js' : 'browser.js'));
   console.log(`pkg/${name}/ ${pkg.name}@${version} (${hasNightly ? toolchain : 'stable'}): wasm ${kb(wasm.length)} (gzip ${kb(gzipSync(wasm, { level: 9 }).length)}), ` +
-    `glue ${kb(js.length)} (gzip ${kb(gzipSync(js, { level: 9 }).length)})`);
+    `entry with glue ${kb(js.length)} (gzip ${kb(gzipSync(js, { level: 9 }).length)})`);
 }

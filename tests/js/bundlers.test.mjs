@@ -93,15 +93,16 @@ test('Rollup: @web/rollup-plugin-import-meta-assets emits the .wasm; init() find
 });
 
 test('a bundle shipped without its .wasm: init() rejects naming the URL and the status; copying it fixes that', async () => {
-  // esbuild without the file loader: the glue still asks for authbridge_bg.wasm next to the bundle.
+  // esbuild without the file loader: the glue still asks for bindgen-browser/authbridge_bg.wasm next to the bundle.
   await esbuild({ entryPoints: { main: join(app, 'main.js') }, bundle: true, format: 'esm',
     outdir: join(www, 'esbuild-copy'), logLevel: 'warning' });
   writePage('esbuild-copy');
   const missing = await load('esbuild-copy');
-  const url = `${bridge.url}/esbuild-copy/authbridge_bg.wasm`;
+  const url = `${bridge.url}/esbuild-copy/bindgen-browser/authbridge_bg.wasm`;
   assert.equal(missing.result.error, `Error: failed to fetch Wasm: 404 Not Found fetching '${url}'`);
   // Chromium's own log line for the 404 is the only console error.
   assert.deepEqual(missing.errors, ['Failed to load resource: the server responded with a status of 404 (Not Found)']);
-  copyFileSync(join(installed, 'bindgen-browser', 'authbridge_bg.wasm'), join(www, 'esbuild-copy', 'authbridge_bg.wasm'));
+  mkdirSync(join(www, 'esbuild-copy', 'bindgen-browser'));
+  copyFileSync(join(installed, 'bindgen-browser', 'authbridge_bg.wasm'), join(www, 'esbuild-copy', 'bindgen-browser', 'authbridge_bg.wasm'));
   await assertSignsIn('esbuild-copy');
 });

@@ -23,6 +23,7 @@ const APPS = {
   'vite-worker': { fixture: 'tests/frameworks/vite-worker', test: 'tests/js/frameworks.test.mjs' },
   'react-vite': { fixture: 'tests/frameworks/react-vite', test: 'tests/js/frameworks.test.mjs' },
   react: { fixture: 'tests/bundlers/react-app', test: 'tests/js/react.test.mjs' },
+  preload: { fixture: 'tests/js/fixtures', test: 'tests/js/browser.test.mjs' },
 };
 
 test('every code block is marked, and each kind is there', () => {

@@ -319,14 +319,13 @@ test('the package needs nothing newer than Safari 16: WebAssembly features and t
     'import.meta.resolve (16.4)': /import\.meta\.resolve/, 'Iterator helpers (18.4)': /\bIterator\.(from|prototype)\b/, 'using declarations': /\b(await\s+)?using\s+[A-Za-z_$][\w$]*\s*=/,
     'RegExp v flag (17)': /\/[dgimsuy]*v[dgimsuy]*\.test\(|new RegExp\([^)]*,\s*['"][^'"]*v/,
   };
-  // The package's entry modules, wasm-bindgen's glue of both builds (pkg/bindgen/, pkg/bindgen-browser/) and the
-  // crate's JavaScript (their snippets).
-  const files = readdirSync(`${root}pkg`).filter((f) => f.endsWith('.js')).map((f) => `pkg/${f}`);
-  for (const dir of ['bindgen', 'bindgen-browser']) {
-    for (const f of readdirSync(`${root}pkg/${dir}`, { recursive: true })) if (String(f).endsWith('.js')) files.push(`pkg/${dir}/${f}`);
+  // The package's modules: each entry is one file with wasm-bindgen's glue and the crate's JavaScript (its
+  // snippets) bundled in (scripts/build-pkg.mjs).
+  const files = readdirSync(`${root}pkg`, { recursive: true }).map(String).filter((f) => f.endsWith('.js')).map((f) => `pkg/${f}`);
+  assert.ok(['pkg/authbridge.js', 'pkg/browser.js', 'pkg/react.js', 'pkg/react-browser.js'].every((f) => files.includes(f)), files.join(' '));
+  for (const f of ['pkg/authbridge.js', 'pkg/browser.js']) {
+    assert.match(readFileSync(`${root}${f}`, 'utf8'), /function makeFetch\(/, `${f} holds js/fetch.js`);
   }
-  assert.ok(['pkg/authbridge.js', 'pkg/browser.js', 'pkg/bindgen/authbridge.js', 'pkg/bindgen-browser/authbridge.js'].every((f) => files.includes(f))
-    && files.some((f) => f.startsWith('pkg/bindgen-browser/snippets/')), files.join(' '));
   const found = [];
   for (const f of files) {
     const text = readFileSync(`${root}${f}`, 'utf8');
@@ -334,5 +333,5 @@ test('the package needs nothing newer than Safari 16: WebAssembly features and t
   }
   assert.deepEqual(found, []);
   // The newest API it needs: AbortSignal.timeout, Safari 16.0.
-  assert.match(readFileSync(`${root}pkg/bindgen/authbridge.js`, 'utf8'), /AbortSignal\.timeout\(/);
+  assert.match(readFileSync(`${root}pkg/authbridge.js`, 'utf8'), /AbortSignal\.timeout\(/);
 });

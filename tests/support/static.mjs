@@ -10,9 +10,11 @@ const TYPES = {
   '.png': 'image/png', '.ts': 'text/plain; charset=utf-8', '.md': 'text/markdown; charset=utf-8',
 };
 
-export async function serveStatic(root, { port = 0, mounts = {} } = {}) {
+/** `requests`, if given, gets the path of every request, in order. */
+export async function serveStatic(root, { port = 0, mounts = {}, requests } = {}) {
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    requests?.push(path);
     if (path === '/favicon.ico') { res.writeHead(204).end(); return; }
     let base = root;
     let rel = path;
