@@ -218,6 +218,18 @@ impl From<FormatName> for FormatOption {
     }
 }
 
+impl From<FormatName> for Format {
+    fn from(name: FormatName) -> Self {
+        match name {
+            FormatName::Auto => Format::Auto,
+            FormatName::OAuth2 => Format::OAuth2,
+            FormatName::Point => Format::Point,
+            FormatName::Wazo => Format::Wazo,
+            FormatName::Static => Format::Static,
+        }
+    }
+}
+
 /// The option names, in the order the README lists them.
 pub const OPTIONS: [&str; 12] = [
     "tokenUrl",
@@ -497,11 +509,7 @@ pub fn check_format(f: &Value) -> Result<Format, String> {
         Value::Absent | Value::Null => return Ok(Format::Auto),
         Value::Text(s) => {
             return match FormatName::ALL.iter().find(|n| n.as_str() == s) {
-                Some(FormatName::Auto) => Ok(Format::Auto),
-                Some(FormatName::OAuth2) => Ok(Format::OAuth2),
-                Some(FormatName::Point) => Ok(Format::Point),
-                Some(FormatName::Wazo) => Ok(Format::Wazo),
-                Some(FormatName::Static) => Ok(Format::Static),
+                Some(&name) => Ok(name.into()),
                 None => Err(
                     "format must be 'auto', 'oauth2', 'point', 'wazo', 'static' or { token, expiresIn?, expiresAt? }"
                         .into(),

@@ -96,7 +96,7 @@ struct Settings {
     token_url: String,
     revoke_url: String,
     /// `credentials` of bridge calls; `None` leaves it to the platform (server runtimes: some refuse the field).
-    credentials: Option<String>,
+    credentials: Option<Credentials>,
     /// `[name, value]` pairs, checked by the platform.
     bridge_headers: Array,
     timeout_ms: u32,
@@ -641,7 +641,7 @@ impl Inner {
             None => (None, None),
         };
         let options = &self.options;
-        let credentials = options.credentials.as_deref();
+        let credentials = options.credentials.map(Credentials::as_str);
         Ok(js::bridge_request(url, method, &options.bridge_headers, name, value, credentials, signal)?.into())
     }
 
@@ -788,7 +788,7 @@ impl Client {
         let options = Settings {
             token_url: read.token_url,
             revoke_url: read.revoke_url,
-            credentials: read.credentials.map(|c| c.as_str().to_owned()),
+            credentials: read.credentials,
             bridge_headers,
             timeout_ms: read.bridge_timeout_ms as u32,
             browser_like: read.browser,

@@ -198,8 +198,12 @@ test('Next.js 16 App Router: next build + next start, then next dev; rewrites to
   }
 });
 
-test('SvelteKit: vite build + vite preview, then vite dev, with SSR on; the client exists only in the browser', { timeout: 300_000 }, async () => {
-  const dir = prepare('sveltekit');
+/**
+ * A Vite app (tests/frameworks/`app`, with its README recipe files) built, then signed in through under
+ * `vite preview` and `vite dev`; `check(server, command)` looks at each server first.
+ */
+async function viteApp(app, check = async () => {}) {
+  const dir = prepare(app);
   const bridge = await startReferenceBridge({ tokenLifetime: 30 });
   const env = { BRIDGE_URL: bridge.url };
   let server;
@@ -208,8 +212,7 @@ test('SvelteKit: vite build + vite preview, then vite dev, with SSR on; the clie
     for (const command of ['preview', 'dev']) {
       const at = await listen();
       server = await serve(dir, viteServe(command, at), env, at.origin);
-      // Server-rendered: the store is 'starting' there (no client, no error).
-      assert.match(await server.html(), /<p id="status">starting<\/p>/, command);
+      await check(server, command);
       await signInFlow(bridge, at.origin);
       await server.close();
     }
@@ -217,45 +220,18 @@ test('SvelteKit: vite build + vite preview, then vite dev, with SSR on; the clie
     await server?.close();
     await bridge.close();
   }
-});
+}
 
-test('Vue 3: vite build + vite preview, then vite dev; the shallowRef binding', { timeout: 300_000 }, async () => {
-  const dir = prepare('vue');
-  const bridge = await startReferenceBridge({ tokenLifetime: 30 });
-  const env = { BRIDGE_URL: bridge.url };
-  let server;
-  try {
-    await run(dir, [bin.vite, 'build', '--logLevel', 'warn'], env);
-    for (const command of ['preview', 'dev']) {
-      const at = await listen();
-      server = await serve(dir, viteServe(command, at), env, at.origin);
-      await signInFlow(bridge, at.origin);
-      await server.close();
-    }
-  } finally {
-    await server?.close();
-    await bridge.close();
-  }
-});
+test('SvelteKit: vite build + vite preview, then vite dev, with SSR on; the client exists only in the browser', { timeout: 300_000 }, () =>
+  viteApp('sveltekit', async (server, command) => {
+    // Server-rendered: the store is 'starting' there (no client, no error).
+    assert.match(await server.html(), /<p id="status">starting<\/p>/, command);
+  }));
 
-test('React with Vite: vite build + vite preview, then vite dev (StrictMode); the README\'s main.jsx and proxy config', { timeout: 300_000 }, async () => {
-  const dir = prepare('react-vite');
-  const bridge = await startReferenceBridge({ tokenLifetime: 30 });
-  const env = { BRIDGE_URL: bridge.url };
-  let server;
-  try {
-    await run(dir, [bin.vite, 'build', '--logLevel', 'warn'], env);
-    for (const command of ['preview', 'dev']) {
-      const at = await listen();
-      server = await serve(dir, viteServe(command, at), env, at.origin);
-      await signInFlow(bridge, at.origin);
-      await server.close();
-    }
-  } finally {
-    await server?.close();
-    await bridge.close();
-  }
-});
+test('Vue 3: vite build + vite preview, then vite dev; the shallowRef binding', { timeout: 300_000 }, () => viteApp('vue'));
+
+test('React with Vite: vite build + vite preview, then vite dev (StrictMode); the README\'s main.jsx and proxy config', { timeout: 300_000 }, () =>
+  viteApp('react-vite'));
 
 test('a Vite module worker (worker.format es) makes the page\'s API calls; the token never enters the page', { timeout: 300_000 }, async () => {
   const dir = prepare('vite-worker');
