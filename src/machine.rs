@@ -250,8 +250,8 @@ pub struct Setup {
     /// Bridge calls are serialised through the origin-wide lock (not with `storage: 'memory'`).
     pub lock: bool,
     /// The platform tells whether another context of this client is alive ([`Command::FindPeers`]; Web Locks'
-    /// `query`). Then a start that found no stored token asks peers and takes the lock only when one is: a
-    /// first visit in a single tab calls the bridge at once, instead of waiting out the ask for peers that cannot
+    /// `query`). Then a start that found no stored token asks peers only when one is: a first visit in a single
+    /// tab calls the bridge as soon as it holds the lock, instead of waiting out the ask for peers that cannot
     /// exist.
     pub presence: bool,
     /// The bridge call's timeout (the driver enforces it); the lock wait is derived from it.
@@ -405,9 +405,6 @@ pub struct Machine {
     /// How many times `start()` was called: a sign-out's revoke that ends after a later start does not end the
     /// session begun since.
     starts: u64,
-    /// While the event that answered [`Command::FindPeers`] is handled: no other context is alive, so the flight
-    /// it lets start needs no lock (nobody else can hold it).
-    alone: bool,
     callers: Vec<Caller>,
     /// Set when a flight ends, so that callers parked on it move in the same pass.
     moved: bool,
@@ -433,7 +430,6 @@ impl Machine {
             lock: None,
             announced: false,
             finding: None,
-            alone: false,
             starts: 0,
             moved: false,
             callers: Vec::new(),
@@ -669,7 +665,6 @@ impl Machine {
         }
         self.sync_store();
         self.drive(now);
-        self.alone = false;
         self.sync_store();
     }
 
@@ -717,15 +712,15 @@ impl Machine {
     }
 
     /// The answer to the start's [`Command::FindPeers`]. Another context alive: ask it for its token (waiting as
-    /// long as the ask allows) and take the lock as usual. None: nobody can answer an ask or hold the lock, so the
-    /// start calls the bridge now, without the lock (`alone`, for this pass only).
+    /// long as the ask allows). None: nobody can answer an ask, so the start goes on at once. Either way the flight
+    /// takes the lock: a context starting at this moment may have found this one and be about to call the bridge
+    /// too, and its ask can time out before this one's token arrives (a granted lock costs one round trip).
     fn peers_found(&mut self, present: bool, now: Millis) {
         self.finding = None;
         let ask = present && self.setup.peers;
         if ask {
             self.post(Post::Ask);
         }
-        self.alone = !present;
         for c in &mut self.callers {
             if let Role::Start { peers_until, generation } = &mut c.role {
                 if peers_until.is_some() {
@@ -805,7 +800,7 @@ impl Machine {
         }
         let Some(epoch) = self.session.begin_attempt() else { return };
         let generation = self.session.generation();
-        if self.setup.lock && !self.alone {
+        if self.setup.lock {
             let ticket = self.request_lock(LockMode::IfAvailable);
             self.flight = Flight::Locking { epoch, generation, ticket, contended: false, steal_at: None };
         } else {

@@ -561,7 +561,7 @@ fn sim_with_presence(contexts: usize) -> Sim {
 }
 
 #[test]
-fn a_first_visit_alone_calls_the_bridge_at_once_without_asking_peers_or_taking_the_lock() {
+fn a_first_visit_alone_calls_the_bridge_once_it_holds_the_lock_without_asking_peers() {
     let mut sim = sim_with_presence(1);
     let caller = sim.ctxs[0].next_caller + 1;
     sim.ctxs[0].next_caller = caller;
@@ -571,15 +571,22 @@ fn a_first_visit_alone_calls_the_bridge_at_once_without_asking_peers_or_taking_t
     assert!(!commands.iter().any(|c| matches!(c, Command::Post(Post::Ask) | Command::Lock { .. })), "{commands:?}");
     sim.ctxs[0].machine.handle::<Value>(Event::Peers { ticket: 1, present: false }, sim.now + 3);
     let commands: Vec<Command> = std::iter::from_fn(|| sim.ctxs[0].machine.poll_command()).collect();
-    assert!(matches!(commands[..], [Command::CallBridge { .. }]), "no ask, no lock: {commands:?}");
+    assert!(
+        matches!(commands[..], [Command::Lock { ticket: 2, mode: LockMode::IfAvailable }]),
+        "no ask; the lock: {commands:?}"
+    );
+    sim.ctxs[0].machine.handle::<Value>(Event::LockGranted { ticket: 2 }, sim.now + 4);
+    let commands: Vec<Command> = std::iter::from_fn(|| sim.ctxs[0].machine.poll_command()).collect();
+    assert!(matches!(commands[..], [Command::CallBridge { .. }]), "{commands:?}");
 
-    // The same through the simulation: the bridge is called once the presence answer is in, not after the ask window.
+    // The same through the simulation: the bridge is called once the presence answer and the lock are in, not
+    // after the ask window.
     let mut sim = sim_with_presence(1);
     let caller = sim.start(0);
     sim.run(sim.now + SECOND, 0);
     assert_eq!(sim.answer(0, caller), Some(&Answer::Started(true)));
-    assert_eq!(sim.bridge.calls[0].0 - T0, 3, "called as soon as the presence answer came");
-    assert_eq!(sim.lock.holder, None);
+    assert_eq!(sim.bridge.calls[0].0 - T0, 6, "called once the presence answer and the lock came (3 ms each)");
+    assert_eq!(sim.lock.holder, None, "and the lock given back");
 }
 
 #[test]
@@ -602,6 +609,20 @@ fn two_contexts_starting_together_with_presence_make_one_bridge_call() {
     assert_eq!(sim.answer(0, a), Some(&Answer::Started(true)));
     assert_eq!(sim.answer(1, b), Some(&Answer::Started(true)));
     assert_eq!(sim.bridge.calls.len(), 1, "the one that found the other asked it and waited for its token");
+}
+
+/// Two contexts starting together where one finds no peer (the other had not announced itself yet) and the other
+/// finds it: the bridge answers slower than a peer ask waits, so the second cannot count on the first one's token
+/// arriving in time. The Web Lock keeps it to one call: the first holds it through its call.
+#[test]
+fn two_contexts_starting_together_make_one_bridge_call_however_slow_the_bridge() {
+    let mut sim = sim_with_presence(2);
+    sim.bridge.latency = 4 * PEER_ASK_WAIT_MS;
+    let (a, b) = (sim.start(0), sim.start(1));
+    sim.run(sim.now + 5 * SECOND, 0);
+    assert_eq!(sim.answer(0, a), Some(&Answer::Started(true)));
+    assert_eq!(sim.answer(1, b), Some(&Answer::Started(true)));
+    assert_eq!(sim.bridge.calls.len(), 1, "{:?}", sim.bridge.calls);
 }
 
 #[test]

@@ -144,10 +144,11 @@ for (const layout of WEBKIT ? ['windows', 'tabs of one window'] : ['tabs']) test
   await context.close();
 });
 
-// Where no other context of the client is alive (Web Locks' query tells), a start without a stored token calls the
-// bridge at once: no ask on the channel (nobody could answer it), no bridge lock (nobody else could hold it). A tab
-// opened beside it finds it, asks, and takes its token without a bridge call.
-test('a first visit alone asks no peer and takes no Web Lock; a tab opened beside it takes its token from the first', async (t) => {
+// Where no other context of the client is alive (Web Locks' query tells), a start without a stored token asks
+// nobody on the channel (nobody could answer) and calls the bridge as soon as it holds the bridge's lock (a tab
+// starting at the same moment may be about to call too: src/machine_tests.rs shows the race). A tab opened beside it
+// finds it, asks, and takes its token without a bridge call.
+test('a first visit alone asks no peer and calls the bridge under the Web Lock; a tab opened beside it takes its token from the first', async (t) => {
   const context = await browser.newContext();
   t.after(() => context.close());
   const watch = () => {
@@ -166,7 +167,7 @@ test('a first visit alone asks no peer and takes no Web Lock; a tab opened besid
   assert.equal(one.source, 'bridge');
   assert.equal(await calls() - before, 1);
   assert.ok(!one.posted.includes('ask'), `posted: ${one.posted}`);
-  assert.deepEqual(one.lockNames.filter((n) => !n.endsWith(':present')), [], 'no bridge lock');
+  assert.equal(one.lockNames.filter((n) => !n.endsWith(':present')).length, 1, `the bridge's lock, once: ${one.lockNames}`);
   const second = await context.newPage();
   await second.goto(`${bridge.url}/`);
   await second.evaluate(watch);
