@@ -33,11 +33,7 @@ before(async () => {
   mkdirSync(`${out}preload/src`, { recursive: true });
   writeFileSync(`${out}preload/index.html`, `${recipeFiles('preload').get('index.html')}<script src="/fixtures/exercise.js"></script>\n`);
   writeFileSync(`${out}preload/src/main.js`, `import init, { decodeJwt, AuthClient } from 'authbridge';
-window.result = (async () => {
-  await init();
-  const signedIn = await window.exercise({ decodeJwt, AuthClient });
-  return signedIn;
-})().catch((e) => ({ error: String(e) }));
+window.result = init().then(() => window.exercise({ decodeJwt, AuthClient })).catch((e) => ({ error: String(e) }));
 `);
   bridge = await startBridge();
   server = await serveStatic(root, { mounts: { '/fixtures/': `${root}tests/js/fixtures`, '/bundle/': out,
