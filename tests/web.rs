@@ -378,6 +378,8 @@ async fn a_dropped_rust_future_leaves_no_token_in_wasm_memory() {
     })
     .expect("valid options");
     let token = JsValue::from_str(auth.access_token().await.expect("a token").secret());
+    // The scan finds the token while the client holds it (or the checks below could never fail).
+    assert!(memory_holds(&wasm_bindgen::memory(), &token), "the client's token is not found in wasm memory");
     // The token is fresh: the machine answers at once, and the future is dropped without being awaited.
     drop(auth.access_token());
     drop(auth.refresh());

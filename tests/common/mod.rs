@@ -2,9 +2,10 @@
 #![allow(dead_code)]
 
 use authbridge::web::{AuthClient, ZeroOnFree};
-use js_sys::{Array, Object, Promise, Reflect};
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, Response, Storage};
 
 /// The tests run as the npm package does, with freed memory wiped (the crate sets no allocator of its own: this is
 /// the opt-in a Rust app writes). `a_dropped_rust_future_leaves_no_token_in_wasm_memory` relies on it.
@@ -13,59 +14,130 @@ static ALLOCATOR: ZeroOnFree<std::alloc::System> = ZeroOnFree::new(std::alloc::S
 
 pub const POINT_SEED: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJwb2ludHwtb1BIbllUaEc2NFVGX0ZCMV8yNmwiLCJpYXQiOjE2NDUxMzc2MDcsImV4cCI6MTY0NTE0MTIwN30.8eIpFc01hpj0Mid325kvJlouQi8aLTBw93q3whwRtpM";
 
-#[wasm_bindgen(inline_js = r#"
-export function stubFetch(passPrefix) {
-  const real = globalThis.fetch;
-  const seen = [];
-  globalThis.fetch = (input, init) => {
-    const req = new Request(input, init);
-    if (req.url.startsWith(passPrefix)) return real(input, init);
-    seen.push([req.url, req.headers.get('authorization'), req.headers.get('x-auth-token')]);
-    return Promise.resolve(new Response('{}'));
-  };
-  return { seen, restore() { globalThis.fetch = real; } };
+// The suites' helpers are Rust over js-sys and web-sys: the crate's rule that JavaScript lives in checked `.js` files
+// holds for the tests too, and these need none.
+
+fn global_get(name: &str) -> JsValue {
+    Reflect::get(&js_sys::global(), &name.into()).expect("a global of the test page or worker")
 }
-export function jsonOf(response) { return response.json(); }
-export function statusOf(response) { return response.status; }
-export function stats(bridge, key) { return fetch(`${bridge}/stats?key=${key}`).then((r) => r.json()); }
-export function post(url) { return fetch(url, { method: 'POST' }); }
-export function allSettled(promises) { return Promise.all(promises); }
-export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
-export function storageItem(kind, key) { return globalThis[kind].getItem(key); }
-export function setStorageItem(kind, key, value) { globalThis[kind].setItem(key, value); }
-// Whether the wasm `memory` holds the UTF-8 bytes of `needle` (a JS string: the test never copies it into wasm).
-export function memoryHolds(memory, needle) {
-  const bytes = new Uint8Array(memory.buffer), n = new TextEncoder().encode(needle);
-  outer: for (let i = bytes.indexOf(n[0]); i >= 0 && i <= bytes.length - n.length; i = bytes.indexOf(n[0], i + 1)) {
-    for (let j = 1; j < n.length; j++) if (bytes[i + j] !== n[j]) continue outer;
-    return true;
-  }
-  return false;
+
+/// `new globalThis[class](...args)`.
+fn construct(class: &str, args: &Array) -> Result<JsValue, JsValue> {
+    let class: Function = global_get(class).dyn_into()?;
+    Reflect::construct(&class, args)
 }
-"#)]
-extern "C" {
-    pub type Stub;
-    #[wasm_bindgen(js_name = stubFetch)]
-    pub fn stub_fetch(pass_prefix: &str) -> Stub;
-    #[wasm_bindgen(method, getter)]
-    pub fn seen(this: &Stub) -> Array;
-    #[wasm_bindgen(method)]
-    pub fn restore(this: &Stub);
-    #[wasm_bindgen(js_name = jsonOf)]
-    pub fn json_of(response: &JsValue) -> Promise;
-    #[wasm_bindgen(js_name = statusOf)]
-    pub fn status_of(response: &JsValue) -> u16;
-    pub fn stats(bridge: &str, key: &str) -> Promise;
-    pub fn post(url: &str) -> Promise;
-    #[wasm_bindgen(js_name = allSettled)]
-    pub fn all(promises: &Array) -> Promise;
-    pub fn sleep(ms: u32) -> Promise;
-    #[wasm_bindgen(js_name = storageItem)]
-    pub fn storage_item(kind: &str, key: &str) -> Option<String>;
-    #[wasm_bindgen(js_name = setStorageItem)]
-    pub fn set_storage_item(kind: &str, key: &str, value: &str);
-    #[wasm_bindgen(js_name = memoryHolds)]
-    pub fn memory_holds(memory: &JsValue, needle: &JsValue) -> bool;
+
+fn call(target: &JsValue, method: &str, args: &[&JsValue]) -> Result<JsValue, JsValue> {
+    let f: Function = Reflect::get(target, &method.into())?.dyn_into()?;
+    f.apply(target, &args.iter().copied().collect::<Array>())
+}
+
+/// The global `fetch` replaced until [`Stub::restore`] (or the stub's drop): each request outside `pass_prefix` (the
+/// test bridge, which goes to the real `fetch`) is answered `{}` and recorded in [`Stub::seen`] as `[url,
+/// authorization, x-auth-token]`, a header the request lacks as `null`.
+pub struct Stub {
+    seen: Array,
+    real: JsValue,
+    _fetch: Closure<dyn FnMut(JsValue, JsValue) -> Result<JsValue, JsValue>>,
+}
+
+pub fn stub_fetch(pass_prefix: &str) -> Stub {
+    let real = global_get("fetch");
+    let seen = Array::new();
+    let (to_real, record, prefix) = (real.clone(), seen.clone(), pass_prefix.to_owned());
+    let fetch: Closure<dyn FnMut(JsValue, JsValue) -> Result<JsValue, JsValue>> = Closure::new(move |input: JsValue, init: JsValue| {
+        // What fetch itself would make of its arguments (a string, a URL or a Request, and the init).
+        let request: Request = construct("Request", &Array::of2(&input, &init))?.dyn_into()?;
+        if request.url().starts_with(&prefix) {
+            return to_real.unchecked_ref::<Function>().call2(&js_sys::global(), &input, &init);
+        }
+        let header = |name: &str| request.headers().get(name).ok().flatten().map_or(JsValue::NULL, JsValue::from);
+        record.push(&Array::of3(&request.url().into(), &header("authorization"), &header("x-auth-token")));
+        Ok(Promise::resolve(&Response::new_with_opt_str(Some("{}"))?).into())
+    });
+    Reflect::set(&js_sys::global(), &"fetch".into(), fetch.as_ref()).expect("fetch replaced");
+    Stub { seen, real, _fetch: fetch }
+}
+
+impl Stub {
+    pub fn seen(&self) -> Array {
+        self.seen.clone()
+    }
+    pub fn restore(&self) {
+        Reflect::set(&js_sys::global(), &"fetch".into(), &self.real).expect("fetch restored");
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.restore();
+    }
+}
+
+pub fn json_of(response: &JsValue) -> Promise {
+    response.unchecked_ref::<Response>().json().unwrap_or_else(|e| Promise::reject(&e))
+}
+
+pub fn status_of(response: &JsValue) -> u16 {
+    response.unchecked_ref::<Response>().status()
+}
+
+fn fetch_with(url: &str, init: &JsValue) -> Promise {
+    call(&js_sys::global(), "fetch", &[&url.into(), init]).map_or_else(|e| Promise::reject(&e), Promise::unchecked_from_js)
+}
+
+/// What the test bridge saw for `key` (its `/stats`), parsed.
+pub fn stats(bridge: &str, key: &str) -> Promise {
+    let response = fetch_with(&format!("{bridge}/stats?key={key}"), &JsValue::UNDEFINED);
+    wasm_bindgen_futures::future_to_promise(async move { JsFuture::from(json_of(&JsFuture::from(response).await?)).await })
+}
+
+pub fn post(url: &str) -> Promise {
+    fetch_with(url, &obj(&[("method", "POST".into())]))
+}
+
+pub fn all(promises: &Array) -> Promise {
+    Promise::all(promises)
+}
+
+pub fn sleep(ms: u32) -> Promise {
+    Promise::new(&mut |resolve, _| {
+        call(&js_sys::global(), "setTimeout", &[&resolve.into(), &ms.into()]).expect("setTimeout");
+    })
+}
+
+/// `kind` (`sessionStorage` or `localStorage`) of the page.
+fn web_storage(kind: &str) -> Storage {
+    global_get(kind).dyn_into().expect("Web Storage in the test page")
+}
+
+pub fn storage_item(kind: &str, key: &str) -> Option<String> {
+    web_storage(kind).get_item(key).expect("readable")
+}
+
+pub fn set_storage_item(kind: &str, key: &str, value: &str) {
+    web_storage(kind).set_item(key, value).expect("writable");
+}
+
+/// Whether wasm `memory` holds the UTF-8 bytes of the JS string `needle`. The needle is encoded and compared on the
+/// JavaScript side, one byte at a time: copying it into wasm memory would put there what the test looks for.
+pub fn memory_holds(memory: &JsValue, needle: &JsValue) -> bool {
+    let bytes = Uint8Array::new(&Reflect::get(memory, &"buffer".into()).expect("a WebAssembly.Memory"));
+    let encoder = construct("TextEncoder", &Array::new()).expect("TextEncoder");
+    let n: Uint8Array = call(&encoder, "encode", &[needle]).expect("encoded").unchecked_into();
+    let (len, first) = (n.length(), n.get_index(0));
+    let mut from = 0;
+    loop {
+        let at = call(&bytes, "indexOf", &[&first.into(), &from.into()]).expect("indexOf").as_f64().expect("an index");
+        if at < 0.0 || at as u32 + len > bytes.length() {
+            return false;
+        }
+        let at = at as u32;
+        if (1..len).all(|j| bytes.get_index(at + j) == n.get_index(j)) {
+            return true;
+        }
+        from = at + 1;
+    }
 }
 
 pub fn bridge() -> &'static str {
