@@ -5,8 +5,8 @@
 # A suite sometimes never starts ("Failed to detect test as having been run"), most often a worker's: seen in
 # Chromium and Firefox since the crate's JavaScript became several modules, for the dedicated worker up to half the
 # time on a busy machine. Seen with the runner in interactive mode (NO_HEADLESS=1) under load: the worker asked the
-# runner's server for its five snippet modules at once and the last one was never answered (still pending a minute
-# later). A likely cause is the task pool of the server's tiny_http 0.12 (src/util/task_pool.rs), which can queue a
+# runner's server for its snippet modules (five then) at once and the last one was never answered (still pending a
+# minute later). A likely cause is the task pool of the server's tiny_http 0.12 (src/util/task_pool.rs), which can queue a
 # new connection behind threads that each wait on an idle keep-alive connection; not proven. Such a binary is run
 # again, alone, up to ten attempts in all. A test that ran and failed is never run again: the script stops with it.
 set -uo pipefail

@@ -142,7 +142,7 @@ async fn a_thousand_concurrent_callers_make_one_bridge_call() {
             if i % 2 == 0 { auth.access_token() } else { auth.fetch(url.as_str().into(), JsValue::UNDEFINED) }.unwrap();
         calls.push(&p);
     }
-    wait(all(&calls)).await.unwrap();
+    wait(Promise::all(&calls)).await.unwrap();
     let s = wait(stats(bridge(), &k)).await.unwrap();
     assert_eq!(field(&s, "calls").as_f64(), Some(1.0));
 }

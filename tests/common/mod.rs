@@ -45,16 +45,17 @@ pub fn stub_fetch(pass_prefix: &str) -> Stub {
     let real = global_get("fetch");
     let seen = Array::new();
     let (to_real, record, prefix) = (real.clone(), seen.clone(), pass_prefix.to_owned());
-    let fetch: Closure<dyn FnMut(JsValue, JsValue) -> Result<JsValue, JsValue>> = Closure::new(move |input: JsValue, init: JsValue| {
-        // What fetch itself would make of its arguments (a string, a URL or a Request, and the init).
-        let request: Request = construct("Request", &Array::of2(&input, &init))?.dyn_into()?;
-        if request.url().starts_with(&prefix) {
-            return to_real.unchecked_ref::<Function>().call2(&js_sys::global(), &input, &init);
-        }
-        let header = |name: &str| request.headers().get(name).ok().flatten().map_or(JsValue::NULL, JsValue::from);
-        record.push(&Array::of3(&request.url().into(), &header("authorization"), &header("x-auth-token")));
-        Ok(Promise::resolve(&Response::new_with_opt_str(Some("{}"))?).into())
-    });
+    let fetch: Closure<dyn FnMut(JsValue, JsValue) -> Result<JsValue, JsValue>> =
+        Closure::new(move |input: JsValue, init: JsValue| {
+            // What fetch itself would make of its arguments (a string, a URL or a Request, and the init).
+            let request: Request = construct("Request", &Array::of2(&input, &init))?.dyn_into()?;
+            if request.url().starts_with(&prefix) {
+                return to_real.unchecked_ref::<Function>().call2(&js_sys::global(), &input, &init);
+            }
+            let header = |name: &str| request.headers().get(name).ok().flatten().map_or(JsValue::NULL, JsValue::from);
+            record.push(&Array::of3(&request.url().into(), &header("authorization"), &header("x-auth-token")));
+            Ok(Promise::resolve(&Response::new_with_opt_str(Some("{}"))?).into())
+        });
     Reflect::set(&js_sys::global(), &"fetch".into(), fetch.as_ref()).expect("fetch replaced");
     Stub { seen, real, _fetch: fetch }
 }
@@ -83,21 +84,20 @@ pub fn status_of(response: &JsValue) -> u16 {
 }
 
 fn fetch_with(url: &str, init: &JsValue) -> Promise {
-    call(&js_sys::global(), "fetch", &[&url.into(), init]).map_or_else(|e| Promise::reject(&e), Promise::unchecked_from_js)
+    call(&js_sys::global(), "fetch", &[&url.into(), init])
+        .map_or_else(|e| Promise::reject(&e), Promise::unchecked_from_js)
 }
 
 /// What the test bridge saw for `key` (its `/stats`), parsed.
 pub fn stats(bridge: &str, key: &str) -> Promise {
     let response = fetch_with(&format!("{bridge}/stats?key={key}"), &JsValue::UNDEFINED);
-    wasm_bindgen_futures::future_to_promise(async move { JsFuture::from(json_of(&JsFuture::from(response).await?)).await })
+    wasm_bindgen_futures::future_to_promise(
+        async move { JsFuture::from(json_of(&JsFuture::from(response).await?)).await },
+    )
 }
 
 pub fn post(url: &str) -> Promise {
     fetch_with(url, &obj(&[("method", "POST".into())]))
-}
-
-pub fn all(promises: &Array) -> Promise {
-    Promise::all(promises)
 }
 
 pub fn sleep(ms: u32) -> Promise {
@@ -128,15 +128,14 @@ pub fn memory_holds(memory: &JsValue, needle: &JsValue) -> bool {
     let (len, first) = (n.length(), n.get_index(0));
     let mut from = 0;
     loop {
-        let at = call(&bytes, "indexOf", &[&first.into(), &from.into()]).expect("indexOf").as_f64().expect("an index");
-        if at < 0.0 || at as u32 + len > bytes.length() {
+        let Ok(at) = u32::try_from(bytes.index_of(first, from)) else { return false };
+        if at + len > bytes.length() {
             return false;
         }
-        let at = at as u32;
         if (1..len).all(|j| bytes.get_index(at + j) == n.get_index(j)) {
             return true;
         }
-        from = at + 1;
+        from = at as i32 + 1;
     }
 }
 

@@ -1,7 +1,7 @@
 //! The suite run in a dedicated, a shared and a service worker: no `window`, no Web Storage.
 
 use authbridge::web::{decode_jwt, AuthClient};
-use js_sys::{Array, Reflect};
+use js_sys::{Array, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -43,7 +43,7 @@ async fn concurrent_callers_share_one_refresh() {
             if i % 3 == 0 { auth.access_token() } else { auth.fetch(url.as_str().into(), JsValue::UNDEFINED) }.unwrap();
         calls.push(&p);
     }
-    wait(all(&calls)).await.unwrap();
+    wait(Promise::all(&calls)).await.unwrap();
     let s = wait(stats(bridge(), &k)).await.unwrap();
     assert_eq!(field(&s, "calls").as_f64(), Some(1.0));
     // Lazy refresh is the default without a document? Not in workers: timers run here.
