@@ -61,11 +61,15 @@ test-firefox:
 ## test-webkit: the wasm-bindgen-test suite in WebKitGTK, the engine of Safari: wasm-bindgen-test-runner drives
 ## Debian's WebKitWebDriver as it would safaridriver (it starts MiniBrowser, on a virtual X display from xvfb-run)
 test-webkit:
-	$(WITH_BRIDGE) xvfb-run -a scripts/wasm-test.sh --headless --safari --safaridriver "$$(command -v WebKitWebDriver)"
+	$(WITH_BRIDGE) xvfb-run -a -s '-screen 0 1280x1024x24 -noreset' scripts/wasm-test.sh --headless --safari --safaridriver "$$(command -v WebKitWebDriver)"
+
+# A test that hangs fails after --test-timeout instead of holding CI until its own limit (the builds in the suites'
+# before hooks, which inherit it, take a few minutes on a fresh machine).
+NODE_TEST := node --test --test-concurrency=1 --test-timeout=900000
 
 test-js:
 	cargo build -p authbridge-bridge
-	node --test --test-concurrency=1 tests/js/
+	$(NODE_TEST) tests/js/
 
 ## test-js-webkit: the browser flows of the JS suites in WebKitGTK, through WebDriver (tests/support/webkit.mjs):
 ## the four providers end to end, five tabs, the attacks, every fetch and redirect rule, a misbehaving bridge, the
@@ -73,7 +77,7 @@ test-js:
 WEBKIT_JS := e2e tabs security fetch-rules hostile browser rust-page react engines
 test-js-webkit:
 	cargo build -p authbridge-bridge
-	TEST_BROWSER=webkit node --test --test-concurrency=1 $(WEBKIT_JS:%=tests/js/%.test.mjs)
+	TEST_BROWSER=webkit $(NODE_TEST) $(WEBKIT_JS:%=tests/js/%.test.mjs)
 
 ## bench: authbridge next to the libraries users would pick instead (not part of `make test`; a few minutes):
 ## size, decode throughput, fetch overhead, refresh storm, cold start, stampede, what authbridge adds to a Rust app -> bench/RESULTS.md

@@ -79,7 +79,12 @@ async function openTab(context, { page, every, window } = {}) {
     auth.on('token', (e) => log.push({ t: 'token', source: e.source, at: Date.now(), jti: auth.claims()?.jti }));
     auth.on('signedOut', (e) => log.push({ t: 'signedOut', reason: e.reason, at: Date.now() }));
     auth.on('error', (e) => log.push({ t: 'error', code: e.code }));
+    // What the tab's start said and heard on the channel, and how long it took (see `firstFromPeers`).
+    window.heard = [];
+    new BroadcastChannel('authbridge:tabs').onmessage = ({ data }) => heard.push({ type: data?.type, at: performance.now() });
+    const t0 = performance.now();
     await auth.start();
+    window.startMs = performance.now() - t0;
     if (every) {
       window.ticker = setInterval(() => {
         auth.fetch('/api/point/me').then(async (r) => api.push({ status: r.status, jti: (await r.json()).jti }), (e) => api.push({ error: e.code }));
@@ -90,6 +95,28 @@ async function openTab(context, { page, every, window } = {}) {
 }
 
 const state = (page) => page.evaluate(() => ({ log, api, jti: auth.claims()?.jti ?? null }));
+
+// The client waits this long (src/machine.rs, PEER_ASK_WAIT_MS) for Web Locks to say whether a peer is alive, then
+// for a peer's answer to its ask, before it calls the bridge.
+const PEER_ASK_WAIT_MS = 150;
+
+/** Tabs opened beside a signed-in one take their first token from a peer (or its stored copy), not from the
+ * bridge. The one allowed exception is the documented fallback on a loaded machine: the ask went unanswered past the
+ * wait (the answer came 100 ms or more after the ask, whose own delivery to the tab's listener is timed too), or Web
+ * Locks took the whole wait to answer (no ask, and a start of at least the wait). (Opening five tabs can also
+ * outlast a 4 s token: a refresh while they open is fine, counted by the callers.) */
+async function firstFromPeers(tabs) {
+  const starts = await Promise.all(tabs.map((t) => t.evaluate(() => ({ first: log.find((e) => e.t === 'token')?.source, heard, startMs }))));
+  for (const [i, { first, heard, startMs }] of starts.entries()) {
+    if (first === 'peer' || first === 'storage') continue;
+    const ask = heard.find((m) => m.type === 'ask');
+    const answer = ask && heard.find((m) => m.type === 'token' && m.at >= ask.at);
+    const late = ask ? !answer || answer.at - ask.at >= 100 : startMs >= PEER_ASK_WAIT_MS;
+    const what = ask ? (answer ? `its peer answered ${(answer.at - ask.at).toFixed(0)} ms after its ask` : 'no peer answered its ask') : `no ask, start ${startMs.toFixed(0)} ms`;
+    assert.ok(first === 'bridge' && late, `tab ${i + 2} took its first token from ${first}: ${what}; first tokens of tabs 2-${tabs.length + 1}: ${starts.map((s) => s.first)}`);
+    console.log(`# tab ${i + 2} called the bridge on starting, as a loaded machine may make it: ${what}`);
+  }
+}
 
 // Chromium: five pages, each as if in front. WebKit: five windows (all visible), and five tabs of one window, where
 // the four behind the front one are hidden and WebKit throttles their timers (their tickers run late and seldom; a
@@ -104,10 +131,7 @@ for (const layout of WEBKIT ? ['windows', 'tabs of one window'] : ['tabs']) test
   const window = layout === 'windows';
   const tabs = [await openTab(context, { page: first, every: 200 })];
   for (let i = 1; i < 5; i++) tabs.push(await openTab(context, { every: 200, window }));
-  // The other four tabs got their first token from a peer (or its stored copy), not from the bridge. (Opening five
-  // tabs can outlast a 4 s token on a loaded machine: a refresh while they open is fine, counted below.)
-  const firsts = await Promise.all(tabs.slice(1).map((t) => t.evaluate(() => log.find((e) => e.t === 'token')?.source)));
-  assert.ok(firsts.every((s) => s === 'peer' || s === 'storage'), `first tokens of tabs 2-5 from: ${firsts}`);
+  await firstFromPeers(tabs.slice(1));
   const t0 = Date.now();
   await sleep(11_000);
   const elapsed = (Date.now() - t0) / 1000;

@@ -29,6 +29,7 @@ import { Executor, HttpClient } from 'selenium-webdriver/http/index.js';
 export const MINIBROWSER = process.env.MINIBROWSER ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
 export const WEBKIT_DRIVER = process.env.WEBKIT_DRIVER ?? 'WebKitWebDriver';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const SESSION_START_MS = 60_000;
 const freePort = () => new Promise((resolve, reject) => {
   const s = createServer();
   s.on('error', reject);
@@ -79,7 +80,10 @@ const drivers = new Set();
 async function startDisplay() {
   if (display) return display;
   if (process.env.DISPLAY && process.env.TEST_WEBKIT_DISPLAY !== 'xvfb') return (display = process.env.DISPLAY);
-  xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x1024x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
+  // -noreset: by default an X server resets when its last client leaves, here whenever a test closes its last
+  // context, and a client connecting during the reset cannot open the display (xdpyinfo in four parallel loops:
+  // 16 of 600 refused without it, 0 of 600 with it). CI once saw a MiniBrowser fail so, and its session hang.
+  xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x1024x24', '-nolisten', 'tcp', '-noreset'], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
   const number = await new Promise((resolve, reject) => {
     let out = '';
     xvfb.once('error', (e) => reject(new Error(`Xvfb did not start (apt-get install xvfb): ${e.message}`)));
@@ -87,6 +91,14 @@ async function startDisplay() {
     xvfb.stdio[3].on('data', (d) => { out += d; if (out.includes('\n')) resolve(out.trim()); });
   });
   xvfb.unref();
+  // Should it still die, the next session starts another rather than a browser that cannot open the display.
+  const started = xvfb;
+  started.once('exit', (code, signal) => {
+    if (xvfb !== started) return;
+    console.error(`# Xvfb on :${number} exited (${signal ?? code}); the next session starts another`);
+    xvfb = undefined;
+    display = undefined;
+  });
   return (display = `:${number}`);
 }
 
@@ -112,9 +124,14 @@ async function startSession() {
       await sleep(25);
     }
   }
-  const session = await WebDriver.createSession(new Executor(new HttpClient(url)), {
-    'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] },
-  });
+  // A MiniBrowser that cannot start leaves the session request unanswered: bounded, so the test fails instead.
+  let timer;
+  const session = await Promise.race([
+    WebDriver.createSession(new Executor(new HttpClient(url)), {
+      'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] },
+    }),
+    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${WEBKIT_DRIVER} started no MiniBrowser session in ${SESSION_START_MS / 1000} s (display ${display})`)), SESSION_START_MS); }),
+  ]).catch((e) => { driver.kill('SIGTERM'); throw e; }).finally(() => clearTimeout(timer));
   await session.manage().setTimeouts({ script: 60_000, pageLoad: 60_000 });
   return { session, driver };
 }
