@@ -61,7 +61,7 @@ export async function inPage(server, fixture, fn, args) {
     await page.evaluate(() => window.ready);
     return await page.evaluate(async ({ fixture, fn, args }) => {
       const module = await import(`/fixtures/${fixture}`);
-      return module[fn](lib.AuthClient, ...args);
+      return module[fn](window.lib.AuthClient, ...args);
     }, { fixture, fn, args });
   } finally {
     await browser.close();

@@ -120,7 +120,7 @@ async function startSession() {
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     try { await fetch(`${url}/status`); break; } catch (e) {
-      if (driver.exitCode !== null || i > 200) throw new Error(`${WEBKIT_DRIVER} did not start (apt-get install webkit2gtk-driver): ${e.message}`);
+      if (driver.exitCode !== null || i > 200) throw new Error(`${WEBKIT_DRIVER} did not start (apt-get install webkit2gtk-driver): ${e.message}`, { cause: e });
       await sleep(25);
     }
   }
