@@ -34,9 +34,9 @@ pub const PEER_ASK_WAIT_MS: Millis = 150;
 /// A client waiting for the origin-wide lock steals it after the bridge timeout plus this grace: the holder
 /// should have had its answer by then, so it is a crashed or frozen context, and it must not stall the others.
 pub const LOCK_STEAL_GRACE_MS: Millis = 2_000;
-/// After a lock granted following a wait, the client pauses this long before deciding to call the bridge: the
-/// previous holder's token travels over the channel separately from the lock's release, and usually lands within
-/// this pause (then no call is made).
+/// After a lock granted following a wait, or granted at once for a refresh ahead of expiry among peers, the client
+/// pauses this long before deciding to call the bridge: the previous holder's token travels over the channel
+/// separately from the lock's release, and usually lands within this pause (then no call is made).
 pub const LOCK_SETTLE_MS: Millis = 50;
 
 /// Identifies a waiting caller (a pending promise) across [`Event`]s and [`Command::Settle`].
@@ -811,7 +811,12 @@ impl Machine {
     fn lock_granted(&mut self, ticket: u32, now: Millis) {
         match self.flight {
             Flight::Locking { epoch, generation, ticket: t, contended, .. } if t == ticket => {
-                if contended {
+                // After a wait the holder's token is on its way. So it may be after a grant at once, for a refresh
+                // ahead of expiry among peers: one of them may have just made the same refresh and given the lock
+                // back before its token got here. The current token is still valid then, so the pause costs no
+                // caller anything; a caller without a valid token is not kept waiting.
+                let ahead = self.setup.peers && self.session.current().is_some_and(|c| c.valid_at(now));
+                if contended || ahead {
                     self.flight = Flight::Settling { epoch, generation, until: now + LOCK_SETTLE_MS };
                 } else {
                     self.call_or_skip(epoch, generation, now);
