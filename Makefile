@@ -42,11 +42,12 @@ test: deps-browsers
 	$(MAKE) --no-print-directory test-js
 	$(MAKE) --no-print-directory test-js-webkit
 
-## test-lint: the JavaScript the crate binds (js/), type-checked from its JSDoc; it and the project's other
-## JavaScript (the package's modules, scripts, benchmarks, test support) linted (eslint.config.js)
+## test-lint: the JavaScript the crate binds (js/) and the package's React and Node modules, type-checked from their
+## JSDoc; they and the project's other JavaScript (scripts, benchmarks, test support) linted (eslint.config.js)
 LINTED_JS := js/ pkg-template/ scripts/ bench/*.mjs bench/pages/ tests/support/ tests/js/fixtures/ eslint.config.js
 test-lint:
 	tsc -p js/tsconfig.json
+	tsc -p pkg-template/tsconfig.json
 	eslint --max-warnings 0 $(LINTED_JS)
 
 test-native:

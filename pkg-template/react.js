@@ -5,18 +5,33 @@
 import { createContext, createElement, useContext, useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import init, { AuthClient, isAuthError } from './authbridge.js';
 
+/** @typedef {import('./authbridge.js').AuthSnapshot} AuthSnapshot */
+/** @typedef {import('./authbridge.js').AuthClientOptions} AuthClientOptions */
+/** @typedef {import('./react.js').AuthProviderProps} AuthProviderProps */
+/** @typedef {import('./react.js').AuthState} AuthState */
+/**
+ * @typedef {object} Store
+ * @property {AuthClient} client
+ * @property {boolean} disposed
+ * @property {(listener: () => void) => () => void} subscribe
+ * @property {() => AuthSnapshot} getSnapshot
+ * @property {() => void} dispose
+ */
+
 // Shown while no client exists (module loading, first render, server rendering): one frozen object, so that
 // useSyncExternalStore sees the same snapshot every time and never loops.
+/** @type {AuthSnapshot} */
 const STARTING = Object.freeze({ status: 'starting', claims: null, expiresAt: null, error: null });
 const startingSnapshot = () => STARTING;
 const noSubscription = () => () => {};
 
 // `undefined` (the default) means "no provider above": useAuth() says so instead of returning a fake state.
-const AuthContext = createContext(undefined);
+const AuthContext = createContext(/** @type {Store | null | undefined} */ (undefined));
 
 // Wraps a client so that React never calls a freed one (its getSnapshot() would throw 'freed'): an effect cleanup
 // (StrictMode, HMR, new options, unmount) frees the client before the state update that drops it has rendered,
 // and the app may free it itself. After dispose() the store answers with its last snapshot and does nothing else.
+/** @param {AuthClient} client @returns {Store} */
 function createStore(client) {
   let disposed = false;
   let last = STARTING;
@@ -50,6 +65,7 @@ function createStore(client) {
 
 // Options compared by value: a new object with the same content on every render must not recreate the
 // client (and restart it). Keys are sorted so that property order does not matter either.
+/** @param {AuthClientOptions} options @returns {string} */
 function optionsKey(options) {
   return JSON.stringify(options, (_, value) =>
     value && typeof value === 'object' && !Array.isArray(value)
@@ -60,16 +76,18 @@ function optionsKey(options) {
 /**
  * Creates, starts and owns one AuthClient while mounted. `options` are compared by value; `wasm` is what
  * `init({ module_or_path })` takes, read only by the first provider that initialises the module.
+ * @param {AuthProviderProps} props
  */
 export function AuthProvider({ options, wasm, children }) {
-  const [store, setStore] = useState(null);
-  const [failure, setFailure] = useState(null);
+  const [store, setStore] = useState(/** @type {Store | null} */ (null));
+  const [failure, setFailure] = useState(/** @type {unknown} */ (null));
   const key = optionsKey(options);
 
   useEffect(() => {
     // The client is created only after init() resolves, and only if this effect is still current: under
     // StrictMode the first mount is cleaned up before that, so one client is ever created per mount.
     let current = true;
+    /** @type {Store | null} */
     let created = null;
     init(wasm === undefined ? undefined : { module_or_path: wasm }).then(() => {
       if (!current) return;
@@ -109,7 +127,8 @@ export function AuthProvider({ options, wasm, children }) {
   return createElement(AuthContext.Provider, { value: store }, children);
 }
 
-/** `{ status, claims, expiresAt, error, client }` of the nearest <AuthProvider>; re-renders on change. */
+/** `{ status, claims, expiresAt, error, client }` of the nearest <AuthProvider>; re-renders on change.
+ * @returns {AuthState} */
 export function useAuth() {
   const store = useContext(AuthContext);
   if (store === undefined) throw new Error('useAuth() must be called inside <AuthProvider>');
