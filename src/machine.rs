@@ -811,10 +811,10 @@ impl Machine {
     fn lock_granted(&mut self, ticket: u32, now: Millis) {
         match self.flight {
             Flight::Locking { epoch, generation, ticket: t, contended, .. } if t == ticket => {
-                // After a wait the holder's token is on its way. So it may be after a grant at once, for a refresh
-                // ahead of expiry among peers: one of them may have just made the same refresh and given the lock
-                // back before its token got here. The current token is still valid then, so the pause costs no
-                // caller anything; a caller without a valid token is not kept waiting.
+                // After a wait, the holder's token is on its way. It may be after a grant at once too, for a refresh
+                // ahead of expiry among peers: a peer may have just made the same refresh and given the lock back
+                // before its token got here. The current token is still valid then, so the pause costs no caller
+                // anything; a caller without a valid token is not kept waiting.
                 let ahead = self.setup.peers && self.session.current().is_some_and(|c| c.valid_at(now));
                 if contended || ahead {
                     self.flight = Flight::Settling { epoch, generation, until: now + LOCK_SETTLE_MS };

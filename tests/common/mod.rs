@@ -119,8 +119,8 @@ pub fn set_storage_item(kind: &str, key: &str, value: &str) {
     web_storage(kind).set_item(key, value).expect("writable");
 }
 
-/// Whether wasm `memory` holds the UTF-8 bytes of the JS string `needle`. The needle is encoded and compared on the
-/// JavaScript side, one byte at a time: copying it into wasm memory would put there what the test looks for.
+/// Whether wasm `memory` holds the UTF-8 bytes of the JS string `needle`. The needle is encoded on the JavaScript side
+/// and read one byte at a time, never as a whole: copying it into wasm memory would put there what the test looks for.
 pub fn memory_holds(memory: &JsValue, needle: &JsValue) -> bool {
     let bytes = Uint8Array::new(&Reflect::get(memory, &"buffer".into()).expect("a WebAssembly.Memory"));
     let encoder = construct("TextEncoder", &Array::new()).expect("TextEncoder");
